@@ -1,0 +1,33 @@
+import { Hono } from 'hono';
+import { destinationRoutes } from '../delivery/routes.ts';
+import { webhookRoutes } from '../intake/webhook-route.ts';
+import { quarantineRoutes } from '../mapping/quarantine-routes.ts';
+import type { PipelineContext } from '../pipeline-context.ts';
+import { requireKey } from './auth.ts';
+import { errorBody, handleError } from './errors.ts';
+import { profileRoutes } from './profiles.ts';
+
+/**
+ * The HTTP API. Who may call what:
+ * - `GET /health`: anyone.
+ * - `POST /webhooks/:source`: anyone holding the source's secret (the signature is the authentication).
+ * - everything else: any key from AURUM_API_KEYS (`Authorization: Bearer <token>`).
+ */
+export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
+  const app = new Hono();
+  app.onError(handleError(ctx.log));
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+
+  app.get('/health', (c) => c.json({ status: 'ok', database: ctx.database.kind }));
+  app.route('/', webhookRoutes(ctx));
+
+  const withKey = requireKey(ctx.settings.apiKeys);
+  for (const prefix of ['/profiles', '/destinations', '/quarantine']) {
+    app.use(prefix, withKey);
+    app.use(`${prefix}/*`, withKey);
+  }
+  app.route('/', profileRoutes(ctx));
+  app.route('/', destinationRoutes(ctx));
+  app.route('/', quarantineRoutes(ctx, reloadWorkspace));
+  return app;
+}

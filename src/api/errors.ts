@@ -1,0 +1,51 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from 'pino';
+
+/** Every expected failure, by its stable code, with its HTTP status. */
+export const ERROR_STATUS = {
+  unauthorized: 401,
+  signature_missing: 401,
+  signature_invalid: 401,
+  secret_missing: 401,
+  forbidden: 403,
+  not_found: 404,
+  unknown_source: 404,
+  profile_not_found: 404,
+  destination_not_found: 404,
+  malformed_json: 400,
+  malformed_body: 400,
+  invalid_request: 400,
+  body_too_large: 413,
+  invalid_config: 422,
+  internal: 500,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function errorBody(code: ErrorCode, message: string, details?: unknown) {
+  return { error: { code, message, ...(details === undefined ? {} : { details }) } };
+}
+
+/** The one place an error becomes a response: `{error: {code, message}}` with the right status. */
+export function handleError(log: Logger) {
+  return (error: Error, c: Context) => {
+    if (error instanceof ApiError) {
+      return c.json(errorBody(error.code, error.message, error.details), ERROR_STATUS[error.code]);
+    }
+    // Bugs: logged with the route, never with the request body (it may hold personal data).
+    log.error({ err: error, method: c.req.method, path: c.req.routePath }, 'unhandled error');
+    return c.json(errorBody('internal', 'internal error'), 500);
+  };
+}

@@ -1,0 +1,32 @@
+import { Ajv, type JSONSchemaType } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { Context } from 'hono';
+import { ApiError } from './errors.ts';
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, strict: true });
+addFormats.default(ajv, ['uri', 'uuid', 'date-time']);
+
+/** Compiles a request-body validator once; the route then receives a typed value. */
+export function bodyValidator<T>(schema: JSONSchemaType<T>) {
+  const validate = ajv.compile(schema);
+  return async (c: Context, options: { optional?: boolean } = {}): Promise<T> => {
+    const text = await c.req.text();
+    let value: unknown;
+    if (text.trim() === '' && options.optional) value = {};
+    else {
+      try {
+        value = JSON.parse(text);
+      } catch {
+        throw new ApiError('malformed_json', 'the request body is not valid JSON');
+      }
+    }
+    if (!validate(value)) {
+      const problems = (validate.errors ?? []).map((e) => {
+        const extra = e.keyword === 'additionalProperties' ? ` (${String(e.params['additionalProperty'])})` : '';
+        return `${e.instancePath || 'body'} ${e.message ?? 'is invalid'}${extra}`;
+      });
+      throw new ApiError('invalid_request', problems.join('; '));
+    }
+    return value;
+  };
+}

@@ -1,0 +1,87 @@
+import path from 'node:path';
+import { serve } from '@hono/node-server';
+import { parseSettings, type Settings, SettingsError } from '../config/settings.ts';
+import { loadWorkspace } from '../config/workspace.ts';
+import { ConfigError } from '../config/yaml-file.ts';
+import { DataDirLockedError, openDatabase } from '../db/database.ts';
+import { createHub } from '../hub.ts';
+import { createLogger } from '../log.ts';
+
+/** Expected start-up failures print their message and exit 1; anything else is a bug and throws. */
+function fail(error: unknown): never {
+  if (error instanceof SettingsError || error instanceof ConfigError || error instanceof DataDirLockedError) {
+    console.error(`aurum: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
+}
+
+function settingsOrExit(): Settings {
+  try {
+    return parseSettings();
+  } catch (error) {
+    return fail(error);
+  }
+}
+
+export async function runValidate(options: { config?: string }): Promise<void> {
+  const dir = path.resolve(options.config ?? process.env['AURUM_CONFIG_DIR'] ?? '.');
+  try {
+    const workspace = loadWorkspace(dir);
+    console.log(`ok: ${workspace.sources.size} sources, ${workspace.mappings.length} mappings in ${dir}`);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+export async function runMigrate(): Promise<void> {
+  const settings = settingsOrExit();
+  const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }).catch(fail);
+  await database.close();
+  console.log(`migrations applied (${database.kind})`);
+}
+
+export async function runStart(): Promise<void> {
+  const settings = settingsOrExit();
+  const log = createLogger(settings.logLevel);
+  let workspace: ReturnType<typeof loadWorkspace>;
+  try {
+    workspace = loadWorkspace(settings.configDir);
+  } catch (error) {
+    fail(error);
+  }
+  const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }).catch(fail);
+  const hub = await createHub({ settings, database, workspace, log, workers: settings.role !== 'api' });
+
+  let server: ReturnType<typeof serve> | undefined;
+  if (settings.role !== 'worker') {
+    server = serve({ fetch: hub.app.fetch, port: settings.port }, (info) => {
+      const url = `http://localhost:${info.port}`;
+      console.log(`Aurum is running at ${url} (${database.kind}, role ${settings.role}, ${workspace.sources.size} sources, ${workspace.mappings.length} mappings)`);
+      console.log(`Try: curl ${url}/health`);
+      console.log(`     npm run demo   # sends the example records, signed, and prints the golden records`);
+    });
+  } else {
+    log.info({ database: database.kind }, 'worker started');
+  }
+
+  process.on('SIGHUP', () => {
+    try {
+      hub.reloadWorkspace();
+    } catch (error) {
+      log.error({ problems: (error as ConfigError).problems }, 'workspace reload failed; keeping the previous one');
+    }
+  });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    server?.close();
+    await hub.stop();
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

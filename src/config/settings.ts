@@ -1,0 +1,136 @@
+import path from 'node:path';
+import { Ajv } from 'ajv';
+
+/**
+ * Every setting the hub reads from its environment, parsed once at start-up.
+ * A bad or missing value stops the hub with a message that names it.
+ */
+export type Role = 'admin' | 'ops' | 'compliance' | 'reader';
+export const ROLES: readonly Role[] = ['admin', 'ops', 'compliance', 'reader'];
+
+export interface ApiKey {
+  role: Role;
+  /** Recorded as the actor of what the key does; never the token itself. */
+  name: string;
+  token: string;
+}
+
+export interface Settings {
+  port: number;
+  role: 'api' | 'worker' | 'all';
+  configDir: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  apiKeys: ApiKey[];
+  maxBodyBytes: number;
+  defaultRegion: string | undefined;
+  logLevel: string;
+  ingestBatchSize: number;
+  workerConcurrency: number;
+  delivery: {
+    timeoutMs: number;
+    retryLimit: number;
+    retryDelaySeconds: number;
+    retryDelayMaxSeconds: number;
+  };
+}
+
+export class SettingsError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'SettingsError';
+    this.problems = problems;
+  }
+}
+
+const envSchema = {
+  type: 'object',
+  properties: {
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+    AURUM_ROLE: { enum: ['api', 'worker', 'all'], default: 'all' },
+    AURUM_CONFIG_DIR: { type: 'string', minLength: 1 },
+    AURUM_DATA_DIR: { type: 'string', minLength: 1, default: '.aurum' },
+    DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
+    AURUM_API_KEYS: { type: 'string' },
+    AURUM_MAX_BODY: { type: 'integer', minimum: 1, default: 1_048_576 },
+    AURUM_DEFAULT_REGION: { type: 'string', pattern: '^[A-Z]{2}$' },
+    LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    AURUM_INGEST_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 5000, default: 500 },
+    AURUM_WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
+    AURUM_DELIVERY_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
+    AURUM_DELIVERY_RETRY_LIMIT: { type: 'integer', minimum: 0, default: 12 },
+    AURUM_DELIVERY_RETRY_DELAY: { type: 'integer', minimum: 1, default: 5 },
+    AURUM_DELIVERY_RETRY_DELAY_MAX: { type: 'integer', minimum: 1, default: 3600 },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true });
+const validateEnv = ajv.compile(envSchema);
+
+/** Parses `AURUM_API_KEYS=role:token,role:token`. */
+function parseApiKeys(raw: string, problems: string[]): ApiKey[] {
+  const keys: ApiKey[] = [];
+  const counts = new Map<Role, number>();
+  for (const [index, entry] of raw.split(',').map((e) => e.trim()).entries()) {
+    if (entry === '') continue;
+    const colon = entry.indexOf(':');
+    const role = entry.slice(0, colon) as Role;
+    const token = entry.slice(colon + 1);
+    if (colon < 1 || !ROLES.includes(role)) {
+      problems.push(`AURUM_API_KEYS: entry ${index + 1} must be role:token with role one of ${ROLES.join(', ')}`);
+      continue;
+    }
+    if (token.length < 8) {
+      problems.push(`AURUM_API_KEYS: entry ${index + 1} has a token shorter than 8 characters`);
+      continue;
+    }
+    const n = (counts.get(role) ?? 0) + 1;
+    counts.set(role, n);
+    keys.push({ role, token, name: n === 1 ? `env:${role}` : `env:${role}-${n}` });
+  }
+  return keys;
+}
+
+export function parseSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Settings {
+  // Blank values count as unset, as a shell's `VAR=` usually means "not configured".
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') input[key] = value.trim();
+  }
+  const problems: string[] = [];
+  const parsed = input as Record<string, unknown>;
+  if (!validateEnv(parsed)) {
+    for (const error of validateEnv.errors ?? []) {
+      const name = error.instancePath.slice(1) || String(error.params['missingProperty'] ?? '');
+      problems.push(`${name}: ${error.message ?? 'is invalid'} (got ${JSON.stringify(env[name] ?? '')})`);
+    }
+  }
+  const role = parsed['AURUM_ROLE'] as Settings['role'];
+  const apiKeys = parseApiKeys(String(parsed['AURUM_API_KEYS'] ?? ''), problems);
+  if (role !== 'worker' && apiKeys.length === 0) {
+    problems.push('AURUM_API_KEYS: not set; set role:token pairs, e.g. admin:<long random token>');
+  }
+  if (problems.length > 0) throw new SettingsError(problems);
+
+  return {
+    port: parsed['PORT'] as number,
+    role,
+    configDir: path.resolve(cwd, String(parsed['AURUM_CONFIG_DIR'] ?? '.')),
+    dataDir: path.resolve(cwd, String(parsed['AURUM_DATA_DIR'])),
+    databaseUrl: parsed['DATABASE_URL'] as string | undefined,
+    apiKeys,
+    maxBodyBytes: parsed['AURUM_MAX_BODY'] as number,
+    defaultRegion: parsed['AURUM_DEFAULT_REGION'] as string | undefined,
+    logLevel: parsed['LOG_LEVEL'] as string,
+    ingestBatchSize: parsed['AURUM_INGEST_BATCH_SIZE'] as number,
+    workerConcurrency: parsed['AURUM_WORKER_CONCURRENCY'] as number,
+    delivery: {
+      timeoutMs: parsed['AURUM_DELIVERY_TIMEOUT_MS'] as number,
+      retryLimit: parsed['AURUM_DELIVERY_RETRY_LIMIT'] as number,
+      retryDelaySeconds: parsed['AURUM_DELIVERY_RETRY_DELAY'] as number,
+      retryDelayMaxSeconds: parsed['AURUM_DELIVERY_RETRY_DELAY_MAX'] as number,
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { connectorTypes } from '../connectors/registry.ts';
+import { compileMapping, type CompiledMapping, mappingFileSchema } from '../mapping/mapping-file.ts';
+import { ConfigError, type ConfigProblem, YamlFile } from './yaml-file.ts';
+
+/** One source: a `connectors/<name>.yaml` file. */
+export interface Source {
+  name: string;
+  type: string;
+  /** Survivorship rank: higher wins. */
+  priority: number;
+  file: string;
+  /** The type's own keys, validated against its schema, with `${VAR}` resolved. */
+  config: Record<string, unknown>;
+}
+
+export interface Workspace {
+  dir: string;
+  sources: ReadonlyMap<string, Source>;
+  mappings: readonly CompiledMapping[];
+}
+
+const SOURCE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+const validateMappingFile = ajv.compile(mappingFileSchema);
+const sourceValidators = new Map(
+  [...connectorTypes.values()].map((connector) => {
+    const own = connector.configSchema as { properties?: object; required?: string[] };
+    const schema = {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        type: { const: connector.type },
+        priority: { type: 'integer', default: 0 },
+        ...own.properties,
+      },
+      required: ['type', ...(own.required ?? [])],
+    };
+    return [connector.type, ajv.compile(schema)] as const;
+  }),
+);
+
+function yamlFiles(dir: string): string[] {
+  try {
+    if (!statSync(dir).isDirectory()) return [];
+  } catch {
+    return [];
+  }
+  return readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
+}
+
+/**
+ * Reads, validates and compiles the workspace under `dir`: every connector and mapping file, every
+ * JSONata expression, and every cross-reference. Throws a ConfigError listing every problem found.
+ */
+export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env): Workspace {
+  const problems: ConfigProblem[] = [];
+  const sources = new Map<string, Source>();
+  const relative = (file: string) => path.relative(process.cwd(), file) || file;
+
+  for (const name of yamlFiles(path.join(dir, 'connectors'))) {
+    const file = relative(path.join(dir, 'connectors', name));
+    const sourceName = name.replace(/\.ya?ml$/, '');
+    if (!SOURCE_NAME.test(sourceName)) {
+      problems.push({ file, message: 'the file name is the source name: use lowercase letters, digits, - and _' });
+      continue;
+    }
+    const yaml = new YamlFile(file, readFileSync(path.join(dir, 'connectors', name), 'utf8'), problems);
+    if (yaml.value === undefined) continue;
+    const value = yaml.interpolate(env, problems) as Record<string, unknown> | null;
+    const type = value && typeof value === 'object' ? value['type'] : undefined;
+    const validate = typeof type === 'string' ? sourceValidators.get(type) : undefined;
+    if (!validate) {
+      problems.push({
+        file,
+        field: 'type',
+        ...lineOf(yaml, ['type']),
+        message: `must be one of ${[...connectorTypes.keys()].join(', ')}`,
+      });
+      continue;
+    }
+    if (!validate(value)) {
+      problems.push(...yaml.schemaProblems(validate.errors));
+      continue;
+    }
+    const { type: _type, priority, ...config } = value as { type: string; priority: number };
+    sources.set(sourceName, { name: sourceName, type: type as string, priority, file, config });
+  }
+
+  const mappings: CompiledMapping[] = [];
+  for (const name of yamlFiles(path.join(dir, 'mappings'))) {
+    const file = relative(path.join(dir, 'mappings', name));
+    const text = readFileSync(path.join(dir, 'mappings', name), 'utf8');
+    const yaml = new YamlFile(file, text, problems);
+    if (yaml.value === undefined) continue;
+    if (!validateMappingFile(yaml.value)) {
+      problems.push(...yaml.schemaProblems(validateMappingFile.errors));
+      continue;
+    }
+    const spec = yaml.value;
+    if (!sources.has(spec.source)) {
+      problems.push({ file, field: 'source', ...lineOf(yaml, ['source']), message: `unknown source "${spec.source}": there is no connectors/${spec.source}.yaml` });
+      continue;
+    }
+    const hash = createHash('sha256').update(text).digest('hex');
+    const compiled = compileMapping(file, hash, spec, (field, message) =>
+      problems.push({ file, field, ...lineOf(yaml, [field]), message }),
+    );
+    if (compiled) mappings.push(compiled);
+  }
+
+  const seen = new Map<string, string>();
+  for (const m of mappings) {
+    const key = `${m.source}/${m.object}`;
+    const other = seen.get(key);
+    if (other) problems.push({ file: m.file, field: 'object', message: `${other} already maps object "${m.object}" of source "${m.source}"` });
+    seen.set(key, m.file);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { dir, sources, mappings };
+}
+
+function lineOf(yaml: YamlFile, at: string[]): { line?: number } {
+  const line = yaml.lineOf(at);
+  return line === undefined ? {} : { line };
+}

@@ -1,0 +1,7 @@
+import type { ConnectorType } from './types.ts';
+import { webhookConnector } from './webhook/index.ts';
+
+/** Every connector type the hub knows, by the `type:` an ops engineer writes in YAML. */
+export const connectorTypes: ReadonlyMap<string, ConnectorType<never>> = new Map(
+  [webhookConnector].map((c) => [c.type, c as ConnectorType<never>]),
+);

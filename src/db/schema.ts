@@ -1,0 +1,229 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const id = () => bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity();
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** Append-only: every record exactly as it arrived, before anything can fail. */
+export const rawRecords = pgTable(
+  'raw_records',
+  {
+    id: id(),
+    source: text('source').notNull(),
+    /** One id per accepted request, so the records of one webhook body can be found together. */
+    intakeId: uuid('intake_id').notNull(),
+    receivedAt: at('received_at').notNull().defaultNow(),
+    /** sha256 of the request body's bytes as received. */
+    bodyHash: text('body_hash').notNull(),
+    /** sha256 of the record's canonical JSON: equal content, equal hash, whatever the key order. */
+    contentHash: text('content_hash').notNull(),
+    payload: jsonb('payload').notNull(),
+  },
+  (t) => [index('raw_records_source_idx').on(t.source, t.id)],
+);
+
+/** The current state of each record of each source, as mapped; points at its profile. */
+export const sourceRecords = pgTable(
+  'source_records',
+  {
+    id: id(),
+    source: text('source').notNull(),
+    object: text('object').notNull(),
+    recordId: text('record_id').notNull(),
+    profileId: uuid('profile_id')
+      .notNull()
+      .references(() => profiles.id),
+    rawId: bigint('raw_id', { mode: 'number' })
+      .notNull()
+      .references(() => rawRecords.id),
+    contentHash: text('content_hash').notNull(),
+    fragment: jsonb('fragment').notNull(),
+    mappingFile: text('mapping_file').notNull(),
+    mappingHash: text('mapping_hash').notNull(),
+    sourceUpdatedAt: at('source_updated_at'),
+    observedAt: at('observed_at').notNull(),
+    createdAt: at('created_at').notNull().defaultNow(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('source_records_identity_idx').on(t.source, t.object, t.recordId),
+    index('source_records_profile_idx').on(t.profileId),
+  ],
+);
+
+/** Match keys (normalised email, E.164 phone, system:id) of each record, indexed for linking. */
+export const recordKeys = pgTable(
+  'record_keys',
+  {
+    key: text('key').notNull(),
+    recordPk: bigint('record_pk', { mode: 'number' })
+      .notNull()
+      .references(() => sourceRecords.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.key, t.recordPk] }), index('record_keys_record_idx').on(t.recordPk)],
+);
+
+export const profiles = pgTable(
+  'profiles',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** Creation order: the oldest profile survives a merge. */
+    seq: bigint('seq', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
+    createdAt: at('created_at').notNull().defaultNow(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+    /** Set when the profile was merged away: the id keeps answering with its survivor. */
+    mergedInto: uuid('merged_into'),
+    version: integer('version').notNull().default(0),
+    golden: jsonb('golden').notNull().default({}),
+    lineage: jsonb('lineage').notNull().default({}),
+    goldenHash: text('golden_hash').notNull().default(''),
+  },
+  (t) => [
+    uniqueIndex('profiles_seq_idx').on(t.seq),
+    index('profiles_merged_into_idx').on(t.mergedInto).where(sql`${t.mergedInto} is not null`),
+  ],
+);
+
+/** Append-only history of merges, each with what bridged the profiles and who did it. */
+export const profileMerges = pgTable('profile_merges', {
+  id: id(),
+  survivorId: uuid('survivor_id').notNull(),
+  retiredIds: uuid('retired_ids').array().notNull(),
+  /** `link` when records bridged profiles; `manual` when someone forced it. */
+  kind: text('kind').notNull(),
+  details: jsonb('details').notNull(),
+  actor: text('actor').notNull(),
+  reason: text('reason'),
+  at: at('at').notNull().defaultNow(),
+}, (t) => [
+  index('profile_merges_survivor_idx').on(t.survivorId),
+  check('profile_merges_kind_check', sql`${t.kind} in ('link', 'manual')`),
+]);
+
+/** Append-only consent ledger; a profile's entries are those of its member records. */
+export const consentEntries = pgTable(
+  'consent_entries',
+  {
+    id: id(),
+    recordPk: bigint('record_pk', { mode: 'number' })
+      .notNull()
+      .references(() => sourceRecords.id, { onDelete: 'cascade' }),
+    source: text('source').notNull(),
+    recordId: text('record_id').notNull(),
+    purpose: text('purpose').notNull(),
+    status: text('status').notNull(),
+    at: at('at').notNull(),
+    receivedAt: at('received_at').notNull().defaultNow(),
+    mappingFile: text('mapping_file').notNull(),
+    mappingHash: text('mapping_hash').notNull(),
+  },
+  (t) => [
+    uniqueIndex('consent_entries_statement_idx').on(t.recordPk, t.purpose, t.status, t.at),
+    check('consent_entries_status_check', sql`${t.status} in ('granted', 'denied')`),
+  ],
+);
+
+export const quarantine = pgTable(
+  'quarantine',
+  {
+    id: id(),
+    rawId: bigint('raw_id', { mode: 'number' })
+      .notNull()
+      .references(() => rawRecords.id),
+    source: text('source').notNull(),
+    mappingFile: text('mapping_file'),
+    code: text('code').notNull(),
+    message: text('message').notNull(),
+    status: text('status').notNull().default('open'),
+    createdAt: at('created_at').notNull().defaultNow(),
+    resolvedAt: at('resolved_at'),
+  },
+  (t) => [
+    index('quarantine_open_idx').on(t.createdAt).where(sql`${t.status} = 'open'`),
+    index('quarantine_raw_idx').on(t.rawId),
+    check('quarantine_status_check', sql`${t.status} in ('open', 'resolved')`),
+  ],
+);
+
+export const destinations = pgTable('destinations', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  url: text('url').notNull(),
+  purposes: text('purposes').array().notNull().default(sql`'{}'::text[]`),
+  /** Generated by the hub and shown once; the destination verifies our signatures with it. */
+  secret: text('secret').notNull(),
+  createdAt: at('created_at').notNull().defaultNow(),
+});
+
+/** What each destination last learned of each profile, so it hears of changes and suppression once. */
+export const destinationStates = pgTable(
+  'destination_states',
+  {
+    destinationId: uuid('destination_id')
+      .notNull()
+      .references(() => destinations.id, { onDelete: 'cascade' }),
+    profileId: uuid('profile_id').notNull(),
+    status: text('status').notNull(),
+    goldenHash: text('golden_hash').notNull(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.destinationId, t.profileId] }),
+    check('destination_states_status_check', sql`${t.status} in ('sent', 'suppressed')`),
+  ],
+);
+
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    /** Sent as X-Aurum-Delivery; the same on every retry, so consumers can deduplicate. */
+    id: uuid('id').primaryKey().defaultRandom(),
+    destinationId: uuid('destination_id')
+      .notNull()
+      .references(() => destinations.id, { onDelete: 'cascade' }),
+    profileId: uuid('profile_id').notNull(),
+    event: text('event').notNull(),
+    /** The exact bytes signed and sent, serialised once. */
+    body: text('body').notNull(),
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: at('created_at').notNull().defaultNow(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+    deliveredAt: at('delivered_at'),
+  },
+  (t) => [
+    index('deliveries_destination_idx').on(t.destinationId, t.createdAt),
+    index('deliveries_profile_idx').on(t.profileId),
+    check('deliveries_status_check', sql`${t.status} in ('pending', 'retrying', 'delivered', 'failed')`),
+  ],
+);
+
+/** Append-only: every attempt at every delivery, with what the destination answered. */
+export const deliveryAttempts = pgTable(
+  'delivery_attempts',
+  {
+    id: id(),
+    deliveryId: uuid('delivery_id')
+      .notNull()
+      .references(() => deliveries.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    at: at('at').notNull().defaultNow(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+  },
+  (t) => [index('delivery_attempts_delivery_idx').on(t.deliveryId)],
+);

@@ -1,0 +1,31 @@
+import { createHash } from 'node:crypto';
+import { type SQL, sql } from 'drizzle-orm';
+
+/** One array parameter (drizzle would otherwise expand a JS array into a list of parameters). */
+export const textArray = (values: readonly string[]): SQL => sql`${sql.param([...values])}::text[]`;
+export const uuidArray = (values: readonly string[]): SQL => sql`${sql.param([...values])}::uuid[]`;
+export const bigintArray = (values: readonly (number | string)[]): SQL =>
+  sql`${sql.param(values.map(String))}::bigint[]`;
+
+/** A stable 64-bit lock id for a string, as a decimal string (bigint-safe). */
+export function lockId(key: string): bigint {
+  return createHash('sha256').update(key).digest().readBigInt64BE(0);
+}
+
+/**
+ * Takes transaction-scoped advisory locks on `keys`, always in ascending lock-id order so two
+ * transactions never wait on each other in a cycle.
+ */
+export function lockKeys(keys: Iterable<string>): SQL {
+  const ids = [...new Set([...keys].map(lockId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return sql`select pg_advisory_xact_lock(id) from unnest(${bigintArray(ids.map(String))}) as id`;
+}
+
+/** Errors PostgreSQL asks us to retry: serialization failure and deadlock. */
+export function isRetryable(error: unknown): boolean {
+  let e = error as { code?: string; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 4; depth++, e = e.cause as typeof e) {
+    if (e.code === '40001' || e.code === '40P01') return true;
+  }
+  return false;
+}

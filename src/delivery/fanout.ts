@@ -1,0 +1,120 @@
+import { sql } from 'drizzle-orm';
+import { rowsOf, type Tx } from '../db/database.ts';
+import { lockKeys, textArray, uuidArray } from '../db/sql.ts';
+import { qualifies } from '../consent/status.ts';
+import { loadProfiles } from '../golden/read.ts';
+import type { ProfileChange } from '../golden/refresh.ts';
+import type { PipelineContext } from '../pipeline-context.ts';
+import { QUEUES, txAdapter } from '../queue/queues.ts';
+
+export interface FanoutJob {
+  changes: ProfileChange[];
+}
+
+interface Planned {
+  destinationId: string;
+  profileId: string;
+  event: string;
+  body: string;
+}
+
+/**
+ * Decides, per destination, what each changed profile means: its new version if it qualifies,
+ * one `profile.suppressed` when it stops qualifying, nothing when the destination already has it.
+ * The deliveries and their send jobs are written in one transaction.
+ */
+export async function fanout(ctx: PipelineContext, batch: readonly ProfileChange[]): Promise<number> {
+  const changes = combine(batch);
+  return ctx.database.db.transaction(async (tx) => {
+    // Two workers handling changes of one profile would race on its destination states.
+    await tx.execute(lockKeys(changes.map((c) => `fanout:${c.profileId}`)));
+    const destinations = rowsOf<{ id: string; purposes: string[] }>(await tx.execute(sql`select id, purposes from destinations`));
+    if (destinations.length === 0 || changes.length === 0) return 0;
+    const profiles = new Map((await loadProfiles(tx, changes.map((c) => c.profileId))).map((p) => [p.id, p]));
+    const involved = changes.flatMap((c) => [c.profileId, ...(c.event === 'profile.merged' ? c.merged : [])]);
+    const states = new Map(
+      rowsOf<{ destination_id: string; profile_id: string; status: string; golden_hash: string }>(
+        await tx.execute(sql`
+          select destination_id, profile_id, status, golden_hash from destination_states
+          where profile_id = any(${uuidArray(involved)}) for update`),
+      ).map((s) => [`${s.destination_id}/${s.profile_id}`, s]),
+    );
+
+    const planned: Planned[] = [];
+    const newStates: { destinationId: string; profileId: string; status: 'sent' | 'suppressed'; hash: string }[] = [];
+    const dropped: { destinationId: string; profileId: string }[] = [];
+    for (const destination of destinations) {
+      for (const change of changes) {
+        const profile = profiles.get(change.profileId);
+        if (!profile) continue; // merged away since: the survivor's own change covers it
+        const { hash, ...publicProfile } = profile;
+        const state = states.get(`${destination.id}/${profile.id}`);
+        const retired = change.event === 'profile.merged' ? change.merged : [];
+        const retiredSent = retired.filter((id) => states.get(`${destination.id}/${id}`)?.status === 'sent');
+        for (const id of retired) dropped.push({ destinationId: destination.id, profileId: id });
+
+        if (qualifies(profile.consent, destination.purposes)) {
+          if (change.event !== 'profile.merged' && state?.status === 'sent' && state.golden_hash === hash) continue;
+          const payload =
+            change.event === 'profile.merged'
+              ? { event: change.event, profile: publicProfile, merged: change.merged }
+              : { event: change.event, profile: publicProfile };
+          planned.push({ destinationId: destination.id, profileId: profile.id, event: change.event, body: JSON.stringify(payload) });
+          newStates.push({ destinationId: destination.id, profileId: profile.id, status: 'sent', hash });
+        } else {
+          // It stops qualifying: say so once, with no personal data, for every id the destination holds.
+          const held = [...(state?.status === 'sent' ? [profile.id] : []), ...retiredSent];
+          for (const id of held) {
+            planned.push({ destinationId: destination.id, profileId: id, event: 'profile.suppressed', body: JSON.stringify({ event: 'profile.suppressed', id }) });
+          }
+          if (state || retiredSent.length > 0) newStates.push({ destinationId: destination.id, profileId: profile.id, status: 'suppressed', hash });
+        }
+      }
+    }
+    await saveStates(tx, newStates, dropped);
+    return enqueueDeliveries(ctx, tx, planned);
+  });
+}
+
+/** Several jobs of one batch may name one profile: a merge among them is the news that counts. */
+function combine(batch: readonly ProfileChange[]): ProfileChange[] {
+  const byProfile = new Map<string, ProfileChange>();
+  for (const change of batch) {
+    const prev = byProfile.get(change.profileId);
+    const merged = [...(prev?.event === 'profile.merged' ? prev.merged : []), ...(change.event === 'profile.merged' ? change.merged : [])];
+    byProfile.set(change.profileId, merged.length > 0 ? { profileId: change.profileId, event: 'profile.merged', merged: [...new Set(merged)] } : change);
+  }
+  return [...byProfile.values()];
+}
+
+async function saveStates(
+  tx: Tx,
+  states: { destinationId: string; profileId: string; status: string; hash: string }[],
+  dropped: { destinationId: string; profileId: string }[],
+) {
+  if (dropped.length > 0) {
+    await tx.execute(sql`
+      delete from destination_states where (destination_id, profile_id) in (
+        select * from unnest(${uuidArray(dropped.map((d) => d.destinationId))}, ${uuidArray(dropped.map((d) => d.profileId))}))`);
+  }
+  if (states.length === 0) return;
+  await tx.execute(sql`
+    insert into destination_states (destination_id, profile_id, status, golden_hash)
+    select * from unnest(${uuidArray(states.map((s) => s.destinationId))}, ${uuidArray(states.map((s) => s.profileId))},
+      ${textArray(states.map((s) => s.status))}, ${textArray(states.map((s) => s.hash))})
+    on conflict (destination_id, profile_id) do update set
+      status = excluded.status, golden_hash = excluded.golden_hash, updated_at = now()`);
+}
+
+async function enqueueDeliveries(ctx: PipelineContext, tx: Tx, planned: Planned[]): Promise<number> {
+  if (planned.length === 0) return 0;
+  const ids = rowsOf<{ id: string }>(
+    await tx.execute(sql`
+      insert into deliveries (destination_id, profile_id, event, body)
+      select * from unnest(${uuidArray(planned.map((p) => p.destinationId))}, ${uuidArray(planned.map((p) => p.profileId))},
+        ${textArray(planned.map((p) => p.event))}, ${textArray(planned.map((p) => p.body))})
+      returning id`),
+  ).map((r) => r.id);
+  await ctx.boss.insert(QUEUES.deliver, ids.map((deliveryId) => ({ data: { deliveryId } })), { db: txAdapter(tx) });
+  return ids.length;
+}

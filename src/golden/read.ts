@@ -1,0 +1,96 @@
+import { sql } from 'drizzle-orm';
+import { rowsOf, type Queryable } from '../db/database.ts';
+import { textArray, uuidArray } from '../db/sql.ts';
+import type { Golden } from './build.ts';
+
+export type ProfileView = { id: string } & Golden & { version: number; createdAt: string; updatedAt: string };
+
+interface ProfileRow {
+  id: string;
+  golden: Golden;
+  version: number;
+  created_at: Date | string;
+  updated_at: Date | string;
+  golden_hash: string;
+}
+
+const view = (row: ProfileRow): ProfileView => ({
+  id: row.id,
+  ...row.golden,
+  version: row.version,
+  createdAt: new Date(row.created_at).toISOString(),
+  updatedAt: new Date(row.updated_at).toISOString(),
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The active profile for an id; a retired id answers with the profile it was merged into. */
+export async function resolveProfileId(db: Queryable, id: string): Promise<string | undefined> {
+  if (!UUID.test(id)) return undefined;
+  const [row] = rowsOf<{ id: string; merged_into: string | null }>(
+    await db.execute(sql`select id, merged_into from profiles where id = ${id}`),
+  );
+  return row ? (row.merged_into ?? row.id) : undefined;
+}
+
+export async function loadProfiles(db: Queryable, ids: readonly string[]): Promise<(ProfileView & { hash: string })[]> {
+  if (ids.length === 0) return [];
+  return rowsOf<ProfileRow>(
+    await db.execute(sql`
+      select id, golden, version, created_at, updated_at, golden_hash from profiles
+      where id = any(${uuidArray(ids)}) and merged_into is null order by seq`),
+  ).map((row) => ({ ...view(row), hash: row.golden_hash }));
+}
+
+/** Profiles holding any of the match keys (`email:…`, `phone:…`, `ext:system:id`). */
+export async function findProfilesByKeys(db: Queryable, keys: readonly string[]): Promise<ProfileView[]> {
+  const ids = rowsOf<{ profile_id: string }>(
+    await db.execute(sql`
+      select distinct sr.profile_id from record_keys rk join source_records sr on sr.id = rk.record_pk
+      where rk.key = any(${textArray(keys)})`),
+  ).map((r) => r.profile_id);
+  return (await loadProfiles(db, ids)).map(({ hash: _hash, ...p }) => p);
+}
+
+export async function loadLineage(db: Queryable, id: string): Promise<Record<string, unknown>> {
+  const [row] = rowsOf<{ lineage: Record<string, unknown> }>(await db.execute(sql`select lineage from profiles where id = ${id}`));
+  return row?.lineage ?? {};
+}
+
+export interface LedgerEntry {
+  purpose: string;
+  status: 'granted' | 'denied';
+  at: string;
+  receivedAt: string;
+  source: string;
+  recordId: string;
+  mapping: string;
+  mappingHash: string;
+}
+
+export async function loadConsentLedger(db: Queryable, id: string): Promise<LedgerEntry[]> {
+  return rowsOf<{
+    purpose: string;
+    status: 'granted' | 'denied';
+    at: Date | string;
+    received_at: Date | string;
+    source: string;
+    record_id: string;
+    mapping_file: string;
+    mapping_hash: string;
+  }>(
+    await db.execute(sql`
+      select ce.purpose, ce.status, ce.at, ce.received_at, ce.source, ce.record_id, ce.mapping_file, ce.mapping_hash
+      from consent_entries ce join source_records sr on sr.id = ce.record_pk
+      where sr.profile_id = ${id} order by ce.at, ce.id`),
+  ).map((r) => ({
+    purpose: r.purpose,
+    status: r.status,
+    at: new Date(r.at).toISOString(),
+    receivedAt: new Date(r.received_at).toISOString(),
+    source: r.source,
+    recordId: r.record_id,
+    mapping: r.mapping_file,
+    mappingHash: r.mapping_hash,
+  }));
+}

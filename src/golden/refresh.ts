@@ -1,0 +1,95 @@
+import { sql } from 'drizzle-orm';
+import { rowsOf, type Tx } from '../db/database.ts';
+import { textArray, uuidArray } from '../db/sql.ts';
+import type { Profile } from '../mapping/profile.ts';
+import type { Merge } from '../resolution/link.ts';
+import { buildGolden, type Member } from './build.ts';
+
+/** What a golden record change means to destinations. */
+export type ProfileChange =
+  | { profileId: string; event: 'profile.updated' }
+  | { profileId: string; event: 'profile.merged'; merged: string[] };
+
+/**
+ * Recomputes the golden records of `profileIds` from their member records and stores those that
+ * changed. Returns the changes destinations must hear of; a merge is always news.
+ */
+export async function refreshGolden(
+  tx: Tx,
+  profileIds: Iterable<string>,
+  priorityOf: (source: string) => number,
+  merges: readonly Merge[] = [],
+): Promise<ProfileChange[]> {
+  const ids = [...new Set(profileIds)];
+  if (ids.length === 0) return [];
+  const members = new Map<string, Member[]>();
+  for (const row of rowsOf<{
+    profile_id: string;
+    source: string;
+    object: string;
+    record_id: string;
+    fragment: Profile;
+    source_updated_at: Date | string | null;
+    observed_at: Date | string;
+    mapping_file: string;
+    mapping_hash: string;
+  }>(
+    await tx.execute(sql`
+      select profile_id, source, object, record_id, fragment, source_updated_at, observed_at, mapping_file, mapping_hash
+      from source_records where profile_id = any(${uuidArray(ids)})`),
+  )) {
+    const list = members.get(row.profile_id) ?? [];
+    list.push({
+      source: row.source,
+      object: row.object,
+      recordId: row.record_id,
+      fragment: row.fragment,
+      priority: priorityOf(row.source),
+      sourceUpdatedAt: row.source_updated_at ? new Date(row.source_updated_at) : null,
+      observedAt: new Date(row.observed_at),
+      mappingFile: row.mapping_file,
+      mappingHash: row.mapping_hash,
+    });
+    members.set(row.profile_id, list);
+  }
+  const consent = new Map<string, { purpose: string; status: 'granted' | 'denied'; at: Date; source: string; recordId: string }[]>();
+  for (const row of rowsOf<{ profile_id: string; purpose: string; status: 'granted' | 'denied'; at: Date | string; source: string; record_id: string }>(
+    await tx.execute(sql`
+      select sr.profile_id, ce.purpose, ce.status, ce.at, ce.source, ce.record_id
+      from consent_entries ce join source_records sr on sr.id = ce.record_pk
+      where sr.profile_id = any(${uuidArray(ids)})`),
+  )) {
+    const list = consent.get(row.profile_id) ?? [];
+    list.push({ purpose: row.purpose, status: row.status, at: new Date(row.at), source: row.source, recordId: row.record_id });
+    consent.set(row.profile_id, list);
+  }
+  const stored = new Map(
+    rowsOf<{ id: string; golden_hash: string }>(
+      await tx.execute(sql`select id, golden_hash from profiles where id = any(${uuidArray(ids)})`),
+    ).map((r) => [r.id, r.golden_hash]),
+  );
+
+  const updates: { id: string; golden: string; lineage: string; hash: string }[] = [];
+  for (const id of ids) {
+    const built = buildGolden(members.get(id) ?? [], consent.get(id) ?? []);
+    if (built.hash !== stored.get(id)) {
+      updates.push({ id, golden: JSON.stringify(built.golden), lineage: JSON.stringify(built.lineage), hash: built.hash });
+    }
+  }
+  if (updates.length > 0) {
+    await tx.execute(sql`
+      update profiles p set golden = v.golden, lineage = v.lineage, golden_hash = v.hash,
+        version = p.version + 1, updated_at = now()
+      from unnest(${uuidArray(updates.map((u) => u.id))}, ${sql.param(updates.map((u) => u.golden))}::jsonb[],
+        ${sql.param(updates.map((u) => u.lineage))}::jsonb[], ${textArray(updates.map((u) => u.hash))}) as v(id, golden, lineage, hash)
+      where p.id = v.id`);
+  }
+
+  const mergedInto = new Map(merges.map((m) => [m.survivorId, m.retiredIds]));
+  const changed = new Set(updates.map((u) => u.id));
+  return ids.flatMap((profileId): ProfileChange[] => {
+    const merged = mergedInto.get(profileId);
+    if (merged) return [{ profileId, event: 'profile.merged', merged }];
+    return changed.has(profileId) ? [{ profileId, event: 'profile.updated' }] : [];
+  });
+}

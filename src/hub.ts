@@ -1,0 +1,67 @@
+import type { PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import { buildApp } from './api/app.ts';
+import type { Settings } from './config/settings.ts';
+import { loadWorkspace, type Workspace } from './config/workspace.ts';
+import type { Database } from './db/database.ts';
+import { type FanoutJob, fanout } from './delivery/fanout.ts';
+import { type DeliverJob, deliver } from './delivery/send.ts';
+import { type IngestJob, ingest } from './mapping/ingest-job.ts';
+import type { PipelineContext } from './pipeline-context.ts';
+import { QUEUES, startQueues } from './queue/queues.ts';
+
+export interface Hub {
+  app: ReturnType<typeof buildApp>;
+  ctx: PipelineContext;
+  boss: PgBoss;
+  /** Re-reads the workspace; keeps the old one and throws ConfigError if the new one is invalid. */
+  reloadWorkspace(): void;
+  stop(): Promise<void>;
+}
+
+export interface HubOptions {
+  settings: Settings;
+  database: Database;
+  workspace: Workspace;
+  log: Logger;
+  /** Run the pipeline's workers in this process (AURUM_ROLE worker or all). */
+  workers: boolean;
+  /** How often idle workers look for jobs; LISTEN/NOTIFY wakes them sooner. */
+  pollingIntervalSeconds?: number;
+}
+
+export async function createHub(options: HubOptions): Promise<Hub> {
+  const { settings, database, log } = options;
+  let workspace = options.workspace;
+  const boss = await startQueues(database, settings, (error) => log.error({ err: error }, 'queue error'), {
+    supervise: options.workers,
+  });
+  const ctx: PipelineContext = { database, boss, settings, log, workspace: () => workspace };
+  const reloadWorkspace = () => {
+    workspace = loadWorkspace(settings.configDir);
+    log.info({ sources: workspace.sources.size, mappings: workspace.mappings.length }, 'workspace reloaded');
+  };
+
+  if (options.workers) {
+    const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 };
+    await boss.work<IngestJob>(QUEUES.ingest, { ...polling, batchSize: 4, localConcurrency: settings.workerConcurrency }, async (jobs) => {
+      await ingest(ctx, jobs.flatMap((j) => j.data.rawIds));
+    });
+    await boss.work<FanoutJob>(QUEUES.fanout, { ...polling, batchSize: 50, localConcurrency: 1 }, async (jobs) => {
+      await fanout(ctx, jobs.flatMap((j) => j.data.changes));
+    });
+    await boss.work<DeliverJob>(QUEUES.deliver, { ...polling, batchSize: 1, localConcurrency: 16 }, async ([job]) => {
+      if (job) await deliver(ctx, job);
+    });
+  }
+
+  return {
+    app: buildApp(ctx, reloadWorkspace),
+    ctx,
+    boss,
+    reloadWorkspace,
+    async stop() {
+      await boss.stop({ graceful: true, timeout: 10_000, close: true });
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import type { CompiledMapping } from './mapping-file.ts';
+import { normaliseProfile, type Profile } from './profile.ts';
+
+/** A raw record as it was stored at intake. */
+export interface RawRecord {
+  id: number;
+  source: string;
+  receivedAt: Date;
+  contentHash: string;
+  payload: unknown;
+}
+
+/** What one mapping made of one raw record: a normalised, validated piece of a profile. */
+export interface Fragment {
+  rawId: number;
+  source: string;
+  object: string;
+  recordId: string;
+  contentHash: string;
+  updatedAt: Date | null;
+  observedAt: Date;
+  profile: Profile;
+  mappingFile: string;
+  mappingHash: string;
+}
+
+export const QUARANTINE_CODES = {
+  mapping_error: 'a JSONata expression failed on the record',
+  schema_invalid: 'the mapped fragment breaks the canonical profile schema',
+  record_id_missing: 'recordId produced no string or number',
+  updated_at_invalid: 'updatedAt produced no valid time',
+  unmapped: 'no mapping of the source applies to the record',
+} as const;
+export type QuarantineCode = keyof typeof QUARANTINE_CODES;
+
+export interface MappingFailure {
+  rawId: number;
+  source: string;
+  mappingFile: string | null;
+  code: QuarantineCode;
+  message: string;
+}
+
+export interface MapOptions {
+  defaultRegion: string | undefined;
+}
+
+/** JSONata results carry sequence markers and may hold functions: keep plain JSON only. */
+const plain = (value: unknown): unknown => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
+
+function toDate(value: unknown): Date | null | 'invalid' {
+  if (value === undefined || value === null || value === '') return null;
+  // Vendors send epoch seconds (Stripe) or milliseconds (HubSpot); 1e11 s is the year 5138.
+  const date = typeof value === 'number' ? new Date(value < 1e11 ? value * 1000 : value) : new Date(String(value));
+  return Number.isNaN(date.getTime()) ? 'invalid' : date;
+}
+
+function describe(e: unknown): string {
+  const error = e as { code?: string; position?: number; message?: string };
+  return error.code ? `JSONata ${error.code} at character ${error.position ?? '?'}: ${error.message}` : String(error.message ?? e);
+}
+
+/** Evaluates every mapping of the record's source, each compiled once at start-up. */
+export async function mapRecord(
+  record: RawRecord,
+  mappings: readonly CompiledMapping[],
+  options: MapOptions,
+): Promise<{ fragments: Fragment[]; failures: MappingFailure[] }> {
+  const fragments: Fragment[] = [];
+  const failures: MappingFailure[] = [];
+  const fail = (mappingFile: string | null, code: QuarantineCode, message: string) =>
+    failures.push({ rawId: record.id, source: record.source, mappingFile, code, message });
+  const bindings = { receivedAt: record.receivedAt.toISOString(), source: record.source };
+
+  for (const mapping of mappings) {
+    if (mapping.source !== record.source) continue;
+    try {
+      if (mapping.when && !(await mapping.when.evaluate(record.payload, bindings))) continue;
+      const id = await mapping.recordId.evaluate(record.payload, bindings);
+      if ((typeof id !== 'string' || id.trim() === '') && typeof id !== 'number') {
+        fail(mapping.file, 'record_id_missing', QUARANTINE_CODES.record_id_missing);
+        continue;
+      }
+      const updatedAt = toDate(mapping.updatedAt ? await mapping.updatedAt.evaluate(record.payload, bindings) : undefined);
+      if (updatedAt === 'invalid') {
+        fail(mapping.file, 'updated_at_invalid', QUARANTINE_CODES.updated_at_invalid);
+        continue;
+      }
+      const observedAt = updatedAt ?? record.receivedAt;
+      const raw = plain(await mapping.profile.evaluate(record.payload, bindings));
+      const normalised = normaliseProfile(raw, { defaultRegion: options.defaultRegion, observedAt });
+      if (!normalised.ok) {
+        fail(mapping.file, 'schema_invalid', normalised.message);
+        continue;
+      }
+      fragments.push({
+        rawId: record.id,
+        source: record.source,
+        object: mapping.object,
+        recordId: String(id).trim(),
+        contentHash: record.contentHash,
+        updatedAt,
+        observedAt: record.receivedAt,
+        profile: normalised.profile,
+        mappingFile: mapping.file,
+        mappingHash: mapping.hash,
+      });
+    } catch (e) {
+      fail(mapping.file, 'mapping_error', describe(e));
+    }
+  }
+  if (fragments.length === 0 && failures.length === 0) {
+    fail(null, 'unmapped', `${QUARANTINE_CODES.unmapped} (source "${record.source}")`);
+  }
+  return { fragments, failures };
+}

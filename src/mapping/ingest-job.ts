@@ -1,0 +1,89 @@
+import { sql } from 'drizzle-orm';
+import { rowsOf, type Tx } from '../db/database.ts';
+import { bigintArray, isRetryable, textArray } from '../db/sql.ts';
+import { refreshGolden } from '../golden/refresh.ts';
+import type { PipelineContext } from '../pipeline-context.ts';
+import { QUEUES, sendInTx } from '../queue/queues.ts';
+import { linkFragments } from '../resolution/link.ts';
+import { type Fragment, type MappingFailure, mapRecord, type RawRecord } from './apply.ts';
+
+export interface IngestJob {
+  rawIds: number[];
+}
+
+export interface IngestOutcome {
+  records: number;
+  fragments: number;
+  quarantined: number;
+  unchanged: number;
+  profilesChanged: number;
+}
+
+/**
+ * Maps a batch of raw records and hands the fragments to resolution, all in one transaction:
+ * quarantine entries, links, golden records and the fan-out job commit together or not at all.
+ */
+export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): Promise<IngestOutcome> {
+  const workspace = ctx.workspace();
+  const raws = rowsOf<{ id: string | number; source: string; received_at: Date | string; content_hash: string; payload: unknown }>(
+    await ctx.database.db.execute(sql`
+      select id, source, received_at, content_hash, payload from raw_records
+      where id = any(${bigintArray(rawIds)}) order by id`),
+  );
+  const fragments: Fragment[] = [];
+  const failures: MappingFailure[] = [];
+  for (const raw of raws) {
+    const record: RawRecord = {
+      id: Number(raw.id),
+      source: raw.source,
+      receivedAt: new Date(raw.received_at),
+      contentHash: raw.content_hash,
+      payload: raw.payload,
+    };
+    const result = await mapRecord(record, workspace.mappings, { defaultRegion: ctx.settings.defaultRegion });
+    fragments.push(...result.fragments);
+    failures.push(...result.failures);
+  }
+  const priorityOf = (source: string) => workspace.sources.get(source)?.priority ?? 0;
+
+  const outcome = await withRetry(() =>
+    ctx.database.db.transaction(async (tx) => {
+      await quarantineFailures(tx, raws.map((r) => Number(r.id)), failures);
+      const link = await linkFragments(tx, fragments);
+      const changes = await refreshGolden(tx, link.profileIds, priorityOf, link.merges);
+      if (changes.length > 0) await sendInTx(ctx.boss, tx, QUEUES.fanout, { changes });
+      return { unchanged: link.unchanged, profilesChanged: changes.length };
+    }),
+  );
+  const summary = { records: raws.length, fragments: fragments.length, quarantined: failures.length, ...outcome };
+  ctx.log.debug({ ingest: summary }, 'ingested batch');
+  if (failures.length > 0) {
+    ctx.log.warn({ quarantined: failures.map((f) => ({ rawId: f.rawId, source: f.source, code: f.code })) }, 'records quarantined');
+  }
+  return summary;
+}
+
+/** Each attempt at a raw record replaces its open quarantine entries: a fixed mapping clears them. */
+async function quarantineFailures(tx: Tx, rawIds: number[], failures: MappingFailure[]) {
+  await tx.execute(sql`
+    update quarantine set status = 'resolved', resolved_at = now()
+    where status = 'open' and raw_id = any(${bigintArray(rawIds)})`);
+  if (failures.length === 0) return;
+  await tx.execute(sql`
+    insert into quarantine (raw_id, source, mapping_file, code, message)
+    select * from unnest(${bigintArray(failures.map((f) => f.rawId))}, ${textArray(failures.map((f) => f.source))},
+      ${sql.param(failures.map((f) => f.mappingFile))}::text[], ${textArray(failures.map((f) => f.code))},
+      ${textArray(failures.map((f) => f.message))})`);
+}
+
+/** Retries a transaction that PostgreSQL aborted to break a deadlock or a serialization conflict. */
+async function withRetry<T>(run: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= attempts || !isRetryable(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    }
+  }
+}

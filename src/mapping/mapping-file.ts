@@ -1,0 +1,74 @@
+import jsonata from 'jsonata';
+
+/** A `mappings/<name>.yaml` file as the ops engineer writes it. */
+export interface MappingSpec {
+  source: string;
+  object: string;
+  recordId: string;
+  updatedAt?: string;
+  /** Optional JSONata predicate: the mapping applies only to records for which it is true. */
+  when?: string;
+  profile: string;
+  description?: string;
+}
+
+export const mappingFileSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    source: { type: 'string', minLength: 1 },
+    object: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$', default: 'record' },
+    recordId: { type: 'string', minLength: 1 },
+    updatedAt: { type: 'string', minLength: 1 },
+    when: { type: 'string', minLength: 1 },
+    profile: { type: 'string', minLength: 1 },
+    description: { type: 'string' },
+  },
+  required: ['source', 'recordId', 'profile'],
+} as const;
+
+export interface CompiledMapping {
+  file: string;
+  /** sha256 of the file's text: lineage names the exact version that produced a value. */
+  hash: string;
+  source: string;
+  object: string;
+  recordId: jsonata.Expression;
+  updatedAt: jsonata.Expression | undefined;
+  when: jsonata.Expression | undefined;
+  profile: jsonata.Expression;
+}
+
+interface JsonataError {
+  code?: string;
+  position?: number;
+  token?: string;
+  message?: string;
+}
+
+/** Compiles every expression once; reports each that does not compile. */
+export function compileMapping(
+  file: string,
+  hash: string,
+  spec: MappingSpec,
+  report: (field: string, message: string) => void,
+): CompiledMapping | undefined {
+  let ok = true;
+  const compile = (field: string, expression: string | undefined) => {
+    if (expression === undefined) return undefined;
+    try {
+      return jsonata(expression);
+    } catch (e) {
+      const error = e as JsonataError;
+      ok = false;
+      report(field, `JSONata ${error.code ?? 'error'} at character ${error.position ?? '?'}: ${error.message ?? String(e)}`);
+      return undefined;
+    }
+  };
+  const recordId = compile('recordId', spec.recordId);
+  const updatedAt = compile('updatedAt', spec.updatedAt);
+  const when = compile('when', spec.when);
+  const profile = compile('profile', spec.profile);
+  if (!ok || !recordId || !profile) return undefined;
+  return { file, hash, source: spec.source, object: spec.object, recordId, updatedAt, when, profile };
+}

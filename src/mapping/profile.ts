@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+
+export interface Address {
+  line1?: string;
+  line2?: string;
+  city?: string;
+  region?: string;
+  postalCode?: string;
+  country?: string;
+}
+
+export interface ConsentStatement {
+  purpose: string;
+  status: 'granted' | 'denied';
+  at: string;
+}
+
+/** The canonical profile: what every mapping produces and every golden record is made of. */
+export interface Profile {
+  name?: { given?: string; family?: string; full?: string };
+  emails?: string[];
+  phones?: string[];
+  dateOfBirth?: string;
+  addresses?: Address[];
+  nationalId?: string;
+  externalIds?: Record<string, string>;
+  company?: string;
+  attributes?: Record<string, unknown>;
+  consent?: ConsentStatement[];
+}
+
+export const profileSchema = JSON.parse(
+  readFileSync(path.join(import.meta.dirname, 'profile.schema.json'), 'utf8'),
+) as Record<string, unknown>;
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+addFormats.default(ajv, ['email', 'date-time']);
+const validateProfile = ajv.compile<Profile>(profileSchema);
+
+/** Drops blank strings, nulls, and the empty objects and lists they leave behind; trims strings. */
+function pruneBlank(value: unknown): unknown {
+  if (typeof value === 'string') {
+    const trimmed = value.trim();
+    return trimmed === '' ? undefined : trimmed;
+  }
+  if (value === null || value === undefined) return undefined;
+  if (Array.isArray(value)) {
+    const items = value.map(pruneBlank).filter((v) => v !== undefined);
+    return items.length > 0 ? items : undefined;
+  }
+  if (typeof value === 'object') {
+    const entries = Object.entries(value)
+      .map(([k, v]) => [k, pruneBlank(v)] as const)
+      .filter(([, v]) => v !== undefined);
+    return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+  }
+  return value;
+}
+
+const asList = (v: unknown): unknown[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
+const unique = <T>(items: T[]): T[] => [...new Set(items)];
+
+export type NormaliseResult = { ok: true; profile: Profile } | { ok: false; message: string };
+
+/**
+ * Normalises a mapped fragment (emails lowercased, phones to E.164, single values to lists, blank as
+ * absent, consent time defaulting to when the record was observed), then validates it.
+ */
+export function normaliseProfile(raw: unknown, options: { defaultRegion: string | undefined; observedAt: Date }): NormaliseResult {
+  const pruned = pruneBlank(raw) ?? {};
+  if (typeof pruned !== 'object' || Array.isArray(pruned)) {
+    return { ok: false, message: 'the profile expression must produce an object' };
+  }
+  const p = { ...(pruned as Record<string, unknown>) };
+  const problems: string[] = [];
+
+  if (typeof p['name'] === 'string') p['name'] = { full: p['name'] };
+  const name = p['name'] as Record<string, unknown> | undefined;
+  if (name && typeof name === 'object' && name['full'] === undefined) {
+    const full = [name['given'], name['family']].filter((n) => typeof n === 'string').join(' ');
+    if (full) name['full'] = full;
+  }
+
+  const emails = asList(p['emails']);
+  if (emails) p['emails'] = unique(emails.map((e) => (typeof e === 'string' ? e.toLowerCase() : e)) as string[]);
+
+  const phones = asList(p['phones']);
+  if (phones) {
+    p['phones'] = unique(
+      phones.map((phone, i) => {
+        const text = typeof phone === 'number' ? String(phone) : phone;
+        if (typeof text !== 'string') return text as string;
+        const parsed = parsePhoneNumberFromString(text, options.defaultRegion as CountryCode | undefined);
+        if (parsed?.isValid()) return parsed.number;
+        problems.push(`phones/${i}: "${redact(text)}" is not a valid phone number${options.defaultRegion ? '' : ' (no country code and AURUM_DEFAULT_REGION is not set)'}`);
+        return text;
+      }),
+    );
+  }
+
+  const addresses = asList(p['addresses']);
+  if (addresses) p['addresses'] = addresses;
+
+  for (const key of ['nationalId', 'company', 'dateOfBirth'] as const) {
+    if (typeof p[key] === 'number') p[key] = String(p[key]);
+  }
+  const externalIds = p['externalIds'] as Record<string, unknown> | undefined;
+  if (externalIds && typeof externalIds === 'object') {
+    for (const [system, id] of Object.entries(externalIds)) {
+      if (typeof id === 'number') externalIds[system] = String(id);
+    }
+  }
+
+  const consent = asList(p['consent']);
+  if (consent) {
+    p['consent'] = consent.map((c) =>
+      c && typeof c === 'object' && !('at' in c) ? { ...c, at: options.observedAt.toISOString() } : c,
+    );
+  }
+
+  if (!validateProfile(p)) {
+    for (const e of validateProfile.errors ?? []) {
+      const extra = e.keyword === 'additionalProperties' ? ` (${String(e.params['additionalProperty'])})` : '';
+      problems.push(`${e.instancePath.slice(1) || 'profile'}: ${e.message ?? 'is invalid'}${extra}`);
+    }
+  }
+  if (problems.length > 0) return { ok: false, message: unique(problems).join('; ') };
+  return { ok: true, profile: p as Profile };
+}
+
+/** Error messages end up in quarantine and logs: show the shape of a value, not the value. */
+function redact(value: string): string {
+  return value.length <= 4 ? '****' : `${value.slice(0, 2)}…(${value.length} chars)`;
+}

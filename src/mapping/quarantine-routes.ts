@@ -1,0 +1,97 @@
+import type { JSONSchemaType } from 'ajv';
+import { sql } from 'drizzle-orm';
+import { Hono } from 'hono';
+import type { AuthEnv } from '../api/auth.ts';
+import { ApiError } from '../api/errors.ts';
+import { bodyValidator } from '../api/validate.ts';
+import { ConfigError } from '../config/yaml-file.ts';
+import { rowsOf } from '../db/database.ts';
+import { bigintArray } from '../db/sql.ts';
+import type { PipelineContext } from '../pipeline-context.ts';
+import { QUEUES } from '../queue/queues.ts';
+
+interface ReplayRequest {
+  ids?: number[];
+  source?: string;
+}
+
+const replayRequest = bodyValidator<ReplayRequest>({
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ids: { type: 'array', nullable: true, items: { type: 'integer', minimum: 1 }, maxItems: 100_000 },
+    source: { type: 'string', nullable: true },
+  },
+} as JSONSchemaType<ReplayRequest>);
+
+/**
+ * Quarantine: records a mapping could not turn into a valid fragment, with their error and raw payload.
+ * Who may call: any API key (ops and admin by intent).
+ */
+export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => void) {
+  const db = ctx.database.db;
+  return new Hono<AuthEnv>()
+    .get('/quarantine', async (c) => {
+      const status = c.req.query('status') ?? 'open';
+      if (!['open', 'resolved', 'all'].includes(status)) throw new ApiError('invalid_request', 'status must be open, resolved or all');
+      const source = c.req.query('source');
+      const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 100) || 100, 1), 1000);
+      const rows = rowsOf<{
+        id: string | number;
+        raw_id: string | number;
+        source: string;
+        mapping_file: string | null;
+        code: string;
+        message: string;
+        status: string;
+        created_at: Date | string;
+        resolved_at: Date | string | null;
+        received_at: Date | string;
+        payload: unknown;
+      }>(
+        await db.execute(sql`
+          select q.id, q.raw_id, q.source, q.mapping_file, q.code, q.message, q.status, q.created_at, q.resolved_at,
+            r.received_at, r.payload
+          from quarantine q join raw_records r on r.id = q.raw_id
+          where true ${status === 'all' ? sql`` : sql`and q.status = ${status}`} ${source ? sql`and q.source = ${source}` : sql``}
+          order by q.id desc limit ${limit}`),
+      );
+      return c.json({
+        items: rows.map((r) => ({
+          id: Number(r.id),
+          rawId: Number(r.raw_id),
+          source: r.source,
+          mapping: r.mapping_file,
+          code: r.code,
+          message: r.message,
+          status: r.status,
+          quarantinedAt: new Date(r.created_at).toISOString(),
+          resolvedAt: r.resolved_at ? new Date(r.resolved_at).toISOString() : null,
+          receivedAt: new Date(r.received_at).toISOString(),
+          payload: r.payload,
+        })),
+      });
+    })
+    .post('/quarantine/replay', async (c) => {
+      const input = await replayRequest(c, { optional: true });
+      // The fix is on disk: read it before replaying. A broken workspace replays nothing.
+      try {
+        reloadWorkspace();
+      } catch (error) {
+        if (error instanceof ConfigError) throw new ApiError('invalid_config', 'the workspace has errors; nothing was replayed', error.problems);
+        throw error;
+      }
+      const rawIds = rowsOf<{ raw_id: string | number }>(
+        await db.execute(sql`
+          select distinct raw_id from quarantine where status = 'open'
+          ${input.ids ? sql`and id = any(${bigintArray(input.ids)})` : sql``}
+          ${input.source ? sql`and source = ${input.source}` : sql``}
+          order by raw_id`),
+      ).map((r) => Number(r.raw_id));
+      const size = ctx.settings.ingestBatchSize;
+      const jobs = [];
+      for (let i = 0; i < rawIds.length; i += size) jobs.push({ data: { rawIds: rawIds.slice(i, i + size) } });
+      if (jobs.length > 0) await ctx.boss.insert(QUEUES.ingest, jobs);
+      return c.json({ replayed: rawIds.length }, 202);
+    });
+}

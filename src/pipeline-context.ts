@@ -1,0 +1,15 @@
+import type { PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import type { Settings } from './config/settings.ts';
+import type { Workspace } from './config/workspace.ts';
+import type { Database } from './db/database.ts';
+
+/** What every stage's code is handed: the database, the queues, the settings and the live workspace. */
+export interface PipelineContext {
+  database: Database;
+  boss: PgBoss;
+  settings: Settings;
+  log: Logger;
+  /** The workspace in force now; `reloadWorkspace` may swap it after a mapping fix. */
+  workspace(): Workspace;
+}

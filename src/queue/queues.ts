@@ -1,0 +1,57 @@
+import { sql } from 'drizzle-orm';
+import { type DrizzleTransactionLike, fromDrizzle, type PgBoss, type Queue } from 'pg-boss';
+import type { Database, Tx } from '../db/database.ts';
+import type { Settings } from '../config/settings.ts';
+
+/** The pipeline's queues; each stage hands work to the next through one of them. */
+export const QUEUES = {
+  /** raw records → mapping → resolution → golden record */
+  ingest: 'aurum-ingest',
+  /** changed golden records → one delivery per qualifying destination */
+  fanout: 'aurum-fanout',
+  /** one delivery → one signed POST, retried with backoff */
+  deliver: 'aurum-deliver',
+} as const;
+
+export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'name'>> {
+  return {
+    [QUEUES.ingest]: { retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
+    [QUEUES.fanout]: { retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
+    [QUEUES.deliver]: {
+      retryLimit: settings.delivery.retryLimit,
+      retryDelay: settings.delivery.retryDelaySeconds,
+      retryBackoff: true,
+      retryDelayMax: settings.delivery.retryDelayMaxSeconds,
+      // A hung receiver must not hold a job forever: the send itself times out well before this.
+      expireInSeconds: Math.ceil(settings.delivery.timeoutMs / 1000) + 60,
+    },
+  };
+}
+
+export async function startQueues(database: Database, settings: Settings, onError: (e: Error) => void, options: { supervise: boolean }): Promise<PgBoss> {
+  const { PgBoss } = await import('pg-boss');
+  const boss = new PgBoss({
+    ...database.bossOptions,
+    schema: 'pgboss',
+    useListenNotify: true,
+    supervise: options.supervise,
+    schedule: options.supervise,
+    registerInstance: false,
+  });
+  boss.on('error', onError);
+  await boss.start();
+  for (const [name, queue] of Object.entries(queueOptions(settings))) {
+    const existing = await boss.getQueue(name);
+    if (existing) await boss.updateQueue(name, queue);
+    else await boss.createQueue(name, queue);
+  }
+  return boss;
+}
+
+/** Enqueues inside `tx`, so the job exists if and only if the state change that needs it commits. */
+export function sendInTx(boss: PgBoss, tx: Tx, name: string, data: object): Promise<string | null> {
+  return boss.send(name, data, { db: txAdapter(tx) });
+}
+
+/** Our transactions are typed for both drivers, so their result type is `unknown`; both fit. */
+export const txAdapter = (tx: Tx) => fromDrizzle(tx as unknown as DrizzleTransactionLike, sql);

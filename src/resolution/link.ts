@@ -1,0 +1,242 @@
+import { sql } from 'drizzle-orm';
+import { rowsOf, type Tx } from '../db/database.ts';
+import { lockKeys, textArray, uuidArray } from '../db/sql.ts';
+import type { Fragment } from '../mapping/apply.ts';
+import { matchKeys, recordIdentity } from './keys.ts';
+
+export interface Merge {
+  survivorId: string;
+  retiredIds: string[];
+}
+
+export interface LinkResult {
+  /** Active profiles whose member records changed (including survivors of merges). */
+  profileIds: Set<string>;
+  merges: Merge[];
+  /** Fragments that changed nothing: same content and mapping as stored, or older than stored. */
+  unchanged: number;
+}
+
+interface ExistingRecord {
+  source: string;
+  object: string;
+  record_id: string;
+  profile_id: string;
+  content_hash: string;
+  mapping_hash: string;
+  source_updated_at: Date | string | null;
+}
+
+/** Union-find over string nodes. */
+class Components {
+  readonly #parent = new Map<string, string>();
+  find(x: string): string {
+    let root = x;
+    while (this.#parent.has(root) && this.#parent.get(root) !== root) root = this.#parent.get(root) as string;
+    this.#parent.set(x, root);
+    return root;
+  }
+  union(a: string, b: string): void {
+    this.#parent.set(this.find(a), this.find(b));
+  }
+}
+
+/**
+ * Links a batch of fragments to profiles inside `tx`: each joins the profile that shares a match key
+ * with it; a fragment that bridges profiles merges them, the oldest surviving.
+ *
+ * Concurrency: advisory locks on every match key and record identity serialise the transactions
+ * that could link the same person; row locks on the profiles found serialise merges that meet
+ * through different keys. Deadlocks are left to PostgreSQL to detect; the caller retries.
+ */
+export async function linkFragments(tx: Tx, batch: readonly Fragment[]): Promise<LinkResult> {
+  // The latest arrival of each record wins within a batch.
+  const latest = new Map<string, Fragment>();
+  for (const f of [...batch].sort((a, b) => a.rawId - b.rawId)) latest.set(recordIdentity(f), f);
+  const fragments = [...latest.values()];
+  const keysOf = fragments.map((f) => matchKeys(f.profile));
+
+  await tx.execute(lockKeys([...fragments.map(recordIdentity), ...keysOf.flat()]));
+
+  const existing = new Map<string, ExistingRecord>();
+  for (const row of rowsOf<ExistingRecord>(
+    await tx.execute(sql`
+      select source, object, record_id, profile_id, content_hash, mapping_hash, source_updated_at
+      from source_records
+      where (source, object, record_id) in (
+        select * from unnest(${textArray(fragments.map((f) => f.source))}, ${textArray(fragments.map((f) => f.object))}, ${textArray(fragments.map((f) => f.recordId))}))`),
+  )) {
+    existing.set(recordIdentity({ source: row.source, object: row.object, recordId: row.record_id }), row);
+  }
+
+  const changed: { fragment: Fragment; keys: string[]; current: ExistingRecord | undefined }[] = [];
+  for (const [i, fragment] of fragments.entries()) {
+    const current = existing.get(recordIdentity(fragment));
+    if (current && current.content_hash === fragment.contentHash && current.mapping_hash === fragment.mappingHash) continue;
+    const storedAt = current?.source_updated_at ? new Date(current.source_updated_at) : null;
+    if (storedAt && fragment.updatedAt && fragment.updatedAt < storedAt) continue;
+    changed.push({ fragment, keys: keysOf[i] ?? [], current });
+  }
+  const unchanged = batch.length - changed.length;
+  if (changed.length === 0) return { profileIds: new Set(), merges: [], unchanged };
+
+  const allKeys = [...new Set(changed.flatMap((c) => c.keys))];
+  const profilesByKey = new Map<string, string[]>();
+  if (allKeys.length > 0) {
+    for (const row of rowsOf<{ key: string; profile_id: string }>(
+      await tx.execute(sql`
+        select distinct rk.key, sr.profile_id
+        from record_keys rk join source_records sr on sr.id = rk.record_pk
+        where rk.key = any(${textArray(allKeys)})`),
+    )) {
+      profilesByKey.set(row.key, [...(profilesByKey.get(row.key) ?? []), row.profile_id]);
+    }
+  }
+
+  const candidates = new Set<string>([
+    ...[...profilesByKey.values()].flat(),
+    ...changed.flatMap((c) => (c.current ? [c.current.profile_id] : [])),
+  ]);
+  const { active, seqOf } = await lockProfiles(tx, candidates);
+
+  // Components of fragments and the active profiles they touch.
+  const components = new Components();
+  const keyOwner = new Map<string, string>();
+  for (const [i, { keys, current }] of changed.entries()) {
+    const node = `f${i}`;
+    components.find(node);
+    if (current) components.union(node, `p${active.get(current.profile_id)}`);
+    for (const key of keys) {
+      for (const p of profilesByKey.get(key) ?? []) components.union(node, `p${active.get(p)}`);
+      const other = keyOwner.get(key);
+      if (other) components.union(node, other);
+      else keyOwner.set(key, node);
+    }
+  }
+
+  const groups = new Map<string, { fragments: number[]; profiles: Set<string> }>();
+  for (const i of changed.keys()) {
+    const root = components.find(`f${i}`);
+    const group = groups.get(root) ?? { fragments: [], profiles: new Set<string>() };
+    group.fragments.push(i);
+    groups.set(root, group);
+  }
+  for (const id of new Set(active.values())) {
+    const group = groups.get(components.find(`p${id}`));
+    group?.profiles.add(id);
+  }
+
+  const needNew = [...groups.values()].filter((g) => g.profiles.size === 0);
+  const created = needNew.length
+    ? rowsOf<{ id: string }>(
+        await tx.execute(sql`insert into profiles (version) select 0 from generate_series(1, ${needNew.length}) returning id`),
+      )
+    : [];
+  needNew.forEach((g, i) => g.profiles.add((created[i] as { id: string }).id));
+
+  const merges: Merge[] = [];
+  const profileOf = new Map<number, string>();
+  const profileIds = new Set<string>();
+  for (const group of groups.values()) {
+    const [survivorId, ...retiredIds] = [...group.profiles].sort((a, b) => (seqOf.get(a) ?? Infinity) - (seqOf.get(b) ?? Infinity));
+    if (!survivorId) continue;
+    profileIds.add(survivorId);
+    for (const i of group.fragments) profileOf.set(i, survivorId);
+    if (retiredIds.length > 0) {
+      const via = group.fragments.map((i) => changed[i]?.fragment).filter((f) => f !== undefined);
+      await retire(tx, survivorId, retiredIds, {
+        records: via.map((f) => ({ source: f.source, object: f.object, recordId: f.recordId })),
+        keys: [...new Set(group.fragments.flatMap((i) => (changed[i]?.keys ?? []).filter((k) => profilesByKey.has(k))))],
+      });
+      merges.push({ survivorId, retiredIds });
+    }
+  }
+
+  await writeRecords(tx, changed.map((c, i) => ({ ...c, profileId: profileOf.get(i) as string })));
+  return { profileIds, merges, unchanged };
+}
+
+/** Locks the candidate profiles, following merges to their survivors, and locks those too. */
+async function lockProfiles(tx: Tx, ids: Set<string>) {
+  const active = new Map<string, string>();
+  const seqOf = new Map<string, number>();
+  let pending = [...ids];
+  const mergedInto = new Map<string, string>();
+  while (pending.length > 0) {
+    const rows = rowsOf<{ id: string; seq: string | number; merged_into: string | null }>(
+      await tx.execute(sql`select id, seq, merged_into from profiles where id = any(${uuidArray(pending)}) order by id for update`),
+    );
+    pending = [];
+    for (const row of rows) {
+      seqOf.set(row.id, Number(row.seq));
+      if (row.merged_into) {
+        mergedInto.set(row.id, row.merged_into);
+        if (!seqOf.has(row.merged_into)) pending.push(row.merged_into);
+      }
+    }
+  }
+  for (const id of seqOf.keys()) {
+    let target = id;
+    for (let hops = 0; mergedInto.has(target) && hops < 64; hops++) target = mergedInto.get(target) as string;
+    active.set(id, target);
+  }
+  return { active, seqOf };
+}
+
+async function retire(tx: Tx, survivorId: string, retiredIds: string[], details: object) {
+  const retired = uuidArray(retiredIds);
+  await tx.execute(sql`update profiles set merged_into = ${survivorId}, updated_at = now() where id = any(${retired})`);
+  // Keep redirects one hop long: ids retired earlier into these now answer with the survivor too.
+  await tx.execute(sql`update profiles set merged_into = ${survivorId} where merged_into = any(${retired})`);
+  await tx.execute(sql`update source_records set profile_id = ${survivorId} where profile_id = any(${retired})`);
+  await tx.execute(sql`
+    insert into profile_merges (survivor_id, retired_ids, kind, details, actor)
+    values (${survivorId}, ${retired}, 'link', ${JSON.stringify(details)}::jsonb, 'aurum')`);
+}
+
+async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; profileId: string }[]) {
+  const col = <T>(pick: (r: (typeof rows)[number]) => T) => rows.map(pick);
+  const written = rowsOf<{ id: string | number; source: string; object: string; record_id: string }>(
+    await tx.execute(sql`
+      insert into source_records as sr (source, object, record_id, profile_id, raw_id, content_hash, fragment,
+        mapping_file, mapping_hash, source_updated_at, observed_at)
+      select * from unnest(
+        ${textArray(col((r) => r.fragment.source))}, ${textArray(col((r) => r.fragment.object))},
+        ${textArray(col((r) => r.fragment.recordId))}, ${uuidArray(col((r) => r.profileId))},
+        ${sql.param(col((r) => String(r.fragment.rawId)))}::bigint[], ${textArray(col((r) => r.fragment.contentHash))},
+        ${sql.param(col((r) => JSON.stringify(r.fragment.profile)))}::jsonb[],
+        ${textArray(col((r) => r.fragment.mappingFile))}, ${textArray(col((r) => r.fragment.mappingHash))},
+        ${sql.param(col((r) => r.fragment.updatedAt?.toISOString() ?? null))}::timestamptz[],
+        ${sql.param(col((r) => r.fragment.observedAt.toISOString()))}::timestamptz[])
+      on conflict (source, object, record_id) do update set
+        profile_id = excluded.profile_id, raw_id = excluded.raw_id, content_hash = excluded.content_hash,
+        fragment = excluded.fragment, mapping_file = excluded.mapping_file, mapping_hash = excluded.mapping_hash,
+        source_updated_at = excluded.source_updated_at, observed_at = excluded.observed_at, updated_at = now()
+      returning id, source, object, record_id`),
+  );
+  const pkOf = new Map(written.map((w) => [recordIdentity({ source: w.source, object: w.object, recordId: w.record_id }), String(w.id)]));
+  const pks = rows.map((r) => pkOf.get(recordIdentity(r.fragment)) as string);
+
+  await tx.execute(sql`delete from record_keys where record_pk = any(${sql.param(pks)}::bigint[])`);
+  const keyRows = rows.flatMap((r, i) => r.keys.map((key) => [key, pks[i] as string] as const));
+  if (keyRows.length > 0) {
+    await tx.execute(sql`
+      insert into record_keys (key, record_pk)
+      select * from unnest(${textArray(keyRows.map((k) => k[0]))}, ${sql.param(keyRows.map((k) => k[1]))}::bigint[])
+      on conflict do nothing`);
+  }
+
+  const consent = rows.flatMap((r, i) =>
+    (r.fragment.profile.consent ?? []).map((c) => ({ ...c, pk: pks[i] as string, fragment: r.fragment })),
+  );
+  if (consent.length > 0) {
+    await tx.execute(sql`
+      insert into consent_entries (record_pk, source, record_id, purpose, status, at, mapping_file, mapping_hash)
+      select * from unnest(
+        ${sql.param(consent.map((c) => c.pk))}::bigint[], ${textArray(consent.map((c) => c.fragment.source))},
+        ${textArray(consent.map((c) => c.fragment.recordId))}, ${textArray(consent.map((c) => c.purpose))},
+        ${textArray(consent.map((c) => c.status))}, ${sql.param(consent.map((c) => c.at))}::timestamptz[],
+        ${textArray(consent.map((c) => c.fragment.mappingFile))}, ${textArray(consent.map((c) => c.fragment.mappingHash))})
+      on conflict do nothing`);
+  }
+}
