@@ -4,6 +4,8 @@ import { type SQL, sql } from 'drizzle-orm';
 /** One array parameter (drizzle would otherwise expand a JS array into a list of parameters). */
 export const textArray = (values: readonly string[]): SQL => sql`${sql.param([...values])}::text[]`;
 export const uuidArray = (values: readonly string[]): SQL => sql`${sql.param([...values])}::uuid[]`;
+/** Bound as text: postgres.js mis-encodes a timestamptz[] parameter holding nulls. */
+export const timestampArray = (values: readonly (string | null)[]): SQL => sql`${sql.param([...values])}::text[]::timestamptz[]`;
 export const bigintArray = (values: readonly (number | string)[]): SQL =>
   sql`${sql.param(values.map(String))}::bigint[]`;
 

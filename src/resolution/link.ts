@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../db/database.ts';
-import { lockKeys, textArray, uuidArray } from '../db/sql.ts';
+import { lockKeys, textArray, timestampArray, uuidArray } from '../db/sql.ts';
 import type { Fragment } from '../mapping/apply.ts';
 import { matchKeys, recordIdentity } from './keys.ts';
 
@@ -206,8 +206,8 @@ async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; 
         ${sql.param(col((r) => String(r.fragment.rawId)))}::bigint[], ${textArray(col((r) => r.fragment.contentHash))},
         ${sql.param(col((r) => JSON.stringify(r.fragment.profile)))}::jsonb[],
         ${textArray(col((r) => r.fragment.mappingFile))}, ${textArray(col((r) => r.fragment.mappingHash))},
-        ${sql.param(col((r) => r.fragment.updatedAt?.toISOString() ?? null))}::timestamptz[],
-        ${sql.param(col((r) => r.fragment.observedAt.toISOString()))}::timestamptz[])
+        ${timestampArray(col((r) => r.fragment.updatedAt?.toISOString() ?? null))},
+        ${timestampArray(col((r) => r.fragment.observedAt.toISOString()))})
       on conflict (source, object, record_id) do update set
         profile_id = excluded.profile_id, raw_id = excluded.raw_id, content_hash = excluded.content_hash,
         fragment = excluded.fragment, mapping_file = excluded.mapping_file, mapping_hash = excluded.mapping_hash,
@@ -235,7 +235,7 @@ async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; 
       select * from unnest(
         ${sql.param(consent.map((c) => c.pk))}::bigint[], ${textArray(consent.map((c) => c.fragment.source))},
         ${textArray(consent.map((c) => c.fragment.recordId))}, ${textArray(consent.map((c) => c.purpose))},
-        ${textArray(consent.map((c) => c.status))}, ${sql.param(consent.map((c) => c.at))}::timestamptz[],
+        ${textArray(consent.map((c) => c.status))}, ${timestampArray(consent.map((c) => c.at))},
         ${textArray(consent.map((c) => c.fragment.mappingFile))}, ${textArray(consent.map((c) => c.fragment.mappingHash))})
       on conflict do nothing`);
   }

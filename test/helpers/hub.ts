@@ -1,0 +1,116 @@
+import { cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sign } from '@octokit/webhooks-methods';
+import { sql } from 'drizzle-orm';
+import { parseSettings } from '../../src/config/settings.ts';
+import { loadWorkspace } from '../../src/config/workspace.ts';
+import { rowsOf } from '../../src/db/database.ts';
+import { createHub, type Hub } from '../../src/hub.ts';
+import { createLogger } from '../../src/log.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789';
+export const SECRETS = { CRM_SECRET: 'crm-secret-0123456789abcdef', SHOP_SECRET: 'shop-secret-0123456789abcdef' };
+export const FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'workspace');
+
+export interface TestHub {
+  hub: Hub;
+  testDb: TestDatabase;
+  configDir: string;
+  call(method: string, route: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+  json<T = any>(method: string, route: string, body?: unknown): Promise<T>;
+  postWebhook(source: string, body: string, secret?: string, headers?: Record<string, string>): Promise<Response>;
+  count(table: string): Promise<number>;
+  /** Waits until every queued job has finished: the pipeline has settled. */
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A copy of the fixture workspace, so a test may edit a mapping without touching the others. */
+export function copyWorkspace(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'aurum-ws-'));
+  cpSync(FIXTURE, dir, { recursive: true });
+  return dir;
+}
+
+export async function startTestHub(options: { env?: Record<string, string>; configDir?: string; workers?: boolean } = {}): Promise<TestHub> {
+  const configDir = options.configDir ?? copyWorkspace();
+  const env = {
+    AURUM_API_KEYS: `admin:${ADMIN_KEY},reader:test-reader-key-0123`,
+    AURUM_CONFIG_DIR: configDir,
+    AURUM_DEFAULT_REGION: 'GB',
+    AURUM_DELIVERY_RETRY_DELAY: '1',
+    AURUM_DELIVERY_RETRY_LIMIT: '3',
+    AURUM_DELIVERY_TIMEOUT_MS: '2000',
+    LOG_LEVEL: 'silent',
+    ...SECRETS,
+    ...options.env,
+  };
+  Object.assign(process.env, SECRETS);
+  const settings = parseSettings(env);
+  const testDb = await createTestDatabase();
+  const hub = await createHub({
+    settings,
+    database: testDb.database,
+    workspace: loadWorkspace(configDir, env),
+    log: createLogger('silent'),
+    workers: options.workers ?? true,
+    pollingIntervalSeconds: 0.5,
+  });
+  const db = testDb.database.db;
+
+  const call = (method: string, route: string, body?: unknown, headers: Record<string, string> = {}) =>
+    Promise.resolve(
+      hub.app.request(route, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', ...headers },
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      }),
+    );
+  const count = async (table: string) =>
+    Number(rowsOf<{ n: string | number }>(await db.execute(sql.raw(`select count(*) as n from ${table}`)))[0]?.n ?? 0);
+
+  return {
+    hub,
+    testDb,
+    configDir,
+    call,
+    async json(method, route, body) {
+      const response = await call(method, route, body);
+      const text = await response.text();
+      if (!response.ok) throw new Error(`${method} ${route} → ${response.status} ${text}`);
+      return JSON.parse(text);
+    },
+    async postWebhook(source, body, secret, headers = {}) {
+      const key = `${source.toUpperCase()}_SECRET` as keyof typeof SECRETS;
+      const signature = await sign(secret ?? SECRETS[key] ?? 'none', body);
+      return hub.app.request(`/webhooks/${source}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature, ...headers },
+        body,
+      });
+    },
+    count,
+    async settle() {
+      await waitFor(async () => {
+        const [row] = rowsOf<{ n: string | number }>(
+          await db.execute(sql`select count(*) as n from pgboss.job where state < 'completed' and name like 'aurum-%'`),
+        );
+        return Number(row?.n) === 0;
+      }, 30_000);
+    },
+    async stop() {
+      await hub.stop();
+      await testDb.drop();
+    },
+  };
+}
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
