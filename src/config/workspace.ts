@@ -72,7 +72,10 @@ export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env)
     }
     const yaml = new YamlFile(file, readFileSync(path.join(dir, 'connectors', name), 'utf8'), problems);
     if (yaml.value === undefined) continue;
+    const before = problems.length;
     const value = yaml.interpolate(env, problems) as Record<string, unknown> | null;
+    // An unset variable is the problem; its empty stand-in would only add noise below.
+    if (problems.length > before) continue;
     const type = value && typeof value === 'object' ? value['type'] : undefined;
     const validate = typeof type === 'string' ? sourceValidators.get(type) : undefined;
     if (!validate) {

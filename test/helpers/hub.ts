@@ -5,7 +5,7 @@ import { sign } from '@octokit/webhooks-methods';
 import { sql } from 'drizzle-orm';
 import { parseSettings } from '../../src/config/settings.ts';
 import { loadWorkspace } from '../../src/config/workspace.ts';
-import { rowsOf } from '../../src/db/database.ts';
+import { openDatabase, rowsOf } from '../../src/db/database.ts';
 import { createHub, type Hub } from '../../src/hub.ts';
 import { createLogger } from '../../src/log.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -34,7 +34,15 @@ export function copyWorkspace(): string {
   return dir;
 }
 
-export async function startTestHub(options: { env?: Record<string, string>; configDir?: string; workers?: boolean } = {}): Promise<TestHub> {
+export interface TestHubOptions {
+  env?: Record<string, string>;
+  configDir?: string;
+  workers?: boolean;
+  /** Share another hub's database, as a second process would; it is then not dropped on stop. */
+  shareDatabase?: TestDatabase;
+}
+
+export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
   const configDir = options.configDir ?? copyWorkspace();
   const env = {
     AURUM_API_KEYS: `admin:${ADMIN_KEY},reader:test-reader-key-0123`,
@@ -49,7 +57,7 @@ export async function startTestHub(options: { env?: Record<string, string>; conf
   };
   Object.assign(process.env, SECRETS);
   const settings = parseSettings(env);
-  const testDb = await createTestDatabase();
+  const testDb = options.shareDatabase ? await shareDatabase(options.shareDatabase) : await createTestDatabase();
   const hub = await createHub({
     settings,
     database: testDb.database,
@@ -105,6 +113,13 @@ export async function startTestHub(options: { env?: Record<string, string>; conf
       await testDb.drop();
     },
   };
+}
+
+/** Another connection to the same database: its own pool on PostgreSQL, the same instance on PGlite. */
+async function shareDatabase(shared: TestDatabase): Promise<TestDatabase> {
+  if (!shared.url) return { ...shared, drop: async () => {} };
+  const database = await openDatabase({ databaseUrl: shared.url, dataDir: 'unused', max: 8, migrate: false });
+  return { database, url: shared.url, drop: () => database.close() };
 }
 
 export async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {

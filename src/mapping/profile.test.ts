@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { normaliseProfile } from './profile.ts';
+
+const observedAt = new Date('2026-05-01T10:00:00Z');
+const normalise = (raw: unknown, region: string | null = 'GB') => normaliseProfile(raw, { defaultRegion: region ?? undefined, observedAt });
+
+describe('normaliseProfile', () => {
+  it('trims and lowercases emails and removes duplicates', () => {
+    expect(normalise({ emails: [' Ada@Example.COM', 'ada@example.com'] })).toEqual({ ok: true, profile: { emails: ['ada@example.com'] } });
+  });
+
+  it('turns phones into E.164, using AURUM_DEFAULT_REGION for national numbers', () => {
+    expect(normalise({ phones: ['020 7946 0018', '+1 (415) 555-2671'] })).toMatchObject({ profile: { phones: ['+442079460018', '+14155552671'] } });
+  });
+
+  it('rejects a national number when no default region is set, without echoing it', () => {
+    const result = normalise({ phones: ['020 7946 0018'] }, null);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.message).toContain('AURUM_DEFAULT_REGION');
+    expect(!result.ok && result.message).not.toContain('7946');
+  });
+
+  it('treats blank strings and nulls as absent', () => {
+    expect(normalise({ name: { given: '  ', family: 'Hopper' }, company: '', emails: [''], nationalId: null })).toEqual({
+      ok: true,
+      profile: { name: { family: 'Hopper', full: 'Hopper' } },
+    });
+  });
+
+  it('accepts single values where lists are expected, and numbers as ids', () => {
+    expect(normalise({ emails: 'a@b.example', externalIds: { crm: 42 }, addresses: { city: 'Leeds' } })).toMatchObject({
+      profile: { emails: ['a@b.example'], externalIds: { crm: '42' }, addresses: [{ city: 'Leeds' }] },
+    });
+  });
+
+  it('dates consent statements without a time at the record’s observation', () => {
+    expect(normalise({ consent: [{ purpose: 'marketing', status: 'granted' }] })).toMatchObject({
+      profile: { consent: [{ purpose: 'marketing', status: 'granted', at: '2026-05-01T10:00:00.000Z' }] },
+    });
+  });
+
+  it('rejects what breaks the schema, naming each field', () => {
+    const result = normalise({ dateOfBirth: '10/12/1815', emails: ['nope'], shoeSize: 9, consent: [{ purpose: 'x', status: 'maybe' }] });
+    expect(result.ok).toBe(false);
+    const message = result.ok ? '' : result.message;
+    for (const part of ['dateOfBirth', 'emails/0', 'shoeSize', 'consent/0/status']) expect(message).toContain(part);
+  });
+});
