@@ -43,7 +43,10 @@ try {
   console.error(`No hub answers at ${hub}. Start it first with: npm start`);
   process.exit(1);
 }
-for (const [name, purposes] of [['all-changes', []], ['marketing-only', ['marketing']]] as const) {
+for (const [name, purposes] of [
+  ['all-changes', []],
+  ['marketing-only', ['marketing']],
+] as const) {
   const created = await api<{ id: string; secret: string }>('POST', '/destinations', { url: `http://127.0.0.1:${port}/${name}`, purposes });
   secrets.set(name, created.secret);
   console.log(`subscriber ${name.padEnd(15)} ${purposes.length ? `purposes: ${purposes.join(', ')}` : 'no purposes: every change'}`);
@@ -65,7 +68,9 @@ const probes = ['ada.lovelace@example.com', 'grace@navy.example', 'alan@bletchle
 type Profile = { id: string; name?: { full?: string }; emails: string[]; sources: unknown[]; consent: unknown[] };
 let profiles: Profile[] = [];
 for (let tries = 0; tries < 60; tries++) {
-  profiles = (await Promise.all(probes.map((email) => api<{ profiles: Profile[] }>('GET', `/profiles?email=${encodeURIComponent(email)}`)))).flatMap((r) => r.profiles);
+  profiles = (
+    await Promise.all(probes.map((email) => api<{ profiles: Profile[] }>('GET', `/profiles?email=${encodeURIComponent(email)}`)))
+  ).flatMap((r) => r.profiles);
   if (profiles.length >= 3 && profiles.reduce((n, p) => n + p.sources.length, 0) >= 8 && received.length > 0) break;
   await new Promise((resolve) => setTimeout(resolve, 500));
 }
@@ -76,7 +81,8 @@ console.log(`\n8 records from 4 silos became ${unique.length} golden records:\n`
 for (const profile of unique) console.log(JSON.stringify(profile, null, 2), '\n');
 console.log('Deliveries received (signature checked with @octokit/webhooks-methods verify):');
 for (const r of received) console.log(`  ${r.name.padEnd(15)} ${r.event.padEnd(18)} ${r.id} signature ${r.verified ? 'valid' : 'INVALID'}`);
-if (received.length === 0) console.log('  none: these records were sent before and identical records change nothing (reset with rm -rf .aurum)');
+if (received.length === 0)
+  console.log('  none: these records were sent before and identical records change nothing (reset with rm -rf .aurum)');
 console.log('\nGrace opted out of marketing email, so marketing-only never received her; Alan never said.');
 console.log(`Try: curl -H 'Authorization: Bearer ${apiKey}' ${hub}/profiles/${unique[0]?.id}/lineage`);
 receiver.close();

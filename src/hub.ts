@@ -45,10 +45,16 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   if (options.workers) {
     const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 };
     await boss.work<IngestJob>(QUEUES.ingest, { ...polling, batchSize: 4, localConcurrency: settings.workerConcurrency }, async (jobs) => {
-      await ingest(ctx, jobs.flatMap((j) => j.data.rawIds));
+      await ingest(
+        ctx,
+        jobs.flatMap((j) => j.data.rawIds),
+      );
     });
     await boss.work<FanoutJob>(QUEUES.fanout, { ...polling, batchSize: 50, localConcurrency: 1 }, async (jobs) => {
-      await fanout(ctx, jobs.flatMap((j) => j.data.changes));
+      await fanout(
+        ctx,
+        jobs.flatMap((j) => j.data.changes),
+      );
     });
     await boss.work<DeliverJob>(QUEUES.deliver, { ...polling, batchSize: 1, localConcurrency: 16 }, async ([job]) => {
       if (job) await deliver(ctx, job);

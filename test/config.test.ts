@@ -43,7 +43,13 @@ describe('settings', () => {
 
   it('stop with a message naming every bad variable', () => {
     const attempt = () =>
-      parseSettings({ PORT: 'eighty', AURUM_ROLE: 'boss', DATABASE_URL: 'mysql://x', AURUM_API_KEYS: 'king:0123456789', AURUM_MAX_BODY: '-1' });
+      parseSettings({
+        PORT: 'eighty',
+        AURUM_ROLE: 'boss',
+        DATABASE_URL: 'mysql://x',
+        AURUM_API_KEYS: 'king:0123456789',
+        AURUM_MAX_BODY: '-1',
+      });
     expect(attempt).toThrow(SettingsError);
     const message = (() => {
       try {
@@ -72,7 +78,12 @@ describe('the workspace', () => {
   it('names an unset ${VAR}, with its file, field and line', () => {
     const dir = workspace({ 'connectors/crm.yaml': 'type: webhook\npriority: 5\nsecret: ${CRM_SECRET}\n' });
     expect(problemsOf(dir, {})).toEqual([
-      { file: expect.stringContaining('connectors/crm.yaml'), field: 'secret', line: 3, message: 'environment variable CRM_SECRET is not set' },
+      {
+        file: expect.stringContaining('connectors/crm.yaml'),
+        field: 'secret',
+        line: 3,
+        message: 'environment variable CRM_SECRET is not set',
+      },
     ]);
   });
 
@@ -100,8 +111,18 @@ describe('the workspace', () => {
     const problems = problemsOf(dir);
     expect(problems).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ file: expect.stringContaining('bad.yaml'), field: 'profile', line: 3, message: expect.stringMatching(/JSONata S0\d+ at character \d+/) }),
-        expect.objectContaining({ file: expect.stringContaining('orphan.yaml'), field: 'source', line: 1, message: expect.stringContaining('unknown source "erp"') }),
+        expect.objectContaining({
+          file: expect.stringContaining('bad.yaml'),
+          field: 'profile',
+          line: 3,
+          message: expect.stringMatching(/JSONata S0\d+ at character \d+/),
+        }),
+        expect.objectContaining({
+          file: expect.stringContaining('orphan.yaml'),
+          field: 'source',
+          line: 1,
+          message: expect.stringContaining('unknown source "erp"'),
+        }),
       ]),
     );
   });
@@ -116,14 +137,22 @@ describe('the workspace', () => {
 
 describe('npm run aurum -- validate', () => {
   it('accepts the example workspace shipped in the repo', async () => {
-    const env = { ...process.env, MARKETING_WEBHOOK_SECRET: 'x'.repeat(16), SUPPORT_WEBHOOK_SECRET: 'x'.repeat(16), BILLING_WEBHOOK_SECRET: 'x'.repeat(16), ERP_WEBHOOK_SECRET: 'x'.repeat(16) };
+    const env = {
+      ...process.env,
+      MARKETING_WEBHOOK_SECRET: 'x'.repeat(16),
+      SUPPORT_WEBHOOK_SECRET: 'x'.repeat(16),
+      BILLING_WEBHOOK_SECRET: 'x'.repeat(16),
+      ERP_WEBHOOK_SECRET: 'x'.repeat(16),
+    };
     const { stdout } = await run(process.execPath, [cli, 'validate', '--config', repo], { env });
     expect(stdout).toContain('ok: 4 sources, 4 mappings');
   });
 
   it('exits 1 and prints every problem of a broken workspace', async () => {
     const dir = workspace({ 'connectors/crm.yaml': connector, 'mappings/bad.yaml': 'source: crm\nprofile: "{"\n' });
-    const failure = await run(process.execPath, [cli, 'validate', '--config', dir], { env: { ...process.env, CRM_SECRET: 'a-long-enough-secret' } }).catch((e) => e);
+    const failure = await run(process.execPath, [cli, 'validate', '--config', dir], {
+      env: { ...process.env, CRM_SECRET: 'a-long-enough-secret' },
+    }).catch((e) => e);
     expect(failure.code).toBe(1);
     expect(failure.stderr).toContain('bad.yaml');
     expect(failure.stderr).toContain("must have required property 'recordId'");

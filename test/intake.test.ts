@@ -29,7 +29,11 @@ describe('POST /webhooks/:source rejects bad input and stores nothing', () => {
   });
 
   it('answers 401 when the signature header is missing', async () => {
-    const response = await t.hub.app.request('/webhooks/crm', { method: 'POST', body: record, headers: { 'content-type': 'application/json' } });
+    const response = await t.hub.app.request('/webhooks/crm', {
+      method: 'POST',
+      body: record,
+      headers: { 'content-type': 'application/json' },
+    });
     await expectRejected(response, 401, 'signature_missing');
     await nothingStored();
   });

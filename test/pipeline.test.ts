@@ -11,12 +11,26 @@ afterAll(() => t.stop());
 
 const crm = (r: Record<string, unknown>) => t.postWebhook('crm', JSON.stringify(r));
 const shop = (r: Record<string, unknown>) => t.postWebhook('shop', JSON.stringify(r));
-const byEmail = async (email: string) => (await t.json<{ profiles: any[] }>('GET', `/profiles?email=${encodeURIComponent(email)}`)).profiles;
+const byEmail = async (email: string) =>
+  (await t.json<{ profiles: any[] }>('GET', `/profiles?email=${encodeURIComponent(email)}`)).profiles;
 
 describe('records from separate silos', () => {
   it('merge into one golden record when they share an email, whatever its case and spacing', async () => {
-    await crm({ id: 'c1', email: 'Ada@Example.com', first_name: 'Ada', last_name: 'Lovelace', phone: '020 7946 0018', updated_at: '2026-01-01T00:00:00Z' });
-    await shop({ customer_id: 's1', email_address: ' ada@example.com ', full_name: 'A. Lovelace', birthday: '1815-12-10', modified: '2026-06-01T00:00:00Z' });
+    await crm({
+      id: 'c1',
+      email: 'Ada@Example.com',
+      first_name: 'Ada',
+      last_name: 'Lovelace',
+      phone: '020 7946 0018',
+      updated_at: '2026-01-01T00:00:00Z',
+    });
+    await shop({
+      customer_id: 's1',
+      email_address: ' ada@example.com ',
+      full_name: 'A. Lovelace',
+      birthday: '1815-12-10',
+      modified: '2026-06-01T00:00:00Z',
+    });
     await t.settle();
     const [profile, ...others] = await byEmail('ada@example.com');
     expect(others).toHaveLength(0);
@@ -38,7 +52,12 @@ describe('records from separate silos', () => {
   it('keep each golden field’s lineage: source, record, observed time and mapping hash', async () => {
     const [profile] = await byEmail('ada@example.com');
     const { fields } = await t.json('GET', `/profiles/${profile.id}/lineage`);
-    expect(fields.name).toMatchObject({ source: 'crm', recordId: 'c1', mapping: expect.stringContaining('crm-contact.yaml'), mappingHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(fields.name).toMatchObject({
+      source: 'crm',
+      recordId: 'c1',
+      mapping: expect.stringContaining('crm-contact.yaml'),
+      mappingHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     expect(fields.name.candidates.map((c: { source: string }) => c.source)).toEqual(['crm', 'shop']);
     expect(fields.dateOfBirth).toMatchObject({ source: 'shop', recordId: 's1', observedAt: expect.any(String) });
     expect(fields.emails[0].sources.map((s: { source: string }) => s.source).sort()).toEqual(['crm', 'shop']);
@@ -116,7 +135,13 @@ describe('quarantine', () => {
 
     // The ops engineer fixes the mapping: US-style birthdays become YYYY-MM-DD.
     const file = path.join(t.configDir, 'mappings', 'shop-customer.yaml');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('"dateOfBirth": birthday', '"dateOfBirth": $contains(birthday, "/") ? $split(birthday, "/")[2] & "-" & $split(birthday, "/")[0] & "-" & $split(birthday, "/")[1] : birthday'));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        '"dateOfBirth": birthday',
+        '"dateOfBirth": $contains(birthday, "/") ? $split(birthday, "/")[2] & "-" & $split(birthday, "/")[0] & "-" & $split(birthday, "/")[1] : birthday',
+      ),
+    );
     const replay = await t.call('POST', '/quarantine/replay', { source: 'shop' });
     expect(replay.status).toBe(202);
     expect(await replay.json()).toEqual({ replayed: 2 });

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { currentConsent } from '../consent/status.ts';
 import { findProfilesByKeys, loadConsentLedger, loadLineage, loadProfiles, resolveProfileId } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';

@@ -57,7 +57,9 @@ export async function runStart(): Promise<void> {
   if (settings.role !== 'worker') {
     server = serve({ fetch: hub.app.fetch, port: settings.port }, (info) => {
       const url = `http://localhost:${info.port}`;
-      console.log(`Aurum is running at ${url} (${database.kind}, role ${settings.role}, ${workspace.sources.size} sources, ${workspace.mappings.length} mappings)`);
+      console.log(
+        `Aurum is running at ${url} (${database.kind}, role ${settings.role}, ${workspace.sources.size} sources, ${workspace.mappings.length} mappings)`,
+      );
       console.log(`Try: curl ${url}/health`);
       console.log(`     npm run demo   # sends the example records, signed, and prints the golden records`);
     });

@@ -2,9 +2,7 @@
 import { Command } from 'commander';
 import { runMigrate, runStart, runValidate } from './commands.ts';
 
-const program = new Command('aurum')
-  .description('Aurum: integration hub and customer data platform')
-  .showHelpAfterError();
+const program = new Command('aurum').description('Aurum: integration hub and customer data platform').showHelpAfterError();
 
 program.command('start').description('run the hub: API and workers, per AURUM_ROLE').action(runStart);
 program.command('migrate').description('apply the database migrations and exit').action(runMigrate);

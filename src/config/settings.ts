@@ -72,7 +72,10 @@ const validateEnv = ajv.compile(envSchema);
 function parseApiKeys(raw: string, problems: string[]): ApiKey[] {
   const keys: ApiKey[] = [];
   const counts = new Map<Role, number>();
-  for (const [index, entry] of raw.split(',').map((e) => e.trim()).entries()) {
+  for (const [index, entry] of raw
+    .split(',')
+    .map((e) => e.trim())
+    .entries()) {
     if (entry === '') continue;
     const colon = entry.indexOf(':');
     const role = entry.slice(0, colon) as Role;

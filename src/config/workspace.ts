@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { connectorTypes } from '../connectors/registry.ts';
-import { compileMapping, type CompiledMapping, mappingFileSchema } from '../mapping/mapping-file.ts';
+import { type CompiledMapping, compileMapping, mappingFileSchema } from '../mapping/mapping-file.ts';
 import { ConfigError, type ConfigProblem, YamlFile } from './yaml-file.ts';
 
 /** One source: a `connectors/<name>.yaml` file. */
@@ -107,7 +107,12 @@ export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env)
     }
     const spec = yaml.value;
     if (!sources.has(spec.source)) {
-      problems.push({ file, field: 'source', ...lineOf(yaml, ['source']), message: `unknown source "${spec.source}": there is no connectors/${spec.source}.yaml` });
+      problems.push({
+        file,
+        field: 'source',
+        ...lineOf(yaml, ['source']),
+        message: `unknown source "${spec.source}": there is no connectors/${spec.source}.yaml`,
+      });
       continue;
     }
     const hash = createHash('sha256').update(text).digest('hex');
@@ -121,7 +126,8 @@ export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env)
   for (const m of mappings) {
     const key = `${m.source}/${m.object}`;
     const other = seen.get(key);
-    if (other) problems.push({ file: m.file, field: 'object', message: `${other} already maps object "${m.object}" of source "${m.source}"` });
+    if (other)
+      problems.push({ file: m.file, field: 'object', message: `${other} already maps object "${m.object}" of source "${m.source}"` });
     seen.set(key, m.file);
   }
 

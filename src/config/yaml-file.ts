@@ -1,5 +1,5 @@
-import { type ErrorObject } from 'ajv';
-import { isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import type { ErrorObject } from 'ajv';
+import { type Document, isScalar, LineCounter, parseDocument } from 'yaml';
 
 /** One thing wrong with the workspace, located as precisely as the file allows. */
 export interface ConfigProblem {

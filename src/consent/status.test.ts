@@ -1,11 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { currentConsent, qualifies } from './status.ts';
 
-const entry = (purpose: string, status: 'granted' | 'denied', at: string) => ({ purpose, status, at: new Date(at), source: 's', recordId: 'r' });
+const entry = (purpose: string, status: 'granted' | 'denied', at: string) => ({
+  purpose,
+  status,
+  at: new Date(at),
+  source: 's',
+  recordId: 'r',
+});
 
 describe('currentConsent', () => {
   it('takes the entry with the latest time per purpose, whatever the arrival order', () => {
-    const current = currentConsent([entry('email', 'denied', '2026-03-01'), entry('email', 'granted', '2026-01-01'), entry('sms', 'granted', '2026-01-01')]);
+    const current = currentConsent([
+      entry('email', 'denied', '2026-03-01'),
+      entry('email', 'granted', '2026-01-01'),
+      entry('sms', 'granted', '2026-01-01'),
+    ]);
     expect(current.map((c) => [c.purpose, c.status])).toEqual([
       ['email', 'denied'],
       ['sms', 'granted'],

@@ -1,17 +1,5 @@
 import { sql } from 'drizzle-orm';
-import {
-  bigint,
-  check,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  primaryKey,
-  text,
-  timestamp,
-  uniqueIndex,
-  uuid,
-} from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const id = () => bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity();
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -97,20 +85,21 @@ export const profiles = pgTable(
 );
 
 /** Append-only history of merges, each with what bridged the profiles and who did it. */
-export const profileMerges = pgTable('profile_merges', {
-  id: id(),
-  survivorId: uuid('survivor_id').notNull(),
-  retiredIds: uuid('retired_ids').array().notNull(),
-  /** `link` when records bridged profiles; `manual` when someone forced it. */
-  kind: text('kind').notNull(),
-  details: jsonb('details').notNull(),
-  actor: text('actor').notNull(),
-  reason: text('reason'),
-  at: at('at').notNull().defaultNow(),
-}, (t) => [
-  index('profile_merges_survivor_idx').on(t.survivorId),
-  check('profile_merges_kind_check', sql`${t.kind} in ('link', 'manual')`),
-]);
+export const profileMerges = pgTable(
+  'profile_merges',
+  {
+    id: id(),
+    survivorId: uuid('survivor_id').notNull(),
+    retiredIds: uuid('retired_ids').array().notNull(),
+    /** `link` when records bridged profiles; `manual` when someone forced it. */
+    kind: text('kind').notNull(),
+    details: jsonb('details').notNull(),
+    actor: text('actor').notNull(),
+    reason: text('reason'),
+    at: at('at').notNull().defaultNow(),
+  },
+  (t) => [index('profile_merges_survivor_idx').on(t.survivorId), check('profile_merges_kind_check', sql`${t.kind} in ('link', 'manual')`)],
+);
 
 /** Append-only consent ledger; a profile's entries are those of its member records. */
 export const consentEntries = pgTable(

@@ -6,8 +6,7 @@ export const textArray = (values: readonly string[]): SQL => sql`${sql.param([..
 export const uuidArray = (values: readonly string[]): SQL => sql`${sql.param([...values])}::uuid[]`;
 /** Bound as text: postgres.js mis-encodes a timestamptz[] parameter holding nulls. */
 export const timestampArray = (values: readonly (string | null)[]): SQL => sql`${sql.param([...values])}::text[]::timestamptz[]`;
-export const bigintArray = (values: readonly (number | string)[]): SQL =>
-  sql`${sql.param(values.map(String))}::bigint[]`;
+export const bigintArray = (values: readonly (number | string)[]): SQL => sql`${sql.param(values.map(String))}::bigint[]`;
 
 /** A stable 64-bit lock id for a string, as a decimal string (bigint-safe). */
 export function lockId(key: string): bigint {

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
+import { qualifies } from '../consent/status.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { lockKeys, textArray, uuidArray } from '../db/sql.ts';
-import { qualifies } from '../consent/status.ts';
 import { loadProfiles } from '../golden/read.ts';
 import type { ProfileChange } from '../golden/refresh.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -30,7 +30,14 @@ export async function fanout(ctx: PipelineContext, batch: readonly ProfileChange
     await tx.execute(lockKeys(changes.map((c) => `fanout:${c.profileId}`)));
     const destinations = rowsOf<{ id: string; purposes: string[] }>(await tx.execute(sql`select id, purposes from destinations`));
     if (destinations.length === 0 || changes.length === 0) return 0;
-    const profiles = new Map((await loadProfiles(tx, changes.map((c) => c.profileId))).map((p) => [p.id, p]));
+    const profiles = new Map(
+      (
+        await loadProfiles(
+          tx,
+          changes.map((c) => c.profileId),
+        )
+      ).map((p) => [p.id, p]),
+    );
     const involved = changes.flatMap((c) => [c.profileId, ...(c.event === 'profile.merged' ? c.merged : [])]);
     const states = new Map(
       rowsOf<{ destination_id: string; profile_id: string; status: string; golden_hash: string }>(
@@ -65,9 +72,15 @@ export async function fanout(ctx: PipelineContext, batch: readonly ProfileChange
           // It stops qualifying: say so once, with no personal data, for every id the destination holds.
           const held = [...(state?.status === 'sent' ? [profile.id] : []), ...retiredSent];
           for (const id of held) {
-            planned.push({ destinationId: destination.id, profileId: id, event: 'profile.suppressed', body: JSON.stringify({ event: 'profile.suppressed', id }) });
+            planned.push({
+              destinationId: destination.id,
+              profileId: id,
+              event: 'profile.suppressed',
+              body: JSON.stringify({ event: 'profile.suppressed', id }),
+            });
           }
-          if (state || retiredSent.length > 0) newStates.push({ destinationId: destination.id, profileId: profile.id, status: 'suppressed', hash });
+          if (state || retiredSent.length > 0)
+            newStates.push({ destinationId: destination.id, profileId: profile.id, status: 'suppressed', hash });
         }
       }
     }
@@ -82,7 +95,10 @@ function combine(batch: readonly ProfileChange[]): ProfileChange[] {
   for (const change of batch) {
     const prev = byProfile.get(change.profileId);
     const merged = [...(prev?.event === 'profile.merged' ? prev.merged : []), ...(change.event === 'profile.merged' ? change.merged : [])];
-    byProfile.set(change.profileId, merged.length > 0 ? { profileId: change.profileId, event: 'profile.merged', merged: [...new Set(merged)] } : change);
+    byProfile.set(
+      change.profileId,
+      merged.length > 0 ? { profileId: change.profileId, event: 'profile.merged', merged: [...new Set(merged)] } : change,
+    );
   }
   return [...byProfile.values()];
 }
@@ -115,6 +131,10 @@ async function enqueueDeliveries(ctx: PipelineContext, tx: Tx, planned: Planned[
         ${textArray(planned.map((p) => p.event))}, ${textArray(planned.map((p) => p.body))})
       returning id`),
   ).map((r) => r.id);
-  await ctx.boss.insert(QUEUES.deliver, ids.map((deliveryId) => ({ data: { deliveryId } })), { db: txAdapter(tx) });
+  await ctx.boss.insert(
+    QUEUES.deliver,
+    ids.map((deliveryId) => ({ data: { deliveryId } })),
+    { db: txAdapter(tx) },
+  );
   return ids.length;
 }

@@ -58,7 +58,9 @@ export function destinationRoutes(ctx: PipelineContext) {
       return c.json({ ...view(row as DestinationRow), secret }, 201);
     })
     .get('/destinations', async (c) => {
-      const rows = rowsOf<DestinationRow>(await db.execute(sql`select id, url, purposes, created_at from destinations order by created_at`));
+      const rows = rowsOf<DestinationRow>(
+        await db.execute(sql`select id, url, purposes, created_at from destinations order by created_at`),
+      );
       return c.json({ destinations: rows.map(view) });
     })
     .get('/destinations/:id', async (c) => c.json(view(await find(c.req.param('id')))))

@@ -55,7 +55,8 @@ export async function deliver(ctx: PipelineContext, job: Job<DeliverJob>): Promi
     if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}`;
   } catch (e) {
     const err = e as Error;
-    error = err.name === 'TimeoutError' || err.name === 'AbortError' ? `timed out after ${ctx.settings.delivery.timeoutMs} ms` : err.message;
+    error =
+      err.name === 'TimeoutError' || err.name === 'AbortError' ? `timed out after ${ctx.settings.delivery.timeoutMs} ms` : err.message;
   }
   const durationMs = Math.round(performance.now() - started);
   const attempt = delivery.attempts + 1;

@@ -16,7 +16,13 @@ describe('buildGolden', () => {
     const built = buildGolden(
       [
         member({ source: 'crm', recordId: '1', priority: 10, sourceUpdatedAt: new Date('2020-01-01'), fragment: { company: 'Old Co' } }),
-        member({ source: 'shop', recordId: '2', priority: 0, sourceUpdatedAt: new Date('2026-01-01'), fragment: { company: 'New Co', nationalId: 'A' } }),
+        member({
+          source: 'shop',
+          recordId: '2',
+          priority: 0,
+          sourceUpdatedAt: new Date('2026-01-01'),
+          fragment: { company: 'New Co', nationalId: 'A' },
+        }),
         member({ source: 'erp', recordId: '3', priority: 0, sourceUpdatedAt: new Date('2025-01-01'), fragment: { nationalId: 'B' } }),
       ],
       [],
@@ -52,7 +58,12 @@ describe('buildGolden', () => {
     const built = buildGolden(
       [
         member({ source: 'low', recordId: '1', fragment: { emails: ['x@example.com', 'shared@example.com'] } }),
-        member({ source: 'high', recordId: '2', priority: 9, fragment: { emails: ['shared@example.com'], addresses: [{ city: 'Leeds', line1: '1 Road' }] } }),
+        member({
+          source: 'high',
+          recordId: '2',
+          priority: 9,
+          fragment: { emails: ['shared@example.com'], addresses: [{ city: 'Leeds', line1: '1 Road' }] },
+        }),
         member({ source: 'low', recordId: '3', fragment: { addresses: [{ city: 'LEEDS', line1: '1  road' }] } }),
       ],
       [],

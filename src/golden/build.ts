@@ -72,11 +72,7 @@ const provenance = (m: Member): Provenance => ({
 function rank(members: readonly Member[]): Member[] {
   const time = (m: Member) => (m.sourceUpdatedAt ?? m.observedAt).getTime();
   return [...members].sort(
-    (a, b) =>
-      b.priority - a.priority ||
-      time(b) - time(a) ||
-      a.source.localeCompare(b.source) ||
-      a.recordId.localeCompare(b.recordId),
+    (a, b) => b.priority - a.priority || time(b) - time(a) || a.source.localeCompare(b.source) || a.recordId.localeCompare(b.recordId),
   );
 }
 
@@ -133,6 +129,8 @@ export function buildGolden(members: readonly Member[], consentEntries: readonly
   golden.sources = ranked
     .map((m) => ({ source: m.source, object: m.object, recordId: m.recordId }))
     .sort((a, b) => a.source.localeCompare(b.source) || a.object.localeCompare(b.object) || a.recordId.localeCompare(b.recordId));
-  const hash = createHash('sha256').update(stringify(golden) ?? '').digest('hex');
+  const hash = createHash('sha256')
+    .update(stringify(golden) ?? '')
+    .digest('hex');
   return { golden, lineage, hash };
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { rowsOf, type Queryable } from '../db/database.ts';
+import { type Queryable, rowsOf } from '../db/database.ts';
 import { textArray, uuidArray } from '../db/sql.ts';
 import type { Golden } from './build.ts';
 

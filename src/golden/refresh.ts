@@ -53,7 +53,14 @@ export async function refreshGolden(
     members.set(row.profile_id, list);
   }
   const consent = new Map<string, { purpose: string; status: 'granted' | 'denied'; at: Date; source: string; recordId: string }[]>();
-  for (const row of rowsOf<{ profile_id: string; purpose: string; status: 'granted' | 'denied'; at: Date | string; source: string; record_id: string }>(
+  for (const row of rowsOf<{
+    profile_id: string;
+    purpose: string;
+    status: 'granted' | 'denied';
+    at: Date | string;
+    source: string;
+    record_id: string;
+  }>(
     await tx.execute(sql`
       select sr.profile_id, ce.purpose, ce.status, ce.at, ce.source, ce.record_id
       from consent_entries ce join source_records sr on sr.id = ce.record_pk

@@ -48,7 +48,11 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
 
   const outcome = await withRetry(() =>
     ctx.database.db.transaction(async (tx) => {
-      await quarantineFailures(tx, raws.map((r) => Number(r.id)), failures);
+      await quarantineFailures(
+        tx,
+        raws.map((r) => Number(r.id)),
+        failures,
+      );
       const link = await linkFragments(tx, fragments);
       const changes = await refreshGolden(tx, link.profileIds, priorityOf, link.merges);
       if (changes.length > 0) await sendInTx(ctx.boss, tx, QUEUES.fanout, { changes });

@@ -10,7 +10,9 @@ describe('normaliseProfile', () => {
   });
 
   it('turns phones into E.164, using AURUM_DEFAULT_REGION for national numbers', () => {
-    expect(normalise({ phones: ['020 7946 0018', '+1 (415) 555-2671'] })).toMatchObject({ profile: { phones: ['+442079460018', '+14155552671'] } });
+    expect(normalise({ phones: ['020 7946 0018', '+1 (415) 555-2671'] })).toMatchObject({
+      profile: { phones: ['+442079460018', '+14155552671'] },
+    });
   });
 
   it('rejects a national number when no default region is set, without echoing it', () => {

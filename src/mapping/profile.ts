@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
 export interface Address {
   line1?: string;
@@ -33,9 +33,10 @@ export interface Profile {
   consent?: ConsentStatement[];
 }
 
-export const profileSchema = JSON.parse(
-  readFileSync(path.join(import.meta.dirname, 'profile.schema.json'), 'utf8'),
-) as Record<string, unknown>;
+export const profileSchema = JSON.parse(readFileSync(path.join(import.meta.dirname, 'profile.schema.json'), 'utf8')) as Record<
+  string,
+  unknown
+>;
 
 const ajv = new Ajv({ allErrors: true, strict: true });
 addFormats.default(ajv, ['email', 'date-time']);
@@ -96,7 +97,9 @@ export function normaliseProfile(raw: unknown, options: { defaultRegion: string 
         if (typeof text !== 'string') return text as string;
         const parsed = parsePhoneNumberFromString(text, options.defaultRegion as CountryCode | undefined);
         if (parsed?.isValid()) return parsed.number;
-        problems.push(`phones/${i}: "${redact(text)}" is not a valid phone number${options.defaultRegion ? '' : ' (no country code and AURUM_DEFAULT_REGION is not set)'}`);
+        problems.push(
+          `phones/${i}: "${redact(text)}" is not a valid phone number${options.defaultRegion ? '' : ' (no country code and AURUM_DEFAULT_REGION is not set)'}`,
+        );
         return text;
       }),
     );
@@ -117,9 +120,7 @@ export function normaliseProfile(raw: unknown, options: { defaultRegion: string 
 
   const consent = asList(p['consent']);
   if (consent) {
-    p['consent'] = consent.map((c) =>
-      c && typeof c === 'object' && !('at' in c) ? { ...c, at: options.observedAt.toISOString() } : c,
-    );
+    p['consent'] = consent.map((c) => (c && typeof c === 'object' && !('at' in c) ? { ...c, at: options.observedAt.toISOString() } : c));
   }
 
   if (!validateProfile(p)) {

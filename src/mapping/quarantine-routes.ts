@@ -78,7 +78,8 @@ export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => vo
       try {
         reloadWorkspace();
       } catch (error) {
-        if (error instanceof ConfigError) throw new ApiError('invalid_config', 'the workspace has errors; nothing was replayed', error.problems);
+        if (error instanceof ConfigError)
+          throw new ApiError('invalid_config', 'the workspace has errors; nothing was replayed', error.problems);
         throw error;
       }
       const rawIds = rowsOf<{ raw_id: string | number }>(

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { type DrizzleTransactionLike, fromDrizzle, type PgBoss, type Queue } from 'pg-boss';
-import type { Database, Tx } from '../db/database.ts';
 import type { Settings } from '../config/settings.ts';
+import type { Database, Tx } from '../db/database.ts';
 
 /** The pipeline's queues; each stage hands work to the next through one of them. */
 export const QUEUES = {
@@ -28,7 +28,12 @@ export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'na
   };
 }
 
-export async function startQueues(database: Database, settings: Settings, onError: (e: Error) => void, options: { supervise: boolean }): Promise<PgBoss> {
+export async function startQueues(
+  database: Database,
+  settings: Settings,
+  onError: (e: Error) => void,
+  options: { supervise: boolean },
+): Promise<PgBoss> {
   const { PgBoss } = await import('pg-boss');
   const boss = new PgBoss({
     ...database.bossOptions,

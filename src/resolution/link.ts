@@ -132,7 +132,7 @@ export async function linkFragments(tx: Tx, batch: readonly Fragment[]): Promise
         await tx.execute(sql`insert into profiles (version) select 0 from generate_series(1, ${needNew.length}) returning id`),
       )
     : [];
-  needNew.forEach((g, i) => g.profiles.add((created[i] as { id: string }).id));
+  for (const [i, group] of needNew.entries()) group.profiles.add((created[i] as { id: string }).id);
 
   const merges: Merge[] = [];
   const profileOf = new Map<number, string>();
@@ -152,7 +152,10 @@ export async function linkFragments(tx: Tx, batch: readonly Fragment[]): Promise
     }
   }
 
-  await writeRecords(tx, changed.map((c, i) => ({ ...c, profileId: profileOf.get(i) as string })));
+  await writeRecords(
+    tx,
+    changed.map((c, i) => ({ ...c, profileId: profileOf.get(i) as string })),
+  );
   return { profileIds, merges, unchanged };
 }
 
