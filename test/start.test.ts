@@ -1,0 +1,124 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+
+const cli = path.join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
+const repo = path.join(import.meta.dirname, '..');
+const children: ChildProcess[] = [];
+const databases: TestDatabase[] = [];
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  for (const db of databases) await db.drop();
+});
+
+const baseEnv = (dataDir: string, extra: Record<string, string> = {}) => ({
+  PATH: process.env['PATH'] ?? '',
+  AURUM_API_KEYS: 'admin:start-test-key-0123',
+  AURUM_DATA_DIR: dataDir,
+  AURUM_CONFIG_DIR: repo,
+  MARKETING_WEBHOOK_SECRET: 'm'.repeat(16),
+  SUPPORT_WEBHOOK_SECRET: 's'.repeat(16),
+  BILLING_WEBHOOK_SECRET: 'b'.repeat(16),
+  ERP_WEBHOOK_SECRET: 'e'.repeat(16),
+  PORT: '0',
+  LOG_LEVEL: 'warn',
+  ...extra,
+});
+
+/** Starts `aurum start` and resolves with the URL it prints. */
+function start(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [cli, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk;
+      const match = /running at (http:\/\/localhost:\d+)/.exec(out);
+      if (match?.[1]) resolve({ child, url: match[1] });
+    });
+    child.stderr?.on('data', (chunk: Buffer) => (out += chunk));
+    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+  });
+}
+
+const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+describe('aurum start on the embedded database', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'aurum-data-'));
+
+  it('serves the API, prints its URL and a first thing to try', async () => {
+    const { url } = await start(baseEnv(dataDir));
+    const health = await fetch(`${url}/health`);
+    expect(await health.json()).toEqual({ status: 'ok', database: 'pglite' });
+  });
+
+  it('refuses a second process on the same data dir with a clear error', async () => {
+    const second = spawn(process.execPath, [cli, 'start'], { env: baseEnv(dataDir), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    second.stderr.on('data', (c: Buffer) => (stderr += c));
+    expect(await exited(second)).toBe(1);
+    expect(stderr).toContain('another Aurum process is using the embedded database');
+  });
+
+  it('stops cleanly on SIGTERM, releasing the data dir', async () => {
+    const first = children[0] as ChildProcess;
+    first.kill('SIGTERM');
+    expect(await exited(first)).toBe(0);
+    const { child } = await start(baseEnv(dataDir));
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+  });
+
+  it('stops at start-up naming an unset secret of the workspace', async () => {
+    const env = baseEnv(mkdtempSync(path.join(tmpdir(), 'aurum-data-')));
+    delete (env as Record<string, string>)['ERP_WEBHOOK_SECRET'];
+    const child = spawn(process.execPath, [cli, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    expect(await exited(child)).toBe(1);
+    expect(stderr).toMatch(/connectors\/erp\.yaml:\d+ secret: environment variable ERP_WEBHOOK_SECRET is not set/);
+  });
+});
+
+describe('aurum migrate', () => {
+  it('applies the migrations alone and exits', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'migrate'], {
+      env: baseEnv(mkdtempSync(path.join(tmpdir(), 'aurum-data-'))),
+    });
+    expect(stdout).toContain('migrations applied (pglite)');
+  });
+});
+
+describe.runIf(process.env['TEST_DATABASE_URL'])('aurum start on PostgreSQL', () => {
+  it('runs the same code with DATABASE_URL, as API and worker processes apart', async () => {
+    const db = await createTestDatabase();
+    databases.push(db);
+    const env = baseEnv('unused', { DATABASE_URL: db.url as string });
+    const api = await start({ ...env, AURUM_ROLE: 'api' });
+    const worker = spawn(process.execPath, [cli, 'start'], { env: { ...env, AURUM_ROLE: 'worker' }, stdio: 'ignore' });
+    children.push(worker);
+    expect(await (await fetch(`${api.url}/health`)).json()).toEqual({ status: 'ok', database: 'postgres' });
+    const { sign } = await import('@octokit/webhooks-methods');
+    const body = JSON.stringify({ id: 77, name: 'Ada', email: 'ada@example.com', updated_at: '2026-01-01T00:00:00Z' });
+    const accepted = await fetch(`${api.url}/webhooks/support`, {
+      method: 'POST',
+      headers: { 'x-hub-signature-256': await sign('s'.repeat(16), body) },
+      body,
+    });
+    expect(accepted.status).toBe(202);
+    const deadline = Date.now() + 20_000;
+    let profiles: unknown[] = [];
+    while (profiles.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      const response = await fetch(`${api.url}/profiles?email=ada@example.com`, {
+        headers: { authorization: 'Bearer start-test-key-0123' },
+      });
+      profiles = ((await response.json()) as { profiles: unknown[] }).profiles;
+    }
+    expect(profiles).toHaveLength(1);
+  });
+});
