@@ -12,6 +12,7 @@ beforeAll(async () => {
       flakyCalls++;
       return attempt < 3 ? 500 : 200;
     }
+    if (path === '/slow') return attempt === 1 ? { status: 204, delayMs: 4000 } : 204;
     return path === '/down' ? 503 : 204;
   });
 });
@@ -88,6 +89,17 @@ describe('destinations', () => {
     const delivery = deliveries.find((d: { status: string }) => d.status === 'delivered');
     expect(delivery.attempts.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 500, 200]);
     expect(at('/flaky')[0]?.signatureValid).toBe(true);
+  });
+
+  it('retry an attempt that times out', async () => {
+    const slow = await destination('/slow');
+    await crm({ id: 'd7', email: 'tim@example.com' });
+    await waitFor(async () => at('/slow').length === 1, 30_000);
+    const { deliveries } = await t.json('GET', `/destinations/${slow.id}/deliveries?status=delivered`);
+    const attempts = deliveries[0].attempts;
+    expect(attempts).toHaveLength(2);
+    expect(attempts[0]).toMatchObject({ statusCode: null, error: 'timed out after 2000 ms' });
+    expect(attempts[1]).toMatchObject({ statusCode: 204, error: null });
   });
 
   it('mark a delivery failed once its retries are spent, with every attempt listed', async () => {

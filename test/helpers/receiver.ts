@@ -14,7 +14,9 @@ export interface Received {
  * A real HTTP server standing in for a downstream tool. It checks every signature with
  * `verify` from @octokit/webhooks-methods, against the secret of the path's destination.
  */
-export async function startReceiver(answer: (path: string, attempt: number) => number = () => 204) {
+export type Answer = number | { status: number; delayMs: number };
+
+export async function startReceiver(answer: (path: string, attempt: number) => Answer = () => 204) {
   const received: Received[] = [];
   const secrets = new Map<string, string>();
   const attempts = new Map<string, number>();
@@ -29,9 +31,14 @@ export async function startReceiver(answer: (path: string, attempt: number) => n
       const delivery = String(req.headers['x-aurum-delivery']);
       const attempt = (attempts.get(delivery) ?? 0) + 1;
       attempts.set(delivery, attempt);
-      const status = answer(path, attempt);
-      if (status >= 200 && status < 300) received.push({ path, headers: req.headers, body, json: JSON.parse(body), signatureValid });
-      res.writeHead(status).end();
+      const given = answer(path, attempt);
+      const { status, delayMs } = typeof given === 'number' ? { status: given, delayMs: 0 } : given;
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      // A reply after the sender gave up is not a delivery.
+      if (status >= 200 && status < 300 && !res.destroyed && !req.socket.destroyed) {
+        received.push({ path, headers: req.headers, body, json: JSON.parse(body), signatureValid });
+      }
+      if (!res.destroyed) res.writeHead(status).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,0 +1,142 @@
+/**
+ * Intake benchmark: signed webhook requests against a real server, measured with autocannon.
+ *
+ *   node bench/intake.ts [--duration 10] [--connections 32] [--batch 1]
+ *   DATABASE_URL=postgres://… node bench/intake.ts      # on PostgreSQL (uses a fresh database)
+ *
+ * Phase 1 measures intake alone (AURUM_ROLE=api: store raw + enqueue, one transaction a request).
+ * Phase 2 starts the workers and measures how fast the backlog is mapped, resolved and turned into
+ * golden records.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { serve } from '@hono/node-server';
+import autocannon from 'autocannon';
+import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { parseSettings } from '../src/config/settings.ts';
+import { loadWorkspace } from '../src/config/workspace.ts';
+import { openDatabase, rowsOf } from '../src/db/database.ts';
+import { createHub } from '../src/hub.ts';
+import { createLogger } from '../src/log.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '32' },
+    batch: { type: 'string', default: '1' },
+  },
+});
+const secret = 'bench-secret-0123456789';
+const env = {
+  AURUM_API_KEYS: 'admin:bench-admin-key',
+  AURUM_DEFAULT_REGION: 'GB',
+  LOG_LEVEL: 'warn',
+  MARKETING_WEBHOOK_SECRET: secret,
+  SUPPORT_WEBHOOK_SECRET: secret,
+  BILLING_WEBHOOK_SECRET: secret,
+  ERP_WEBHOOK_SECRET: secret,
+};
+const workspaceDir = path.join(import.meta.dirname, '..');
+
+let databaseUrl = process.env['DATABASE_URL'];
+let dropDatabase = async () => {};
+if (databaseUrl) {
+  const name = `aurum_bench_${randomBytes(4).toString('hex')}`;
+  const admin = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(databaseUrl);
+  url.pathname = `/${name}`;
+  databaseUrl = url.toString();
+  dropDatabase = async () => {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  };
+}
+const dataDir = mkdtempSync(path.join(tmpdir(), 'aurum-bench-'));
+const settings = parseSettings({
+  ...env,
+  AURUM_ROLE: 'api',
+  ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  AURUM_DATA_DIR: dataDir,
+});
+const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, max: 20 });
+const workspace = loadWorkspace(workspaceDir, env);
+const log = createLogger('warn');
+const api = await createHub({ settings, database, workspace, log, workers: false });
+const server = serve({ fetch: api.app.fetch, port: 0 });
+await new Promise((resolve) => server.once('listening', resolve));
+const port = (server.address() as AddressInfo).port;
+
+// Every request carries distinct people, so nothing is deduplicated away.
+const batch = Number(args.batch);
+let n = 0;
+const person = () => {
+  n++;
+  return {
+    id: n,
+    name: `Person ${n}`,
+    email: `person${n}@bench.example`,
+    phone: `+4420794${String(n % 100000).padStart(5, '0')}`,
+    updated_at: '2026-01-01T00:00:00Z',
+    open_tickets: n % 3,
+  };
+};
+
+const result = await autocannon({
+  url: `http://127.0.0.1:${port}/webhooks/support`,
+  method: 'POST',
+  connections: Number(args.connections),
+  duration: Number(args.duration),
+  requests: [
+    {
+      setupRequest: (request) => {
+        const body = JSON.stringify(batch === 1 ? person() : Array.from({ length: batch }, person));
+        const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+        return { ...request, body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature } };
+      },
+    },
+  ],
+});
+const accepted = result['2xx'];
+const records = Number(rowsOf<{ n: string }>(await database.db.execute(sql`select count(*) as n from raw_records`))[0]?.n);
+
+// Phase 2: the workers drain the backlog.
+const workerSettings = { ...settings, role: 'worker' as const };
+const started = performance.now();
+const workers = await createHub({ settings: workerSettings, database, workspace, log, workers: true, pollingIntervalSeconds: 0.5 });
+let golden = 0;
+while (golden < records) {
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  golden = Number(rowsOf<{ n: string }>(await database.db.execute(sql`select count(*) as n from source_records`))[0]?.n);
+}
+const drainSeconds = (performance.now() - started) / 1000;
+
+const report = {
+  database: database.kind,
+  node: process.version,
+  connections: Number(args.connections),
+  recordsPerRequest: batch,
+  durationSeconds: Number(args.duration),
+  requests: { ok: accepted, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts },
+  intake: {
+    requestsPerSecond: Math.round(accepted / Number(args.duration)),
+    recordsPerSecond: Math.round(records / Number(args.duration)),
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
+  },
+  pipeline: { records, seconds: Number(drainSeconds.toFixed(1)), recordsPerSecond: Math.round(records / drainSeconds) },
+  peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+};
+console.log(JSON.stringify(report, null, 2));
+
+server.close();
+await workers.stop();
+await api.stop();
+await database.close();
+await dropDatabase();
+rmSync(dataDir, { recursive: true, force: true });
+process.exit(0);
