@@ -8,6 +8,7 @@
  * Phase 2 starts the workers and measures how fast the backlog is mapped, resolved and turned into
  * golden records.
  */
+import { fork } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -29,9 +30,51 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
     batch: { type: 'string', default: '1' },
+    client: { type: 'string' },
   },
 });
 const secret = 'bench-secret-0123456789';
+
+// The load generator runs in a process of its own, so it never shares an event loop with the hub.
+if (args.client) {
+  const batch = Number(args.batch);
+  let n = 0;
+  const person = () => {
+    n++;
+    return {
+      id: n,
+      name: `Person ${n}`,
+      email: `person${n}@bench.example`,
+      phone: `+4420794${String(n % 100000).padStart(5, '0')}`,
+      updated_at: '2026-01-01T00:00:00Z',
+      open_tickets: n % 3,
+    };
+  };
+  const result = await autocannon({
+    url: args.client,
+    method: 'POST',
+    connections: Number(args.connections),
+    duration: Number(args.duration),
+    requests: [
+      {
+        setupRequest: (request) => {
+          const body = JSON.stringify(batch === 1 ? person() : Array.from({ length: batch }, person));
+          const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+          return { ...request, body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature } };
+        },
+      },
+    ],
+  });
+  process.send?.({
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+  });
+  process.exit(0);
+}
 const env = {
   AURUM_API_KEYS: 'admin:bench-admin-key',
   AURUM_DEFAULT_REGION: 'GB',
@@ -72,37 +115,20 @@ const server = serve({ fetch: api.app.fetch, port: 0 });
 await new Promise((resolve) => server.once('listening', resolve));
 const port = (server.address() as AddressInfo).port;
 
-// Every request carries distinct people, so nothing is deduplicated away.
-const batch = Number(args.batch);
-let n = 0;
-const person = () => {
-  n++;
-  return {
-    id: n,
-    name: `Person ${n}`,
-    email: `person${n}@bench.example`,
-    phone: `+4420794${String(n % 100000).padStart(5, '0')}`,
-    updated_at: '2026-01-01T00:00:00Z',
-    open_tickets: n % 3,
-  };
-};
-
-const result = await autocannon({
-  url: `http://127.0.0.1:${port}/webhooks/support`,
-  method: 'POST',
-  connections: Number(args.connections),
-  duration: Number(args.duration),
-  requests: [
-    {
-      setupRequest: (request) => {
-        const body = JSON.stringify(batch === 1 ? person() : Array.from({ length: batch }, person));
-        const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-        return { ...request, body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature } };
-      },
-    },
-  ],
-});
-const accepted = result['2xx'];
+const client = fork(import.meta.filename, [
+  '--client',
+  `http://127.0.0.1:${port}/webhooks/support`,
+  '--duration',
+  args.duration,
+  '--connections',
+  args.connections,
+  '--batch',
+  args.batch,
+]);
+const result = await new Promise<{ ok: number; non2xx: number; errors: number; timeouts: number; p50: number; p99: number }>((resolve) =>
+  client.once('message', (m) => resolve(m as never)),
+);
+const accepted = result.ok;
 const records = Number(rowsOf<{ n: string }>(await database.db.execute(sql`select count(*) as n from raw_records`))[0]?.n);
 
 // Phase 2: the workers drain the backlog.
@@ -120,16 +146,16 @@ const report = {
   database: database.kind,
   node: process.version,
   connections: Number(args.connections),
-  recordsPerRequest: batch,
+  recordsPerRequest: Number(args.batch),
   durationSeconds: Number(args.duration),
   requests: { ok: accepted, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts },
   intake: {
     requestsPerSecond: Math.round(accepted / Number(args.duration)),
     recordsPerSecond: Math.round(records / Number(args.duration)),
-    latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
+    latencyMs: { p50: result.p50, p99: result.p99 },
   },
   pipeline: { records, seconds: Number(drainSeconds.toFixed(1)), recordsPerSecond: Math.round(records / drainSeconds) },
-  peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  hubPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
 };
 console.log(JSON.stringify(report, null, 2));
 

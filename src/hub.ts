@@ -43,8 +43,11 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   };
 
   if (options.workers) {
-    const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2 };
-    await boss.work<IngestJob>(QUEUES.ingest, { ...polling, batchSize: 4, localConcurrency: settings.workerConcurrency }, async (jobs) => {
+    // With a backlog, a full batch means more is waiting: fetch again at once instead of sleeping.
+    // NOTIFY wakes workers for new jobs, but not for retries coming due: keep polling for those.
+    const interval = options.pollingIntervalSeconds ?? 2;
+    const polling = { pollingIntervalSeconds: interval, notifyPollingIntervalSeconds: interval, burstWhenBatchFull: true };
+    await boss.work<IngestJob>(QUEUES.ingest, { ...polling, batchSize: 8, localConcurrency: settings.workerConcurrency }, async (jobs) => {
       await ingest(
         ctx,
         jobs.flatMap((j) => j.data.rawIds),

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { ApiError } from '../api/errors.ts';
 import { connectorTypes } from '../connectors/registry.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { sha256, storeRawRecords } from './store.ts';
+import { RawStore, sha256 } from './store.ts';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -27,6 +27,7 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
  * is the only authentication. Nothing is stored unless every check passes.
  */
 export function webhookRoutes(ctx: PipelineContext) {
+  const rawStore = new RawStore(ctx);
   return new Hono().post('/webhooks/:source', async (c) => {
     const name = c.req.param('source');
     const source = ctx.workspace().sources.get(name);
@@ -59,7 +60,7 @@ export function webhookRoutes(ctx: PipelineContext) {
     if (notRecord >= 0) {
       throw new ApiError('malformed_json', `the body must be a JSON object or an array of objects (item ${notRecord} is not)`);
     }
-    const { intakeId } = await storeRawRecords(ctx, { source: name, records, bodyHash: sha256(bytes) });
+    const { intakeId } = await rawStore.store({ source: name, records, bodyHash: sha256(bytes) });
     return c.json({ accepted: records.length, intakeId }, 202);
   });
 }

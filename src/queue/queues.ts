@@ -14,10 +14,12 @@ export const QUEUES = {
 } as const;
 
 export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'name'>> {
+  // notify: a send wakes idle workers through LISTEN/NOTIFY instead of leaving the job to the next poll.
   return {
-    [QUEUES.ingest]: { retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
-    [QUEUES.fanout]: { retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
+    [QUEUES.ingest]: { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
+    [QUEUES.fanout]: { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
     [QUEUES.deliver]: {
+      notify: true,
       retryLimit: settings.delivery.retryLimit,
       retryDelay: settings.delivery.retryDelaySeconds,
       retryBackoff: true,
