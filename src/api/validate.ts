@@ -30,3 +30,9 @@ export function bodyValidator<T>(schema: JSONSchemaType<T>) {
     return value;
   };
 }
+
+/** `?limit=` clamped to 1..max, default `fallback`. */
+export function pageLimit(c: Context, fallback = 100, max = 1000): number {
+  const asked = Number(c.req.query('limit') ?? fallback) || fallback;
+  return Math.min(Math.max(Math.trunc(asked), 1), max);
+}

@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
-import { bodyValidator } from '../api/validate.ts';
+import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { rowsOf } from '../db/database.ts';
 import { textArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -66,7 +66,7 @@ export function destinationRoutes(ctx: PipelineContext) {
     .get('/destinations/:id', async (c) => c.json(view(await find(c.req.param('id')))))
     .get('/destinations/:id/deliveries', async (c) => {
       const destination = await find(c.req.param('id'));
-      const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 100) || 100, 1), 1000);
+      const limit = pageLimit(c);
       const status = c.req.query('status');
       const rows = rowsOf<{
         id: string;

@@ -4,7 +4,7 @@ import { stringify } from 'safe-stable-stringify';
 import { rowsOf } from '../db/database.ts';
 import { textArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { QUEUES, txAdapter } from '../queue/queues.ts';
+import { ingestJobs, QUEUES, txAdapter } from '../queue/queues.ts';
 
 export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
@@ -93,9 +93,7 @@ export class RawStore {
           order by n
           returning id`),
       ).map((r) => Number(r.id));
-      const jobs = [];
-      for (let i = 0; i < rawIds.length; i += size) jobs.push({ data: { rawIds: rawIds.slice(i, i + size) } });
-      await this.#ctx.boss.insert(QUEUES.ingest, jobs, { db: txAdapter(tx) });
+      await this.#ctx.boss.insert(QUEUES.ingest, ingestJobs(rawIds, size), { db: txAdapter(tx) });
     });
   }
 }

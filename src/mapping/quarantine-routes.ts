@@ -3,12 +3,12 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
-import { bodyValidator } from '../api/validate.ts';
+import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { ConfigError } from '../config/yaml-file.ts';
 import { rowsOf } from '../db/database.ts';
 import { bigintArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { QUEUES } from '../queue/queues.ts';
+import { ingestJobs, QUEUES } from '../queue/queues.ts';
 
 interface ReplayRequest {
   ids?: number[];
@@ -35,7 +35,7 @@ export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => vo
       const status = c.req.query('status') ?? 'open';
       if (!['open', 'resolved', 'all'].includes(status)) throw new ApiError('invalid_request', 'status must be open, resolved or all');
       const source = c.req.query('source');
-      const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 100) || 100, 1), 1000);
+      const limit = pageLimit(c);
       const rows = rowsOf<{
         id: string | number;
         raw_id: string | number;
@@ -89,9 +89,7 @@ export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => vo
           ${input.source ? sql`and source = ${input.source}` : sql``}
           order by raw_id`),
       ).map((r) => Number(r.raw_id));
-      const size = ctx.settings.ingestBatchSize;
-      const jobs = [];
-      for (let i = 0; i < rawIds.length; i += size) jobs.push({ data: { rawIds: rawIds.slice(i, i + size) } });
+      const jobs = ingestJobs(rawIds, ctx.settings.ingestBatchSize);
       if (jobs.length > 0) await ctx.boss.insert(QUEUES.ingest, jobs);
       return c.json({ replayed: rawIds.length }, 202);
     });

@@ -62,3 +62,10 @@ export function sendInTx(boss: PgBoss, tx: Tx, name: string, data: object): Prom
 
 /** Our transactions are typed for both drivers, so their result type is `unknown`; both fit. */
 export const txAdapter = (tx: Tx) => fromDrizzle(tx as unknown as DrizzleTransactionLike, sql);
+
+/** Ingest jobs for raw records, `size` records a job. */
+export function ingestJobs(rawIds: readonly number[], size: number): { data: { rawIds: number[] } }[] {
+  const jobs = [];
+  for (let i = 0; i < rawIds.length; i += size) jobs.push({ data: { rawIds: rawIds.slice(i, i + size) } });
+  return jobs;
+}
