@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { runMigrate, runStart, runValidate } from './commands.ts';
+import { runEvaluate } from './evaluate.ts';
+import { runResolve } from './resolve.ts';
 
 const program = new Command('aurum').description('Aurum: integration hub and customer data platform').showHelpAfterError();
 
@@ -11,5 +13,23 @@ program
   .description('validate connectors/ and mappings/ under AURUM_CONFIG_DIR (or --config) and compile every JSONata expression')
   .option('-c, --config <dir>', 'the workspace directory (default: AURUM_CONFIG_DIR or the current directory)')
   .action(runValidate);
+
+program
+  .command('resolve')
+  .description('map and resolve records in batch, without a server: writes source,record_id,profile_id')
+  .requiredOption('-c, --config <dir>', 'workspace with connectors/, mappings/ and optionally identity.yaml')
+  .requiredOption('-i, --input <SOURCE=FILE...>', 'CSV (header row) or NDJSON records of a source; repeatable')
+  .requiredOption('-o, --out <file>', 'clusters CSV to write')
+  .option('--explain <file>', 'where to write the scored links (default: <out>.links.ndjson)')
+  .option('--no-progress', 'no progress bar')
+  .action(runResolve);
+program
+  .command('evaluate')
+  .description('pairwise precision, recall and F1 of clusters against a truth file, with the worst errors explained')
+  .requiredOption('--clusters <file>', 'source,record_id,profile_id (from resolve)')
+  .requiredOption('--truth <file>', 'source,record_id,entity_id')
+  .option('--explain <file>', 'scored links (default: <clusters>.links.ndjson when it exists)')
+  .option('--worst <n>', 'how many false merges and misses to show', '10')
+  .action(runEvaluate);
 
 await program.parseAsync();

@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { ConfigError, type ConfigProblem, YamlFile } from '../../config/yaml-file.ts';
+
+/** A comparison level; a field's levels are tried in order and the first that holds is the pair's level. */
+export type Level =
+  | { exact: true }
+  | { nickname: true }
+  | { jaroWinkler: number }
+  | { levenshtein: number }
+  | { metaphone: true }
+  | { dateTransposed: true }
+  | { numericDistance: number }
+  | { sameYear: true };
+
+export interface Comparison {
+  /** A profile path: `name.given`, `dateOfBirth`, `addresses.postalCode`, `emails`, … */
+  field: string;
+  levels: Level[];
+  /** Term-frequency adjustment of exact matches: agreeing on a rare value counts for more. */
+  tf?: boolean;
+}
+
+export interface IdentityConfig {
+  /** Link when the match probability reaches this (0–1). */
+  threshold: number;
+  /** Fields (or combinations) that link on exact agreement, whatever else differs. */
+  deterministic: string[][];
+  /** Each rule's key is its fields' values joined; records sharing a key are compared. */
+  blocking: string[][];
+  comparisons: Comparison[];
+  /** Values that never link or block: placeholders, test data. Compared after normalisation. */
+  blockedValues: string[];
+  /** CSV of `name,nickname,nickname…` rows (the format of Carlton Northern's list); see README. */
+  nicknames?: string;
+  /** Random pairs sampled to estimate u probabilities. */
+  uSamplePairs: number;
+  /** Expectation-maximisation iterations for m probabilities. */
+  emIterations: number;
+  /** Blocks larger than this are skipped (a value that common identifies no one). */
+  maxBlockSize: number;
+}
+
+const levelSchema = {
+  type: 'object',
+  minProperties: 1,
+  maxProperties: 1,
+  additionalProperties: false,
+  properties: {
+    exact: { const: true },
+    nickname: { const: true },
+    jaroWinkler: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    levenshtein: { type: 'integer', minimum: 1, maximum: 5 },
+    metaphone: { const: true },
+    dateTransposed: { const: true },
+    numericDistance: { type: 'number', exclusiveMinimum: 0 },
+    sameYear: { const: true },
+  },
+};
+const fieldList = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } };
+
+export const identitySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    threshold: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+    deterministic: { type: 'array', items: fieldList },
+    blocking: { type: 'array', minItems: 1, items: fieldList },
+    comparisons: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['field', 'levels'],
+        properties: { field: { type: 'string' }, levels: { type: 'array', minItems: 1, items: levelSchema }, tf: { type: 'boolean' } },
+      },
+    },
+    blockedValues: { type: 'array', items: { type: 'string' } },
+    nicknames: { type: 'string' },
+    uSamplePairs: { type: 'integer', minimum: 1000 },
+    emIterations: { type: 'integer', minimum: 1, maximum: 200 },
+    maxBlockSize: { type: 'integer', minimum: 2 },
+  },
+} as const;
+
+export const IDENTITY_FILE = 'identity.yaml';
+export const DEFAULT_IDENTITY_FILE = path.join(import.meta.dirname, 'identity.default.yaml');
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validate = ajv.compile(identitySchema);
+
+function parse(file: string, text: string, base: IdentityConfig | undefined, problems: ConfigProblem[]): IdentityConfig | undefined {
+  const yaml = new YamlFile(file, text, problems);
+  if (yaml.value === undefined) return undefined;
+  if (!validate(yaml.value)) {
+    problems.push(...yaml.schemaProblems(validate.errors));
+    return undefined;
+  }
+  const merged = { ...base, ...(yaml.value as Partial<IdentityConfig>) } as IdentityConfig;
+  // A comparison needs a known path; a rule may only use compared or identifier fields.
+  for (const [i, c] of merged.comparisons.entries()) {
+    if (!KNOWN_FIELDS.has(c.field)) {
+      problems.push({
+        file,
+        field: `comparisons.${i}.field`,
+        message: `unknown field "${c.field}"; one of ${[...KNOWN_FIELDS].join(', ')}`,
+      });
+    }
+  }
+  for (const [kind, rules] of [
+    ['blocking', merged.blocking],
+    ['deterministic', merged.deterministic],
+  ] as const) {
+    for (const [i, rule] of rules.entries()) {
+      for (const key of rule) {
+        if (!KNOWN_FIELDS.has(key.split(':')[0] ?? '')) problems.push({ file, field: `${kind}.${i}`, message: `unknown field "${key}"` });
+      }
+    }
+  }
+  return merged;
+}
+
+export const KNOWN_FIELDS = new Set([
+  'name.given',
+  'name.family',
+  'name.full',
+  'dateOfBirth',
+  'emails',
+  'phones',
+  'nationalId',
+  'company',
+  'addresses.line1',
+  'addresses.line2',
+  'addresses.city',
+  'addresses.region',
+  'addresses.postalCode',
+  'addresses.country',
+]);
+
+/** The defaults, overridden key by key by `identity.yaml` in the workspace when it exists. */
+export function loadIdentityConfig(workspaceDir: string | undefined): IdentityConfig {
+  const problems: ConfigProblem[] = [];
+  const defaults = parse(DEFAULT_IDENTITY_FILE, readFileSync(DEFAULT_IDENTITY_FILE, 'utf8'), undefined, problems);
+  if (!defaults) throw new ConfigError(problems);
+  if (!workspaceDir) return defaults;
+  const file = path.join(workspaceDir, IDENTITY_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return defaults;
+  }
+  const config = parse(path.relative(process.cwd(), file) || file, text, defaults, problems);
+  if (!config || problems.length > 0) throw new ConfigError(problems);
+  if (config.nicknames && !path.isAbsolute(config.nicknames)) config.nicknames = path.join(workspaceDir, config.nicknames);
+  return config;
+}

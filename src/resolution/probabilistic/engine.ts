@@ -1,0 +1,445 @@
+import type { Profile } from '../../mapping/profile.ts';
+import type { IdentityConfig } from './config.ts';
+import { transformed, valuesOf } from './features.ts';
+import { describeLevel, levelOf, NULL_LEVEL } from './levels.ts';
+import type { Nicknames } from './nicknames.ts';
+
+export interface LinkInput {
+  /** `source/recordId`: how the record is named in output and explanations. */
+  key: string;
+  profile: Profile;
+}
+
+/** Fellegi–Sunter parameters, estimated without labels. */
+export interface Model {
+  /** Prior probability that a candidate pair is a match. */
+  lambda: number;
+  /** m[c][level]: P(level | match); u[c][level]: P(level | non-match). Level 0 (null) is unused. */
+  m: number[][];
+  u: number[][];
+}
+
+export interface Link {
+  a: number;
+  b: number;
+  probability: number;
+  weight: number;
+  /** Per comparison field, the level reached (`exact`, `jaroWinkler>=0.92`, `else`, `null`). */
+  levels: Record<string, string>;
+  /** Set when a deterministic rule linked the pair. */
+  rule?: string;
+}
+
+export interface BatchResult {
+  /** For each input, the index of its cluster's first record: a stable cluster id. */
+  cluster: Int32Array;
+  links: Link[];
+  model: Model;
+  stats: { records: number; candidatePairs: number; patterns: number; linkedPairs: number; clusters: number };
+}
+
+class UnionFind {
+  readonly parent: Int32Array;
+  constructor(n: number) {
+    this.parent = Int32Array.from({ length: n }, (_, i) => i);
+  }
+  find(x: number): number {
+    let root = x;
+    while (this.parent[root] !== root) root = this.parent[root] as number;
+    while (this.parent[x] !== root) {
+      const next = this.parent[x] as number;
+      this.parent[x] = root;
+      x = next;
+    }
+    return root;
+  }
+  /** The smaller index becomes the root, so a cluster is named by its first record. */
+  union(a: number, b: number): void {
+    const x = this.find(a);
+    const y = this.find(b);
+    if (x < y) this.parent[y] = x;
+    else if (y < x) this.parent[x] = y;
+  }
+}
+
+/** A deterministic PRNG, so a run is repeatable. */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export type Progress = (stage: string, done: number, total: number) => void;
+
+export class Engine {
+  readonly config: IdentityConfig;
+  readonly nicknames: Nicknames;
+  readonly #blocked: Set<string>;
+
+  constructor(config: IdentityConfig, nicknames: Nicknames) {
+    this.config = config;
+    this.nicknames = nicknames;
+    this.#blocked = new Set(config.blockedValues.map((v) => v.toLowerCase()));
+  }
+
+  /** The values of every compared field of a profile. */
+  features(profile: Profile): string[][] {
+    return this.config.comparisons.map((c) => valuesOf(profile, c.field, this.#blocked));
+  }
+
+  /** The keys a profile is blocked on, or linked on deterministically, for each rule. */
+  keys(profile: Profile, rules: readonly string[][]): string[] {
+    const out: string[] = [];
+    for (const [r, rule] of rules.entries()) {
+      let parts: string[] = [`${r}`];
+      for (const spec of rule) {
+        const [field, transform] = spec.split(':') as [string, string | undefined];
+        const values = transformed(valuesOf(profile, field, this.#blocked), transform);
+        if (values.length === 0) {
+          parts = [];
+          break;
+        }
+        parts = parts.flatMap((p) => values.map((v) => `${p}\u0001${v}`));
+      }
+      out.push(...parts);
+    }
+    return out;
+  }
+
+  compare(a: string[][], b: string[][], into: Uint8Array, offset: number): void {
+    const comparisons = this.config.comparisons;
+    for (let c = 0; c < comparisons.length; c++) {
+      into[offset + c] = levelOf(
+        (comparisons[c] as IdentityConfig['comparisons'][number]).levels,
+        a[c] as string[],
+        b[c] as string[],
+        this.nicknames,
+      );
+    }
+  }
+
+  /** Term frequencies of tf-adjusted fields: the share of records holding each value. */
+  termFrequencies(features: readonly string[][][]): (Map<string, number> | undefined)[] {
+    return this.config.comparisons.map((c, ci) => {
+      if (!c.tf) return undefined;
+      const counts = new Map<string, number>();
+      let total = 0;
+      for (const f of features) {
+        for (const v of f[ci] as string[]) {
+          counts.set(v, (counts.get(v) ?? 0) + 1);
+          total++;
+        }
+      }
+      for (const [v, n] of counts) counts.set(v, n / total);
+      return counts;
+    });
+  }
+
+  /** u from pairs drawn at random: nearly all non-matches, whatever the data. */
+  estimateU(features: readonly string[][][]): number[][] {
+    const C = this.config.comparisons.length;
+    const counts = this.config.comparisons.map((c) => new Float64Array(c.levels.length + 2));
+    const n = features.length;
+    const next = random(42);
+    const levels = new Uint8Array(C);
+    const samples = n < 2 ? 0 : Math.min(this.config.uSamplePairs, (n * (n - 1)) / 2);
+    for (let s = 0; s < samples; s++) {
+      const i = Math.floor(next() * n);
+      let j = Math.floor(next() * (n - 1));
+      if (j >= i) j++;
+      this.compare(features[i] as string[][], features[j] as string[][], levels, 0);
+      for (let c = 0; c < C; c++) {
+        const row = counts[c] as Float64Array;
+        const l = levels[c] as number;
+        row[l] = (row[l] ?? 0) + 1;
+      }
+    }
+    // Laplace smoothing: a level never seen among random pairs is rare, not impossible.
+    return counts.map((row) => {
+      const total = row.reduce((a, b, l) => (l === NULL_LEVEL ? a : a + b), 0) + row.length - 1;
+      return [...row].map((x, l) => (l === NULL_LEVEL ? 1 : (x + 1) / total));
+    });
+  }
+
+  /**
+   * m and λ by expectation-maximisation over the candidate pairs, u held fixed (as Splink does).
+   * Pairs are aggregated by comparison pattern first, so each iteration costs per distinct pattern.
+   */
+  estimateM(
+    patterns: Iterable<{ levels: Uint8Array; count: number }>,
+    u: number[][],
+    excluded: ReadonlySet<number> = new Set(),
+  ): { m: number[][]; lambda: number } {
+    const comparisons = this.config.comparisons;
+    // Start: the best level is likely among matches, "else" unlikely.
+    let m = comparisons.map((c) => {
+      const L = c.levels.length;
+      const row = [1, ...c.levels.map((_, i) => (i === 0 ? 0.7 : 0.25 / L)), 0.05];
+      return row;
+    });
+    let lambda = 0.1;
+    const list = [...patterns];
+    for (let iter = 0; iter < this.config.emIterations; iter++) {
+      const mSum = comparisons.map((c) => new Float64Array(c.levels.length + 2));
+      let matchMass = 0;
+      let total = 0;
+      for (const { levels, count } of list) {
+        let pm = lambda;
+        let pu = 1 - lambda;
+        for (let c = 0; c < levels.length; c++) {
+          const l = levels[c] as number;
+          if (l === NULL_LEVEL || excluded.has(c)) continue;
+          pm *= (m[c] as number[])[l] as number;
+          pu *= (u[c] as number[])[l] as number;
+        }
+        const p = pm / (pm + pu);
+        matchMass += p * count;
+        total += count;
+        for (let c = 0; c < levels.length; c++) {
+          const row = mSum[c] as Float64Array;
+          const l = levels[c] as number;
+          row[l] = (row[l] ?? 0) + p * count;
+        }
+      }
+      lambda = Math.min(Math.max(matchMass / total, 1e-6), 1 - 1e-6);
+      m = mSum.map((row) => {
+        const nonNull = row.reduce((a, b, l) => (l === NULL_LEVEL ? a : a + b), 0);
+        return [...row].map((x, l) => (l === NULL_LEVEL ? 1 : Math.max((x + 1e-3) / (nonNull + 1e-3 * row.length), 1e-6)));
+      });
+    }
+    return { m, lambda };
+  }
+
+  /**
+   * Splink's approach: one EM session per blocking rule, on the pairs that rule proposed, leaving
+   * out the fields the rule blocked on (they agree by construction, so their m is not estimable
+   * there). Each field's m is the average over the sessions that could estimate it.
+   */
+  estimateMBySession(sessions: Map<string, { levels: Uint8Array; count: number }>[], u: number[][]): number[][] {
+    const comparisons = this.config.comparisons;
+    const sums = comparisons.map((c) => new Float64Array(c.levels.length + 2));
+    const counts = new Uint32Array(comparisons.length);
+    for (const [r, session] of sessions.entries()) {
+      if (session.size === 0) continue;
+      const blockedFields = new Set((this.config.blocking[r] ?? []).map((spec) => spec.split(':')[0]));
+      const excluded = new Set(comparisons.flatMap((c, i) => (blockedFields.has(c.field) ? [i] : [])));
+      const { m } = this.estimateM(session.values(), u, excluded);
+      for (let c = 0; c < comparisons.length; c++) {
+        if (excluded.has(c)) continue;
+        counts[c] = (counts[c] as number) + 1;
+        (m[c] as number[]).forEach((v, l) => {
+          (sums[c] as Float64Array)[l] = ((sums[c] as Float64Array)[l] as number) + v;
+        });
+      }
+    }
+    return sums.map((row, c) => {
+      const k = counts[c] as number;
+      // A field every rule blocks on is never estimable: fall back to a cautious prior guess.
+      if (k === 0)
+        return [1, ...(comparisons[c]?.levels ?? []).map((_, i) => (i === 0 ? 0.8 : 0.15 / (comparisons[c]?.levels.length ?? 1))), 0.05];
+      return [...row].map((v, l) => (l === NULL_LEVEL ? 1 : v / k));
+    });
+  }
+
+  /** λ among the candidate pairs, with m and u held fixed. */
+  estimateLambda(sessions: Map<string, { levels: Uint8Array; count: number }>[], m: number[][], u: number[][]): { lambda: number } {
+    const seen = new Map<string, { levels: Uint8Array; count: number }>();
+    // A pair proposed by several rules sits in several sessions: weight each session's copy by 1/rules
+    // would need the mask; patterns are what matter, so take each pattern's largest session count.
+    for (const session of sessions) {
+      for (const [id, entry] of session) {
+        const prev = seen.get(id);
+        if (!prev || prev.count < entry.count) seen.set(id, entry);
+      }
+    }
+    let lambda = 0.1;
+    for (let iter = 0; iter < 30; iter++) {
+      let mass = 0;
+      let total = 0;
+      for (const { levels, count } of seen.values()) {
+        let pm = lambda;
+        let pu = 1 - lambda;
+        for (let c = 0; c < levels.length; c++) {
+          const l = levels[c] as number;
+          if (l === NULL_LEVEL) continue;
+          pm *= (m[c] as number[])[l] as number;
+          pu *= (u[c] as number[])[l] as number;
+        }
+        mass += (pm / (pm + pu)) * count;
+        total += count;
+      }
+      lambda = Math.min(Math.max(mass / total, 1e-9), 1 - 1e-9);
+    }
+    return { lambda };
+  }
+
+  /** The log2 Bayes factor of one field's level, term-frequency adjusted for exact matches. */
+  fieldWeight(model: Model, c: number, level: number, tf: Map<string, number> | undefined, a: string[], b: string[]): number {
+    if (level === NULL_LEVEL) return 0;
+    const m = (model.m[c] as number[])[level] as number;
+    let u = (model.u[c] as number[])[level] as number;
+    if (tf && level === 1) {
+      const shared = a.find((v) => b.includes(v));
+      const f = shared === undefined ? undefined : tf.get(shared);
+      if (f !== undefined) u = Math.max(f, 1e-7);
+    }
+    return Math.log2(m / u);
+  }
+
+  explain(levels: Uint8Array, offset: number): Record<string, string> {
+    const out: Record<string, string> = {};
+    this.config.comparisons.forEach((c, i) => {
+      out[c.field] = describeLevel(c.levels, levels[offset + i] as number);
+    });
+    return out;
+  }
+
+  resolve(inputs: readonly LinkInput[], progress: Progress = () => {}): BatchResult {
+    const n = inputs.length;
+    const C = this.config.comparisons.length;
+    const features = inputs.map((r, i) => {
+      if (i % 10000 === 0) progress('features', i, n);
+      return this.features(r.profile);
+    });
+    progress('features', n, n);
+    const uf = new UnionFind(n);
+    const links: Link[] = [];
+
+    // Deterministic rules, and external ids (one system's id is one person).
+    const deterministicRules = [...this.config.deterministic];
+    const byKey = new Map<string, number>();
+    inputs.forEach((r, i) => {
+      const keys = this.keys(r.profile, deterministicRules);
+      for (const [system, id] of Object.entries(r.profile.externalIds ?? {})) keys.push(`x\u0001${system}\u0001${id}`);
+      for (const key of keys) {
+        const first = byKey.get(key);
+        if (first === undefined) byKey.set(key, i);
+        else if (uf.find(first) !== uf.find(i)) {
+          uf.union(first, i);
+          const rule = key.startsWith('x\u0001')
+            ? `externalIds.${key.split('\u0001')[1]}`
+            : (deterministicRules[Number(key.split('\u0001')[0])] ?? []).join('+');
+          links.push({ a: first, b: i, probability: 1, weight: Number.POSITIVE_INFINITY, levels: {}, rule });
+        }
+      }
+    });
+
+    // Blocking: records sharing a key are candidates; pairs are deduplicated by sorting their codes.
+    const blocks = new Map<string, number[]>();
+    inputs.forEach((r, i) => {
+      for (const key of this.keys(r.profile, this.config.blocking)) {
+        const block = blocks.get(key);
+        if (block) {
+          if (block.length <= this.config.maxBlockSize) block.push(i);
+        } else blocks.set(key, [i]);
+      }
+    });
+    // A pair's code carries the rule that proposed it, so EM can run one session per rule.
+    const R = this.config.blocking.length;
+    let codes = new Float64Array(1 << 16);
+    let count = 0;
+    for (const [blockKey, block] of blocks) {
+      if (block.length < 2 || block.length > this.config.maxBlockSize) continue;
+      const rule = Number(blockKey.slice(0, blockKey.indexOf('\u0001')));
+      for (let x = 0; x < block.length; x++) {
+        for (let y = x + 1; y < block.length; y++) {
+          if (count === codes.length) {
+            const grown = new Float64Array(codes.length * 2);
+            grown.set(codes);
+            codes = grown;
+          }
+          codes[count++] = ((block[x] as number) * n + (block[y] as number)) * R + rule;
+        }
+      }
+    }
+    blocks.clear();
+    const sorted = codes.subarray(0, count).sort();
+    const pairs = new Float64Array(count);
+    const rulesOf = new Uint32Array(count);
+    let unique = 0;
+    for (let k = 0; k < count; k++) {
+      const code = sorted[k] as number;
+      const pair = Math.floor(code / R);
+      if (unique === 0 || pairs[unique - 1] !== pair) pairs[unique++] = pair;
+      rulesOf[unique - 1] = (rulesOf[unique - 1] as number) | (1 << (code - pair * R));
+    }
+
+    // Compare every candidate pair once; aggregate by pattern (and proposing rules) for EM.
+    const levels = new Uint8Array(unique * C);
+    const sessions = this.config.blocking.map(() => new Map<string, { levels: Uint8Array; count: number }>());
+    let patternCount = 0;
+    for (let k = 0; k < unique; k++) {
+      if (k % 50000 === 0) progress('compare', k, unique);
+      const code = pairs[k] as number;
+      const a = Math.floor(code / n);
+      const b = code - a * n;
+      this.compare(features[a] as string[][], features[b] as string[][], levels, k * C);
+      const pattern = levels.subarray(k * C, k * C + C);
+      const id = pattern.join(',');
+      for (let r = 0; r < R; r++) {
+        if (!((rulesOf[k] as number) & (1 << r))) continue;
+        const session = sessions[r] as Map<string, { levels: Uint8Array; count: number }>;
+        const entry = session.get(id);
+        if (entry) entry.count++;
+        else {
+          session.set(id, { levels: pattern.slice(), count: 1 });
+          patternCount++;
+        }
+      }
+    }
+    progress('compare', unique, unique);
+
+    const u = this.estimateU(features);
+    const m = this.estimateMBySession(sessions, u);
+    // The Bayes factors use u of random pairs, so the prior is that of a random pair: the expected
+    // number of matches among candidates (whose m and u are now fixed) over all possible pairs.
+    const { lambda: candidateLambda } = this.estimateLambda(sessions, m, u);
+    const expectedMatches = candidateLambda * unique;
+    const lambda = Math.min(Math.max(expectedMatches / ((n * (n - 1)) / 2 || 1), 1e-12), 0.5);
+    const model: Model = { lambda, m, u };
+    const tf = this.termFrequencies(features);
+    const prior = Math.log2(lambda / (1 - lambda));
+    const threshold = this.config.threshold;
+    let linked = 0;
+    for (let k = 0; k < unique; k++) {
+      const code = pairs[k] as number;
+      const a = Math.floor(code / n);
+      const b = code - a * n;
+      let weight = prior;
+      for (let c = 0; c < C; c++) {
+        weight += this.fieldWeight(
+          model,
+          c,
+          levels[k * C + c] as number,
+          tf[c],
+          (features[a] as string[][])[c] as string[],
+          (features[b] as string[][])[c] as string[],
+        );
+      }
+      const probability = 1 / (1 + 2 ** -weight);
+      if (probability >= threshold) {
+        uf.union(a, b);
+        linked++;
+      }
+      if (probability >= 0.05) links.push({ a, b, probability, weight, levels: this.explain(levels, k * C) });
+    }
+
+    const cluster = new Int32Array(n);
+    const roots = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      cluster[i] = uf.find(i);
+      roots.add(cluster[i] as number);
+    }
+    return {
+      cluster,
+      links,
+      model,
+      stats: { records: n, candidatePairs: unique, patterns: patternCount, linkedPairs: linked, clusters: roots.size },
+    };
+  }
+}

@@ -1,0 +1,72 @@
+import { doubleMetaphone } from 'double-metaphone';
+import type { Profile } from '../../mapping/profile.ts';
+
+/** Lowercase, accents off, punctuation to spaces (but not in emails and phones), spaces collapsed. */
+export function normaliseText(value: string): string {
+  return value
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9@+.\s-]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** The values of a profile path, normalised for comparison; dates become YYYYMMDD. */
+export function valuesOf(profile: Profile, field: string, blocked: ReadonlySet<string>): string[] {
+  let raw: unknown[];
+  switch (field) {
+    case 'name.given':
+    case 'name.family':
+    case 'name.full':
+      raw = [profile.name?.[field.slice(5) as 'given' | 'family' | 'full']];
+      break;
+    case 'dateOfBirth':
+      raw = [profile.dateOfBirth?.replace(/-/g, '')];
+      break;
+    case 'emails':
+    case 'phones':
+      raw = profile[field] ?? [];
+      break;
+    case 'nationalId':
+    case 'company':
+      raw = [profile[field]];
+      break;
+    default: {
+      const key = field.slice('addresses.'.length) as keyof NonNullable<Profile['addresses']>[number];
+      raw = (profile.addresses ?? []).map((a) => a[key]);
+    }
+  }
+  const out: string[] = [];
+  for (const v of raw) {
+    if (typeof v !== 'string') continue;
+    const n = normaliseText(v);
+    if (n !== '' && !blocked.has(n) && !out.includes(n)) out.push(n);
+  }
+  return out;
+}
+
+const metaphoneCache = new Map<string, string[]>();
+/** Double metaphone codes (primary and alternate) of a value, word by word. */
+export function metaphone(value: string): string[] {
+  let codes = metaphoneCache.get(value);
+  if (!codes) {
+    const words = value.split(' ').map((w) => doubleMetaphone(w));
+    const primary = words.map((w) => w[0]).join(' ');
+    const alternate = words.map((w) => w[1]).join(' ');
+    codes = primary === alternate ? [primary] : [primary, alternate];
+    if (metaphoneCache.size > 500_000) metaphoneCache.clear();
+    metaphoneCache.set(value, codes);
+  }
+  return codes;
+}
+
+/** A blocking key part: `field` or `field:transform` (metaphone, year, prefixN). */
+export function transformed(values: string[], transform: string | undefined): string[] {
+  if (!transform) return values;
+  if (transform === 'metaphone') return values.flatMap((v) => metaphone(v)).filter((c) => c !== '');
+  if (transform === 'year') return values.map((v) => v.slice(0, 4));
+  const prefix = /^prefix(\d+)$/.exec(transform);
+  if (prefix) return values.map((v) => v.slice(0, Number(prefix[1])));
+  throw new Error(`unknown blocking transform "${transform}"`);
+}
