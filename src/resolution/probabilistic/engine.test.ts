@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { loadIdentityConfig } from './config.ts';
+import { Engine } from './engine.ts';
+import { levelOf } from './levels.ts';
+import { Nicknames } from './nicknames.ts';
+
+const engine = new Engine(loadIdentityConfig(undefined), Nicknames.load());
+const levels = (field: string) => engine.config.comparisons.find((c) => c.field === field)?.levels ?? [];
+
+describe('comparison levels', () => {
+  it('find nicknames, transposed dates, typos and phonetic matches', () => {
+    const nick = engine.nicknames;
+    expect(levelOf(levels('name.given'), ['peggy'], ['margaret'], nick)).toBe(2);
+    expect(levelOf(levels('name.given'), ['bob'], ['robert'], nick)).toBe(2);
+    expect(levelOf(levels('dateOfBirth'), ['19800203'], ['19800302'], nick)).toBe(2);
+    expect(levelOf(levels('dateOfBirth'), ['19800203'], ['19800213'], nick)).toBe(3);
+    expect(levelOf(levels('name.family'), ['smith'], ['smyth'], nick)).toBeLessThanOrEqual(3);
+    expect(levelOf(levels('name.family'), ['smith'], [], nick)).toBe(0);
+    expect(levelOf(levels('name.family'), ['smith'], ['okonkwo'], nick)).toBe(levels('name.family').length + 1);
+  });
+});
+
+describe('the engine', () => {
+  const person = (given: string, family: string, dob: string, postcode: string) => ({
+    name: { given, family },
+    dateOfBirth: dob,
+    addresses: [{ postalCode: postcode, line1: `${postcode.length} high street` }],
+  });
+
+  it('links typo’d records of one person and keeps different people apart, without labels', () => {
+    const people = Array.from({ length: 300 }, (_, i) =>
+      person(`given${i % 97}x`, `family${i}`, `19${String(40 + (i % 50)).padStart(2, '0')}-0${1 + (i % 9)}-1${i % 9}`, String(2000 + i)),
+    );
+    const typos = people.slice(0, 100).map((p) => ({ ...p, name: { ...p.name, family: `${p.name.family}e` } }));
+    const inputs = [...people, ...typos].map((profile, i) => ({ key: `r${i}`, profile }));
+    const { cluster, model } = engine.resolve(inputs);
+    for (let i = 0; i < 100; i++) expect(cluster[300 + i]).toBe(cluster[i]);
+    expect(new Set(cluster).size).toBe(300);
+    expect(model.lambda).toBeGreaterThan(0);
+    expect(model.lambda).toBeLessThan(0.01);
+  });
+
+  it('gives a rare exact surname more weight than a common one (term frequencies)', () => {
+    const profiles = [
+      ...Array.from({ length: 98 }, () => person('ann', 'smith', '1970-01-01', '3000')),
+      person('ann', 'zabrowski', '1960-05-05', '5000'),
+      person('ann', 'zabrowski', '1960-05-05', '5000'),
+    ];
+    const features = profiles.map((p) => engine.features(p));
+    const tf = engine.termFrequencies(features);
+    const family = engine.config.comparisons.findIndex((c) => c.field === 'name.family');
+    const model = {
+      lambda: 0.001,
+      m: engine.config.comparisons.map(() => [1, 0.9, 0.05, 0.03, 0.01, 0.01]),
+      u: engine.config.comparisons.map(() => [1, 0.01, 0.02, 0.03, 0.04, 0.9]),
+    };
+    const weight = (value: string) => engine.fieldWeight(model, family, 1, tf[family], [value], [value]);
+    expect(weight('zabrowski')).toBeGreaterThan(weight('smith'));
+    expect(weight('zabrowski') - weight('smith')).toBeCloseTo(Math.log2(98 / 2), 5);
+  });
+});

@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const cli = path.join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
+const repo = path.join(import.meta.dirname, '..');
+const febrl = path.join(repo, '..', 'shared', 'datasets', 'febrl3.csv');
+const aurum = (...args: string[]) => run(process.execPath, [cli, ...args], { maxBuffer: 64 * 1024 * 1024 });
+
+function workspace(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'aurum-resolve-'));
+  mkdirSync(path.join(dir, 'connectors'));
+  mkdirSync(path.join(dir, 'mappings'));
+  writeFileSync(path.join(dir, 'connectors', 'crm.yaml'), 'type: file\n');
+  writeFileSync(path.join(dir, 'connectors', 'shop.yaml'), 'type: file\n');
+  writeFileSync(
+    path.join(dir, 'mappings', 'crm.yaml'),
+    'source: crm\nrecordId: id\nprofile: |\n  { "name": {"given": first, "family": last}, "emails": [email], "dateOfBirth": dob }\n',
+  );
+  writeFileSync(
+    path.join(dir, 'mappings', 'shop.yaml'),
+    'source: shop\nrecordId: customer\nprofile: |\n  { "name": {"full": name, "given": $split(name, " ")[0], "family": $split(name, " ")[1]}, "emails": [mail], "dateOfBirth": born }\n',
+  );
+  // Spaces around unquoted fields are trimmed; one record breaks its mapping's schema.
+  writeFileSync(
+    path.join(dir, 'crm.csv'),
+    'id, first, last, email, dob\n1, Robert, Smith, bob@example.com, 1980-02-03\n2, Margaret, Jones, peg@example.com, 1975-11-20\n3, Ann, Lee, not-an-email, 1990-01-01\n',
+  );
+  writeFileSync(
+    path.join(dir, 'shop.ndjson'),
+    `${JSON.stringify({ customer: 'a', name: 'Bob Smith', mail: 'bob@example.com', born: '1980-03-02' })}\n${JSON.stringify({ customer: 'b', name: 'Peggy Jones', mail: 'mjones@example.com', born: '1975-11-20' })}\n${JSON.stringify({ customer: 'c', name: 'Zed Quux', mail: 'zed@example.com', born: '2001-07-07' })}\n`,
+  );
+  return dir;
+}
+
+describe('aurum resolve', () => {
+  it('maps CSV and NDJSON inputs, writes source,record_id,profile_id for each, and reports quarantine on stderr', async () => {
+    const dir = workspace();
+    const out = path.join(dir, 'clusters.csv');
+    const { stderr } = await aurum(
+      'resolve',
+      '--config',
+      dir,
+      '--input',
+      `crm=${path.join(dir, 'crm.csv')}`,
+      '--input',
+      `shop=${path.join(dir, 'shop.ndjson')}`,
+      '--out',
+      out,
+    );
+    expect(stderr).toMatch(/quarantined: .*crm\.csv record 3 .*schema_invalid/);
+    expect(stderr).toContain('resolved 5 records');
+    const rows = readFileSync(out, 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('source,record_id,profile_id');
+    const profile = new Map(rows.slice(1).map((r) => [r.split(',').slice(0, 2).join('/'), r.split(',')[2]]));
+    expect(profile.size).toBe(5);
+    expect(profile.get('crm/1')).toBe(profile.get('shop/a')); // same email, nickname, transposed birthday
+    expect(profile.get('shop/c')).not.toBe(profile.get('crm/1'));
+    expect(existsSync(`${out}.links.ndjson`)).toBe(true);
+  });
+
+  it('refuses an input for a source the workspace does not have', async () => {
+    const dir = workspace();
+    const failure = await aurum(
+      'resolve',
+      '--config',
+      dir,
+      '--input',
+      `erp=${path.join(dir, 'crm.csv')}`,
+      '--out',
+      path.join(dir, 'x.csv'),
+    ).catch((e) => e);
+    expect(failure.code).not.toBe(0);
+    expect(failure.stderr).toContain('there is no source "erp"');
+  });
+});
+
+describe.runIf(existsSync(febrl))('on FEBRL3 with the default identity configuration and no labels', () => {
+  it('scores pairwise F1 of at least 0.99, with the worst errors explained', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'aurum-febrl-'));
+    const clusters = path.join(dir, 'clusters.csv');
+    const truth = path.join(dir, 'truth.csv');
+    await aurum(
+      'resolve',
+      '--no-progress',
+      '--config',
+      path.join(repo, 'examples', 'febrl'),
+      '--input',
+      `febrl=${febrl}`,
+      '--out',
+      clusters,
+    );
+    const { stdout: truthCsv } = await run(process.execPath, [path.join(repo, 'scripts', 'febrl-truth.ts'), febrl]);
+    writeFileSync(truth, truthCsv);
+    const { stdout } = await aurum('evaluate', '--clusters', clusters, '--truth', truth);
+    const f1 = Number(/F1\s+([0-9.]+)/.exec(stdout)?.[1]);
+    expect(f1).toBeGreaterThanOrEqual(0.99);
+    expect(stdout).toMatch(/precision\s+0\.9\d+/);
+    expect(stdout).toContain('worst false merges');
+    expect(stdout).toContain('worst misses');
+  });
+});
