@@ -115,6 +115,6 @@ export async function runResolve(options: ResolveOptions): Promise<void> {
   process.stderr.write(
     `resolved ${fragments.length} records into ${result.stats.clusters} profiles in ${seconds.toFixed(1)} s ` +
       `(${result.stats.candidatePairs} candidate pairs, ${result.stats.patterns} patterns, λ=${result.model.lambda.toFixed(4)}); ` +
-      `${quarantined} quarantined; wrote ${options.out} and ${explainFile}\n`,
+      `${quarantined} quarantined; peak memory ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; wrote ${options.out} and ${explainFile}\n`,
   );
 }

@@ -70,11 +70,17 @@ export const identitySchema = {
     comparisons: {
       type: 'array',
       minItems: 1,
+      // Patterns are packed 4 bits a field into a number: at most 13 fields of at most 14 levels.
+      maxItems: 13,
       items: {
         type: 'object',
         additionalProperties: false,
         required: ['field', 'levels'],
-        properties: { field: { type: 'string' }, levels: { type: 'array', minItems: 1, items: levelSchema }, tf: { type: 'boolean' } },
+        properties: {
+          field: { type: 'string' },
+          levels: { type: 'array', minItems: 1, maxItems: 14, items: levelSchema },
+          tf: { type: 'boolean' },
+        },
       },
     },
     blockedValues: { type: 'array', items: { type: 'string' } },

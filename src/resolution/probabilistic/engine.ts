@@ -220,7 +220,7 @@ export class Engine {
    * out the fields the rule blocked on (they agree by construction, so their m is not estimable
    * there). Each field's m is the average over the sessions that could estimate it.
    */
-  estimateMBySession(sessions: Map<string, { levels: Uint8Array; count: number }>[], u: number[][]): number[][] {
+  estimateMBySession(sessions: Map<number, { levels: Uint8Array; count: number }>[], u: number[][]): number[][] {
     const comparisons = this.config.comparisons;
     const sums = comparisons.map((c) => new Float64Array(c.levels.length + 2));
     const counts = new Uint32Array(comparisons.length);
@@ -247,8 +247,8 @@ export class Engine {
   }
 
   /** λ among the candidate pairs, with m and u held fixed. */
-  estimateLambda(sessions: Map<string, { levels: Uint8Array; count: number }>[], m: number[][], u: number[][]): { lambda: number } {
-    const seen = new Map<string, { levels: Uint8Array; count: number }>();
+  estimateLambda(sessions: Map<number, { levels: Uint8Array; count: number }>[], m: number[][], u: number[][]): { lambda: number } {
+    const seen = new Map<number, { levels: Uint8Array; count: number }>();
     // A pair proposed by several rules sits in several sessions: weight each session's copy by 1/rules
     // would need the mask; patterns are what matter, so take each pattern's largest session count.
     for (const session of sessions) {
@@ -371,7 +371,7 @@ export class Engine {
 
     // Compare every candidate pair once; aggregate by pattern (and proposing rules) for EM.
     const levels = new Uint8Array(unique * C);
-    const sessions = this.config.blocking.map(() => new Map<string, { levels: Uint8Array; count: number }>());
+    const sessions = this.config.blocking.map(() => new Map<number, { levels: Uint8Array; count: number }>());
     let patternCount = 0;
     for (let k = 0; k < unique; k++) {
       if (k % 50000 === 0) progress('compare', k, unique);
@@ -380,10 +380,12 @@ export class Engine {
       const b = code - a * n;
       this.compare(features[a] as string[][], features[b] as string[][], levels, k * C);
       const pattern = levels.subarray(k * C, k * C + C);
-      const id = pattern.join(',');
+      // A pattern as a number: 4 bits a field (levels stay below 16, at most 13 fields).
+      let id = 0;
+      for (let c = 0; c < C; c++) id = id * 16 + (pattern[c] as number);
       for (let r = 0; r < R; r++) {
         if (!((rulesOf[k] as number) & (1 << r))) continue;
-        const session = sessions[r] as Map<string, { levels: Uint8Array; count: number }>;
+        const session = sessions[r] as Map<number, { levels: Uint8Array; count: number }>;
         const entry = session.get(id);
         if (entry) entry.count++;
         else {

@@ -16,10 +16,23 @@ export function describeLevel(levels: readonly Level[], level: number): string {
   return name === 'jaroWinkler' ? `jaroWinkler>=${value}` : `${name}<=${value}`;
 }
 
-function holds(level: Level, a: string, b: string, nicknames: Nicknames): boolean {
+/** Metrics of one value pair, computed at most once however many levels ask for them. */
+interface Memo {
+  jw: number;
+  lev: number;
+}
+
+function holds(level: Level, a: string, b: string, nicknames: Nicknames, memo: Memo): boolean {
   if ('exact' in level) return a === b;
-  if ('jaroWinkler' in level) return jaroWinkler(a, b) >= level.jaroWinkler;
-  if ('levenshtein' in level) return Math.abs(a.length - b.length) <= level.levenshtein && distance(a, b) <= level.levenshtein;
+  if ('jaroWinkler' in level) {
+    if (memo.jw < 0) memo.jw = jaroWinkler(a, b);
+    return memo.jw >= level.jaroWinkler;
+  }
+  if ('levenshtein' in level) {
+    if (Math.abs(a.length - b.length) > level.levenshtein) return false;
+    if (memo.lev < 0) memo.lev = distance(a, b);
+    return memo.lev <= level.levenshtein;
+  }
   if ('metaphone' in level) {
     const x = metaphone(a);
     const y = metaphone(b);
@@ -50,9 +63,21 @@ function holds(level: Level, a: string, b: string, nicknames: Nicknames): boolea
  */
 export function levelOf(levels: readonly Level[], a: readonly string[], b: readonly string[], nicknames: Nicknames): number {
   if (a.length === 0 || b.length === 0) return NULL_LEVEL;
+  if (a.length === 1 && b.length === 1) {
+    const x = a[0] as string;
+    const y = b[0] as string;
+    const memo = { jw: -1, lev: -1 };
+    for (let i = 0; i < levels.length; i++) if (holds(levels[i] as Level, x, y, nicknames, memo)) return i + 1;
+    return levels.length + 1;
+  }
+  const memos = a.map(() => b.map(() => ({ jw: -1, lev: -1 })));
   for (let i = 0; i < levels.length; i++) {
     const level = levels[i] as Level;
-    for (const x of a) for (const y of b) if (holds(level, x, y, nicknames)) return i + 1;
+    for (let p = 0; p < a.length; p++) {
+      for (let q = 0; q < b.length; q++) {
+        if (holds(level, a[p] as string, b[q] as string, nicknames, (memos[p] as Memo[])[q] as Memo)) return i + 1;
+      }
+    }
   }
   return levels.length + 1;
 }
