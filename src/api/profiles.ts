@@ -1,10 +1,62 @@
+import type { JSONSchemaType } from 'ajv';
+import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { currentConsent } from '../consent/status.ts';
+import { rowsOf } from '../db/database.ts';
 import { findProfilesByKeys, loadConsentLedger, loadLineage, loadProfiles, resolveProfileId } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { DecisionError, forceMerge, splitProfile } from '../resolution/decisions.ts';
 import type { AuthEnv } from './auth.ts';
 import { ApiError } from './errors.ts';
+import { bodyValidator } from './validate.ts';
+
+interface MergeRequest {
+  ids: string[];
+  reason?: string;
+}
+const mergeRequest = bodyValidator<MergeRequest>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['ids'],
+  properties: {
+    ids: { type: 'array', minItems: 2, maxItems: 100, uniqueItems: true, items: { type: 'string', format: 'uuid' } },
+    reason: { type: 'string', nullable: true, maxLength: 2000 },
+  },
+} as JSONSchemaType<MergeRequest>);
+
+interface SplitRequest {
+  records: { source: string; recordId: string; object?: string }[];
+  reason?: string;
+}
+const splitRequest = bodyValidator<SplitRequest>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['records'],
+  properties: {
+    records: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 1000,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['source', 'recordId'],
+        properties: { source: { type: 'string' }, recordId: { type: 'string' }, object: { type: 'string', nullable: true } },
+      },
+    },
+    reason: { type: 'string', nullable: true, maxLength: 2000 },
+  },
+} as JSONSchemaType<SplitRequest>);
+
+const decided = async <T>(run: () => Promise<T>): Promise<T> => {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof DecisionError) throw new ApiError(error.code, error.message);
+    throw error;
+  }
+};
 
 /** Profile reads. Who may call: any API key (readers and up). */
 export function profileRoutes(ctx: PipelineContext) {
@@ -42,6 +94,85 @@ export function profileRoutes(ctx: PipelineContext) {
     .get('/profiles/:id/lineage', async (c) => {
       const id = await active(c.req.param('id'));
       return c.json({ id, fields: await loadLineage(db, id) });
+    })
+    .post('/profiles/merge', async (c) => {
+      const input = await mergeRequest(c);
+      const actor = { name: c.get('caller').name, reason: input.reason ?? c.req.header('x-aurum-reason') ?? null };
+      const result = await decided(() => forceMerge(ctx, input.ids, actor));
+      const [profile] = await loadProfiles(db, [result.id]);
+      const { hash: _hash, ...body } = profile as NonNullable<typeof profile>;
+      return c.json({ profile: body, merged: result.merged });
+    })
+    .post('/profiles/:id/split', async (c) => {
+      const input = await splitRequest(c);
+      const actor = { name: c.get('caller').name, reason: input.reason ?? c.req.header('x-aurum-reason') ?? null };
+      const result = await decided(() => splitProfile(ctx, c.req.param('id'), input.records, actor));
+      const views = await loadProfiles(db, [result.id, result.newId]);
+      const strip = (id: string) => {
+        const { hash: _hash, ...body } = views.find((v) => v.id === id) as (typeof views)[number];
+        return body;
+      };
+      return c.json({ profile: strip(result.id), split: strip(result.newId), moved: result.moved }, 201);
+    })
+    .get('/profiles/:id/history', async (c) => {
+      const id = await active(c.req.param('id'));
+      const rows = rowsOf<{
+        kind: string;
+        survivor_id: string;
+        retired_ids: string[];
+        details: unknown;
+        actor: string;
+        reason: string | null;
+        at: Date | string;
+      }>(
+        await db.execute(sql`
+          select kind, survivor_id, retired_ids, details, actor, reason, at from profile_merges
+          where survivor_id = ${id} or ${id} = any(retired_ids)
+            or survivor_id in (select id from profiles where merged_into = ${id})
+          order by at, id`),
+      );
+      return c.json({
+        id,
+        history: rows.map((r) => ({
+          kind: r.kind,
+          at: new Date(r.at).toISOString(),
+          actor: r.actor,
+          reason: r.reason,
+          profile: r.survivor_id,
+          others: r.retired_ids,
+          details: r.details,
+        })),
+      });
+    })
+    .get('/profiles/:id/matches', async (c) => {
+      const id = await active(c.req.param('id'));
+      const rows = rowsOf<{ source: string; object: string; record_id: string; keys: string[] | null; shared: string[] | null }>(
+        await db.execute(sql`
+          select sr.source, sr.object, sr.record_id,
+            array_agg(rk.key order by rk.key) filter (where rk.key is not null) as keys,
+            array_agg(rk.key order by rk.key) filter (where exists (
+              select 1 from record_keys o join source_records os on os.id = o.record_pk
+              where o.key = rk.key and os.profile_id = sr.profile_id and os.id <> sr.id)) as shared
+          from source_records sr left join record_keys rk on rk.record_pk = sr.id
+          where sr.profile_id = ${id}
+          group by sr.id, sr.source, sr.object, sr.record_id order by sr.id`),
+      );
+      const manual =
+        rowsOf(await db.execute(sql`select 1 from profile_merges where survivor_id = ${id} and kind = 'manual' limit 1`)).length > 0;
+      return c.json({
+        id,
+        members: rows.map((r) => ({
+          source: r.source,
+          object: r.object,
+          recordId: r.record_id,
+          linkedBy:
+            r.shared && r.shared.length > 0
+              ? { rule: 'identifier', keys: r.shared }
+              : rows.length === 1
+                ? { rule: 'only member' }
+                : { rule: manual ? 'manual merge' : 'record identity' },
+        })),
+      });
     })
     .get('/profiles/:id/consent', async (c) => {
       const id = await active(c.req.param('id'));

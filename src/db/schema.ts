@@ -91,14 +91,44 @@ export const profileMerges = pgTable(
     id: id(),
     survivorId: uuid('survivor_id').notNull(),
     retiredIds: uuid('retired_ids').array().notNull(),
-    /** `link` when records bridged profiles; `manual` when someone forced it. */
+    /**
+     * `link`: records bridged profiles; `manual`: someone forced a merge; `split`: someone moved records
+     * out (survivor = the profile split, retired = the new profile); `refused`: a pin kept profiles apart.
+     */
     kind: text('kind').notNull(),
     details: jsonb('details').notNull(),
     actor: text('actor').notNull(),
     reason: text('reason'),
     at: at('at').notNull().defaultNow(),
   },
-  (t) => [index('profile_merges_survivor_idx').on(t.survivorId), check('profile_merges_kind_check', sql`${t.kind} in ('link', 'manual')`)],
+  (t) => [
+    index('profile_merges_survivor_idx').on(t.survivorId),
+    check('profile_merges_kind_check', sql`${t.kind} in ('link', 'manual', 'split', 'refused')`),
+  ],
+);
+
+/**
+ * Decisions someone pinned: these two records never link automatically (written by a split, lifted
+ * by a forced merge of their profiles).
+ */
+export const linkPins = pgTable(
+  'link_pins',
+  {
+    recordA: bigint('record_a', { mode: 'number' })
+      .notNull()
+      .references(() => sourceRecords.id, { onDelete: 'cascade' }),
+    recordB: bigint('record_b', { mode: 'number' })
+      .notNull()
+      .references(() => sourceRecords.id, { onDelete: 'cascade' }),
+    actor: text('actor').notNull(),
+    reason: text('reason'),
+    at: at('at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.recordA, t.recordB] }),
+    index('link_pins_b_idx').on(t.recordB),
+    check('link_pins_order_check', sql`${t.recordA} < ${t.recordB}`),
+  ],
 );
 
 /** Append-only consent ledger; a profile's entries are those of its member records. */

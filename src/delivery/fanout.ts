@@ -61,11 +61,18 @@ export async function fanout(ctx: PipelineContext, batch: readonly ProfileChange
         for (const id of retired) dropped.push({ destinationId: destination.id, profileId: id });
 
         if (qualifies(profile.consent, destination.purposes)) {
-          if (change.event !== 'profile.merged' && state?.status === 'sent' && state.golden_hash === hash) continue;
+          if (change.event === 'profile.updated' && state?.status === 'sent' && state.golden_hash === hash) continue;
           const payload =
             change.event === 'profile.merged'
               ? { event: change.event, profile: publicProfile, merged: change.merged }
-              : { event: change.event, profile: publicProfile };
+              : change.event === 'profile.split'
+                ? {
+                    event: change.event,
+                    profile: publicProfile,
+                    ...(change.splitFrom ? { splitFrom: change.splitFrom } : {}),
+                    ...(change.splitInto ? { splitInto: change.splitInto } : {}),
+                  }
+                : { event: change.event, profile: publicProfile };
           planned.push({ destinationId: destination.id, profileId: profile.id, event: change.event, body: JSON.stringify(payload) });
           newStates.push({ destinationId: destination.id, profileId: profile.id, status: 'sent', hash });
         } else {
@@ -95,10 +102,14 @@ function combine(batch: readonly ProfileChange[]): ProfileChange[] {
   for (const change of batch) {
     const prev = byProfile.get(change.profileId);
     const merged = [...(prev?.event === 'profile.merged' ? prev.merged : []), ...(change.event === 'profile.merged' ? change.merged : [])];
-    byProfile.set(
-      change.profileId,
-      merged.length > 0 ? { profileId: change.profileId, event: 'profile.merged', merged: [...new Set(merged)] } : change,
-    );
+    // Merges are the news that counts, then splits; a plain update never hides either.
+    const next =
+      merged.length > 0
+        ? { profileId: change.profileId, event: 'profile.merged' as const, merged: [...new Set(merged)] }
+        : prev?.event === 'profile.split' && change.event === 'profile.updated'
+          ? prev
+          : change;
+    byProfile.set(change.profileId, next);
   }
   return [...byProfile.values()];
 }

@@ -8,7 +8,8 @@ import { buildGolden, type Member } from './build.ts';
 /** What a golden record change means to destinations. */
 export type ProfileChange =
   | { profileId: string; event: 'profile.updated' }
-  | { profileId: string; event: 'profile.merged'; merged: string[] };
+  | { profileId: string; event: 'profile.merged'; merged: string[] }
+  | { profileId: string; event: 'profile.split'; splitFrom?: string; splitInto?: string[] };
 
 /**
  * Recomputes the golden records of `profileIds` from their member records and stores those that

@@ -102,12 +102,19 @@ export async function linkFragments(tx: Tx, batch: readonly Fragment[]): Promise
   // Components of fragments and the active profiles they touch.
   const components = new Components();
   const keyOwner = new Map<string, string>();
+  const touched = changed.map(() => new Set<string>());
   for (const [i, { keys, current }] of changed.entries()) {
     const node = `f${i}`;
     components.find(node);
-    if (current) components.union(node, `p${active.get(current.profile_id)}`);
+    if (current) {
+      components.union(node, `p${active.get(current.profile_id)}`);
+      touched[i]?.add(active.get(current.profile_id) as string);
+    }
     for (const key of keys) {
-      for (const p of profilesByKey.get(key) ?? []) components.union(node, `p${active.get(p)}`);
+      for (const p of profilesByKey.get(key) ?? []) {
+        components.union(node, `p${active.get(p)}`);
+        touched[i]?.add(active.get(p) as string);
+      }
       const other = keyOwner.get(key);
       if (other) components.union(node, other);
       else keyOwner.set(key, node);
@@ -125,6 +132,18 @@ export async function linkFragments(tx: Tx, batch: readonly Fragment[]): Promise
     const group = groups.get(components.find(`p${id}`));
     group?.profiles.add(id);
   }
+
+  await separatePinned(
+    tx,
+    groups,
+    touched,
+    seqOf,
+    (i) => changed[i]?.fragment,
+    (i) => {
+      const current = changed[i]?.current;
+      return current ? active.get(current.profile_id) : undefined;
+    },
+  );
 
   const needNew = [...groups.values()].filter((g) => g.profiles.size === 0);
   const created = needNew.length
@@ -144,7 +163,7 @@ export async function linkFragments(tx: Tx, batch: readonly Fragment[]): Promise
     for (const i of group.fragments) profileOf.set(i, survivorId);
     if (retiredIds.length > 0) {
       const via = group.fragments.map((i) => changed[i]?.fragment).filter((f) => f !== undefined);
-      await retire(tx, survivorId, retiredIds, {
+      await retire(tx, survivorId, retiredIds, 'link', 'aurum', null, {
         records: via.map((f) => ({ source: f.source, object: f.object, recordId: f.recordId })),
         keys: [...new Set(group.fragments.flatMap((i) => (changed[i]?.keys ?? []).filter((k) => profilesByKey.has(k))))],
       });
@@ -160,7 +179,7 @@ export async function linkFragments(tx: Tx, batch: readonly Fragment[]): Promise
 }
 
 /** Locks the candidate profiles, following merges to their survivors, and locks those too. */
-async function lockProfiles(tx: Tx, ids: Set<string>) {
+export async function lockProfiles(tx: Tx, ids: Set<string>) {
   const active = new Map<string, string>();
   const seqOf = new Map<string, number>();
   let pending = [...ids];
@@ -186,15 +205,82 @@ async function lockProfiles(tx: Tx, ids: Set<string>) {
   return { active, seqOf };
 }
 
-async function retire(tx: Tx, survivorId: string, retiredIds: string[], details: object) {
+type Group = { fragments: number[]; profiles: Set<string> };
+
+/**
+ * Someone pinned records apart (a split): a component that would merge their profiles is cut into
+ * compatible sets, oldest profile first. Each fragment stays with the profiles it touched; the
+ * refused merge is recorded.
+ */
+async function separatePinned(
+  tx: Tx,
+  groups: Map<string, Group>,
+  touched: Set<string>[],
+  seqOf: Map<string, number>,
+  fragmentOf: (i: number) => Fragment | undefined,
+  homeOf: (i: number) => string | undefined,
+) {
+  const crowded = [...groups.entries()].filter(([, g]) => g.profiles.size > 1);
+  if (crowded.length === 0) return;
+  const ids = crowded.flatMap(([, g]) => [...g.profiles]);
+  const conflicts = new Set(
+    rowsOf<{ p: string; q: string }>(
+      await tx.execute(sql`
+        select distinct least(a.profile_id, b.profile_id) as p, greatest(a.profile_id, b.profile_id) as q
+        from link_pins lp
+        join source_records a on a.id = lp.record_a
+        join source_records b on b.id = lp.record_b
+        where a.profile_id = any(${uuidArray(ids)}) and b.profile_id = any(${uuidArray(ids)}) and a.profile_id <> b.profile_id`),
+    ).map((r) => `${r.p}|${r.q}`),
+  );
+  if (conflicts.size === 0) return;
+  const apart = (x: string, y: string) => conflicts.has(x < y ? `${x}|${y}` : `${y}|${x}`);
+  for (const [root, group] of crowded) {
+    const sets: string[][] = [];
+    for (const id of [...group.profiles].sort((a, b) => (seqOf.get(a) ?? 0) - (seqOf.get(b) ?? 0))) {
+      const home = sets.find((set) => set.every((other) => !apart(id, other)));
+      if (home) home.push(id);
+      else sets.push([id]);
+    }
+    if (sets.length === 1) continue;
+    groups.delete(root);
+    const parts = sets.map((set) => ({ fragments: [] as number[], profiles: new Set(set) }));
+    for (const i of group.fragments) {
+      // A known record stays on its own profile; a new one joins the oldest profile it touched.
+      const home = homeOf(i);
+      const mine = touched[i] ?? new Set<string>();
+      const part =
+        (home && parts.find((p) => p.profiles.has(home))) || parts.find((p) => [...p.profiles].some((id) => mine.has(id))) || parts[0];
+      part?.fragments.push(i);
+    }
+    parts.forEach((part, n) => groups.set(`${root}#${n}`, part));
+    const [first, ...others] = sets.map((set) => set[0] as string);
+    const via = group.fragments.map(fragmentOf).filter((f) => f !== undefined);
+    await tx.execute(sql`
+      insert into profile_merges (survivor_id, retired_ids, kind, details, actor)
+      values (${first}, ${uuidArray(others)}, 'refused',
+        ${JSON.stringify({ reason: 'pinned apart by a split', records: via.map((f) => ({ source: f.source, object: f.object, recordId: f.recordId })) })}::jsonb, 'aurum')`);
+  }
+}
+
+/** Retires profiles into a survivor: their records, redirects and history follow. */
+export async function retire(
+  tx: Tx,
+  survivorId: string,
+  retiredIds: string[],
+  kind: 'link' | 'manual',
+  actor: string,
+  reason: string | null,
+  details: object,
+) {
   const retired = uuidArray(retiredIds);
   await tx.execute(sql`update profiles set merged_into = ${survivorId}, updated_at = now() where id = any(${retired})`);
   // Keep redirects one hop long: ids retired earlier into these now answer with the survivor too.
   await tx.execute(sql`update profiles set merged_into = ${survivorId} where merged_into = any(${retired})`);
   await tx.execute(sql`update source_records set profile_id = ${survivorId} where profile_id = any(${retired})`);
   await tx.execute(sql`
-    insert into profile_merges (survivor_id, retired_ids, kind, details, actor)
-    values (${survivorId}, ${retired}, 'link', ${JSON.stringify(details)}::jsonb, 'aurum')`);
+    insert into profile_merges (survivor_id, retired_ids, kind, details, actor, reason)
+    values (${survivorId}, ${retired}, ${kind}, ${JSON.stringify(details)}::jsonb, ${actor}, ${reason})`);
 }
 
 async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; profileId: string }[]) {

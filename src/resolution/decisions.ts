@@ -1,0 +1,124 @@
+import { sql } from 'drizzle-orm';
+import { rowsOf, type Tx } from '../db/database.ts';
+import { lockKeys, uuidArray } from '../db/sql.ts';
+import { type ProfileChange, refreshGolden } from '../golden/refresh.ts';
+import type { PipelineContext } from '../pipeline-context.ts';
+import { QUEUES, sendInTx } from '../queue/queues.ts';
+import { recordIdentity } from './keys.ts';
+import { lockProfiles, retire } from './link.ts';
+
+/** Why a decision cannot be carried out; the API turns these into 400/404 answers. */
+export class DecisionError extends Error {
+  readonly code: 'profile_not_found' | 'invalid_request';
+  constructor(code: DecisionError['code'], message: string) {
+    super(message);
+    this.name = 'DecisionError';
+    this.code = code;
+  }
+}
+
+export interface Actor {
+  name: string;
+  reason: string | null;
+}
+
+interface Member {
+  id: string | number;
+  source: string;
+  object: string;
+  record_id: string;
+}
+
+async function membersOf(tx: Tx, profileIds: string[]): Promise<(Member & { profile_id: string })[]> {
+  return rowsOf(
+    await tx.execute(
+      sql`select id, source, object, record_id, profile_id from source_records where profile_id = any(${uuidArray(profileIds)})`,
+    ),
+  );
+}
+
+/** Locks as ingest does: record identities first (advisory), then the profile rows. */
+async function lockForDecision(tx: Tx, ids: string[]) {
+  const members = await membersOf(tx, ids);
+  await tx.execute(lockKeys(members.map((m) => recordIdentity({ source: m.source, object: m.object, recordId: m.record_id }))));
+  return lockProfiles(tx, new Set(ids));
+}
+
+async function publish(ctx: PipelineContext, tx: Tx, changes: ProfileChange[]) {
+  if (changes.length > 0) await sendInTx(ctx.boss, tx, QUEUES.fanout, { changes });
+}
+
+const priorityOf = (ctx: PipelineContext) => (source: string) => ctx.workspace().sources.get(source)?.priority ?? 0;
+
+/**
+ * `POST /profiles/merge`: merges the profiles whatever their records say; the oldest survives.
+ * Pins between their records are lifted: someone decided these are one person.
+ */
+export async function forceMerge(ctx: PipelineContext, ids: string[], actor: Actor) {
+  return ctx.database.db.transaction(async (tx) => {
+    const { active, seqOf } = await lockForDecision(tx, ids);
+    const unknown = ids.filter((id) => !active.has(id));
+    if (unknown.length > 0) throw new DecisionError('profile_not_found', `there is no profile ${unknown.join(', ')}`);
+    const distinct = [...new Set(ids.map((id) => active.get(id) as string))].sort((a, b) => (seqOf.get(a) ?? 0) - (seqOf.get(b) ?? 0));
+    const [survivorId, ...retiredIds] = distinct;
+    if (!survivorId || retiredIds.length === 0) throw new DecisionError('invalid_request', 'these ids are already one profile');
+    await retire(tx, survivorId, retiredIds, 'manual', actor.name, actor.reason, { requested: ids });
+    await tx.execute(sql`
+      delete from link_pins where record_a in (select id from source_records where profile_id = ${survivorId})
+        and record_b in (select id from source_records where profile_id = ${survivorId})`);
+    const changes = await refreshGolden(tx, [survivorId], priorityOf(ctx), [{ survivorId, retiredIds }]);
+    await publish(ctx, tx, changes);
+    return { id: survivorId, merged: retiredIds };
+  });
+}
+
+/**
+ * `POST /profiles/:id/split`: moves records out into a new profile and pins the decision, so the
+ * moved records never re-merge with the rest automatically.
+ */
+export async function splitProfile(
+  ctx: PipelineContext,
+  profileId: string,
+  records: { source: string; recordId: string; object?: string | undefined }[],
+  actor: Actor,
+) {
+  return ctx.database.db.transaction(async (tx) => {
+    const { active } = await lockForDecision(tx, [profileId]);
+    const id = active.get(profileId);
+    if (!id) throw new DecisionError('profile_not_found', `there is no profile ${profileId}`);
+    const members = (await membersOf(tx, [id])).filter((m) => m.profile_id === id);
+    const chosen = new Set<Member>();
+    const missing: string[] = [];
+    for (const r of records) {
+      const found = members.filter(
+        (m) => m.source === r.source && m.record_id === r.recordId && (r.object === undefined || m.object === r.object),
+      );
+      if (found.length === 0) missing.push(`${r.source}/${r.recordId}`);
+      for (const m of found) chosen.add(m);
+    }
+    if (missing.length > 0) throw new DecisionError('invalid_request', `not records of profile ${id}: ${missing.join(', ')}`);
+    if (chosen.size === 0 || chosen.size === members.length) {
+      throw new DecisionError('invalid_request', 'a split must move some, but not all, of the profile’s records');
+    }
+    const moved = [...chosen].map((m) => String(m.id));
+    const kept = members.filter((m) => !chosen.has(m)).map((m) => String(m.id));
+    const [created] = rowsOf<{ id: string }>(await tx.execute(sql`insert into profiles (version) values (0) returning id`));
+    const newId = (created as { id: string }).id;
+    await tx.execute(sql`update source_records set profile_id = ${newId} where id = any(${sql.param(moved)}::bigint[])`);
+    await tx.execute(sql`
+      insert into link_pins (record_a, record_b, actor, reason)
+      select least(a, b), greatest(a, b), ${actor.name}, ${actor.reason}
+      from unnest(${sql.param(moved)}::bigint[]) a cross join unnest(${sql.param(kept)}::bigint[]) b
+      on conflict do nothing`);
+    const details = { records: [...chosen].map((m) => ({ source: m.source, object: m.object, recordId: m.record_id })) };
+    await tx.execute(sql`
+      insert into profile_merges (survivor_id, retired_ids, kind, details, actor, reason)
+      values (${id}, ${uuidArray([newId])}, 'split', ${JSON.stringify(details)}::jsonb, ${actor.name}, ${actor.reason})`);
+    await refreshGolden(tx, [id, newId], priorityOf(ctx));
+    await publish(ctx, tx, [
+      { profileId: id, event: 'profile.split', splitInto: [newId] },
+      { profileId: newId, event: 'profile.split', splitFrom: id },
+    ]);
+    return { id, newId, moved: details.records };
+  });
+}
