@@ -91,7 +91,9 @@ export async function runResolve(options: ResolveOptions): Promise<void> {
       .on('finish', () => resolve(undefined))
       .on('error', reject),
   );
-  fragments.forEach((f, i) => out.write([f.source, f.recordId, `P${result.cluster[i]}`]));
+  for (const [i, f] of fragments.entries()) {
+    if (!out.write([f.source, f.recordId, `P${result.cluster[i]}`])) await new Promise((r) => out.once('drain', () => r(undefined)));
+  }
   out.end();
   await written;
 

@@ -253,7 +253,7 @@ async function separatePinned(
         (home && parts.find((p) => p.profiles.has(home))) || parts.find((p) => [...p.profiles].some((id) => mine.has(id))) || parts[0];
       part?.fragments.push(i);
     }
-    parts.forEach((part, n) => groups.set(`${root}#${n}`, part));
+    for (const [n, part] of parts.entries()) groups.set(`${root}#${n}`, part);
     const [first, ...others] = sets.map((set) => set[0] as string);
     const via = group.fragments.map(fragmentOf).filter((f) => f !== undefined);
     await tx.execute(sql`
