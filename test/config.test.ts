@@ -127,6 +127,24 @@ describe('the workspace', () => {
     );
   });
 
+  it('validates identity.yaml, naming the file, field and line', () => {
+    const badThreshold = workspace({ 'connectors/crm.yaml': connector, 'identity.yaml': 'emIterations: 10\nthreshold: 2\n' });
+    expect(problemsOf(badThreshold)).toEqual([
+      expect.objectContaining({ file: expect.stringContaining('identity.yaml'), field: 'threshold', line: 2 }),
+    ]);
+    const unknownField = workspace({
+      'connectors/crm.yaml': connector,
+      'identity.yaml': 'comparisons:\n  - field: shoeSize\n    levels: [{ exact: true }]\n',
+    });
+    expect(problemsOf(unknownField)).toEqual([
+      expect.objectContaining({
+        file: expect.stringContaining('identity.yaml'),
+        field: 'comparisons.0.field',
+        message: expect.stringContaining('unknown field "shoeSize"'),
+      }),
+    ]);
+  });
+
   it('rejects an unknown connector type and a YAML syntax error', () => {
     const dir = workspace({ 'connectors/crm.yaml': 'type: telex\n', 'connectors/zen.yaml': 'type: webhook\n  secret: [\n' });
     const problems = problemsOf(dir);

@@ -84,6 +84,19 @@ describe('a record that bridges two profiles', () => {
   });
 });
 
+describe('a placeholder identifier', () => {
+  it('never links different people (blocked values)', async () => {
+    await crm({ id: 'p1', email: 'test@example.com', first_name: 'Pat' });
+    await crm({ id: 'p2', email: 'TEST@example.com', first_name: 'Lee' });
+    await t.settle();
+    expect(await byEmail('test@example.com')).toHaveLength(0);
+    const [pat] = (await t.json('GET', '/profiles?externalId=crm:p1')).profiles;
+    const [lee] = (await t.json('GET', '/profiles?externalId=crm:p2')).profiles;
+    expect(pat.id).not.toBe(lee.id);
+    expect(pat.emails).toEqual(['test@example.com']);
+  });
+});
+
 describe('an identical record arriving again', () => {
   it('changes nothing downstream', async () => {
     const record = { id: 'c3', email: 'alan@example.com', first_name: 'Alan', last_name: 'Turing' };

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import { connectorTypes } from '../connectors/registry.ts';
 import { type CompiledMapping, compileMapping, mappingFileSchema } from '../mapping/mapping-file.ts';
+import { type IdentityConfig, loadIdentityConfig } from '../resolution/probabilistic/config.ts';
 import { ConfigError, type ConfigProblem, YamlFile } from './yaml-file.ts';
 
 /** One source: a `connectors/<name>.yaml` file. */
@@ -21,6 +22,8 @@ export interface Workspace {
   dir: string;
   sources: ReadonlyMap<string, Source>;
   mappings: readonly CompiledMapping[];
+  /** `identity.yaml`, or the defaults. */
+  identity: IdentityConfig;
 }
 
 const SOURCE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -131,8 +134,15 @@ export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env)
     seen.set(key, m.file);
   }
 
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { dir, sources, mappings };
+  let identity: IdentityConfig | undefined;
+  try {
+    identity = loadIdentityConfig(dir);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (problems.length > 0 || !identity) throw new ConfigError(problems);
+  return { dir, sources, mappings, identity };
 }
 
 function lineOf(yaml: YamlFile, at: string[]): { line?: number } {

@@ -4,6 +4,7 @@ import { bigintArray, isRetryable, textArray } from '../db/sql.ts';
 import { refreshGolden } from '../golden/refresh.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES, sendInTx } from '../queue/queues.ts';
+import { blockedValues } from '../resolution/keys.ts';
 import { linkFragments } from '../resolution/link.ts';
 import { type Fragment, type MappingFailure, mapRecord, type RawRecord } from './apply.ts';
 
@@ -53,7 +54,7 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
         raws.map((r) => Number(r.id)),
         failures,
       );
-      const link = await linkFragments(tx, fragments);
+      const link = await linkFragments(tx, fragments, blockedValues(workspace.identity.blockedValues));
       const changes = await refreshGolden(tx, link.profileIds, priorityOf, link.merges);
       if (changes.length > 0) await sendInTx(ctx.boss, tx, QUEUES.fanout, { changes });
       return { unchanged: link.unchanged, profilesChanged: changes.length };

@@ -4,14 +4,27 @@ import type { Profile } from '../mapping/profile.ts';
  * The deterministic match keys of a fragment: a normalised email, an E.164 phone, or an external
  * system's id. Two fragments that share one belong to the same person.
  */
-export function matchKeys(profile: Profile): string[] {
+export function matchKeys(profile: Profile, blocked: ReadonlySet<string> = new Set()): string[] {
   const keys: string[] = [];
-  for (const email of profile.emails ?? []) keys.push(`email:${email}`);
-  for (const phone of profile.phones ?? []) keys.push(`phone:${phone}`);
-  for (const [system, id] of Object.entries(profile.externalIds ?? {})) keys.push(`ext:${system}:${id}`);
+  // Placeholders (test@example.com, 0000000000) identify no one: they never link.
+  const usable = (value: string) => !blocked.has(value.toLowerCase()) && !blocked.has(value.replace(/^\+/, ''));
+  for (const email of profile.emails ?? []) if (usable(email)) keys.push(`email:${email}`);
+  for (const phone of profile.phones ?? []) if (usable(phone)) keys.push(`phone:${phone}`);
+  for (const [system, id] of Object.entries(profile.externalIds ?? {})) if (usable(id)) keys.push(`ext:${system}:${id}`);
   return keys;
 }
 
 /** A record's own identity: updates of one record always land on one profile. */
 export const recordIdentity = (f: { source: string; object: string; recordId: string }): string =>
   `rec:${f.source}/${f.object}/${f.recordId}`;
+
+const blockedCache = new WeakMap<readonly string[], ReadonlySet<string>>();
+/** The configured blocked values as a set, lowercased, built once per configuration. */
+export function blockedValues(values: readonly string[]): ReadonlySet<string> {
+  let set = blockedCache.get(values);
+  if (!set) {
+    set = new Set(values.map((v) => v.toLowerCase()));
+    blockedCache.set(values, set);
+  }
+  return set;
+}

@@ -49,12 +49,12 @@ class Components {
  * that could link the same person; row locks on the profiles found serialise merges that meet
  * through different keys. Deadlocks are left to PostgreSQL to detect; the caller retries.
  */
-export async function linkFragments(tx: Tx, batch: readonly Fragment[]): Promise<LinkResult> {
+export async function linkFragments(tx: Tx, batch: readonly Fragment[], blocked: ReadonlySet<string> = new Set()): Promise<LinkResult> {
   // The latest arrival of each record wins within a batch.
   const latest = new Map<string, Fragment>();
   for (const f of [...batch].sort((a, b) => a.rawId - b.rawId)) latest.set(recordIdentity(f), f);
   const fragments = [...latest.values()];
-  const keysOf = fragments.map((f) => matchKeys(f.profile));
+  const keysOf = fragments.map((f) => matchKeys(f.profile, blocked));
 
   await tx.execute(lockKeys([...fragments.map(recordIdentity), ...keysOf.flat()]));
 
