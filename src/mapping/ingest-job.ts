@@ -54,7 +54,7 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
         raws.map((r) => Number(r.id)),
         failures,
       );
-      const link = await linkFragments(tx, fragments, blockedValues(workspace.identity.blockedValues));
+      const link = await linkFragments(tx, fragments, blockedValues(workspace.identity.blockedValues), workspace.identity.guards);
       const changes = await refreshGolden(tx, link.profileIds, priorityOf, link.merges);
       if (changes.length > 0) await sendInTx(ctx.boss, tx, QUEUES.fanout, { changes });
       return { unchanged: link.unchanged, profilesChanged: changes.length };

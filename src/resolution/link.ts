@@ -49,7 +49,14 @@ class Components {
  * that could link the same person; row locks on the profiles found serialise merges that meet
  * through different keys. Deadlocks are left to PostgreSQL to detect; the caller retries.
  */
-export async function linkFragments(tx: Tx, batch: readonly Fragment[], blocked: ReadonlySet<string> = new Set()): Promise<LinkResult> {
+const NO_GUARDS: Guards = { uniqueSystems: [], maxPerProfile: {} };
+
+export async function linkFragments(
+  tx: Tx,
+  batch: readonly Fragment[],
+  blocked: ReadonlySet<string> = new Set(),
+  guards: Guards = NO_GUARDS,
+): Promise<LinkResult> {
   // The latest arrival of each record wins within a batch.
   const latest = new Map<string, Fragment>();
   for (const f of [...batch].sort((a, b) => a.rawId - b.rawId)) latest.set(recordIdentity(f), f);
@@ -133,7 +140,7 @@ export async function linkFragments(tx: Tx, batch: readonly Fragment[], blocked:
     group?.profiles.add(id);
   }
 
-  await separatePinned(
+  await enforceGuards(
     tx,
     groups,
     touched,
@@ -143,6 +150,7 @@ export async function linkFragments(tx: Tx, batch: readonly Fragment[], blocked:
       const current = changed[i]?.current;
       return current ? active.get(current.profile_id) : undefined;
     },
+    guards,
   );
 
   const needNew = [...groups.values()].filter((g) => g.profiles.size === 0);
@@ -207,23 +215,55 @@ export async function lockProfiles(tx: Tx, ids: Set<string>) {
 
 type Group = { fragments: number[]; profiles: Set<string> };
 
+export interface Guards {
+  uniqueSystems: readonly string[];
+  maxPerProfile: { emails?: number; phones?: number; externalIds?: number };
+}
+
+interface Inventory {
+  emails: Set<string>;
+  phones: Set<string>;
+  externalIds: Set<string>;
+  bySystem: Map<string, Set<string>>;
+}
+
+/** What the profiles of crowded components hold, to check guards against. */
+async function inventories(tx: Tx, ids: string[]): Promise<Map<string, Inventory>> {
+  const out = new Map<string, Inventory>();
+  for (const row of rowsOf<{ profile_id: string; fragment: Fragment['profile'] }>(
+    await tx.execute(sql`select profile_id, fragment from source_records where profile_id = any(${uuidArray(ids)})`),
+  )) {
+    const inv = out.get(row.profile_id) ?? { emails: new Set(), phones: new Set(), externalIds: new Set(), bySystem: new Map() };
+    for (const e of row.fragment.emails ?? []) inv.emails.add(e);
+    for (const p of row.fragment.phones ?? []) inv.phones.add(p);
+    for (const [system, id] of Object.entries(row.fragment.externalIds ?? {})) {
+      inv.externalIds.add(`${system}:${id}`);
+      inv.bySystem.set(system, (inv.bySystem.get(system) ?? new Set()).add(id));
+    }
+    out.set(row.profile_id, inv);
+  }
+  return out;
+}
+
 /**
- * Someone pinned records apart (a split): a component that would merge their profiles is cut into
- * compatible sets, oldest profile first. Each fragment stays with the profiles it touched; the
- * refused merge is recorded.
+ * A component that would merge profiles against a decision or a guard is cut into compatible sets,
+ * oldest profile first: records pinned apart by a split, two different ids of a system declared
+ * unique, or more identifiers of a type than a profile may hold. Each fragment stays with its own
+ * profile (or the oldest it touched); every refused merge is recorded with its reason.
  */
-async function separatePinned(
+async function enforceGuards(
   tx: Tx,
   groups: Map<string, Group>,
   touched: Set<string>[],
   seqOf: Map<string, number>,
   fragmentOf: (i: number) => Fragment | undefined,
   homeOf: (i: number) => string | undefined,
+  guards: Guards,
 ) {
   const crowded = [...groups.entries()].filter(([, g]) => g.profiles.size > 1);
   if (crowded.length === 0) return;
   const ids = crowded.flatMap(([, g]) => [...g.profiles]);
-  const conflicts = new Set(
+  const pinned = new Set(
     rowsOf<{ p: string; q: string }>(
       await tx.execute(sql`
         select distinct least(a.profile_id, b.profile_id) as p, greatest(a.profile_id, b.profile_id) as q
@@ -233,12 +273,43 @@ async function separatePinned(
         where a.profile_id = any(${uuidArray(ids)}) and b.profile_id = any(${uuidArray(ids)}) and a.profile_id <> b.profile_id`),
     ).map((r) => `${r.p}|${r.q}`),
   );
-  if (conflicts.size === 0) return;
-  const apart = (x: string, y: string) => conflicts.has(x < y ? `${x}|${y}` : `${y}|${x}`);
+  const held = await inventories(tx, ids);
+  const empty: Inventory = { emails: new Set(), phones: new Set(), externalIds: new Set(), bySystem: new Map() };
+  const inv = (id: string) => held.get(id) ?? empty;
+
+  /** Why x may not join y, or undefined. */
+  const apart = (x: string, y: string): string | undefined => {
+    if (pinned.has(x < y ? `${x}|${y}` : `${y}|${x}`)) return 'pinned apart by a split';
+    for (const system of guards.uniqueSystems) {
+      const a = inv(x).bySystem.get(system);
+      const b = inv(y).bySystem.get(system);
+      if (a && b && [...a].some((v) => !b.has(v))) return `two different ${system} ids (declared unique)`;
+    }
+    return undefined;
+  };
+  const overLimit = (set: string[], id: string): string | undefined => {
+    for (const kind of ['emails', 'phones', 'externalIds'] as const) {
+      const limit = guards.maxPerProfile[kind];
+      if (limit === undefined) continue;
+      const union = new Set([...set, id].flatMap((p) => [...inv(p)[kind]]));
+      if (union.size > limit) return `more than ${limit} ${kind} in one profile`;
+    }
+    return undefined;
+  };
+
   for (const [root, group] of crowded) {
     const sets: string[][] = [];
+    const reasons = new Set<string>();
     for (const id of [...group.profiles].sort((a, b) => (seqOf.get(a) ?? 0) - (seqOf.get(b) ?? 0))) {
-      const home = sets.find((set) => set.every((other) => !apart(id, other)));
+      let home: string[] | undefined;
+      for (const set of sets) {
+        const why = set.map((other) => apart(id, other)).find((r) => r !== undefined) ?? overLimit(set, id);
+        if (why === undefined) {
+          home = set;
+          break;
+        }
+        reasons.add(why);
+      }
       if (home) home.push(id);
       else sets.push([id]);
     }
@@ -256,10 +327,10 @@ async function separatePinned(
     for (const [n, part] of parts.entries()) groups.set(`${root}#${n}`, part);
     const [first, ...others] = sets.map((set) => set[0] as string);
     const via = group.fragments.map(fragmentOf).filter((f) => f !== undefined);
+    const details = { reasons: [...reasons], records: via.map((f) => ({ source: f.source, object: f.object, recordId: f.recordId })) };
     await tx.execute(sql`
       insert into profile_merges (survivor_id, retired_ids, kind, details, actor)
-      values (${first}, ${uuidArray(others)}, 'refused',
-        ${JSON.stringify({ reason: 'pinned apart by a split', records: via.map((f) => ({ source: f.source, object: f.object, recordId: f.recordId })) })}::jsonb, 'aurum')`);
+      values (${first}, ${uuidArray(others)}, 'refused', ${JSON.stringify(details)}::jsonb, 'aurum')`);
   }
 }
 

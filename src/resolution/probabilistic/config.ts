@@ -32,6 +32,13 @@ export interface IdentityConfig {
   comparisons: Comparison[];
   /** Values that never link or block: placeholders, test data. Compared after normalisation. */
   blockedValues: string[];
+  /** Merges that would break these are refused and recorded in the profile's history. */
+  guards: {
+    /** External id systems whose ids are unique per person: a profile never holds two of one. */
+    uniqueSystems: string[];
+    /** At most this many distinct values of each identifier type in one profile. */
+    maxPerProfile: { emails?: number; phones?: number; externalIds?: number };
+  };
   /** CSV of `name,nickname,nickname…` rows (the format of Carlton Northern's list); see README. */
   nicknames?: string;
   /** Random pairs sampled to estimate u probabilities. */
@@ -84,6 +91,22 @@ export const identitySchema = {
       },
     },
     blockedValues: { type: 'array', items: { type: 'string' } },
+    guards: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        uniqueSystems: { type: 'array', items: { type: 'string', minLength: 1 } },
+        maxPerProfile: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            emails: { type: 'integer', minimum: 1 },
+            phones: { type: 'integer', minimum: 1 },
+            externalIds: { type: 'integer', minimum: 1 },
+          },
+        },
+      },
+    },
     nicknames: { type: 'string' },
     uSamplePairs: { type: 'integer', minimum: 1000 },
     emIterations: { type: 'integer', minimum: 1, maximum: 200 },
