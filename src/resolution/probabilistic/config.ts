@@ -25,6 +25,8 @@ export interface Comparison {
 export interface IdentityConfig {
   /** Link when the match probability reaches this (0–1). */
   threshold: number;
+  /** Or: link when the match weight (log2 odds, prior included) reaches this; it wins over `threshold`. */
+  thresholdWeight?: number;
   /** Fields (or combinations) that link on exact agreement, whatever else differs. */
   deterministic: string[][];
   /** Each rule's key is its fields' values joined; records sharing a key are compared. */
@@ -72,6 +74,7 @@ export const identitySchema = {
   additionalProperties: false,
   properties: {
     threshold: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+    thresholdWeight: { type: 'number' },
     deterministic: { type: 'array', items: fieldList },
     blocking: { type: 'array', minItems: 1, items: fieldList },
     comparisons: {

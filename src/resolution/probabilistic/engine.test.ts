@@ -40,6 +40,18 @@ describe('the engine', () => {
     expect(model.lambda).toBeLessThan(0.01);
   });
 
+  it('links by match weight when thresholdWeight is set', () => {
+    const strict = new Engine({ ...engine.config, thresholdWeight: 1000 }, engine.nicknames);
+    const inputs = [0, 1].map((i) => ({ key: `w${i}`, profile: person('ann', 'zabrowski', '1960-05-05', '5000') }));
+    const padding = Array.from({ length: 50 }, (_, i) => ({
+      key: `p${i}`,
+      profile: person(`g${i}`, `f${i}`, '1980-01-01', String(6000 + i)),
+    }));
+    expect(new Set(strict.resolve([...inputs, ...padding]).cluster.slice(0, 2)).size).toBe(2);
+    const lenient = new Engine({ ...engine.config, thresholdWeight: -1000 }, engine.nicknames);
+    expect(new Set(lenient.resolve([...inputs, ...padding]).cluster.slice(0, 2)).size).toBe(1);
+  });
+
   it('gives a rare exact surname more weight than a common one (term frequencies)', () => {
     const profiles = [
       ...Array.from({ length: 98 }, () => person('ann', 'smith', '1970-01-01', '3000')),

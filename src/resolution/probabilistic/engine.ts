@@ -407,6 +407,7 @@ export class Engine {
     const tf = this.termFrequencies(features);
     const prior = Math.log2(lambda / (1 - lambda));
     const threshold = this.config.threshold;
+    const weightThreshold = this.config.thresholdWeight;
     let linked = 0;
     for (let k = 0; k < unique; k++) {
       const code = pairs[k] as number;
@@ -424,7 +425,7 @@ export class Engine {
         );
       }
       const probability = 1 / (1 + 2 ** -weight);
-      if (probability >= threshold) {
+      if (weightThreshold !== undefined ? weight >= weightThreshold : probability >= threshold) {
         uf.union(a, b);
         linked++;
       }
