@@ -6,6 +6,7 @@ import { loadWorkspace, type Workspace } from './config/workspace.ts';
 import type { Database } from './db/database.ts';
 import { type FanoutJob, fanout } from './delivery/fanout.ts';
 import { type DeliverJob, deliver } from './delivery/send.ts';
+import { safeError } from './log.ts';
 import { type IngestJob, ingest } from './mapping/ingest-job.ts';
 import type { PipelineContext } from './pipeline-context.ts';
 import { QUEUES, startQueues } from './queue/queues.ts';
@@ -33,7 +34,7 @@ export interface HubOptions {
 export async function createHub(options: HubOptions): Promise<Hub> {
   const { settings, database, log } = options;
   let workspace = options.workspace;
-  const boss = await startQueues(database, settings, (error) => log.error({ err: error }, 'queue error'), {
+  const boss = await startQueues(database, settings, (error) => log.error({ error: safeError(error) }, 'queue error'), {
     supervise: options.workers,
   });
   const ctx: PipelineContext = { database, boss, settings, log, workspace: () => workspace };

@@ -14,3 +14,19 @@ export function createLogger(level: string): Logger {
     pino.destination(2),
   );
 }
+
+/**
+ * An error as it may be logged: drizzle's query errors carry the query's parameters (personal
+ * data) in their message, so keep the name, code and the database's own message only.
+ */
+export function safeError(error: unknown): { name: string; code?: string; message: string } {
+  const e = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'DrizzleQueryError' || e?.message?.startsWith('Failed query')) {
+    return { name: 'DrizzleQueryError', ...(e.cause?.code ? { code: e.cause.code } : {}), message: e.cause?.message ?? 'query failed' };
+  }
+  return {
+    name: e?.name ?? 'Error',
+    ...(e?.code ? { code: String(e.code) } : {}),
+    message: String(e?.message ?? error).split('\n')[0] ?? '',
+  };
+}

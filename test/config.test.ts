@@ -145,6 +145,13 @@ describe('the workspace', () => {
     ]);
   });
 
+  it('merges identity.yaml guards key by key with the defaults', () => {
+    const dir = workspace({ 'connectors/crm.yaml': connector, 'identity.yaml': 'guards:\n  maxPerProfile: { emails: 5 }\n' });
+    const { identity } = loadWorkspace(dir, { CRM_SECRET: 'a-long-enough-secret' });
+    expect(identity.guards).toEqual({ uniqueSystems: [], maxPerProfile: { emails: 5 } });
+    expect(identity.threshold).toBe(0.9);
+  });
+
   it('rejects an unknown connector type and a YAML syntax error', () => {
     const dir = workspace({ 'connectors/crm.yaml': 'type: telex\n', 'connectors/zen.yaml': 'type: webhook\n  secret: [\n' });
     const problems = problemsOf(dir);

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
+import { safeError } from '../log.ts';
 
 /** Every expected failure, by its stable code, with its HTTP status. */
 export const ERROR_STATUS = {
@@ -45,7 +46,7 @@ export function handleError(log: Logger) {
       return c.json(errorBody(error.code, error.message, error.details), ERROR_STATUS[error.code]);
     }
     // Bugs: logged with the route, never with the request body (it may hold personal data).
-    log.error({ err: error, method: c.req.method, path: c.req.routePath }, 'unhandled error');
+    log.error({ error: safeError(error), method: c.req.method, path: c.req.routePath }, 'unhandled error');
     return c.json(errorBody('internal', 'internal error'), 500);
   };
 }

@@ -130,7 +130,10 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
     problems.push(...yaml.schemaProblems(validate.errors));
     return undefined;
   }
-  const merged = { ...base, ...(yaml.value as Partial<IdentityConfig>) } as IdentityConfig;
+  const own = yaml.value as Partial<IdentityConfig>;
+  const merged = { ...base, ...own } as IdentityConfig;
+  // guards merges one level deeper: setting maxPerProfile alone keeps the default uniqueSystems.
+  if (base && own.guards) merged.guards = { ...base.guards, ...own.guards };
   // A comparison needs a known path; a rule may only use compared or identifier fields.
   for (const [i, c] of merged.comparisons.entries()) {
     if (!KNOWN_FIELDS.has(c.field)) {

@@ -1,5 +1,6 @@
 import type { Profile } from '../../mapping/profile.ts';
 import type { IdentityConfig } from './config.ts';
+import { estimateLambda, estimateMBySession } from './em.ts';
 import { transformed, valuesOf } from './features.ts';
 import { describeLevel, levelOf, NULL_LEVEL } from './levels.ts';
 import type { Nicknames } from './nicknames.ts';
@@ -166,118 +167,6 @@ export class Engine {
     });
   }
 
-  /**
-   * m and λ by expectation-maximisation over the candidate pairs, u held fixed (as Splink does).
-   * Pairs are aggregated by comparison pattern first, so each iteration costs per distinct pattern.
-   */
-  estimateM(
-    patterns: Iterable<{ levels: Uint8Array; count: number }>,
-    u: number[][],
-    excluded: ReadonlySet<number> = new Set(),
-  ): { m: number[][]; lambda: number } {
-    const comparisons = this.config.comparisons;
-    // Start: the best level is likely among matches, "else" unlikely.
-    let m = comparisons.map((c) => {
-      const L = c.levels.length;
-      const row = [1, ...c.levels.map((_, i) => (i === 0 ? 0.7 : 0.25 / L)), 0.05];
-      return row;
-    });
-    let lambda = 0.1;
-    const list = [...patterns];
-    for (let iter = 0; iter < this.config.emIterations; iter++) {
-      const mSum = comparisons.map((c) => new Float64Array(c.levels.length + 2));
-      let matchMass = 0;
-      let total = 0;
-      for (const { levels, count } of list) {
-        let pm = lambda;
-        let pu = 1 - lambda;
-        for (let c = 0; c < levels.length; c++) {
-          const l = levels[c] as number;
-          if (l === NULL_LEVEL || excluded.has(c)) continue;
-          pm *= (m[c] as number[])[l] as number;
-          pu *= (u[c] as number[])[l] as number;
-        }
-        const p = pm / (pm + pu);
-        matchMass += p * count;
-        total += count;
-        for (let c = 0; c < levels.length; c++) {
-          const row = mSum[c] as Float64Array;
-          const l = levels[c] as number;
-          row[l] = (row[l] ?? 0) + p * count;
-        }
-      }
-      lambda = Math.min(Math.max(matchMass / total, 1e-6), 1 - 1e-6);
-      m = mSum.map((row) => {
-        const nonNull = row.reduce((a, b, l) => (l === NULL_LEVEL ? a : a + b), 0);
-        return [...row].map((x, l) => (l === NULL_LEVEL ? 1 : Math.max((x + 1e-3) / (nonNull + 1e-3 * row.length), 1e-6)));
-      });
-    }
-    return { m, lambda };
-  }
-
-  /**
-   * Splink's approach: one EM session per blocking rule, on the pairs that rule proposed, leaving
-   * out the fields the rule blocked on (they agree by construction, so their m is not estimable
-   * there). Each field's m is the average over the sessions that could estimate it.
-   */
-  estimateMBySession(sessions: Map<number, { levels: Uint8Array; count: number }>[], u: number[][]): number[][] {
-    const comparisons = this.config.comparisons;
-    const sums = comparisons.map((c) => new Float64Array(c.levels.length + 2));
-    const counts = new Uint32Array(comparisons.length);
-    for (const [r, session] of sessions.entries()) {
-      if (session.size === 0) continue;
-      const blockedFields = new Set((this.config.blocking[r] ?? []).map((spec) => spec.split(':')[0]));
-      const excluded = new Set(comparisons.flatMap((c, i) => (blockedFields.has(c.field) ? [i] : [])));
-      const { m } = this.estimateM(session.values(), u, excluded);
-      for (let c = 0; c < comparisons.length; c++) {
-        if (excluded.has(c)) continue;
-        counts[c] = (counts[c] as number) + 1;
-        (m[c] as number[]).forEach((v, l) => {
-          (sums[c] as Float64Array)[l] = ((sums[c] as Float64Array)[l] as number) + v;
-        });
-      }
-    }
-    return sums.map((row, c) => {
-      const k = counts[c] as number;
-      // A field every rule blocks on is never estimable: fall back to a cautious prior guess.
-      if (k === 0)
-        return [1, ...(comparisons[c]?.levels ?? []).map((_, i) => (i === 0 ? 0.8 : 0.15 / (comparisons[c]?.levels.length ?? 1))), 0.05];
-      return [...row].map((v, l) => (l === NULL_LEVEL ? 1 : v / k));
-    });
-  }
-
-  /** λ among the candidate pairs, with m and u held fixed. */
-  estimateLambda(sessions: Map<number, { levels: Uint8Array; count: number }>[], m: number[][], u: number[][]): { lambda: number } {
-    const seen = new Map<number, { levels: Uint8Array; count: number }>();
-    // A pair proposed by several rules sits in several sessions: weight each session's copy by 1/rules
-    // would need the mask; patterns are what matter, so take each pattern's largest session count.
-    for (const session of sessions) {
-      for (const [id, entry] of session) {
-        const prev = seen.get(id);
-        if (!prev || prev.count < entry.count) seen.set(id, entry);
-      }
-    }
-    let lambda = 0.1;
-    for (let iter = 0; iter < 30; iter++) {
-      let mass = 0;
-      let total = 0;
-      for (const { levels, count } of seen.values()) {
-        let pm = lambda;
-        let pu = 1 - lambda;
-        for (let c = 0; c < levels.length; c++) {
-          const l = levels[c] as number;
-          if (l === NULL_LEVEL) continue;
-          pm *= (m[c] as number[])[l] as number;
-          pu *= (u[c] as number[])[l] as number;
-        }
-        mass += (pm / (pm + pu)) * count;
-        total += count;
-      }
-      lambda = Math.min(Math.max(mass / total, 1e-9), 1 - 1e-9);
-    }
-    return { lambda };
-  }
-
   /** The log2 Bayes factor of one field's level, term-frequency adjusted for exact matches. */
   fieldWeight(model: Model, c: number, level: number, tf: Map<string, number> | undefined, a: string[], b: string[]): number {
     if (level === NULL_LEVEL) return 0;
@@ -397,10 +286,10 @@ export class Engine {
     progress('compare', unique, unique);
 
     const u = this.estimateU(features);
-    const m = this.estimateMBySession(sessions, u);
+    const m = estimateMBySession(this.config, sessions, u);
     // The Bayes factors use u of random pairs, so the prior is that of a random pair: the expected
     // number of matches among candidates (whose m and u are now fixed) over all possible pairs.
-    const { lambda: candidateLambda } = this.estimateLambda(sessions, m, u);
+    const { lambda: candidateLambda } = estimateLambda(sessions, m, u);
     const expectedMatches = candidateLambda * unique;
     const lambda = Math.min(Math.max(expectedMatches / ((n * (n - 1)) / 2 || 1), 1e-12), 0.5);
     const model: Model = { lambda, m, u };

@@ -1,0 +1,126 @@
+import { sql } from 'drizzle-orm';
+import { rowsOf, type Tx } from '../db/database.ts';
+import { uuidArray } from '../db/sql.ts';
+import type { Fragment } from '../mapping/apply.ts';
+
+/** Fragments (by index) and the profiles they would join, as linking groups them. */
+export type Group = { fragments: number[]; profiles: Set<string> };
+
+export interface Guards {
+  uniqueSystems: readonly string[];
+  maxPerProfile: { emails?: number; phones?: number; externalIds?: number };
+}
+
+interface Inventory {
+  emails: Set<string>;
+  phones: Set<string>;
+  externalIds: Set<string>;
+  bySystem: Map<string, Set<string>>;
+}
+
+/** What the profiles of crowded components hold, to check guards against. */
+async function inventories(tx: Tx, ids: string[]): Promise<Map<string, Inventory>> {
+  const out = new Map<string, Inventory>();
+  for (const row of rowsOf<{ profile_id: string; fragment: Fragment['profile'] }>(
+    await tx.execute(sql`select profile_id, fragment from source_records where profile_id = any(${uuidArray(ids)})`),
+  )) {
+    const inv = out.get(row.profile_id) ?? { emails: new Set(), phones: new Set(), externalIds: new Set(), bySystem: new Map() };
+    for (const e of row.fragment.emails ?? []) inv.emails.add(e);
+    for (const p of row.fragment.phones ?? []) inv.phones.add(p);
+    for (const [system, id] of Object.entries(row.fragment.externalIds ?? {})) {
+      inv.externalIds.add(`${system}:${id}`);
+      inv.bySystem.set(system, (inv.bySystem.get(system) ?? new Set()).add(id));
+    }
+    out.set(row.profile_id, inv);
+  }
+  return out;
+}
+
+/**
+ * A component that would merge profiles against a decision or a guard is cut into compatible sets,
+ * oldest profile first: records pinned apart by a split, two different ids of a system declared
+ * unique, or more identifiers of a type than a profile may hold. Each fragment stays with its own
+ * profile (or the oldest it touched); every refused merge is recorded with its reason.
+ */
+export async function enforceGuards(
+  tx: Tx,
+  groups: Map<string, Group>,
+  touched: Set<string>[],
+  seqOf: Map<string, number>,
+  fragmentOf: (i: number) => Fragment | undefined,
+  homeOf: (i: number) => string | undefined,
+  guards: Guards,
+) {
+  const crowded = [...groups.entries()].filter(([, g]) => g.profiles.size > 1);
+  if (crowded.length === 0) return;
+  const ids = crowded.flatMap(([, g]) => [...g.profiles]);
+  const pinned = new Set(
+    rowsOf<{ p: string; q: string }>(
+      await tx.execute(sql`
+        select distinct least(a.profile_id, b.profile_id) as p, greatest(a.profile_id, b.profile_id) as q
+        from link_pins lp
+        join source_records a on a.id = lp.record_a
+        join source_records b on b.id = lp.record_b
+        where a.profile_id = any(${uuidArray(ids)}) and b.profile_id = any(${uuidArray(ids)}) and a.profile_id <> b.profile_id`),
+    ).map((r) => `${r.p}|${r.q}`),
+  );
+  const held = await inventories(tx, ids);
+  const empty: Inventory = { emails: new Set(), phones: new Set(), externalIds: new Set(), bySystem: new Map() };
+  const inv = (id: string) => held.get(id) ?? empty;
+
+  /** Why x may not join y, or undefined. */
+  const apart = (x: string, y: string): string | undefined => {
+    if (pinned.has(x < y ? `${x}|${y}` : `${y}|${x}`)) return 'pinned apart by a split';
+    for (const system of guards.uniqueSystems) {
+      const a = inv(x).bySystem.get(system);
+      const b = inv(y).bySystem.get(system);
+      if (a && b && [...a].some((v) => !b.has(v))) return `two different ${system} ids (declared unique)`;
+    }
+    return undefined;
+  };
+  const overLimit = (set: string[], id: string): string | undefined => {
+    for (const kind of ['emails', 'phones', 'externalIds'] as const) {
+      const limit = guards.maxPerProfile[kind];
+      if (limit === undefined) continue;
+      const union = new Set([...set, id].flatMap((p) => [...inv(p)[kind]]));
+      if (union.size > limit) return `more than ${limit} ${kind} in one profile`;
+    }
+    return undefined;
+  };
+
+  for (const [root, group] of crowded) {
+    const sets: string[][] = [];
+    const reasons = new Set<string>();
+    for (const id of [...group.profiles].sort((a, b) => (seqOf.get(a) ?? 0) - (seqOf.get(b) ?? 0))) {
+      let home: string[] | undefined;
+      for (const set of sets) {
+        const why = set.map((other) => apart(id, other)).find((r) => r !== undefined) ?? overLimit(set, id);
+        if (why === undefined) {
+          home = set;
+          break;
+        }
+        reasons.add(why);
+      }
+      if (home) home.push(id);
+      else sets.push([id]);
+    }
+    if (sets.length === 1) continue;
+    groups.delete(root);
+    const parts = sets.map((set) => ({ fragments: [] as number[], profiles: new Set(set) }));
+    for (const i of group.fragments) {
+      // A known record stays on its own profile; a new one joins the oldest profile it touched.
+      const home = homeOf(i);
+      const mine = touched[i] ?? new Set<string>();
+      const part =
+        (home && parts.find((p) => p.profiles.has(home))) || parts.find((p) => [...p.profiles].some((id) => mine.has(id))) || parts[0];
+      part?.fragments.push(i);
+    }
+    for (const [n, part] of parts.entries()) groups.set(`${root}#${n}`, part);
+    const [first, ...others] = sets.map((set) => set[0] as string);
+    const via = group.fragments.map(fragmentOf).filter((f) => f !== undefined);
+    const details = { reasons: [...reasons], records: via.map((f) => ({ source: f.source, object: f.object, recordId: f.recordId })) };
+    await tx.execute(sql`
+      insert into profile_merges (survivor_id, retired_ids, kind, details, actor)
+      values (${first}, ${uuidArray(others)}, 'refused', ${JSON.stringify(details)}::jsonb, 'aurum')`);
+  }
+}

@@ -1,0 +1,117 @@
+import type { IdentityConfig } from './config.ts';
+import { NULL_LEVEL } from './levels.ts';
+
+type Session = Map<number, { levels: Uint8Array; count: number }>;
+
+/**
+ * m and λ by expectation-maximisation over the candidate pairs, u held fixed (as Splink does).
+ * Pairs are aggregated by comparison pattern first, so each iteration costs per distinct pattern.
+ */
+export function estimateM(
+  config: IdentityConfig,
+  patterns: Iterable<{ levels: Uint8Array; count: number }>,
+  u: number[][],
+  excluded: ReadonlySet<number> = new Set(),
+): { m: number[][]; lambda: number } {
+  const comparisons = config.comparisons;
+  // Start: the best level is likely among matches, "else" unlikely.
+  let m = comparisons.map((c) => {
+    const L = c.levels.length;
+    const row = [1, ...c.levels.map((_, i) => (i === 0 ? 0.7 : 0.25 / L)), 0.05];
+    return row;
+  });
+  let lambda = 0.1;
+  const list = [...patterns];
+  for (let iter = 0; iter < config.emIterations; iter++) {
+    const mSum = comparisons.map((c) => new Float64Array(c.levels.length + 2));
+    let matchMass = 0;
+    let total = 0;
+    for (const { levels, count } of list) {
+      let pm = lambda;
+      let pu = 1 - lambda;
+      for (let c = 0; c < levels.length; c++) {
+        const l = levels[c] as number;
+        if (l === NULL_LEVEL || excluded.has(c)) continue;
+        pm *= (m[c] as number[])[l] as number;
+        pu *= (u[c] as number[])[l] as number;
+      }
+      const p = pm / (pm + pu);
+      matchMass += p * count;
+      total += count;
+      for (let c = 0; c < levels.length; c++) {
+        const row = mSum[c] as Float64Array;
+        const l = levels[c] as number;
+        row[l] = (row[l] ?? 0) + p * count;
+      }
+    }
+    lambda = Math.min(Math.max(matchMass / total, 1e-6), 1 - 1e-6);
+    m = mSum.map((row) => {
+      const nonNull = row.reduce((a, b, l) => (l === NULL_LEVEL ? a : a + b), 0);
+      return [...row].map((x, l) => (l === NULL_LEVEL ? 1 : Math.max((x + 1e-3) / (nonNull + 1e-3 * row.length), 1e-6)));
+    });
+  }
+  return { m, lambda };
+}
+
+/**
+ * Splink's approach: one EM session per blocking rule, on the pairs that rule proposed, leaving
+ * out the fields the rule blocked on (they agree by construction, so their m is not estimable
+ * there). Each field's m is the average over the sessions that could estimate it.
+ */
+export function estimateMBySession(config: IdentityConfig, sessions: Session[], u: number[][]): number[][] {
+  const comparisons = config.comparisons;
+  const sums = comparisons.map((c) => new Float64Array(c.levels.length + 2));
+  const counts = new Uint32Array(comparisons.length);
+  for (const [r, session] of sessions.entries()) {
+    if (session.size === 0) continue;
+    const blockedFields = new Set((config.blocking[r] ?? []).map((spec) => spec.split(':')[0]));
+    const excluded = new Set(comparisons.flatMap((c, i) => (blockedFields.has(c.field) ? [i] : [])));
+    const { m } = estimateM(config, session.values(), u, excluded);
+    for (let c = 0; c < comparisons.length; c++) {
+      if (excluded.has(c)) continue;
+      counts[c] = (counts[c] as number) + 1;
+      (m[c] as number[]).forEach((v, l) => {
+        (sums[c] as Float64Array)[l] = ((sums[c] as Float64Array)[l] as number) + v;
+      });
+    }
+  }
+  return sums.map((row, c) => {
+    const k = counts[c] as number;
+    // A field every rule blocks on is never estimable: fall back to a cautious prior guess.
+    if (k === 0)
+      return [1, ...(comparisons[c]?.levels ?? []).map((_, i) => (i === 0 ? 0.8 : 0.15 / (comparisons[c]?.levels.length ?? 1))), 0.05];
+    return [...row].map((v, l) => (l === NULL_LEVEL ? 1 : v / k));
+  });
+}
+
+/** λ among the candidate pairs, with m and u held fixed. */
+export function estimateLambda(sessions: Session[], m: number[][], u: number[][]): { lambda: number } {
+  const seen = new Map<number, { levels: Uint8Array; count: number }>();
+  // A pair proposed by several rules sits in several sessions: weight each session's copy by 1/rules
+  // would need the mask; patterns are what matter, so take each pattern's largest session count.
+  for (const session of sessions) {
+    for (const [id, entry] of session) {
+      const prev = seen.get(id);
+      if (!prev || prev.count < entry.count) seen.set(id, entry);
+    }
+  }
+  let lambda = 0.1;
+  for (let iter = 0; iter < 30; iter++) {
+    let mass = 0;
+    let total = 0;
+    for (const { levels, count } of seen.values()) {
+      let pm = lambda;
+      let pu = 1 - lambda;
+      for (let c = 0; c < levels.length; c++) {
+        const l = levels[c] as number;
+        if (l === NULL_LEVEL) continue;
+        pm *= (m[c] as number[])[l] as number;
+        pu *= (u[c] as number[])[l] as number;
+      }
+      mass += (pm / (pm + pu)) * count;
+      total += count;
+    }
+    lambda = Math.min(Math.max(mass / total, 1e-9), 1 - 1e-9);
+  }
+  return { lambda };
+}
