@@ -108,11 +108,24 @@ export async function enforceGuards(
     groups.delete(root);
     const parts = sets.map((set) => ({ fragments: [] as number[], profiles: new Set(set) }));
     for (const i of group.fragments) {
-      // A known record stays on its own profile; a new one joins the oldest profile it touched.
+      // A known record stays on its own profile; a record carrying an id of a unique system joins
+      // the profile holding that id; any other joins the oldest profile it touched.
       const home = homeOf(i);
       const mine = touched[i] ?? new Set<string>();
+      const own = fragmentOf(i)?.profile.externalIds ?? {};
+      const holdsOwnId = (id: string) =>
+        guards.uniqueSystems.some(
+          (system) =>
+            own[system] !== undefined &&
+            inv(id)
+              .bySystem.get(system)
+              ?.has(own[system] as string),
+        );
       const part =
-        (home && parts.find((p) => p.profiles.has(home))) || parts.find((p) => [...p.profiles].some((id) => mine.has(id))) || parts[0];
+        (home && parts.find((p) => p.profiles.has(home))) ||
+        parts.find((p) => [...p.profiles].some(holdsOwnId)) ||
+        parts.find((p) => [...p.profiles].some((id) => mine.has(id))) ||
+        parts[0];
       part?.fragments.push(i);
     }
     for (const [n, part] of parts.entries()) groups.set(`${root}#${n}`, part);
