@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { currentConsent } from '../consent/status.ts';
 import { rowsOf } from '../db/database.ts';
-import { findProfilesByKeys, loadConsentLedger, loadLineage, loadProfiles, resolveProfileId } from '../golden/read.ts';
+import { findProfilesByKeys, loadConsentLedger, loadLineage, loadProfileViews, resolveProfileId } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { DecisionError, forceMerge, splitProfile } from '../resolution/decisions.ts';
 import type { AuthEnv } from './auth.ts';
@@ -86,10 +86,9 @@ export function profileRoutes(ctx: PipelineContext) {
       return c.json({ profiles: await findProfilesByKeys(db, keys) });
     })
     .get('/profiles/:id', async (c) => {
-      const [profile] = await loadProfiles(db, [await active(c.req.param('id'))]);
+      const [profile] = await loadProfileViews(db, [await active(c.req.param('id'))]);
       if (!profile) throw new ApiError('profile_not_found', `there is no profile ${c.req.param('id')}`);
-      const { hash: _hash, ...body } = profile;
-      return c.json(body);
+      return c.json(profile);
     })
     .get('/profiles/:id/lineage', async (c) => {
       const id = await active(c.req.param('id'));
@@ -99,20 +98,16 @@ export function profileRoutes(ctx: PipelineContext) {
       const input = await mergeRequest(c);
       const actor = { name: c.get('caller').name, reason: input.reason ?? c.req.header('x-aurum-reason') ?? null };
       const result = await decided(() => forceMerge(ctx, input.ids, actor));
-      const [profile] = await loadProfiles(db, [result.id]);
-      const { hash: _hash, ...body } = profile as NonNullable<typeof profile>;
-      return c.json({ profile: body, merged: result.merged });
+      const [profile] = await loadProfileViews(db, [result.id]);
+      return c.json({ profile, merged: result.merged });
     })
     .post('/profiles/:id/split', async (c) => {
       const input = await splitRequest(c);
       const actor = { name: c.get('caller').name, reason: input.reason ?? c.req.header('x-aurum-reason') ?? null };
       const result = await decided(() => splitProfile(ctx, c.req.param('id'), input.records, actor));
-      const views = await loadProfiles(db, [result.id, result.newId]);
-      const strip = (id: string) => {
-        const { hash: _hash, ...body } = views.find((v) => v.id === id) as (typeof views)[number];
-        return body;
-      };
-      return c.json({ profile: strip(result.id), split: strip(result.newId), moved: result.moved }, 201);
+      const views = await loadProfileViews(db, [result.id, result.newId]);
+      const view = (id: string) => views.find((v) => v.id === id);
+      return c.json({ profile: view(result.id), split: view(result.newId), moved: result.moved }, 201);
     })
     .get('/profiles/:id/history', async (c) => {
       const id = await active(c.req.param('id'));

@@ -42,6 +42,11 @@ export async function loadProfiles(db: Queryable, ids: readonly string[]): Promi
   ).map((row) => ({ ...view(row), hash: row.golden_hash }));
 }
 
+/** Active profiles as the API shows them (without the internal change-detection hash). */
+export async function loadProfileViews(db: Queryable, ids: readonly string[]): Promise<ProfileView[]> {
+  return (await loadProfiles(db, ids)).map(({ hash: _hash, ...p }) => p);
+}
+
 /** Profiles holding any of the match keys (`email:…`, `phone:…`, `ext:system:id`). */
 export async function findProfilesByKeys(db: Queryable, keys: readonly string[]): Promise<ProfileView[]> {
   const ids = rowsOf<{ profile_id: string }>(
@@ -49,7 +54,7 @@ export async function findProfilesByKeys(db: Queryable, keys: readonly string[])
       select distinct sr.profile_id from record_keys rk join source_records sr on sr.id = rk.record_pk
       where rk.key = any(${textArray(keys)})`),
   ).map((r) => r.profile_id);
-  return (await loadProfiles(db, ids)).map(({ hash: _hash, ...p }) => p);
+  return loadProfileViews(db, ids);
 }
 
 export async function loadLineage(db: Queryable, id: string): Promise<Record<string, unknown>> {

@@ -84,22 +84,18 @@ export function estimateMBySession(config: IdentityConfig, sessions: Session[], 
   });
 }
 
-/** λ among the candidate pairs, with m and u held fixed. */
-export function estimateLambda(sessions: Session[], m: number[][], u: number[][]): { lambda: number } {
-  const seen = new Map<number, { levels: Uint8Array; count: number }>();
-  // A pair proposed by several rules sits in several sessions: weight each session's copy by 1/rules
-  // would need the mask; patterns are what matter, so take each pattern's largest session count.
-  for (const session of sessions) {
-    for (const [id, entry] of session) {
-      const prev = seen.get(id);
-      if (!prev || prev.count < entry.count) seen.set(id, entry);
-    }
-  }
+/** λ among the candidate pairs (each counted once, by pattern), with m and u held fixed. */
+export function estimateLambda(
+  patterns: Iterable<{ levels: Uint8Array; count: number }>,
+  m: number[][],
+  u: number[][],
+): { lambda: number } {
+  const list = [...patterns];
   let lambda = 0.1;
   for (let iter = 0; iter < 30; iter++) {
     let mass = 0;
     let total = 0;
-    for (const { levels, count } of seen.values()) {
+    for (const { levels, count } of list) {
       let pm = lambda;
       let pu = 1 - lambda;
       for (let c = 0; c < levels.length; c++) {

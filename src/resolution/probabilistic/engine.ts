@@ -1,4 +1,5 @@
 import type { Profile } from '../../mapping/profile.ts';
+import { blockedValues } from '../keys.ts';
 import type { IdentityConfig } from './config.ts';
 import { estimateLambda, estimateMBySession } from './em.ts';
 import { transformed, valuesOf } from './features.ts';
@@ -80,12 +81,12 @@ export type Progress = (stage: string, done: number, total: number) => void;
 export class Engine {
   readonly config: IdentityConfig;
   readonly nicknames: Nicknames;
-  readonly #blocked: Set<string>;
+  readonly #blocked: ReadonlySet<string>;
 
   constructor(config: IdentityConfig, nicknames: Nicknames) {
     this.config = config;
     this.nicknames = nicknames;
-    this.#blocked = new Set(config.blockedValues.map((v) => v.toLowerCase()));
+    this.#blocked = blockedValues(config.blockedValues);
   }
 
   /** The values of every compared field of a profile. */
@@ -261,7 +262,8 @@ export class Engine {
     // Compare every candidate pair once; aggregate by pattern (and proposing rules) for EM.
     const levels = new Uint8Array(unique * C);
     const sessions = this.config.blocking.map(() => new Map<number, { levels: Uint8Array; count: number }>());
-    let patternCount = 0;
+    // Every candidate pair once, by pattern, for λ (a pair proposed by several rules is in several sessions).
+    const allPatterns = new Map<number, { levels: Uint8Array; count: number }>();
     for (let k = 0; k < unique; k++) {
       if (k % 50000 === 0) progress('compare', k, unique);
       const code = pairs[k] as number;
@@ -272,15 +274,15 @@ export class Engine {
       // A pattern as a number: 4 bits a field (levels stay below 16, at most 13 fields).
       let id = 0;
       for (let c = 0; c < C; c++) id = id * 16 + (pattern[c] as number);
+      const overall = allPatterns.get(id);
+      if (overall) overall.count++;
+      else allPatterns.set(id, { levels: pattern.slice(), count: 1 });
       for (let r = 0; r < R; r++) {
         if (!((rulesOf[k] as number) & (1 << r))) continue;
         const session = sessions[r] as Map<number, { levels: Uint8Array; count: number }>;
         const entry = session.get(id);
         if (entry) entry.count++;
-        else {
-          session.set(id, { levels: pattern.slice(), count: 1 });
-          patternCount++;
-        }
+        else session.set(id, { levels: pattern.slice(), count: 1 });
       }
     }
     progress('compare', unique, unique);
@@ -289,7 +291,7 @@ export class Engine {
     const m = estimateMBySession(this.config, sessions, u);
     // The Bayes factors use u of random pairs, so the prior is that of a random pair: the expected
     // number of matches among candidates (whose m and u are now fixed) over all possible pairs.
-    const { lambda: candidateLambda } = estimateLambda(sessions, m, u);
+    const { lambda: candidateLambda } = estimateLambda(allPatterns.values(), m, u);
     const expectedMatches = candidateLambda * unique;
     const lambda = Math.min(Math.max(expectedMatches / ((n * (n - 1)) / 2 || 1), 1e-12), 0.5);
     const model: Model = { lambda, m, u };
@@ -331,7 +333,7 @@ export class Engine {
       cluster,
       links,
       model,
-      stats: { records: n, candidatePairs: unique, patterns: patternCount, linkedPairs: linked, clusters: roots.size },
+      stats: { records: n, candidatePairs: unique, patterns: allPatterns.size, linkedPairs: linked, clusters: roots.size },
     };
   }
 }
