@@ -3,6 +3,21 @@ import { NULL_LEVEL } from './levels.ts';
 
 type Session = Map<number, { levels: Uint8Array; count: number }>;
 
+const NONE: ReadonlySet<number> = new Set();
+
+/** P(match | pattern) under m, u and λ, leaving out null levels and `excluded` fields. */
+function posterior(levels: Uint8Array, m: number[][], u: number[][], lambda: number, excluded: ReadonlySet<number> = NONE): number {
+  let pm = lambda;
+  let pu = 1 - lambda;
+  for (let c = 0; c < levels.length; c++) {
+    const l = levels[c] as number;
+    if (l === NULL_LEVEL || excluded.has(c)) continue;
+    pm *= (m[c] as number[])[l] as number;
+    pu *= (u[c] as number[])[l] as number;
+  }
+  return pm / (pm + pu);
+}
+
 /**
  * m and λ by expectation-maximisation over the candidate pairs, u held fixed (as Splink does).
  * Pairs are aggregated by comparison pattern first, so each iteration costs per distinct pattern.
@@ -27,15 +42,7 @@ export function estimateM(
     let matchMass = 0;
     let total = 0;
     for (const { levels, count } of list) {
-      let pm = lambda;
-      let pu = 1 - lambda;
-      for (let c = 0; c < levels.length; c++) {
-        const l = levels[c] as number;
-        if (l === NULL_LEVEL || excluded.has(c)) continue;
-        pm *= (m[c] as number[])[l] as number;
-        pu *= (u[c] as number[])[l] as number;
-      }
-      const p = pm / (pm + pu);
+      const p = posterior(levels, m, u, lambda, excluded);
       matchMass += p * count;
       total += count;
       for (let c = 0; c < levels.length; c++) {
@@ -96,15 +103,7 @@ export function estimateLambda(
     let mass = 0;
     let total = 0;
     for (const { levels, count } of list) {
-      let pm = lambda;
-      let pu = 1 - lambda;
-      for (let c = 0; c < levels.length; c++) {
-        const l = levels[c] as number;
-        if (l === NULL_LEVEL) continue;
-        pm *= (m[c] as number[])[l] as number;
-        pu *= (u[c] as number[])[l] as number;
-      }
-      mass += (pm / (pm + pu)) * count;
+      mass += posterior(levels, m, u, lambda) * count;
       total += count;
     }
     lambda = Math.min(Math.max(mass / total, 1e-9), 1 - 1e-9);
