@@ -10,6 +10,8 @@ import { safeError } from './log.ts';
 import { type IngestJob, ingest } from './mapping/ingest-job.ts';
 import type { PipelineContext } from './pipeline-context.ts';
 import { QUEUES, startQueues } from './queue/queues.ts';
+import { ModelCache } from './resolution/live-model.ts';
+import { runTraining, type TrainJob } from './resolution/train-job.ts';
 
 export interface Hub {
   app: ReturnType<typeof buildApp>;
@@ -37,7 +39,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const boss = await startQueues(database, settings, (error) => log.error({ error: safeError(error) }, 'queue error'), {
     supervise: options.workers,
   });
-  const ctx: PipelineContext = { database, boss, settings, log, workspace: () => workspace };
+  const ctx: PipelineContext = { database, boss, settings, log, workspace: () => workspace, models: new ModelCache() };
   const reloadWorkspace = () => {
     workspace = loadWorkspace(settings.configDir);
     log.info({ sources: workspace.sources.size, mappings: workspace.mappings.length }, 'workspace reloaded');
@@ -59,6 +61,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         ctx,
         jobs.flatMap((j) => j.data.changes),
       );
+    });
+    await boss.work<TrainJob>(QUEUES.train, { ...polling, batchSize: 1, localConcurrency: 1 }, async () => {
+      await runTraining(ctx);
     });
     await boss.work<DeliverJob>(QUEUES.deliver, { ...polling, batchSize: 1, localConcurrency: 16 }, async ([job]) => {
       if (job) await deliver(ctx, job);

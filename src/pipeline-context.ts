@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Settings } from './config/settings.ts';
 import type { Workspace } from './config/workspace.ts';
 import type { Database } from './db/database.ts';
+import type { ModelCache } from './resolution/live-model.ts';
 
 /** What every stage's code is handed: the database, the queues, the settings and the live workspace. */
 export interface PipelineContext {
@@ -12,4 +13,6 @@ export interface PipelineContext {
   log: Logger;
   /** The workspace in force now; `reloadWorkspace` may swap it after a mapping fix. */
   workspace(): Workspace;
+  /** The identity model in force, read from the database and cached briefly. */
+  models: ModelCache;
 }

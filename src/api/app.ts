@@ -3,6 +3,7 @@ import { destinationRoutes } from '../delivery/routes.ts';
 import { webhookRoutes } from '../intake/webhook-route.ts';
 import { quarantineRoutes } from '../mapping/quarantine-routes.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { identityRoutes } from '../resolution/identity-routes.ts';
 import { requireKey } from './auth.ts';
 import { errorBody, handleError } from './errors.ts';
 import { profileRoutes } from './profiles.ts';
@@ -22,12 +23,13 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.route('/', webhookRoutes(ctx));
 
   const withKey = requireKey(ctx.settings.apiKeys);
-  for (const prefix of ['/profiles', '/destinations', '/quarantine']) {
+  for (const prefix of ['/profiles', '/destinations', '/quarantine', '/identity']) {
     app.use(prefix, withKey);
     app.use(`${prefix}/*`, withKey);
   }
   app.route('/', profileRoutes(ctx));
   app.route('/', destinationRoutes(ctx));
   app.route('/', quarantineRoutes(ctx, reloadWorkspace));
+  app.route('/', identityRoutes(ctx));
   return app;
 }

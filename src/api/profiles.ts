@@ -7,6 +7,7 @@ import { rowsOf } from '../db/database.ts';
 import { findProfilesByKeys, loadConsentLedger, loadLineage, loadProfileViews, resolveProfileId } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { DecisionError, forceMerge, splitProfile } from '../resolution/decisions.ts';
+import type { LinkExplanation } from '../resolution/score-candidates.ts';
 import type { AuthEnv } from './auth.ts';
 import { ApiError } from './errors.ts';
 import { bodyValidator } from './validate.ts';
@@ -141,31 +142,28 @@ export function profileRoutes(ctx: PipelineContext) {
     })
     .get('/profiles/:id/matches', async (c) => {
       const id = await active(c.req.param('id'));
-      const rows = rowsOf<{ source: string; object: string; record_id: string; keys: string[] | null; shared: string[] | null }>(
-        await db.execute(sql`
-          select sr.source, sr.object, sr.record_id,
-            array_agg(rk.key order by rk.key) filter (where rk.key is not null) as keys,
-            array_agg(rk.key order by rk.key) filter (where exists (
-              select 1 from record_keys o join source_records os on os.id = o.record_pk
-              where o.key = rk.key and os.profile_id = sr.profile_id and os.id <> sr.id)) as shared
-          from source_records sr left join record_keys rk on rk.record_pk = sr.id
-          where sr.profile_id = ${id}
-          group by sr.id, sr.source, sr.object, sr.record_id order by sr.id`),
+      const rows = rowsOf<{ source: string; object: string; record_id: string; link: LinkExplanation | null }>(
+        await db.execute(sql`select source, object, record_id, link from source_records where profile_id = ${id} order by id`),
       );
-      const manual =
-        rowsOf(await db.execute(sql`select 1 from profile_merges where survivor_id = ${id} and kind = 'manual' limit 1`)).length > 0;
+      // Records that arrived on another profile and came here by a forced merge: say so.
+      const manual = rowsOf<{ retired_ids: string[]; actor: string; reason: string | null; at: Date | string }>(
+        await db.execute(sql`
+          select retired_ids, actor, reason, at from profile_merges
+          where survivor_id = ${id} and kind = 'manual' order by id`),
+      );
       return c.json({
         id,
         members: rows.map((r) => ({
           source: r.source,
           object: r.object,
           recordId: r.record_id,
-          linkedBy:
-            r.shared && r.shared.length > 0
-              ? { rule: 'identifier', keys: r.shared }
-              : rows.length === 1
-                ? { rule: 'only member' }
-                : { rule: manual ? 'manual merge' : 'record identity' },
+          linkedBy: r.link ?? { rule: 'record identity' },
+        })),
+        manualMerges: manual.map((m) => ({
+          retiredIds: m.retired_ids,
+          actor: m.actor,
+          reason: m.reason,
+          at: new Date(m.at).toISOString(),
         })),
       });
     })

@@ -6,6 +6,7 @@ import { ConfigError } from '../config/yaml-file.ts';
 import { DataDirLockedError, openDatabase } from '../db/database.ts';
 import { createHub } from '../hub.ts';
 import { createLogger } from '../log.ts';
+import { TrainingError, trainModel } from '../resolution/live-model.ts';
 
 /** Expected start-up failures print their message and exit 1; anything else is a bug and throws. */
 function fail(error: unknown): never {
@@ -39,6 +40,31 @@ export async function runMigrate(): Promise<void> {
   const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }).catch(fail);
   await database.close();
   console.log(`migrations applied (${database.kind})`);
+}
+
+/** `aurum train`: trains the live identity model on the stored records and puts it in force. */
+export async function runTrain(): Promise<void> {
+  const settings = settingsOrExit();
+  let workspace: ReturnType<typeof loadWorkspace>;
+  try {
+    workspace = loadWorkspace(settings.configDir);
+  } catch (error) {
+    fail(error);
+  }
+  const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }).catch(fail);
+  try {
+    const summary = await trainModel(database.db, workspace.identity, 'cli');
+    console.log(
+      `model ${summary.id} trained on ${summary.sampled} of ${summary.records} records ` +
+        `(${summary.candidatePairs} candidate pairs, λ=${summary.lambda.toExponential(3)}) in ${summary.seconds} s`,
+    );
+  } catch (error) {
+    if (!(error instanceof TrainingError)) throw error;
+    console.error(`aurum: ${error.message}`);
+    process.exitCode = 1;
+  } finally {
+    await database.close();
+  }
 }
 
 export async function runStart(): Promise<void> {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { runMigrate, runStart, runValidate } from './commands.ts';
+import { runMigrate, runStart, runTrain, runValidate } from './commands.ts';
 import { runEvaluate } from './evaluate.ts';
 import { runResolve } from './resolve.ts';
 
@@ -8,6 +8,10 @@ const program = new Command('aurum').description('Aurum: integration hub and cus
 
 program.command('start').description('run the hub: API and workers, per AURUM_ROLE').action(runStart);
 program.command('migrate').description('apply the database migrations and exit').action(runMigrate);
+program
+  .command('train')
+  .description('train the live identity model on the records stored in the database and put it in force')
+  .action(runTrain);
 program
   .command('validate')
   .description('validate connectors/ and mappings/ under AURUM_CONFIG_DIR (or --config) and compile every JSONata expression')

@@ -42,6 +42,11 @@ export const sourceRecords = pgTable(
     mappingHash: text('mapping_hash').notNull(),
     sourceUpdatedAt: at('source_updated_at'),
     observedAt: at('observed_at').notNull(),
+    /**
+     * Why the record is on its profile: the deterministic rule and the record it matched, or the
+     * per-field comparison levels and total weight of its best probabilistic match.
+     */
+    link: jsonb('link'),
     createdAt: at('created_at').notNull().defaultNow(),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
@@ -245,4 +250,25 @@ export const deliveryAttempts = pgTable(
     durationMs: integer('duration_ms').notNull(),
   },
   (t) => [index('delivery_attempts_delivery_idx').on(t.deliveryId)],
+);
+
+/**
+ * Fellegi–Sunter models the hub trained on its own records, newest in force. A model belongs to the
+ * comparisons it was trained for (`config_hash`): changing them in identity.yaml needs a new model.
+ */
+export const identityModels = pgTable(
+  'identity_models',
+  {
+    id: id(),
+    configHash: text('config_hash').notNull(),
+    /** Records in the database when training began, and how many of them were sampled. */
+    records: integer('records').notNull(),
+    sampled: integer('sampled').notNull(),
+    candidatePairs: bigint('candidate_pairs', { mode: 'number' }).notNull(),
+    /** `{lambda, m, u, tf}`; tf holds only values seen more than once. */
+    model: jsonb('model').notNull(),
+    trainedBy: text('trained_by').notNull(),
+    trainedAt: at('trained_at').notNull().defaultNow(),
+  },
+  (t) => [index('identity_models_config_idx').on(t.configHash, t.id)],
 );

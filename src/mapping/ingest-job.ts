@@ -4,8 +4,8 @@ import { bigintArray, isRetryable, textArray } from '../db/sql.ts';
 import { refreshGolden } from '../golden/refresh.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES, sendInTx } from '../queue/queues.ts';
-import { blockedValues } from '../resolution/keys.ts';
 import { linkFragments } from '../resolution/link.ts';
+import { scheduleTrainingIfDue } from '../resolution/train-job.ts';
 import { type Fragment, type MappingFailure, mapRecord, type RawRecord } from './apply.ts';
 
 export interface IngestJob {
@@ -46,6 +46,7 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
     failures.push(...result.failures);
   }
   const priorityOf = (source: string) => workspace.sources.get(source)?.priority ?? 0;
+  const model = await ctx.models.current(ctx.database.db, workspace.identity);
 
   const outcome = await withRetry(() =>
     ctx.database.db.transaction(async (tx) => {
@@ -54,12 +55,13 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
         raws.map((r) => Number(r.id)),
         failures,
       );
-      const link = await linkFragments(tx, fragments, blockedValues(workspace.identity.blockedValues), workspace.identity.guards);
+      const link = await linkFragments(tx, fragments, workspace.identity, model?.model);
       const changes = await refreshGolden(tx, link.profileIds, priorityOf, link.merges);
       if (changes.length > 0) await sendInTx(ctx.boss, tx, QUEUES.fanout, { changes });
       return { unchanged: link.unchanged, profilesChanged: changes.length };
     }),
   );
+  await scheduleTrainingIfDue(ctx, model);
   const summary = { records: raws.length, fragments: fragments.length, quarantined: failures.length, ...outcome };
   ctx.log.debug({ ingest: summary }, 'ingested batch');
   if (failures.length > 0) {

@@ -11,6 +11,8 @@ export const QUEUES = {
   fanout: 'aurum-fanout',
   /** one delivery → one signed POST, retried with backoff */
   deliver: 'aurum-deliver',
+  /** train the identity model on the stored records; one at a time */
+  train: 'aurum-train',
 } as const;
 
 export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'name'>> {
@@ -27,6 +29,8 @@ export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'na
       // A hung receiver must not hold a job forever: the send itself times out well before this.
       expireInSeconds: Math.ceil(settings.delivery.timeoutMs / 1000) + 60,
     },
+    // exclusive: one training queued or running at a time, however many batches ask for one.
+    [QUEUES.train]: { policy: 'exclusive', retryLimit: 2, retryDelay: 60, expireInSeconds: 3600 },
   };
 }
 
@@ -49,7 +53,9 @@ export async function startQueues(
   await boss.start();
   for (const [name, queue] of Object.entries(queueOptions(settings))) {
     const existing = await boss.getQueue(name);
-    if (existing) await boss.updateQueue(name, queue);
+    // A queue's policy is fixed at creation; the rest may be tuned.
+    const { policy: _policy, ...tunable } = queue;
+    if (existing) await boss.updateQueue(name, tunable);
     else await boss.createQueue(name, queue);
   }
   return boss;

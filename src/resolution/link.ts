@@ -2,8 +2,12 @@ import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { lockKeys, textArray, timestampArray, uuidArray } from '../db/sql.ts';
 import type { Fragment } from '../mapping/apply.ts';
-import { enforceGuards, type Guards } from './guards.ts';
-import { matchKeys, recordIdentity } from './keys.ts';
+import { enforceGuards } from './guards.ts';
+import { blockedValues, matchKeys, recordIdentity } from './keys.ts';
+import { engineFor } from './live-model.ts';
+import type { IdentityConfig } from './probabilistic/config.ts';
+import type { Model } from './probabilistic/engine.ts';
+import { type LinkExplanation, type RecordRef, scoreCandidates } from './score-candidates.ts';
 
 export interface Merge {
   survivorId: string;
@@ -43,28 +47,46 @@ class Components {
 }
 
 /**
- * Links a batch of fragments to profiles inside `tx`: each joins the profile that shares a match key
- * with it; a fragment that bridges profiles merges them, the oldest surviving.
+ * Links a batch of fragments to profiles inside `tx`. A fragment joins the profiles it matches: those
+ * holding a record that shares a deterministic key with it (a deterministic rule's key or an external
+ * id; also emails and phones while no model is trained), and those holding a record the model scores
+ * above the threshold among the candidates its blocking keys find. A fragment that bridges profiles
+ * merges them, the oldest surviving. Profiles it does not match are never touched.
  *
- * Concurrency: advisory locks on every match key and record identity serialise the transactions
- * that could link the same person; row locks on the profiles found serialise merges that meet
- * through different keys. Deadlocks are left to PostgreSQL to detect; the caller retries.
+ * Concurrency: advisory locks on every key (deterministic and blocking) and record identity serialise
+ * the transactions that could link the same person, since two records can only match if they share
+ * a key; row locks on the profiles found serialise merges that meet through different keys.
+ * Deadlocks are left to PostgreSQL to detect; the caller retries.
  */
-const NO_GUARDS: Guards = { uniqueSystems: [], maxPerProfile: {} };
-
 export async function linkFragments(
   tx: Tx,
   batch: readonly Fragment[],
-  blocked: ReadonlySet<string> = new Set(),
-  guards: Guards = NO_GUARDS,
+  identity: IdentityConfig,
+  model: Model | undefined,
 ): Promise<LinkResult> {
+  const engine = engineFor(identity);
   // The latest arrival of each record wins within a batch.
   const latest = new Map<string, Fragment>();
   for (const f of [...batch].sort((a, b) => a.rawId - b.rawId)) latest.set(recordIdentity(f), f);
   const fragments = [...latest.values()];
-  const keysOf = fragments.map((f) => matchKeys(f.profile, blocked));
+  const blocked = blockedValues(identity.blockedValues);
+  const linkKeysOf = fragments.map((f) => {
+    const keys = engine.linkKeys(f.profile);
+    // Without a model, emails and phones are all there is to go on: they link outright.
+    if (!model) keys.push(...identifierKeys(f.profile, blocked));
+    return keys;
+  });
+  const blockingKeysOf = fragments.map((f) => engine.keys(f.profile, identity.blocking).map((k) => `b${k}`));
+  // Every key is stored, whichever links now: a model trained later blocks on what is already there.
+  const storedKeysOf = fragments.map((f, i) => [
+    ...new Set([
+      ...engine.linkKeys(f.profile).map((k) => k.key),
+      ...identifierKeys(f.profile, blocked).map((k) => k.key),
+      ...(blockingKeysOf[i] ?? []),
+    ]),
+  ]);
 
-  await tx.execute(lockKeys([...fragments.map(recordIdentity), ...keysOf.flat()]));
+  await tx.execute(lockKeys([...fragments.map(recordIdentity), ...storedKeysOf.flat()]));
 
   const existing = new Map<string, ExistingRecord>();
   for (const row of rowsOf<ExistingRecord>(
@@ -77,55 +99,102 @@ export async function linkFragments(
     existing.set(recordIdentity({ source: row.source, object: row.object, recordId: row.record_id }), row);
   }
 
-  const changed: { fragment: Fragment; keys: string[]; current: ExistingRecord | undefined }[] = [];
+  const changed: {
+    fragment: Fragment;
+    keys: { key: string; rule: string }[];
+    blocking: string[];
+    stored: string[];
+    current: ExistingRecord | undefined;
+  }[] = [];
   for (const [i, fragment] of fragments.entries()) {
     const current = existing.get(recordIdentity(fragment));
     if (current && current.content_hash === fragment.contentHash && current.mapping_hash === fragment.mappingHash) continue;
     const storedAt = current?.source_updated_at ? new Date(current.source_updated_at) : null;
     if (storedAt && fragment.updatedAt && fragment.updatedAt < storedAt) continue;
-    changed.push({ fragment, keys: keysOf[i] ?? [], current });
+    changed.push({
+      fragment,
+      keys: linkKeysOf[i] ?? [],
+      blocking: blockingKeysOf[i] ?? [],
+      stored: storedKeysOf[i] ?? [],
+      current,
+    });
   }
   const unchanged = batch.length - changed.length;
   if (changed.length === 0) return { profileIds: new Set(), merges: [], unchanged };
 
-  const allKeys = [...new Set(changed.flatMap((c) => c.keys))];
-  const profilesByKey = new Map<string, string[]>();
+  const allKeys = [...new Set(changed.flatMap((c) => c.keys.map((k) => k.key)))];
+  const profilesByKey = new Map<string, { profileId: string; record: RecordRef }[]>();
   if (allKeys.length > 0) {
-    for (const row of rowsOf<{ key: string; profile_id: string }>(
+    for (const row of rowsOf<{ key: string; profile_id: string; source: string; object: string; record_id: string }>(
       await tx.execute(sql`
-        select distinct rk.key, sr.profile_id
+        select distinct on (rk.key, sr.profile_id) rk.key, sr.profile_id, sr.source, sr.object, sr.record_id
         from record_keys rk join source_records sr on sr.id = rk.record_pk
-        where rk.key = any(${textArray(allKeys)})`),
+        where rk.key = any(${textArray(allKeys)})
+        order by rk.key, sr.profile_id, sr.id`),
     )) {
-      profilesByKey.set(row.key, [...(profilesByKey.get(row.key) ?? []), row.profile_id]);
+      const found = profilesByKey.get(row.key) ?? [];
+      found.push({ profileId: row.profile_id, record: { source: row.source, object: row.object, recordId: row.record_id } });
+      profilesByKey.set(row.key, found);
     }
   }
+  const scored = model
+    ? await scoreCandidates(
+        tx,
+        engine,
+        model,
+        changed.map((c) => c.fragment),
+        changed.map((c) => c.blocking),
+      )
+    : [];
 
   const candidates = new Set<string>([
-    ...[...profilesByKey.values()].flat(),
+    ...[...profilesByKey.values()].flat().map((p) => p.profileId),
+    ...scored.flatMap((l) => (l.toProfile ? [l.toProfile] : [])),
     ...changed.flatMap((c) => (c.current ? [c.current.profile_id] : [])),
   ]);
   const { active, seqOf } = await lockProfiles(tx, candidates);
 
-  // Components of fragments and the active profiles they touch.
+  // Components of fragments and the active profiles they touch; each fragment keeps its best reason.
   const components = new Components();
-  const keyOwner = new Map<string, string>();
+  const keyOwner = new Map<string, number>();
   const touched = changed.map(() => new Set<string>());
-  for (const [i, { keys, current }] of changed.entries()) {
-    const node = `f${i}`;
-    components.find(node);
-    if (current) {
-      components.union(node, `p${active.get(current.profile_id)}`);
-      touched[i]?.add(active.get(current.profile_id) as string);
-    }
-    for (const key of keys) {
-      for (const p of profilesByKey.get(key) ?? []) {
-        components.union(node, `p${active.get(p)}`);
-        touched[i]?.add(active.get(p) as string);
+  const explanations: (LinkExplanation | undefined)[] = changed.map(() => undefined);
+  const explainOnce = (i: number, why: LinkExplanation) => {
+    const had = explanations[i];
+    // A deterministic rule outranks a score; a higher score outranks a lower one.
+    const strength = (e: LinkExplanation) => ('weight' in e ? e.weight : Number.POSITIVE_INFINITY);
+    if (!had || strength(why) > strength(had)) explanations[i] = why;
+  };
+  const refOf = (f: Fragment): RecordRef => ({ source: f.source, object: f.object, recordId: f.recordId });
+  const joinProfile = (i: number, profileId: string) => {
+    const survivor = active.get(profileId) as string;
+    components.union(`f${i}`, `p${survivor}`);
+    touched[i]?.add(survivor);
+  };
+  for (const [i, { keys, current, fragment }] of changed.entries()) {
+    components.find(`f${i}`);
+    if (current) joinProfile(i, current.profile_id);
+    for (const { key, rule } of keys) {
+      for (const found of profilesByKey.get(key) ?? []) {
+        joinProfile(i, found.profileId);
+        if (!sameRecord(found.record, fragment)) explainOnce(i, { rule, with: found.record });
       }
       const other = keyOwner.get(key);
-      if (other) components.union(node, other);
-      else keyOwner.set(key, node);
+      if (other === undefined) keyOwner.set(key, i);
+      else {
+        components.union(`f${i}`, `f${other}`);
+        const first = changed[other]?.fragment as Fragment;
+        explainOnce(i, { rule, with: refOf(first) });
+        explainOnce(other, { rule, with: refOf(fragment) });
+      }
+    }
+  }
+  for (const link of scored) {
+    explainOnce(link.from, link.explanation);
+    if (link.toProfile) joinProfile(link.from, link.toProfile);
+    if (link.toFragment !== undefined) {
+      components.union(`f${link.from}`, `f${link.toFragment}`);
+      explainOnce(link.toFragment, { ...link.explanation, with: refOf(changed[link.from]?.fragment as Fragment) });
     }
   }
 
@@ -151,7 +220,7 @@ export async function linkFragments(
       const current = changed[i]?.current;
       return current ? active.get(current.profile_id) : undefined;
     },
-    guards,
+    identity.guards,
   );
 
   const needNew = [...groups.values()].filter((g) => g.profiles.size === 0);
@@ -171,10 +240,9 @@ export async function linkFragments(
     profileIds.add(survivorId);
     for (const i of group.fragments) profileOf.set(i, survivorId);
     if (retiredIds.length > 0) {
-      const via = group.fragments.map((i) => changed[i]?.fragment).filter((f) => f !== undefined);
       await retire(tx, survivorId, retiredIds, 'link', 'aurum', null, {
-        records: via.map((f) => ({ source: f.source, object: f.object, recordId: f.recordId })),
-        keys: [...new Set(group.fragments.flatMap((i) => (changed[i]?.keys ?? []).filter((k) => profilesByKey.has(k))))],
+        records: group.fragments.map((i) => ({ ...refOf(changed[i]?.fragment as Fragment), linkedBy: explanations[i] ?? null })),
+        keys: [...new Set(group.fragments.flatMap((i) => (changed[i]?.keys ?? []).map((k) => k.key).filter((k) => profilesByKey.has(k))))],
       });
       merges.push({ survivorId, retiredIds });
     }
@@ -182,10 +250,25 @@ export async function linkFragments(
 
   await writeRecords(
     tx,
-    changed.map((c, i) => ({ ...c, profileId: profileOf.get(i) as string })),
+    changed.map((c, i) => ({
+      fragment: c.fragment,
+      keys: c.stored,
+      profileId: profileOf.get(i) as string,
+      // A known record that matched nothing new keeps the reason it had.
+      link: explanations[i] ?? (c.current ? null : { rule: 'first record' }),
+    })),
   );
   return { profileIds, merges, unchanged };
 }
+
+/** Emails and phones as keys: they link outright only while no model is trained. */
+function identifierKeys(profile: Fragment['profile'], blocked: ReadonlySet<string>): { key: string; rule: string }[] {
+  return matchKeys(profile, blocked)
+    .filter((k) => !k.startsWith('ext:'))
+    .map((key) => ({ key, rule: key.startsWith('email:') ? 'emails' : 'phones' }));
+}
+
+const sameRecord = (r: RecordRef, f: Fragment) => r.source === f.source && r.object === f.object && r.recordId === f.recordId;
 
 /** Locks the candidate profiles, following merges to their survivors, and locks those too. */
 export async function lockProfiles(tx: Tx, ids: Set<string>) {
@@ -234,12 +317,12 @@ export async function retire(
     values (${survivorId}, ${retired}, ${kind}, ${JSON.stringify(details)}::jsonb, ${actor}, ${reason})`);
 }
 
-async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; profileId: string }[]) {
+async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; profileId: string; link: LinkExplanation | null }[]) {
   const col = <T>(pick: (r: (typeof rows)[number]) => T) => rows.map(pick);
   const written = rowsOf<{ id: string | number; source: string; object: string; record_id: string }>(
     await tx.execute(sql`
       insert into source_records as sr (source, object, record_id, profile_id, raw_id, content_hash, fragment,
-        mapping_file, mapping_hash, source_updated_at, observed_at)
+        mapping_file, mapping_hash, source_updated_at, observed_at, link)
       select * from unnest(
         ${textArray(col((r) => r.fragment.source))}, ${textArray(col((r) => r.fragment.object))},
         ${textArray(col((r) => r.fragment.recordId))}, ${uuidArray(col((r) => r.profileId))},
@@ -247,11 +330,13 @@ async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; 
         ${sql.param(col((r) => JSON.stringify(r.fragment.profile)))}::jsonb[],
         ${textArray(col((r) => r.fragment.mappingFile))}, ${textArray(col((r) => r.fragment.mappingHash))},
         ${timestampArray(col((r) => r.fragment.updatedAt?.toISOString() ?? null))},
-        ${timestampArray(col((r) => r.fragment.observedAt.toISOString()))})
+        ${timestampArray(col((r) => r.fragment.observedAt.toISOString()))},
+        ${sql.param(col((r) => (r.link ? JSON.stringify(r.link) : null)))}::jsonb[])
       on conflict (source, object, record_id) do update set
         profile_id = excluded.profile_id, raw_id = excluded.raw_id, content_hash = excluded.content_hash,
         fragment = excluded.fragment, mapping_file = excluded.mapping_file, mapping_hash = excluded.mapping_hash,
-        source_updated_at = excluded.source_updated_at, observed_at = excluded.observed_at, updated_at = now()
+        source_updated_at = excluded.source_updated_at, observed_at = excluded.observed_at,
+        link = coalesce(excluded.link, sr.link), updated_at = now()
       returning id, source, object, record_id`),
   );
   const pkOf = new Map(written.map((w) => [recordIdentity({ source: w.source, object: w.object, recordId: w.record_id }), String(w.id)]));

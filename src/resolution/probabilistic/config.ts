@@ -49,6 +49,15 @@ export interface IdentityConfig {
   emIterations: number;
   /** Blocks larger than this are skipped (a value that common identifies no one). */
   maxBlockSize: number;
+  /** When the hub trains its live model on its own records. */
+  training: {
+    /** Train once the database holds this many records; until then, link on identifiers. */
+    minRecords: number;
+    /** Retrain when the records have grown by this factor since the model in force was trained. */
+    retrainGrowth: number;
+    /** Train on a random sample of at most this many records. */
+    maxSample: number;
+  };
 }
 
 const levelSchema = {
@@ -114,6 +123,15 @@ export const identitySchema = {
     uSamplePairs: { type: 'integer', minimum: 1000 },
     emIterations: { type: 'integer', minimum: 1, maximum: 200 },
     maxBlockSize: { type: 'integer', minimum: 2 },
+    training: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        minRecords: { type: 'integer', minimum: 2 },
+        retrainGrowth: { type: 'number', minimum: 1.1 },
+        maxSample: { type: 'integer', minimum: 100 },
+      },
+    },
   },
 } as const;
 
@@ -134,6 +152,7 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
   const merged = { ...base, ...own } as IdentityConfig;
   // guards merges one level deeper: setting maxPerProfile alone keeps the default uniqueSystems.
   if (base && own.guards) merged.guards = { ...base.guards, ...own.guards };
+  if (base && own.training) merged.training = { ...base.training, ...own.training };
   // A comparison needs a known path; a rule may only use compared or identifier fields.
   for (const [i, c] of merged.comparisons.entries()) {
     if (!KNOWN_FIELDS.has(c.field)) {

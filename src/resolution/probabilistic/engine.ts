@@ -2,7 +2,7 @@ import type { Profile } from '../../mapping/profile.ts';
 import { blockedValues } from '../keys.ts';
 import type { IdentityConfig } from './config.ts';
 import { estimateLambda, estimateMBySession } from './em.ts';
-import { transformed, valuesOf } from './features.ts';
+import { normaliseText, transformed, valuesOf } from './features.ts';
 import { describeLevel, levelOf, NULL_LEVEL } from './levels.ts';
 import type { Nicknames } from './nicknames.ts';
 
@@ -12,13 +12,28 @@ export interface LinkInput {
   profile: Profile;
 }
 
+/** How often each value of a term-frequency-adjusted field occurs among `total` values counted. */
+export interface TermFrequencies {
+  counts: Map<string, number>;
+  total: number;
+}
+
 /** Fellegi–Sunter parameters, estimated without labels. */
 export interface Model {
-  /** Prior probability that a candidate pair is a match. */
+  /** Prior probability that a pair of records drawn at random is a match. */
   lambda: number;
   /** m[c][level]: P(level | match); u[c][level]: P(level | non-match). Level 0 (null) is unused. */
   m: number[][];
   u: number[][];
+  /** Per comparison, its term frequencies when it is `tf`-adjusted. A value not counted occurred once. */
+  tf: (TermFrequencies | undefined)[];
+}
+
+/** One pair's comparison: its level on each field, its match weight and probability. */
+export interface Score {
+  levels: Uint8Array;
+  weight: number;
+  probability: number;
 }
 
 export interface Link {
@@ -125,8 +140,8 @@ export class Engine {
     }
   }
 
-  /** Term frequencies of tf-adjusted fields: the share of records holding each value. */
-  termFrequencies(features: readonly string[][][]): (Map<string, number> | undefined)[] {
+  /** Term frequencies of tf-adjusted fields: how many records hold each value. */
+  termFrequencies(features: readonly string[][][]): (TermFrequencies | undefined)[] {
     return this.config.comparisons.map((c, ci) => {
       if (!c.tf) return undefined;
       const counts = new Map<string, number>();
@@ -137,8 +152,7 @@ export class Engine {
           total++;
         }
       }
-      for (const [v, n] of counts) counts.set(v, n / total);
-      return counts;
+      return { counts, total };
     });
   }
 
@@ -169,16 +183,40 @@ export class Engine {
   }
 
   /** The log2 Bayes factor of one field's level, term-frequency adjusted for exact matches. */
-  fieldWeight(model: Model, c: number, level: number, tf: Map<string, number> | undefined, a: string[], b: string[]): number {
+  fieldWeight(model: Model, c: number, level: number, a: readonly string[], b: readonly string[]): number {
     if (level === NULL_LEVEL) return 0;
     const m = (model.m[c] as number[])[level] as number;
     let u = (model.u[c] as number[])[level] as number;
-    if (tf && level === 1) {
+    const tf = model.tf[c];
+    if (tf && tf.total > 0 && level === 1) {
       const shared = a.find((v) => b.includes(v));
-      const f = shared === undefined ? undefined : tf.get(shared);
-      if (f !== undefined) u = Math.max(f, 1e-7);
+      // A value the model never counted is rare: it occurred once.
+      if (shared !== undefined) u = Math.max((tf.counts.get(shared) ?? 1) / tf.total, 1e-7);
     }
     return Math.log2(m / u);
+  }
+
+  /** The match weight of a compared pair: the prior plus each field's weight. */
+  weight(model: Model, levels: Uint8Array, offset: number, a: readonly string[][], b: readonly string[][]): number {
+    let weight = Math.log2(model.lambda / (1 - model.lambda));
+    for (let c = 0; c < this.config.comparisons.length; c++) {
+      weight += this.fieldWeight(model, c, levels[offset + c] as number, a[c] as string[], b[c] as string[]);
+    }
+    return weight;
+  }
+
+  /** Compares two records' features and weighs the result. */
+  score(model: Model, a: readonly string[][], b: readonly string[][]): Score {
+    const levels = new Uint8Array(this.config.comparisons.length);
+    this.compare(a as string[][], b as string[][], levels, 0);
+    const weight = this.weight(model, levels, 0, a, b);
+    return { levels, weight, probability: 1 / (1 + 2 ** -weight) };
+  }
+
+  /** Whether a weight reaches the configured threshold (`thresholdWeight`, else `threshold`). */
+  links(weight: number): boolean {
+    const { thresholdWeight, threshold } = this.config;
+    return thresholdWeight !== undefined ? weight >= thresholdWeight : 1 / (1 + 2 ** -weight) >= threshold;
   }
 
   explain(levels: Uint8Array, offset: number): Record<string, string> {
@@ -189,40 +227,15 @@ export class Engine {
     return out;
   }
 
-  resolve(inputs: readonly LinkInput[], progress: Progress = () => {}): BatchResult {
-    const n = inputs.length;
-    const C = this.config.comparisons.length;
-    const features = inputs.map((r, i) => {
-      if (i % 10000 === 0) progress('features', i, n);
-      return this.features(r.profile);
-    });
-    progress('features', n, n);
-    const uf = new UnionFind(n);
-    const links: Link[] = [];
-
-    // Deterministic rules, and external ids (one system's id is one person).
-    const deterministicRules = [...this.config.deterministic];
-    const byKey = new Map<string, number>();
-    inputs.forEach((r, i) => {
-      const keys = this.keys(r.profile, deterministicRules);
-      for (const [system, id] of Object.entries(r.profile.externalIds ?? {})) keys.push(`x\u0001${system}\u0001${id}`);
-      for (const key of keys) {
-        const first = byKey.get(key);
-        if (first === undefined) byKey.set(key, i);
-        else if (uf.find(first) !== uf.find(i)) {
-          uf.union(first, i);
-          const rule = key.startsWith('x\u0001')
-            ? `externalIds.${key.split('\u0001')[1]}`
-            : (deterministicRules[Number(key.split('\u0001')[0])] ?? []).join('+');
-          links.push({ a: first, b: i, probability: 1, weight: Number.POSITIVE_INFINITY, levels: {}, rule });
-        }
-      }
-    });
-
-    // Blocking: records sharing a key are candidates; pairs are deduplicated by sorting their codes.
+  /**
+   * Candidate pairs of records sharing a blocking key, each once, with the rules that proposed it
+   * as a bit set. A pair is coded as `a * n + b` (a < b).
+   */
+  candidatePairs(profiles: readonly Profile[]): { pairs: Float64Array; rulesOf: Uint32Array } {
+    const n = profiles.length;
     const blocks = new Map<string, number[]>();
-    inputs.forEach((r, i) => {
-      for (const key of this.keys(r.profile, this.config.blocking)) {
+    profiles.forEach((profile, i) => {
+      for (const key of this.keys(profile, this.config.blocking)) {
         const block = blocks.get(key);
         if (block) {
           if (block.length <= this.config.maxBlockSize) block.push(i);
@@ -258,8 +271,20 @@ export class Engine {
       if (unique === 0 || pairs[unique - 1] !== pair) pairs[unique++] = pair;
       rulesOf[unique - 1] = (rulesOf[unique - 1] as number) | (1 << (code - pair * R));
     }
+    return { pairs: pairs.slice(0, unique), rulesOf: rulesOf.slice(0, unique) };
+  }
 
-    // Compare every candidate pair once; aggregate by pattern (and proposing rules) for EM.
+  /**
+   * Estimates the model from unlabelled records: compares every candidate pair once, u from random
+   * pairs, m by EM in one session per blocking rule, λ from the candidates, term frequencies.
+   * Returns the compared levels too, so a batch run need not compare twice.
+   */
+  train(features: readonly string[][][], profiles: readonly Profile[], progress: Progress = () => {}) {
+    const n = profiles.length;
+    const C = this.config.comparisons.length;
+    const R = this.config.blocking.length;
+    const { pairs, rulesOf } = this.candidatePairs(profiles);
+    const unique = pairs.length;
     const levels = new Uint8Array(unique * C);
     const sessions = this.config.blocking.map(() => new Map<number, { levels: Uint8Array; count: number }>());
     // Every candidate pair once, by pattern, for λ (a pair proposed by several rules is in several sessions).
@@ -294,29 +319,44 @@ export class Engine {
     const { lambda: candidateLambda } = estimateLambda(allPatterns.values(), m, u);
     const expectedMatches = candidateLambda * unique;
     const lambda = Math.min(Math.max(expectedMatches / ((n * (n - 1)) / 2 || 1), 1e-12), 0.5);
-    const model: Model = { lambda, m, u };
-    const tf = this.termFrequencies(features);
-    const prior = Math.log2(lambda / (1 - lambda));
-    const threshold = this.config.threshold;
-    const weightThreshold = this.config.thresholdWeight;
+    const model: Model = { lambda, m, u, tf: this.termFrequencies(features) };
+    return { model, pairs, levels, patterns: allPatterns.size };
+  }
+
+  resolve(inputs: readonly LinkInput[], progress: Progress = () => {}): BatchResult {
+    const n = inputs.length;
+    const C = this.config.comparisons.length;
+    const profiles = inputs.map((r) => r.profile);
+    const features = profiles.map((p, i) => {
+      if (i % 10000 === 0) progress('features', i, n);
+      return this.features(p);
+    });
+    progress('features', n, n);
+    const uf = new UnionFind(n);
+    const links: Link[] = [];
+
+    // Deterministic rules, and external ids (one system's id is one person).
+    const byKey = new Map<string, number>();
+    profiles.forEach((profile, i) => {
+      for (const { key, rule } of this.linkKeys(profile)) {
+        const first = byKey.get(key);
+        if (first === undefined) byKey.set(key, i);
+        else if (uf.find(first) !== uf.find(i)) {
+          uf.union(first, i);
+          links.push({ a: first, b: i, probability: 1, weight: Number.POSITIVE_INFINITY, levels: {}, rule });
+        }
+      }
+    });
+
+    const { model, pairs, levels, patterns } = this.train(features, profiles, progress);
     let linked = 0;
-    for (let k = 0; k < unique; k++) {
+    for (let k = 0; k < pairs.length; k++) {
       const code = pairs[k] as number;
       const a = Math.floor(code / n);
       const b = code - a * n;
-      let weight = prior;
-      for (let c = 0; c < C; c++) {
-        weight += this.fieldWeight(
-          model,
-          c,
-          levels[k * C + c] as number,
-          tf[c],
-          (features[a] as string[][])[c] as string[],
-          (features[b] as string[][])[c] as string[],
-        );
-      }
+      const weight = this.weight(model, levels, k * C, features[a] as string[][], features[b] as string[][]);
       const probability = 1 / (1 + 2 ** -weight);
-      if (weightThreshold !== undefined ? weight >= weightThreshold : probability >= threshold) {
+      if (this.links(weight)) {
         uf.union(a, b);
         linked++;
       }
@@ -333,7 +373,22 @@ export class Engine {
       cluster,
       links,
       model,
-      stats: { records: n, candidatePairs: unique, patterns: allPatterns.size, linkedPairs: linked, clusters: roots.size },
+      stats: { records: n, candidatePairs: pairs.length, patterns, linkedPairs: linked, clusters: roots.size },
     };
+  }
+
+  /**
+   * The keys that link records outright, each with the rule it stands for: the deterministic rules'
+   * keys, and external ids (one system's id is one person).
+   */
+  linkKeys(profile: Profile): { key: string; rule: string }[] {
+    const out = this.keys(profile, this.config.deterministic).map((key) => ({
+      key: `d${key}`,
+      rule: (this.config.deterministic[Number(key.slice(0, key.indexOf('\u0001')))] ?? []).join('+'),
+    }));
+    for (const [system, id] of Object.entries(profile.externalIds ?? {})) {
+      if (!this.#blocked.has(normaliseText(id))) out.push({ key: `ext:${system}:${id}`, rule: `externalIds.${system}` });
+    }
+    return out;
   }
 }

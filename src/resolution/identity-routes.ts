@@ -1,0 +1,35 @@
+import { Hono } from 'hono';
+import type { AuthEnv } from '../api/auth.ts';
+import { ApiError } from '../api/errors.ts';
+import type { PipelineContext } from '../pipeline-context.ts';
+import { describeModel, TrainingError, trainModel } from './live-model.ts';
+
+/**
+ * The live identity model. Who may call: any API key (ops and admin by intent).
+ * - `GET /identity/model`: the model in force, every field's levels with m, u and weight.
+ * - `POST /identity/train`: trains a model on the stored records now and puts it in force.
+ */
+export function identityRoutes(ctx: PipelineContext) {
+  return new Hono<AuthEnv>()
+    .get('/identity/model', async (c) => {
+      const identity = ctx.workspace().identity;
+      const model = await describeModel(ctx.database.db, identity);
+      if (!model) {
+        throw new ApiError(
+          'not_found',
+          `no model is trained for the current identity configuration; the hub links on identifiers until it holds ${identity.training.minRecords} records, or POST /identity/train`,
+        );
+      }
+      return c.json(model);
+    })
+    .post('/identity/train', async (c) => {
+      try {
+        const summary = await trainModel(ctx.database.db, ctx.workspace().identity, c.get('caller').name);
+        ctx.models.invalidate();
+        return c.json(summary, 201);
+      } catch (error) {
+        if (error instanceof TrainingError) throw new ApiError('invalid_request', error.message);
+        throw error;
+      }
+    });
+}

@@ -1,0 +1,216 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { type Queryable, rowsOf } from '../db/database.ts';
+import type { Profile } from '../mapping/profile.ts';
+import type { IdentityConfig } from './probabilistic/config.ts';
+import { Engine, type Model } from './probabilistic/engine.ts';
+import { describeLevel } from './probabilistic/levels.ts';
+import { Nicknames } from './probabilistic/nicknames.ts';
+
+/**
+ * The live pipeline's Fellegi–Sunter model: trained on the hub's own records with the batch engine's
+ * estimation (no labels), stored in `identity_models`, newest in force.
+ */
+export interface StoredModel {
+  id: number;
+  records: number;
+  model: Model;
+}
+
+const engines = new WeakMap<IdentityConfig, Engine>();
+/** One engine per identity configuration: the nickname list is read once. */
+export function engineFor(config: IdentityConfig): Engine {
+  let engine = engines.get(config);
+  if (!engine) {
+    engine = new Engine(config, config.nicknames ? Nicknames.load(config.nicknames) : Nicknames.load());
+    engines.set(config, engine);
+  }
+  return engine;
+}
+
+/** What a model depends on: a model trained for other comparisons or blocking rules is not used. */
+export function configHash(config: IdentityConfig): string {
+  const { comparisons, blocking, nicknames } = config;
+  return createHash('sha256')
+    .update(JSON.stringify({ comparisons, blocking, nicknames: nicknames ?? null }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+interface SerialisedModel {
+  lambda: number;
+  m: number[][];
+  u: number[][];
+  /** Values counted more than once; any other value occurred once. */
+  tf: ({ counts: Record<string, number>; total: number } | null)[];
+}
+
+function serialise(model: Model): SerialisedModel {
+  return {
+    lambda: model.lambda,
+    m: model.m,
+    u: model.u,
+    tf: model.tf.map((tf) => {
+      if (!tf) return null;
+      const counts: Record<string, number> = {};
+      for (const [value, n] of tf.counts) if (n > 1) counts[value] = n;
+      return { counts, total: tf.total };
+    }),
+  };
+}
+
+function deserialise(stored: SerialisedModel): Model {
+  return {
+    lambda: stored.lambda,
+    m: stored.m,
+    u: stored.u,
+    tf: stored.tf.map((tf) => (tf ? { counts: new Map(Object.entries(tf.counts)), total: tf.total } : undefined)),
+  };
+}
+
+export class TrainingError extends Error {
+  readonly code = 'not_enough_records';
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainingError';
+  }
+}
+
+export interface TrainingSummary {
+  id: number;
+  records: number;
+  sampled: number;
+  candidatePairs: number;
+  lambda: number;
+  seconds: number;
+}
+
+/**
+ * Trains a model on (a random sample of) the stored records and makes it the one in force.
+ * Profiles already formed are left as they are: the model scores arrivals from now on.
+ */
+export async function trainModel(db: Queryable, config: IdentityConfig, trainedBy: string): Promise<TrainingSummary> {
+  const started = performance.now();
+  const engine = engineFor(config);
+  const [counted] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from source_records`));
+  const records = Number(counted?.n ?? 0);
+  const share = Math.min(1, config.training.maxSample / Math.max(records, 1));
+  const rows = rowsOf<{ fragment: Profile }>(
+    await db.execute(
+      share >= 1
+        ? sql`select fragment from source_records order by id`
+        : sql`select fragment from source_records where random() < ${share} order by id limit ${config.training.maxSample}`,
+    ),
+  );
+  if (rows.length < 2) throw new TrainingError(`training needs at least 2 records; the hub holds ${rows.length}`);
+  const profiles = rows.map((r) => r.fragment);
+  const features = profiles.map((p) => engine.features(p));
+  const { model, pairs } = engine.train(features, profiles);
+  if (pairs.length === 0) {
+    throw new TrainingError(`no two of the ${rows.length} records share a blocking key: there is nothing to learn m from yet`);
+  }
+  const [row] = rowsOf<{ id: string | number }>(
+    await db.execute(sql`
+      insert into identity_models (config_hash, records, sampled, candidate_pairs, model, trained_by)
+      values (${configHash(config)}, ${records}, ${rows.length}, ${pairs.length}, ${JSON.stringify(serialise(model))}::jsonb, ${trainedBy})
+      returning id`),
+  );
+  return {
+    id: Number(row?.id),
+    records,
+    sampled: rows.length,
+    candidatePairs: pairs.length,
+    lambda: model.lambda,
+    seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+  };
+}
+
+/**
+ * The model in force for a configuration, read again at most every `ttlMs`: every process of a hub
+ * picks up a model another one trained.
+ */
+export class ModelCache {
+  #loaded: { hash: string; at: number; value: StoredModel | undefined } | undefined;
+  readonly #ttlMs: number;
+
+  constructor(ttlMs = 5000) {
+    this.#ttlMs = ttlMs;
+  }
+
+  async current(db: Queryable, config: IdentityConfig): Promise<StoredModel | undefined> {
+    const hash = configHash(config);
+    const loaded = this.#loaded;
+    if (loaded && loaded.hash === hash && Date.now() - loaded.at < this.#ttlMs) return loaded.value;
+    const [latest] = rowsOf<{ id: string | number }>(
+      await db.execute(sql`select id from identity_models where config_hash = ${hash} order by id desc limit 1`),
+    );
+    const id = latest ? Number(latest.id) : undefined;
+    let value = loaded?.hash === hash && loaded.value?.id === id ? loaded.value : undefined;
+    if (id !== undefined && !value) {
+      const [row] = rowsOf<{ records: number; model: SerialisedModel }>(
+        await db.execute(sql`select records, model from identity_models where id = ${id}`),
+      );
+      if (row) value = { id, records: Number(row.records), model: deserialise(row.model) };
+    }
+    this.#loaded = { hash, at: Date.now(), value };
+    return value;
+  }
+
+  /** Forget what was read: the next `current` reads the database. */
+  invalidate(): void {
+    this.#loaded = undefined;
+  }
+
+  #checkedAt = 0;
+  /** True at most once every `intervalMs`: how often a process counts records to decide on training. */
+  dueForCheck(intervalMs = 10_000): boolean {
+    if (Date.now() - this.#checkedAt < intervalMs) return false;
+    this.#checkedAt = Date.now();
+    return true;
+  }
+}
+
+/** A model as `GET /identity/model` shows it: every field's levels with m, u and their weight. */
+export async function describeModel(db: Queryable, config: IdentityConfig) {
+  const [row] = rowsOf<{
+    id: string | number;
+    records: number;
+    sampled: number;
+    candidate_pairs: string | number;
+    model: SerialisedModel;
+    trained_by: string;
+    trained_at: Date | string;
+  }>(
+    await db.execute(sql`
+      select id, records, sampled, candidate_pairs, model, trained_by, trained_at from identity_models
+      where config_hash = ${configHash(config)} order by id desc limit 1`),
+  );
+  if (!row) return undefined;
+  const { lambda, m, u, tf } = row.model;
+  return {
+    id: Number(row.id),
+    trainedAt: new Date(row.trained_at).toISOString(),
+    trainedBy: row.trained_by,
+    records: Number(row.records),
+    sampled: Number(row.sampled),
+    candidatePairs: Number(row.candidate_pairs),
+    lambda,
+    priorWeight: Math.log2(lambda / (1 - lambda)),
+    threshold: config.thresholdWeight !== undefined ? { weight: config.thresholdWeight } : { probability: config.threshold },
+    comparisons: config.comparisons.map((c, ci) => ({
+      field: c.field,
+      termFrequencyAdjusted: Boolean(c.tf),
+      ...(tf[ci] ? { distinctRepeatedValues: Object.keys(tf[ci]?.counts ?? {}).length } : {}),
+      levels: (m[ci] ?? []).slice(1).map((mi, l) => {
+        const ui = (u[ci] ?? [])[l + 1] as number;
+        return { level: describeLevel(c.levels, l + 1), m: mi, u: ui, weight: Math.log2(mi / ui) };
+      }),
+    })),
+  };
+}
+
+/** Whether the records have grown enough since the model in force (or since none) to train again. */
+export function needsTraining(config: IdentityConfig, records: number, current: StoredModel | undefined): boolean {
+  if (records < config.training.minRecords) return false;
+  return !current || records >= current.records * config.training.retrainGrowth;
+}

@@ -1,0 +1,129 @@
+import { sql } from 'drizzle-orm';
+import { rowsOf, type Tx } from '../db/database.ts';
+import { textArray } from '../db/sql.ts';
+import type { Fragment } from '../mapping/apply.ts';
+import type { Profile } from '../mapping/profile.ts';
+import { recordIdentity } from './keys.ts';
+import type { Engine, Model } from './probabilistic/engine.ts';
+
+/** Why a record joined its profile, as `GET /profiles/:id/matches` shows it. */
+export type LinkExplanation =
+  | { rule: string; with: RecordRef }
+  | { rule: 'probabilistic'; with: RecordRef; weight: number; probability: number; levels: Record<string, string> }
+  | { rule: 'first record' };
+
+export interface RecordRef {
+  source: string;
+  object: string;
+  recordId: string;
+}
+
+/** A probabilistic link from fragment `from` to a stored record's profile, or to another fragment of the batch. */
+export interface ScoredLink {
+  from: number;
+  toProfile?: string;
+  toFragment?: number;
+  explanation: Extract<LinkExplanation, { rule: 'probabilistic' }>;
+}
+
+const round = (x: number, digits: number) => Number(x.toFixed(digits));
+
+/**
+ * Blocks each fragment against the stored records through the blocking keys indexed in
+ * `record_keys`, and against the batch's other fragments; scores every candidate with the model and
+ * returns the pairs that reach the threshold. One query for the whole batch.
+ */
+export async function scoreCandidates(
+  tx: Tx,
+  engine: Engine,
+  model: Model,
+  fragments: readonly Fragment[],
+  blockingKeys: readonly string[][],
+): Promise<ScoredLink[]> {
+  const allKeys = [...new Set(blockingKeys.flat())];
+  if (allKeys.length === 0) return [];
+  // A key held by more than maxBlockSize records identifies no one (as in batch blocking).
+  const stored = rowsOf<{ source: string; object: string; record_id: string; profile_id: string; fragment: Profile; keys: string[] }>(
+    await tx.execute(sql`
+      select sr.source, sr.object, sr.record_id, sr.profile_id, sr.fragment, array_agg(k.key) as keys
+      from (
+        select key, record_pk, count(*) over (partition by key) as n
+        from record_keys where key = any(${textArray(allKeys)})
+      ) k join source_records sr on sr.id = k.record_pk
+      where k.n <= ${engine.config.maxBlockSize}
+      group by sr.id`),
+  );
+
+  const featuresOf = fragments.map((f) => engine.features(f.profile));
+  const byKey = new Map<string, { stored: number[]; batch: number[] }>();
+  const entry = (key: string) => {
+    let e = byKey.get(key);
+    if (!e) {
+      e = { stored: [], batch: [] };
+      byKey.set(key, e);
+    }
+    return e;
+  };
+  stored.forEach((row, s) => {
+    for (const key of row.keys) entry(key).stored.push(s);
+  });
+  blockingKeys.forEach((keys, i) => {
+    for (const key of keys) entry(key).batch.push(i);
+  });
+
+  const storedFeatures = new Map<number, string[][]>();
+  const featuresOfStored = (s: number) => {
+    let f = storedFeatures.get(s);
+    if (!f) {
+      f = engine.features((stored[s] as (typeof stored)[number]).fragment);
+      storedFeatures.set(s, f);
+    }
+    return f;
+  };
+  const identities = fragments.map(recordIdentity);
+  const explain = (a: string[][], b: string[][], other: RecordRef): Extract<LinkExplanation, { rule: 'probabilistic' }> | undefined => {
+    const score = engine.score(model, a, b);
+    if (!engine.links(score.weight)) return undefined;
+    return {
+      rule: 'probabilistic',
+      with: other,
+      weight: round(score.weight, 3),
+      probability: round(score.probability, 6),
+      levels: engine.explain(score.levels, 0),
+    };
+  };
+
+  const links: ScoredLink[] = [];
+  const seen = new Set<string>();
+  for (const { stored: records, batch } of byKey.values()) {
+    for (const i of batch) {
+      for (const s of records) {
+        const row = stored[s] as (typeof stored)[number];
+        const identity = recordIdentity({ source: row.source, object: row.object, recordId: row.record_id });
+        // A record is not its own candidate: an update is compared with the others, not its old self.
+        if (identity === identities[i] || seen.has(`${i}|s${s}`)) continue;
+        seen.add(`${i}|s${s}`);
+        const explanation = explain(featuresOf[i] as string[][], featuresOfStored(s), {
+          source: row.source,
+          object: row.object,
+          recordId: row.record_id,
+        });
+        if (explanation) links.push({ from: i, toProfile: row.profile_id, explanation });
+      }
+      // Batch if the block stays within the size limit (stored records and arrivals together).
+      if (batch.length + records.length > engine.config.maxBlockSize) continue;
+      for (const j of batch) {
+        if (j <= i || seen.has(`${i}|f${j}`)) continue;
+        seen.add(`${i}|f${j}`);
+        const other = fragments[j] as Fragment;
+        const explanation = explain(featuresOf[i] as string[][], featuresOf[j] as string[][], {
+          source: other.source,
+          object: other.object,
+          recordId: other.recordId,
+        });
+        if (explanation) links.push({ from: i, toFragment: j, explanation });
+      }
+    }
+  }
+  return links;
+}

@@ -1,0 +1,39 @@
+import { sql } from 'drizzle-orm';
+import { rowsOf } from '../db/database.ts';
+import type { PipelineContext } from '../pipeline-context.ts';
+import { QUEUES } from '../queue/queues.ts';
+import { needsTraining, type StoredModel, type TrainingSummary, trainModel } from './live-model.ts';
+
+export interface TrainJob {
+  records: number;
+}
+
+async function countRecords(ctx: PipelineContext): Promise<number> {
+  const [row] = rowsOf<{ n: string | number }>(await ctx.database.db.execute(sql`select count(*) as n from source_records`));
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * After an ingest batch: once every few seconds, counts the records and queues a training when
+ * there are enough for a first model, or they have grown enough since the one in force.
+ */
+export async function scheduleTrainingIfDue(ctx: PipelineContext, current: StoredModel | undefined): Promise<void> {
+  const identity = ctx.workspace().identity;
+  if (!ctx.models.dueForCheck()) return;
+  const records = await countRecords(ctx);
+  if (!needsTraining(identity, records, current)) return;
+  await ctx.boss.send(QUEUES.train, { records } satisfies TrainJob);
+  ctx.log.info({ records, model: current?.id ?? null }, 'identity model training queued');
+}
+
+/** The training job: trains only if it is still due (another process may have trained meanwhile). */
+export async function runTraining(ctx: PipelineContext): Promise<TrainingSummary | undefined> {
+  const identity = ctx.workspace().identity;
+  ctx.models.invalidate();
+  const current = await ctx.models.current(ctx.database.db, identity);
+  if (!needsTraining(identity, await countRecords(ctx), current)) return undefined;
+  const summary = await trainModel(ctx.database.db, identity, 'aurum');
+  ctx.models.invalidate();
+  ctx.log.info({ model: summary }, 'identity model trained');
+  return summary;
+}
