@@ -53,7 +53,7 @@ export async function runTrain(): Promise<void> {
   }
   const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }).catch(fail);
   try {
-    const summary = await trainModel(database.db, workspace.identity, 'cli');
+    const { summary } = await trainModel(database.db, workspace.identity, 'cli');
     console.log(
       `model ${summary.id} trained on ${summary.sampled} of ${summary.records} records ` +
         `(${summary.candidatePairs} candidate pairs, λ=${summary.lambda.toExponential(3)}) in ${summary.seconds} s`,

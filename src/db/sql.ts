@@ -22,6 +22,18 @@ export function lockKeys(keys: Iterable<string>): SQL {
   return sql`select pg_advisory_xact_lock(id) from unnest(${bigintArray(ids.map(String))}) as id`;
 }
 
+/** Any fixed 64-bit number: held by every transaction that links records or decides on profiles. */
+const RESOLUTION_LOCK = 7_220_115_002;
+
+/**
+ * Serialises resolution across every process of a hub. Two records can only link if one sees the
+ * other, so transactions that could link the same person must not run side by side; which ones
+ * could is known only through their blocking keys, and a batch holds tens of thousands of those —
+ * more than PostgreSQL's lock table takes as separate locks. Mapping, golden records and delivery
+ * still run in parallel; linking a batch is a few set-based queries.
+ */
+export const lockResolution = (): SQL => sql`select pg_advisory_xact_lock(${RESOLUTION_LOCK})`;
+
 /** Errors PostgreSQL asks us to retry: serialization failure and deadlock. */
 export function isRetryable(error: unknown): boolean {
   let e = error as { code?: string; cause?: unknown } | undefined;

@@ -1,11 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { bigintArray, isRetryable, textArray } from '../db/sql.ts';
-import { refreshGolden } from '../golden/refresh.ts';
+import { type ProfileChange, refreshGolden } from '../golden/refresh.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES, sendInTx } from '../queue/queues.ts';
 import { linkFragments } from '../resolution/link.ts';
-import { scheduleTrainingIfDue } from '../resolution/train-job.ts';
+import { TrainingError, trainModel } from '../resolution/live-model.ts';
+import { countRecords, scheduleTrainingIfDue } from '../resolution/train-job.ts';
 import { type Fragment, type MappingFailure, mapRecord, type RawRecord } from './apply.ts';
 
 export interface IngestJob {
@@ -46,7 +47,12 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
     failures.push(...result.failures);
   }
   const priorityOf = (source: string) => workspace.sources.get(source)?.priority ?? 0;
-  const model = await ctx.models.current(ctx.database.db, workspace.identity);
+  const identity = workspace.identity;
+  const model = await ctx.models.current(ctx.database.db, identity);
+  // Without a model, only the records that bring the hub up to training.minRecords link on
+  // identifiers; the first model is trained on them, in this transaction, and links the rest.
+  const room = model ? fragments.length : Math.max(identity.training.minRecords - (await countRecords(ctx.database.db)), 0);
+  const parts = room < fragments.length ? [fragments.slice(0, room), fragments.slice(room)] : [fragments];
 
   const outcome = await withRetry(() =>
     ctx.database.db.transaction(async (tx) => {
@@ -55,12 +61,20 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
         raws.map((r) => Number(r.id)),
         failures,
       );
-      const link = await linkFragments(tx, fragments, workspace.identity, model?.model);
-      const changes = await refreshGolden(tx, link.profileIds, priorityOf, link.merges);
+      let current = model;
+      let unchanged = 0;
+      const changes: ProfileChange[] = [];
+      for (const [i, part] of parts.entries()) {
+        if (i > 0 && !current) current = (await trainModel(tx, identity, 'aurum').catch(keepLinkingOnIdentifiers))?.stored;
+        const link = await linkFragments(tx, part, identity, current?.model);
+        unchanged += link.unchanged;
+        changes.push(...(await refreshGolden(tx, link.profileIds, priorityOf, link.merges)));
+      }
       if (changes.length > 0) await sendInTx(ctx.boss, tx, QUEUES.fanout, { changes });
-      return { unchanged: link.unchanged, profilesChanged: changes.length };
+      return { unchanged, profilesChanged: changes.length, trained: current !== model };
     }),
   );
+  if (outcome.trained) ctx.models.invalidate();
   await scheduleTrainingIfDue(ctx, model);
   const summary = { records: raws.length, fragments: fragments.length, quarantined: failures.length, ...outcome };
   ctx.log.debug({ ingest: summary }, 'ingested batch');
@@ -68,6 +82,12 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
     ctx.log.warn({ quarantined: failures.map((f) => ({ rawId: f.rawId, source: f.source, code: f.code })) }, 'records quarantined');
   }
   return summary;
+}
+
+/** Records with nothing in common yet teach nothing: the batch links on identifiers and tries later. */
+function keepLinkingOnIdentifiers(error: unknown): undefined {
+  if (error instanceof TrainingError) return undefined;
+  throw error;
 }
 
 /** Each attempt at a raw record replaces its open quarantine entries: a fixed mapping clears them. */

@@ -1,10 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../db/database.ts';
-import { lockKeys, uuidArray } from '../db/sql.ts';
+import { lockResolution, uuidArray } from '../db/sql.ts';
 import { type ProfileChange, refreshGolden } from '../golden/refresh.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES, sendInTx } from '../queue/queues.ts';
-import { recordIdentity } from './keys.ts';
 import { lockProfiles, retire } from './link.ts';
 
 /** Why a decision cannot be carried out; the API turns these into 400/404 answers. */
@@ -37,10 +36,9 @@ async function membersOf(tx: Tx, profileIds: string[]): Promise<(Member & { prof
   );
 }
 
-/** Locks as ingest does: record identities first (advisory), then the profile rows. */
+/** Locks as ingest does: the resolution lock first, then the profile rows. */
 async function lockForDecision(tx: Tx, ids: string[]) {
-  const members = await membersOf(tx, ids);
-  await tx.execute(lockKeys(members.map((m) => recordIdentity({ source: m.source, object: m.object, recordId: m.record_id }))));
+  await tx.execute(lockResolution());
   return lockProfiles(tx, new Set(ids));
 }
 

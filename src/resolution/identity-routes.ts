@@ -24,7 +24,7 @@ export function identityRoutes(ctx: PipelineContext) {
     })
     .post('/identity/train', async (c) => {
       try {
-        const summary = await trainModel(ctx.database.db, ctx.workspace().identity, c.get('caller').name);
+        const { summary } = await trainModel(ctx.database.db, ctx.workspace().identity, c.get('caller').name);
         ctx.models.invalidate();
         return c.json(summary, 201);
       } catch (error) {

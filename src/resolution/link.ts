@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../db/database.ts';
-import { lockKeys, textArray, timestampArray, uuidArray } from '../db/sql.ts';
+import { lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.ts';
 import type { Fragment } from '../mapping/apply.ts';
 import { enforceGuards } from './guards.ts';
 import { blockedValues, matchKeys, recordIdentity } from './keys.ts';
@@ -53,10 +53,9 @@ class Components {
  * above the threshold among the candidates its blocking keys find. A fragment that bridges profiles
  * merges them, the oldest surviving. Profiles it does not match are never touched.
  *
- * Concurrency: advisory locks on every key (deterministic and blocking) and record identity serialise
- * the transactions that could link the same person, since two records can only match if they share
- * a key; row locks on the profiles found serialise merges that meet through different keys.
- * Deadlocks are left to PostgreSQL to detect; the caller retries.
+ * Concurrency: linking transactions take the resolution lock (`lockResolution`), so each sees every
+ * record linked before it; row locks on the profiles found keep decisions made through the API
+ * consistent with it.
  */
 export async function linkFragments(
   tx: Tx,
@@ -86,7 +85,7 @@ export async function linkFragments(
     ]),
   ]);
 
-  await tx.execute(lockKeys([...fragments.map(recordIdentity), ...storedKeysOf.flat()]));
+  await tx.execute(lockResolution());
 
   const existing = new Map<string, ExistingRecord>();
   for (const row of rowsOf<ExistingRecord>(

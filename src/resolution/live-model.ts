@@ -89,7 +89,11 @@ export interface TrainingSummary {
  * Trains a model on (a random sample of) the stored records and makes it the one in force.
  * Profiles already formed are left as they are: the model scores arrivals from now on.
  */
-export async function trainModel(db: Queryable, config: IdentityConfig, trainedBy: string): Promise<TrainingSummary> {
+export async function trainModel(
+  db: Queryable,
+  config: IdentityConfig,
+  trainedBy: string,
+): Promise<{ summary: TrainingSummary; stored: StoredModel }> {
   const started = performance.now();
   const engine = engineFor(config);
   const [counted] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from source_records`));
@@ -115,13 +119,17 @@ export async function trainModel(db: Queryable, config: IdentityConfig, trainedB
       values (${configHash(config)}, ${records}, ${rows.length}, ${pairs.length}, ${JSON.stringify(serialise(model))}::jsonb, ${trainedBy})
       returning id`),
   );
+  const id = Number(row?.id);
   return {
-    id: Number(row?.id),
-    records,
-    sampled: rows.length,
-    candidatePairs: pairs.length,
-    lambda: model.lambda,
-    seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+    summary: {
+      id,
+      records,
+      sampled: rows.length,
+      candidatePairs: pairs.length,
+      lambda: model.lambda,
+      seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+    },
+    stored: { id, records, model },
   };
 }
 
@@ -138,6 +146,27 @@ export class ModelCache {
   }
 
   async current(db: Queryable, config: IdentityConfig): Promise<StoredModel | undefined> {
+    return this.#scaled(await this.#read(db, config));
+  }
+
+  #records: number | undefined;
+  /** The number of records the hub holds now, as last counted. */
+  noteRecords(records: number): void {
+    this.#records = records;
+  }
+
+  /**
+   * λ is the chance that two records drawn at random are one person. Each person has about as many
+   * records however many people the hub holds, so λ falls as 1/records: a model trained on fewer
+   * records than the hub holds now has its prior scaled down, until it is retrained.
+   */
+  #scaled(stored: StoredModel | undefined): StoredModel | undefined {
+    const now = this.#records;
+    if (!stored || now === undefined || now <= stored.records) return stored;
+    return { ...stored, model: { ...stored.model, lambda: (stored.model.lambda * stored.records) / now } };
+  }
+
+  async #read(db: Queryable, config: IdentityConfig): Promise<StoredModel | undefined> {
     const hash = configHash(config);
     const loaded = this.#loaded;
     if (loaded && loaded.hash === hash && Date.now() - loaded.at < this.#ttlMs) return loaded.value;

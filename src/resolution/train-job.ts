@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { rowsOf } from '../db/database.ts';
+import { type Queryable, rowsOf } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES } from '../queue/queues.ts';
 import { needsTraining, type StoredModel, type TrainingSummary, trainModel } from './live-model.ts';
@@ -8,8 +8,8 @@ export interface TrainJob {
   records: number;
 }
 
-async function countRecords(ctx: PipelineContext): Promise<number> {
-  const [row] = rowsOf<{ n: string | number }>(await ctx.database.db.execute(sql`select count(*) as n from source_records`));
+export async function countRecords(db: Queryable): Promise<number> {
+  const [row] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from source_records`));
   return Number(row?.n ?? 0);
 }
 
@@ -19,8 +19,10 @@ async function countRecords(ctx: PipelineContext): Promise<number> {
  */
 export async function scheduleTrainingIfDue(ctx: PipelineContext, current: StoredModel | undefined): Promise<void> {
   const identity = ctx.workspace().identity;
-  if (!ctx.models.dueForCheck()) return;
-  const records = await countRecords(ctx);
+  // Without a model, every batch links on identifiers alone: look sooner.
+  if (!ctx.models.dueForCheck(current ? 10_000 : 1000)) return;
+  const records = await countRecords(ctx.database.db);
+  ctx.models.noteRecords(records);
   if (!needsTraining(identity, records, current)) return;
   await ctx.boss.send(QUEUES.train, { records } satisfies TrainJob);
   ctx.log.info({ records, model: current?.id ?? null }, 'identity model training queued');
@@ -31,8 +33,8 @@ export async function runTraining(ctx: PipelineContext): Promise<TrainingSummary
   const identity = ctx.workspace().identity;
   ctx.models.invalidate();
   const current = await ctx.models.current(ctx.database.db, identity);
-  if (!needsTraining(identity, await countRecords(ctx), current)) return undefined;
-  const summary = await trainModel(ctx.database.db, identity, 'aurum');
+  if (!needsTraining(identity, await countRecords(ctx.database.db), current)) return undefined;
+  const { summary } = await trainModel(ctx.database.db, identity, 'aurum');
   ctx.models.invalidate();
   ctx.log.info({ model: summary }, 'identity model trained');
   return summary;

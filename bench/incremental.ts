@@ -1,0 +1,184 @@
+/**
+ * Incremental arrival through the pipeline, end to end, with probabilistic matching live.
+ *
+ *   node bench/incremental.ts [--people 20000] [--seed-share 0.2] [--per-request 100]
+ *   DATABASE_URL=postgres://… node bench/incremental.ts      # on PostgreSQL (uses a fresh database)
+ *
+ * Synthetic people (bench/generate-people.ts: typos, nicknames, swapped dates, shared family emails)
+ * arrive in random order as signed webhooks of a CRM and a shop, and are mapped, blocked against the
+ * stored profiles, scored, linked and turned into golden records. The hub trains its model by itself
+ * on the way (identity.yaml's `training`), as it would in production, and the clock includes that.
+ * It reports records/s from the first request to the last golden record, peak memory, the models
+ * trained, and the pairwise accuracy of the profiles the live pipeline built against the truth.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { sign } from '@octokit/webhooks-methods';
+import { parse } from 'csv-parse/sync';
+import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { pairwiseMetrics } from '../src/cli/evaluate.ts';
+import { parseSettings } from '../src/config/settings.ts';
+import { loadWorkspace } from '../src/config/workspace.ts';
+import { openDatabase, rowsOf } from '../src/db/database.ts';
+import { createHub } from '../src/hub.ts';
+import { createLogger } from '../src/log.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    people: { type: 'string', default: '20000' },
+    'per-request': { type: 'string', default: '100' },
+    concurrency: { type: 'string', default: '8' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const secret = 'bench-secret-0123456789';
+
+// The people, as the two sources would send them.
+const dataDir = mkdtempSync(path.join(tmpdir(), 'aurum-incr-'));
+execFileSync(process.execPath, [path.join(import.meta.dirname, 'generate-people.ts'), '--people', args.people, '--out', dataDir], {
+  stdio: 'ignore',
+});
+const crm = readFileSync(path.join(dataDir, 'crm.ndjson'), 'utf8')
+  .split('\n')
+  .filter((l) => l !== '')
+  .map((l) => ({ source: 'crm', record: JSON.parse(l) as Record<string, unknown> }));
+const shop = (parse(readFileSync(path.join(dataDir, 'shop.csv')), { columns: true, trim: true }) as Record<string, string>[]).map((r) => ({
+  source: 'shop',
+  record: Object.fromEntries(Object.entries(r).filter(([, v]) => v !== '')),
+}));
+// Interleave the sources, as they would arrive.
+const all = [...crm, ...shop].sort((a, b) =>
+  String(a.record['id'] ?? a.record['customer_id']).localeCompare(String(b.record['id'] ?? b.record['customer_id'])),
+);
+const shuffled = all
+  .map((r, i) => ({ r, k: (Math.sin(i * 12.9898) * 43758.5453) % 1 }))
+  .sort((a, b) => a.k - b.k)
+  .map((x) => x.r);
+
+// A workspace: the bench mappings behind two webhook connectors.
+const workspaceDir = mkdtempSync(path.join(tmpdir(), 'aurum-incr-ws-'));
+cpSync(path.join(import.meta.dirname, 'workspace', 'mappings'), path.join(workspaceDir, 'mappings'), { recursive: true });
+mkdirSync(path.join(workspaceDir, 'connectors'));
+for (const source of ['crm', 'shop']) {
+  writeFileSync(path.join(workspaceDir, 'connectors', `${source}.yaml`), 'type: webhook\nsecret: ${BENCH_SECRET}\n');
+}
+
+let databaseUrl = process.env['DATABASE_URL'];
+let dropDatabase = async () => {};
+let closeAdmin = async () => {};
+if (databaseUrl) {
+  const name = `aurum_bench_${randomBytes(4).toString('hex')}`;
+  const admin = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(databaseUrl);
+  url.pathname = `/${name}`;
+  databaseUrl = url.toString();
+  dropDatabase = async () => {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  };
+  closeAdmin = () => admin.end();
+}
+const env = {
+  AURUM_API_KEYS: 'admin:bench-admin-key-0123456789',
+  AURUM_CONFIG_DIR: workspaceDir,
+  AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'aurum-incr-db-')),
+  AURUM_WORKER_CONCURRENCY: args.concurrency,
+  LOG_LEVEL: 'warn',
+  BENCH_SECRET: secret,
+  ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+};
+const settings = parseSettings(env);
+const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, max: 20 });
+const workspace = loadWorkspace(workspaceDir, env);
+const hub = await createHub({ settings, database, workspace, log: createLogger('warn'), workers: true, pollingIntervalSeconds: 0.5 });
+
+const perRequest = Number(args['per-request']);
+async function send(records: typeof all) {
+  const requests: Promise<void>[] = [];
+  for (let i = 0; i < records.length; i += perRequest) {
+    const chunk = records.slice(i, i + perRequest);
+    for (const source of ['crm', 'shop']) {
+      const body = JSON.stringify(chunk.filter((r) => r.source === source).map((r) => r.record));
+      if (body === '[]') continue;
+      requests.push(
+        Promise.resolve(
+          hub.app.request(`/webhooks/${source}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-hub-signature-256': await sign(secret, body) },
+            body,
+          }),
+        ).then((response) => {
+          if (response.status !== 202) throw new Error(`intake answered ${response.status}`);
+        }),
+      );
+    }
+    // Keep a bounded number of requests in flight, as senders would.
+    if (requests.length >= 16) await Promise.all(requests.splice(0));
+  }
+  await Promise.all(requests);
+}
+/** Every request was accepted (its records and jobs committed): done when the queues are empty. */
+async function drained() {
+  for (;;) {
+    const [row] = rowsOf<{ n: string }>(
+      await database.db.execute(sql`select count(*) as n from pgboss.job where state < 'completed' and name like 'aurum-%'`),
+    );
+    if (Number(row?.n) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const started = performance.now();
+await send(shuffled);
+await drained();
+const seconds = (performance.now() - started) / 1000;
+const models = rowsOf<{ records: number; sampled: number; candidate_pairs: string }>(
+  await database.db.execute(sql`select records, sampled, candidate_pairs from identity_models order by id`),
+).map((m) => ({ records: m.records, candidatePairs: Number(m.candidate_pairs) }));
+
+const quarantined = Number(rowsOf<{ n: string }>(await database.db.execute(sql`select count(*) as n from quarantine`))[0]?.n);
+// Accuracy of what the live pipeline built.
+const members = rowsOf<{ source: string; record_id: string; profile_id: string }>(
+  await database.db.execute(sql`select source, record_id, profile_id from source_records`),
+);
+const truth = parse(readFileSync(path.join(dataDir, 'truth.csv')), { columns: true }) as {
+  source: string;
+  record_id: string;
+  entity_id: string;
+}[];
+const scores = pairwiseMetrics(
+  new Map(members.map((m) => [`${m.source}/${m.record_id}`, m.profile_id])),
+  new Map(truth.map((t) => [`${t.source}/${t.record_id}`, t.entity_id])),
+);
+
+console.log(
+  JSON.stringify(
+    {
+      database: database.kind,
+      node: process.version,
+      workerConcurrency: Number(args.concurrency),
+      recordsPerRequest: perRequest,
+      records: shuffled.length,
+      seconds: Number(seconds.toFixed(1)),
+      recordsPerSecond: Math.round(shuffled.length / seconds),
+      modelsTrained: models,
+      quarantined,
+      accuracy: scores,
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    },
+    null,
+    2,
+  ),
+);
+await hub.stop();
+await database.close();
+if (args.keep) {
+  console.error(`kept ${databaseUrl ?? settings.dataDir}; truth in ${dataDir}/truth.csv`);
+  await closeAdmin();
+} else await dropDatabase();
