@@ -6,6 +6,7 @@ import { loadWorkspace, type Workspace } from './config/workspace.ts';
 import type { Database } from './db/database.ts';
 import { type FanoutJob, fanout } from './delivery/fanout.ts';
 import { type DeliverJob, deliver } from './delivery/send.ts';
+import { type GoldenJob, refreshJobs } from './golden/refresh.ts';
 import { safeError } from './log.ts';
 import { type IngestJob, ingest } from './mapping/ingest-job.ts';
 import type { PipelineContext } from './pipeline-context.ts';
@@ -54,6 +55,12 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       await ingest(
         ctx,
         jobs.flatMap((j) => j.data.rawIds),
+      );
+    });
+    await boss.work<GoldenJob>(QUEUES.golden, { ...polling, batchSize: 20, localConcurrency: 2 }, async (jobs) => {
+      await refreshJobs(
+        ctx,
+        jobs.map((j) => j.data),
       );
     });
     await boss.work<FanoutJob>(QUEUES.fanout, { ...polling, batchSize: 50, localConcurrency: 1 }, async (jobs) => {

@@ -42,3 +42,15 @@ export function isRetryable(error: unknown): boolean {
   }
   return false;
 }
+
+/** Runs a transaction again when PostgreSQL aborted it to break a deadlock or a serialization conflict. */
+export async function withRetry<T>(run: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= attempts || !isRetryable(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    }
+  }
+}

@@ -1,9 +1,44 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../db/database.ts';
-import { textArray, uuidArray } from '../db/sql.ts';
+import { textArray, uuidArray, withRetry } from '../db/sql.ts';
 import type { Profile } from '../mapping/profile.ts';
-import type { Merge } from '../resolution/link.ts';
+import type { PipelineContext } from '../pipeline-context.ts';
+import { QUEUES, sendInTx } from '../queue/queues.ts';
+import { lockProfiles, type Merge } from '../resolution/link.ts';
 import { buildGolden, type Member } from './build.ts';
+
+/** Profiles whose members changed, and the merges that made them: the golden stage's work. */
+export interface GoldenJob {
+  profileIds: string[];
+  merges: Merge[];
+}
+
+/**
+ * The golden stage: rebuilds the golden records of a batch of jobs and hands the changes to fan-out,
+ * in one transaction. Ids merged away since the job was queued are followed to their survivor, whose
+ * `profile.merged` then names every id it absorbed.
+ */
+export async function refreshJobs(ctx: PipelineContext, jobs: readonly GoldenJob[]): Promise<number> {
+  const priorityOf = (source: string) => ctx.workspace().sources.get(source)?.priority ?? 0;
+  return withRetry(() =>
+    ctx.database.db.transaction(async (tx) => {
+      const ids = new Set(jobs.flatMap((j) => [...j.profileIds, ...j.merges.map((m) => m.survivorId)]));
+      const { active } = await lockProfiles(tx, ids);
+      const absorbed = new Map<string, Set<string>>();
+      for (const merge of jobs.flatMap((j) => j.merges)) {
+        const survivor = active.get(merge.survivorId) ?? merge.survivorId;
+        const set = absorbed.get(survivor) ?? new Set<string>();
+        for (const id of merge.retiredIds) set.add(id);
+        absorbed.set(survivor, set);
+      }
+      const targets = new Set([...ids].map((id) => active.get(id) ?? id));
+      const merges = [...absorbed].map(([survivorId, retired]) => ({ survivorId, retiredIds: [...retired] }));
+      const changes = await refreshGolden(tx, targets, priorityOf, merges);
+      if (changes.length > 0) await sendInTx(ctx.boss, tx, QUEUES.fanout, { changes });
+      return changes.length;
+    }),
+  );
+}
 
 /** What a golden record change means to destinations. */
 export type ProfileChange =

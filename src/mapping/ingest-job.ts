@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../db/database.ts';
-import { bigintArray, isRetryable, textArray } from '../db/sql.ts';
-import { type ProfileChange, refreshGolden } from '../golden/refresh.ts';
+import { bigintArray, textArray, withRetry } from '../db/sql.ts';
+import type { GoldenJob } from '../golden/refresh.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES, sendInTx } from '../queue/queues.ts';
-import { linkFragments } from '../resolution/link.ts';
+import { linkFragments, type Merge } from '../resolution/link.ts';
 import { TrainingError, trainModel } from '../resolution/live-model.ts';
 import { countRecords, scheduleTrainingIfDue } from '../resolution/train-job.ts';
 import { type Fragment, type MappingFailure, mapRecord, type RawRecord } from './apply.ts';
@@ -23,7 +23,7 @@ export interface IngestOutcome {
 
 /**
  * Maps a batch of raw records and hands the fragments to resolution, all in one transaction:
- * quarantine entries, links, golden records and the fan-out job commit together or not at all.
+ * quarantine entries, links and the golden-record job commit together or not at all.
  */
 export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): Promise<IngestOutcome> {
   const workspace = ctx.workspace();
@@ -46,7 +46,6 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
     fragments.push(...result.fragments);
     failures.push(...result.failures);
   }
-  const priorityOf = (source: string) => workspace.sources.get(source)?.priority ?? 0;
   const identity = workspace.identity;
   const model = await ctx.models.current(ctx.database.db, identity);
   // Without a model, only the records that bring the hub up to training.minRecords link on
@@ -63,15 +62,18 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
       );
       let current = model;
       let unchanged = 0;
-      const changes: ProfileChange[] = [];
+      const profileIds = new Set<string>();
+      const merges: Merge[] = [];
       for (const [i, part] of parts.entries()) {
         if (i > 0 && !current) current = (await trainModel(tx, identity, 'aurum').catch(keepLinkingOnIdentifiers))?.stored;
         const link = await linkFragments(tx, part, identity, current?.model);
         unchanged += link.unchanged;
-        changes.push(...(await refreshGolden(tx, link.profileIds, priorityOf, link.merges)));
+        for (const id of link.profileIds) profileIds.add(id);
+        merges.push(...link.merges);
       }
-      if (changes.length > 0) await sendInTx(ctx.boss, tx, QUEUES.fanout, { changes });
-      return { unchanged, profilesChanged: changes.length, trained: current !== model };
+      // Golden records are rebuilt by the next stage, outside the resolution lock.
+      if (profileIds.size > 0) await sendInTx(ctx.boss, tx, QUEUES.golden, { profileIds: [...profileIds], merges } satisfies GoldenJob);
+      return { unchanged, profilesChanged: profileIds.size, trained: current !== model };
     }),
   );
   if (outcome.trained) ctx.models.invalidate();
@@ -101,16 +103,4 @@ async function quarantineFailures(tx: Tx, rawIds: number[], failures: MappingFai
     select * from unnest(${bigintArray(failures.map((f) => f.rawId))}, ${textArray(failures.map((f) => f.source))},
       ${sql.param(failures.map((f) => f.mappingFile))}::text[], ${textArray(failures.map((f) => f.code))},
       ${textArray(failures.map((f) => f.message))})`);
-}
-
-/** Retries a transaction that PostgreSQL aborted to break a deadlock or a serialization conflict. */
-async function withRetry<T>(run: () => Promise<T>, attempts = 8): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run();
-    } catch (error) {
-      if (attempt >= attempts || !isRetryable(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
-    }
-  }
 }

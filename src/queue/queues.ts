@@ -5,8 +5,10 @@ import type { Database, Tx } from '../db/database.ts';
 
 /** The pipeline's queues; each stage hands work to the next through one of them. */
 export const QUEUES = {
-  /** raw records → mapping → resolution → golden record */
+  /** raw records → mapping → resolution */
   ingest: 'aurum-ingest',
+  /** profiles whose members changed → golden records → changes for fan-out */
+  golden: 'aurum-golden',
   /** changed golden records → one delivery per qualifying destination */
   fanout: 'aurum-fanout',
   /** one delivery → one signed POST, retried with backoff */
@@ -19,6 +21,7 @@ export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'na
   // notify: a send wakes idle workers through LISTEN/NOTIFY instead of leaving the job to the next poll.
   return {
     [QUEUES.ingest]: { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
+    [QUEUES.golden]: { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
     [QUEUES.fanout]: { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
     [QUEUES.deliver]: {
       notify: true,

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import { sql } from 'drizzle-orm';
 import { type Queryable, rowsOf } from '../db/database.ts';
 import type { Profile } from '../mapping/profile.ts';
 import type { IdentityConfig } from './probabilistic/config.ts';
 import { Engine, type Model } from './probabilistic/engine.ts';
 import { describeLevel } from './probabilistic/levels.ts';
+import { deserialise, type SerialisedModel, serialise } from './probabilistic/model-json.ts';
 import { Nicknames } from './probabilistic/nicknames.ts';
 
 /**
@@ -37,37 +39,6 @@ export function configHash(config: IdentityConfig): string {
     .slice(0, 16);
 }
 
-interface SerialisedModel {
-  lambda: number;
-  m: number[][];
-  u: number[][];
-  /** Values counted more than once; any other value occurred once. */
-  tf: ({ counts: Record<string, number>; total: number } | null)[];
-}
-
-function serialise(model: Model): SerialisedModel {
-  return {
-    lambda: model.lambda,
-    m: model.m,
-    u: model.u,
-    tf: model.tf.map((tf) => {
-      if (!tf) return null;
-      const counts: Record<string, number> = {};
-      for (const [value, n] of tf.counts) if (n > 1) counts[value] = n;
-      return { counts, total: tf.total };
-    }),
-  };
-}
-
-function deserialise(stored: SerialisedModel): Model {
-  return {
-    lambda: stored.lambda,
-    m: stored.m,
-    u: stored.u,
-    tf: stored.tf.map((tf) => (tf ? { counts: new Map(Object.entries(tf.counts)), total: tf.total } : undefined)),
-  };
-}
-
 export class TrainingError extends Error {
   readonly code = 'not_enough_records';
   constructor(message: string) {
@@ -85,6 +56,32 @@ export interface TrainingSummary {
   seconds: number;
 }
 
+/** Below this many records training is quicker than starting a thread. */
+const THREAD_FROM = 2000;
+
+export function trainHere(config: IdentityConfig, fragments: string[]): { model: Model; pairs: number } {
+  const engine = engineFor(config);
+  const profiles = fragments.map((f) => JSON.parse(f) as Profile);
+  const { model, pairs } = engine.train(
+    profiles.map((p) => engine.features(p)),
+    profiles,
+  );
+  return { model, pairs: pairs.length };
+}
+
+export function trainOffThread(config: IdentityConfig, fragments: string[]): Promise<{ model: Model; pairs: number }> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./probabilistic/train-thread.ts', import.meta.url), { workerData: { config, fragments } });
+    worker.once('message', (result: { model: SerialisedModel; pairs: number }) => {
+      resolve({ model: deserialise(result.model), pairs: result.pairs });
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`the training thread exited with code ${code}`));
+    });
+  });
+}
+
 /**
  * Trains a model on (a random sample of) the stored records and makes it the one in force.
  * Profiles already formed are left as they are: the model scores arrivals from now on.
@@ -95,28 +92,26 @@ export async function trainModel(
   trainedBy: string,
 ): Promise<{ summary: TrainingSummary; stored: StoredModel }> {
   const started = performance.now();
-  const engine = engineFor(config);
   const [counted] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from source_records`));
   const records = Number(counted?.n ?? 0);
   const share = Math.min(1, config.training.maxSample / Math.max(records, 1));
-  const rows = rowsOf<{ fragment: Profile }>(
+  const rows = rowsOf<{ fragment: string }>(
     await db.execute(
       share >= 1
-        ? sql`select fragment from source_records order by id`
-        : sql`select fragment from source_records where random() < ${share} order by id limit ${config.training.maxSample}`,
+        ? sql`select fragment::text as fragment from source_records order by id`
+        : sql`select fragment::text as fragment from source_records where random() < ${share} order by id limit ${config.training.maxSample}`,
     ),
   );
   if (rows.length < 2) throw new TrainingError(`training needs at least 2 records; the hub holds ${rows.length}`);
-  const profiles = rows.map((r) => r.fragment);
-  const features = profiles.map((p) => engine.features(p));
-  const { model, pairs } = engine.train(features, profiles);
-  if (pairs.length === 0) {
+  const fragments = rows.map((r) => r.fragment);
+  const { model, pairs } = fragments.length >= THREAD_FROM ? await trainOffThread(config, fragments) : trainHere(config, fragments);
+  if (pairs === 0) {
     throw new TrainingError(`no two of the ${rows.length} records share a blocking key: there is nothing to learn m from yet`);
   }
   const [row] = rowsOf<{ id: string | number }>(
     await db.execute(sql`
       insert into identity_models (config_hash, records, sampled, candidate_pairs, model, trained_by)
-      values (${configHash(config)}, ${records}, ${rows.length}, ${pairs.length}, ${JSON.stringify(serialise(model))}::jsonb, ${trainedBy})
+      values (${configHash(config)}, ${records}, ${rows.length}, ${pairs}, ${JSON.stringify(serialise(model))}::jsonb, ${trainedBy})
       returning id`),
   );
   const id = Number(row?.id);
@@ -125,7 +120,7 @@ export async function trainModel(
       id,
       records,
       sampled: rows.length,
-      candidatePairs: pairs.length,
+      candidatePairs: pairs,
       lambda: model.lambda,
       seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
     },
