@@ -56,8 +56,8 @@ export interface TrainingSummary {
   seconds: number;
 }
 
-/** Below this many records training is quicker than starting a thread. */
-const THREAD_FROM = 2000;
+/** Below this many records training takes less time than starting a thread (u samples up to n²/2 pairs). */
+const THREAD_FROM = 500;
 
 export function trainHere(config: IdentityConfig, fragments: string[]): { model: Model; pairs: number } {
   const engine = engineFor(config);
