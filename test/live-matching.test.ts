@@ -196,4 +196,24 @@ describe('automatic training', () => {
     expect(model.trainedBy).toBe('aurum');
     expect(model.records).toBeGreaterThanOrEqual(50);
   });
+
+  it('waits for the records to grow when they give nothing to learn from, linking on identifiers meanwhile', async () => {
+    const hub = await startTestHub({ configDir: personWorkspace('training: { minRecords: 20 }\n') });
+    try {
+      // Thirty people with nothing in common: no two records share a blocking key.
+      const crm = Array.from({ length: 30 }, (_, i) => ({ id: `solo-${i}`, email: `solo${i}@example.org` }));
+      expect((await hub.postWebhook('crm', JSON.stringify(crm))).status).toBe(202);
+      await hub.settle();
+      expect((await hub.call('GET', '/identity/model')).status).toBe(404);
+      // The batch tried on the first 20 (training.minRecords), found no pairs, and linked all 30 on identifiers.
+      expect(hub.hub.ctx.models.failedAt).toBe(20);
+      // The next record is not enough growth to try again, and still links on its email.
+      expect((await hub.postWebhook('crm', JSON.stringify({ id: 'solo-again', email: 'solo3@example.org' }))).status).toBe(202);
+      await hub.settle();
+      expect(await profileOfRecord(hub, 'crm', 'solo-again')).toBe(await profileOfRecord(hub, 'crm', 'solo-3'));
+      expect(await hub.count('identity_models')).toBe(0);
+    } finally {
+      await hub.stop();
+    }
+  });
 });

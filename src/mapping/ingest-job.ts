@@ -5,7 +5,7 @@ import type { GoldenJob } from '../golden/refresh.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES, sendInTx } from '../queue/queues.ts';
 import { linkFragments, type Merge } from '../resolution/link.ts';
-import { TrainingError, trainModel } from '../resolution/live-model.ts';
+import { needsTraining, TrainingError, trainModel } from '../resolution/live-model.ts';
 import { countRecords, scheduleTrainingIfDue } from '../resolution/train-job.ts';
 import { type Fragment, type MappingFailure, mapRecord, type RawRecord } from './apply.ts';
 
@@ -50,8 +50,20 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
   const model = await ctx.models.current(ctx.database.db, identity);
   // Without a model, only the records that bring the hub up to training.minRecords link on
   // identifiers; the first model is trained on them, in this transaction, and links the rest.
-  const room = model ? fragments.length : Math.max(identity.training.minRecords - (await countRecords(ctx.database.db)), 0);
+  let room = fragments.length;
+  let held = 0;
+  if (!model) {
+    held = await countRecords(ctx.database.db);
+    if (needsTraining(identity, held + fragments.length, undefined, ctx.models.failedAt))
+      room = Math.max(identity.training.minRecords - held, 0);
+  }
   const parts = room < fragments.length ? [fragments.slice(0, room), fragments.slice(room)] : [fragments];
+  /** Records with nothing in common yet teach nothing: link on identifiers, try when they grow. */
+  const keepLinkingOnIdentifiers = async (error: unknown): Promise<undefined> => {
+    if (!(error instanceof TrainingError)) throw error;
+    ctx.models.noteTrainingFailed(held + room);
+    return undefined;
+  };
 
   const outcome = await withRetry(() =>
     ctx.database.db.transaction(async (tx) => {
@@ -84,12 +96,6 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
     ctx.log.warn({ quarantined: failures.map((f) => ({ rawId: f.rawId, source: f.source, code: f.code })) }, 'records quarantined');
   }
   return summary;
-}
-
-/** Records with nothing in common yet teach nothing: the batch links on identifiers and tries later. */
-function keepLinkingOnIdentifiers(error: unknown): undefined {
-  if (error instanceof TrainingError) return undefined;
-  throw error;
 }
 
 /** Each attempt at a raw record replaces its open quarantine entries: a fixed mapping clears them. */

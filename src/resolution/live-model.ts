@@ -185,6 +185,12 @@ export class ModelCache {
     this.#loaded = undefined;
   }
 
+  /** Records held when training last found no candidate pairs: training waits for them to grow. */
+  failedAt: number | undefined;
+  noteTrainingFailed(records: number): void {
+    this.failedAt = records;
+  }
+
   #checkedAt = 0;
   /** True at most once every `intervalMs`: how often a process counts records to decide on training. */
   dueForCheck(intervalMs = 10_000): boolean {
@@ -233,8 +239,17 @@ export async function describeModel(db: Queryable, config: IdentityConfig) {
   };
 }
 
-/** Whether the records have grown enough since the model in force (or since none) to train again. */
-export function needsTraining(config: IdentityConfig, records: number, current: StoredModel | undefined): boolean {
+/**
+ * Whether the records have grown enough since the model in force to train again; or, without one,
+ * whether there are enough, and enough more than when training last found nothing to learn from.
+ */
+export function needsTraining(
+  config: IdentityConfig,
+  records: number,
+  current: StoredModel | undefined,
+  failedAt: number | undefined = undefined,
+): boolean {
   if (records < config.training.minRecords) return false;
-  return !current || records >= current.records * config.training.retrainGrowth;
+  if (current) return records >= current.records * config.training.retrainGrowth;
+  return failedAt === undefined || records >= failedAt * config.training.retrainGrowth;
 }

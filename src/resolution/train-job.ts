@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { type Queryable, rowsOf } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES } from '../queue/queues.ts';
-import { needsTraining, type StoredModel, type TrainingSummary, trainModel } from './live-model.ts';
+import { needsTraining, type StoredModel, TrainingError, type TrainingSummary, trainModel } from './live-model.ts';
 
 export interface TrainJob {
   records: number;
@@ -23,7 +23,7 @@ export async function scheduleTrainingIfDue(ctx: PipelineContext, current: Store
   if (!ctx.models.dueForCheck(current ? 10_000 : 1000)) return;
   const records = await countRecords(ctx.database.db);
   ctx.models.noteRecords(records);
-  if (!needsTraining(identity, records, current)) return;
+  if (!needsTraining(identity, records, current, ctx.models.failedAt)) return;
   await ctx.boss.send(QUEUES.train, { records } satisfies TrainJob);
   ctx.log.info({ records, model: current?.id ?? null }, 'identity model training queued');
 }
@@ -33,8 +33,18 @@ export async function runTraining(ctx: PipelineContext): Promise<TrainingSummary
   const identity = ctx.workspace().identity;
   ctx.models.invalidate();
   const current = await ctx.models.current(ctx.database.db, identity);
-  if (!needsTraining(identity, await countRecords(ctx.database.db), current)) return undefined;
-  const { summary } = await trainModel(ctx.database.db, identity, 'aurum');
+  const records = await countRecords(ctx.database.db);
+  if (!needsTraining(identity, records, current, ctx.models.failedAt)) return undefined;
+  let summary: TrainingSummary;
+  try {
+    ({ summary } = await trainModel(ctx.database.db, identity, 'aurum'));
+  } catch (error) {
+    if (!(error instanceof TrainingError)) throw error;
+    // Not a failure of the hub: the records give nothing to learn from yet. Try again when they grow.
+    ctx.models.noteTrainingFailed(records);
+    ctx.log.info({ records, reason: error.message }, 'identity model not trained yet');
+    return undefined;
+  }
   ctx.models.invalidate();
   ctx.log.info({ model: summary }, 'identity model trained');
   return summary;
