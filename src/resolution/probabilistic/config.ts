@@ -27,6 +27,11 @@ export interface IdentityConfig {
   threshold: number;
   /** Or: link when the match weight (log2 odds, prior included) reaches this; it wins over `threshold`. */
   thresholdWeight?: number;
+  /**
+   * Batch clustering: two records scored at or below this weight never end up in one cluster through
+   * a chain of other links (links are taken strongest first; one that would join them is left out).
+   */
+  cannotLinkWeight: number;
   /** Fields (or combinations) that link on exact agreement, whatever else differs. */
   deterministic: string[][];
   /** Each rule's key is its fields' values joined; records sharing a key are compared. */
@@ -84,6 +89,7 @@ export const identitySchema = {
   properties: {
     threshold: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
     thresholdWeight: { type: 'number' },
+    cannotLinkWeight: { type: 'number' },
     deterministic: { type: 'array', items: fieldList },
     blocking: { type: 'array', minItems: 1, items: fieldList },
     comparisons: {

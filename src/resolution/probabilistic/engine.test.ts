@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadIdentityConfig } from './config.ts';
-import { Engine } from './engine.ts';
+import { clusterLinks, Engine, UnionFind } from './engine.ts';
 import { levelOf } from './levels.ts';
 import { Nicknames } from './nicknames.ts';
 
@@ -70,5 +70,32 @@ describe('the engine', () => {
     const weight = (value: string) => engine.fieldWeight(model, family, 1, [value], [value]);
     expect(weight('zabrowski')).toBeGreaterThan(weight('smith'));
     expect(weight('zabrowski') - weight('smith')).toBeCloseTo(Math.log2(98 / 2), 5);
+  });
+});
+
+describe('clustering', () => {
+  it('takes links strongest first and never chains two records scored far apart into one cluster', () => {
+    // 0–1 and 1–2 link; 0 and 2 were scored far apart: the weaker link 1–2 is left out.
+    const links = () => [
+      { a: 1, b: 2, weight: 12 },
+      { a: 0, b: 1, weight: 20 },
+      { a: 3, b: 4, weight: 15 },
+    ];
+    const constrained = new UnionFind(5);
+    expect(
+      clusterLinks(
+        constrained,
+        links(),
+        new Map([
+          [0, [2]],
+          [2, [0]],
+        ]),
+      ),
+    ).toBe(2);
+    expect([0, 1, 2, 3, 4].map((i) => constrained.find(i))).toEqual([0, 0, 2, 3, 3]);
+    // Without the constraint: connected components.
+    const plain = new UnionFind(5);
+    expect(clusterLinks(plain, links(), new Map())).toBe(3);
+    expect([0, 1, 2].map((i) => plain.find(i))).toEqual([0, 0, 0]);
   });
 });

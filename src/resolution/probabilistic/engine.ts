@@ -55,7 +55,7 @@ export interface BatchResult {
   stats: { records: number; candidatePairs: number; patterns: number; linkedPairs: number; clusters: number };
 }
 
-class UnionFind {
+export class UnionFind {
   readonly parent: Int32Array;
   constructor(n: number) {
     this.parent = Int32Array.from({ length: n }, (_, i) => i);
@@ -89,6 +89,46 @@ function random(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * Clusters by links, strongest first, on top of what `uf` already joined (deterministic links). A
+ * link that would put two records listed in `apart` (scored far apart by the model) into one
+ * cluster is left out, so one false link cannot chain two people's records together. Returns how
+ * many links were taken.
+ */
+export function clusterLinks(
+  uf: UnionFind,
+  positive: { a: number; b: number; weight: number }[],
+  apart: ReadonlyMap<number, readonly number[]>,
+): number {
+  positive.sort((x, y) => y.weight - x.weight);
+  const forbidden = new Map<number, Set<number>>();
+  for (const [i, others] of apart) {
+    const root = uf.find(i);
+    const set = forbidden.get(root) ?? new Set<number>();
+    for (const x of others) set.add(x);
+    forbidden.set(root, set);
+  }
+  let taken = 0;
+  for (const { a, b } of positive) {
+    const ra = uf.find(a);
+    const rb = uf.find(b);
+    if (ra === rb) continue;
+    const fa = forbidden.get(ra);
+    const fb = forbidden.get(rb);
+    if (fa && [...fa].some((x) => uf.find(x) === rb)) continue;
+    if (fb && [...fb].some((x) => uf.find(x) === ra)) continue;
+    uf.union(a, b);
+    taken++;
+    // Small into large: each record's partners move O(log n) times.
+    const [large, small] = (fa?.size ?? 0) >= (fb?.size ?? 0) ? [fa, fb] : [fb, fa];
+    if (large && small) for (const x of small) large.add(x);
+    forbidden.delete(ra);
+    forbidden.delete(rb);
+    if (large) forbidden.set(uf.find(a), large);
+  }
+  return taken;
 }
 
 export type Progress = (stage: string, done: number, total: number) => void;
@@ -349,19 +389,24 @@ export class Engine {
     });
 
     const { model, pairs, levels, patterns } = this.train(features, profiles, progress);
-    let linked = 0;
+
+    const positive: { a: number; b: number; weight: number }[] = [];
+    const apart = new Map<number, number[]>();
+    const cannotLink = this.config.cannotLinkWeight;
     for (let k = 0; k < pairs.length; k++) {
       const code = pairs[k] as number;
       const a = Math.floor(code / n);
       const b = code - a * n;
       const weight = this.weight(model, levels, k * C, features[a] as string[][], features[b] as string[][]);
       const probability = 1 / (1 + 2 ** -weight);
-      if (this.links(weight)) {
-        uf.union(a, b);
-        linked++;
+      if (this.links(weight)) positive.push({ a, b, weight });
+      else if (weight <= cannotLink) {
+        (apart.get(a) ?? apart.set(a, []).get(a))?.push(b);
+        (apart.get(b) ?? apart.set(b, []).get(b))?.push(a);
       }
       if (probability >= 0.05) links.push({ a, b, probability, weight, levels: this.explain(levels, k * C) });
     }
+    const linked = clusterLinks(uf, positive, apart);
 
     const cluster = new Int32Array(n);
     const roots = new Set<number>();
