@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadIdentityConfig } from './config.ts';
-import { clusterLinks, Engine, UnionFind } from './engine.ts';
+import { clusterLinks, Engine, PairList, UnionFind } from './engine.ts';
 import { levelOf } from './levels.ts';
 import { Nicknames } from './nicknames.ts';
 
@@ -81,21 +81,33 @@ describe('clustering', () => {
       { a: 0, b: 1, weight: 20 },
       { a: 3, b: 4, weight: 15 },
     ];
+    const apart = new PairList();
+    apart.push(0, 2);
     const constrained = new UnionFind(5);
-    expect(
-      clusterLinks(
-        constrained,
-        links(),
-        new Map([
-          [0, [2]],
-          [2, [0]],
-        ]),
-      ),
-    ).toBe(2);
+    expect(clusterLinks(constrained, links(), apart)).toBe(2);
     expect([0, 1, 2, 3, 4].map((i) => constrained.find(i))).toEqual([0, 0, 2, 3, 3]);
     // Without the constraint: connected components.
     const plain = new UnionFind(5);
-    expect(clusterLinks(plain, links(), new Map())).toBe(3);
+    expect(clusterLinks(plain, links(), new PairList())).toBe(3);
     expect([0, 1, 2].map((i) => plain.find(i))).toEqual([0, 0, 0]);
+  });
+
+  it('keeps records apart across clusters joined earlier, whichever side is larger', () => {
+    // 0–1–2 form one cluster first; 3 was scored far apart from 1, so 2–3 may not join them.
+    const apart = new PairList();
+    apart.push(3, 1);
+    const uf = new UnionFind(4);
+    const taken = clusterLinks(
+      uf,
+      [
+        { a: 0, b: 1, weight: 30 },
+        { a: 1, b: 2, weight: 25 },
+        { a: 2, b: 3, weight: 20 },
+      ],
+      apart,
+    );
+    expect(taken).toBe(2);
+    expect(uf.find(3)).toBe(3);
+    expect(uf.find(2)).toBe(0);
   });
 });
