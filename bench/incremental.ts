@@ -12,7 +12,6 @@
  * trained, and the pairwise accuracy of the profiles the live pipeline built against the truth.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,13 +19,13 @@ import { parseArgs } from 'node:util';
 import { sign } from '@octokit/webhooks-methods';
 import { parse } from 'csv-parse/sync';
 import { sql } from 'drizzle-orm';
-import postgres from 'postgres';
 import { pairwiseMetrics } from '../src/cli/evaluate.ts';
 import { parseSettings } from '../src/config/settings.ts';
 import { loadWorkspace } from '../src/config/workspace.ts';
 import { openDatabase, rowsOf } from '../src/db/database.ts';
 import { createHub } from '../src/hub.ts';
 import { createLogger } from '../src/log.ts';
+import { freshDatabase } from './fresh-database.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,22 +67,8 @@ for (const source of ['crm', 'shop']) {
   writeFileSync(path.join(workspaceDir, 'connectors', `${source}.yaml`), 'type: webhook\nsecret: ${BENCH_SECRET}\n');
 }
 
-let databaseUrl = process.env['DATABASE_URL'];
-let dropDatabase = async () => {};
-let closeAdmin = async () => {};
-if (databaseUrl) {
-  const name = `aurum_bench_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(databaseUrl);
-  url.pathname = `/${name}`;
-  databaseUrl = url.toString();
-  dropDatabase = async () => {
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.end();
-  };
-  closeAdmin = () => admin.end();
-}
+const fresh = await freshDatabase(process.env['DATABASE_URL']);
+const databaseUrl = fresh.url;
 const env = {
   AURUM_API_KEYS: 'admin:bench-admin-key-0123456789',
   AURUM_CONFIG_DIR: workspaceDir,
@@ -180,5 +165,5 @@ await hub.stop();
 await database.close();
 if (args.keep) {
   console.error(`kept ${databaseUrl ?? settings.dataDir}; truth in ${dataDir}/truth.csv`);
-  await closeAdmin();
-} else await dropDatabase();
+  await fresh.keep();
+} else await fresh.drop();

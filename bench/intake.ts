@@ -9,7 +9,7 @@
  * golden records.
  */
 import { fork } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,12 +18,12 @@ import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
 import autocannon from 'autocannon';
 import { sql } from 'drizzle-orm';
-import postgres from 'postgres';
 import { parseSettings } from '../src/config/settings.ts';
 import { loadWorkspace } from '../src/config/workspace.ts';
 import { openDatabase, rowsOf } from '../src/db/database.ts';
 import { createHub } from '../src/hub.ts';
 import { createLogger } from '../src/log.ts';
+import { freshDatabase } from './fresh-database.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -86,20 +86,8 @@ const env = {
 };
 const workspaceDir = path.join(import.meta.dirname, '..');
 
-let databaseUrl = process.env['DATABASE_URL'];
-let dropDatabase = async () => {};
-if (databaseUrl) {
-  const name = `aurum_bench_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(databaseUrl);
-  url.pathname = `/${name}`;
-  databaseUrl = url.toString();
-  dropDatabase = async () => {
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.end();
-  };
-}
+const fresh = await freshDatabase(process.env['DATABASE_URL']);
+const databaseUrl = fresh.url;
 const dataDir = mkdtempSync(path.join(tmpdir(), 'aurum-bench-'));
 const settings = parseSettings({
   ...env,
@@ -163,6 +151,6 @@ server.close();
 await workers.stop();
 await api.stop();
 await database.close();
-await dropDatabase();
+await fresh.drop();
 rmSync(dataDir, { recursive: true, force: true });
 process.exit(0);

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, startCli } from './helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 
-const cli = path.join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
 const repo = path.join(import.meta.dirname, '..');
 const children: ChildProcess[] = [];
 const databases: TestDatabase[] = [];
@@ -29,21 +29,7 @@ const baseEnv = (dataDir: string, extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-/** Starts `aurum start` and resolves with the URL it prints. */
-function start(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [cli, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk;
-      const match = /running at (http:\/\/localhost:\d+)/.exec(out);
-      if (match?.[1]) resolve({ child, url: match[1] });
-    });
-    child.stderr?.on('data', (chunk: Buffer) => (out += chunk));
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-  });
-}
+const start = (env: NodeJS.ProcessEnv) => startCli(env, children);
 
 const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
@@ -57,7 +43,7 @@ describe('aurum start on the embedded database', () => {
   });
 
   it('refuses a second process on the same data dir with a clear error', async () => {
-    const second = spawn(process.execPath, [cli, 'start'], { env: baseEnv(dataDir), stdio: ['ignore', 'pipe', 'pipe'] });
+    const second = spawn(process.execPath, [CLI, 'start'], { env: baseEnv(dataDir), stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     second.stderr.on('data', (c: Buffer) => (stderr += c));
     expect(await exited(second)).toBe(1);
@@ -76,7 +62,7 @@ describe('aurum start on the embedded database', () => {
   it('stops at start-up naming an unset secret of the workspace', async () => {
     const env = baseEnv(mkdtempSync(path.join(tmpdir(), 'aurum-data-')));
     delete (env as Record<string, string>)['ERP_WEBHOOK_SECRET'];
-    const child = spawn(process.execPath, [cli, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c));
     expect(await exited(child)).toBe(1);
@@ -86,7 +72,7 @@ describe('aurum start on the embedded database', () => {
 
 describe('aurum migrate', () => {
   it('applies the migrations alone and exits', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'migrate'], {
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'migrate'], {
       env: baseEnv(mkdtempSync(path.join(tmpdir(), 'aurum-data-'))),
     });
     expect(stdout).toContain('migrations applied (pglite)');
@@ -99,7 +85,7 @@ describe.runIf(process.env['TEST_DATABASE_URL'])('aurum start on PostgreSQL', ()
     databases.push(db);
     const env = baseEnv('unused', { DATABASE_URL: db.url as string });
     const api = await start({ ...env, AURUM_ROLE: 'api' });
-    const worker = spawn(process.execPath, [cli, 'start'], { env: { ...env, AURUM_ROLE: 'worker' }, stdio: 'ignore' });
+    const worker = spawn(process.execPath, [CLI, 'start'], { env: { ...env, AURUM_ROLE: 'worker' }, stdio: 'ignore' });
     children.push(worker);
     expect(await (await fetch(`${api.url}/health`)).json()).toEqual({ status: 'ok', database: 'postgres' });
     const { sign } = await import('@octokit/webhooks-methods');

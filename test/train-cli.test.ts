@@ -1,14 +1,14 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { sign } from '@octokit/webhooks-methods';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, startCli } from './helpers/cli.ts';
 import { SECRETS, waitFor } from './helpers/hub.ts';
 
 const repo = path.join(import.meta.dirname, '..');
-const cli = path.join(repo, 'src', 'cli', 'index.ts');
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
@@ -33,23 +33,10 @@ const env = (dataDir: string, configDir: string) => ({
   ...SECRETS,
 });
 
-function start(processEnv: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [cli, 'start'], { env: processEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk;
-      const match = /running at (http:\/\/localhost:\d+)/.exec(out);
-      if (match?.[1]) resolve({ child, url: match[1] });
-    });
-    child.stderr?.on('data', (chunk: Buffer) => (out += chunk));
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-  });
-}
+const start = (processEnv: NodeJS.ProcessEnv) => startCli(processEnv, children);
 
 const train = (processEnv: NodeJS.ProcessEnv) =>
-  promisify(execFile)(process.execPath, [cli, 'train'], { env: processEnv }).then(
+  promisify(execFile)(process.execPath, [CLI, 'train'], { env: processEnv }).then(
     (r) => ({ code: 0, ...r }),
     (e: { code: number; stdout: string; stderr: string }) => e,
   );

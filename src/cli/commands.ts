@@ -42,9 +42,8 @@ export async function runMigrate(): Promise<void> {
   console.log(`migrations applied (${database.kind})`);
 }
 
-/** `aurum train`: trains the live identity model on the stored records and puts it in force. */
-export async function runTrain(): Promise<void> {
-  const settings = settingsOrExit();
+/** The workspace and the database the settings name, or exit 1 with the reason. */
+async function openOrExit(settings: Settings) {
   let workspace: ReturnType<typeof loadWorkspace>;
   try {
     workspace = loadWorkspace(settings.configDir);
@@ -52,6 +51,12 @@ export async function runTrain(): Promise<void> {
     fail(error);
   }
   const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }).catch(fail);
+  return { workspace, database };
+}
+
+/** `aurum train`: trains the live identity model on the stored records and puts it in force. */
+export async function runTrain(): Promise<void> {
+  const { workspace, database } = await openOrExit(settingsOrExit());
   try {
     const { summary } = await trainModel(database.db, workspace.identity, 'cli');
     console.log(
@@ -70,13 +75,7 @@ export async function runTrain(): Promise<void> {
 export async function runStart(): Promise<void> {
   const settings = settingsOrExit();
   const log = createLogger(settings.logLevel);
-  let workspace: ReturnType<typeof loadWorkspace>;
-  try {
-    workspace = loadWorkspace(settings.configDir);
-  } catch (error) {
-    fail(error);
-  }
-  const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }).catch(fail);
+  const { workspace, database } = await openOrExit(settings);
   const hub = await createHub({ settings, database, workspace, log, workers: settings.role !== 'api' });
 
   let server: ReturnType<typeof serve> | undefined;

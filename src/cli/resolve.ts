@@ -6,8 +6,7 @@ import { stringify } from 'csv-stringify';
 import { loadWorkspace } from '../config/workspace.ts';
 import { type Fragment, mapRecord } from '../mapping/apply.ts';
 import { loadIdentityConfig } from '../resolution/probabilistic/config.ts';
-import { Engine } from '../resolution/probabilistic/engine.ts';
-import { Nicknames } from '../resolution/probabilistic/nicknames.ts';
+import { engineFor } from '../resolution/probabilistic/engine.ts';
 import { progressBar } from './progress.ts';
 
 export interface ResolveOptions {
@@ -41,7 +40,7 @@ async function* readRecords(file: string, onBytes: (bytes: number) => void): Asy
 export async function runResolve(options: ResolveOptions): Promise<void> {
   const workspace = loadWorkspace(path.resolve(options.config));
   const identity = loadIdentityConfig(path.resolve(options.config));
-  const engine = new Engine(identity, identity.nicknames ? Nicknames.load(identity.nicknames) : Nicknames.load());
+  const engine = engineFor(identity);
   const bar = progressBar(options.progress ?? true);
   const inputs = options.input.map((spec) => {
     const eq = spec.indexOf('=');

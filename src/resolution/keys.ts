@@ -1,8 +1,8 @@
 import type { Profile } from '../mapping/profile.ts';
 
 /**
- * The deterministic match keys of a fragment: a normalised email, an E.164 phone, or an external
- * system's id. Two fragments that share one belong to the same person.
+ * A fragment's identifier keys: normalised emails and E.164 phones. They link outright until a model
+ * is trained, and answer `GET /profiles?email=…|phone=…` (external ids are the engine's `linkKeys`).
  */
 export function matchKeys(profile: Profile, blocked: ReadonlySet<string> = new Set()): string[] {
   const keys: string[] = [];
@@ -10,7 +10,6 @@ export function matchKeys(profile: Profile, blocked: ReadonlySet<string> = new S
   const usable = (value: string) => !blocked.has(value.toLowerCase()) && !blocked.has(value.replace(/^\+/, ''));
   for (const email of profile.emails ?? []) if (usable(email)) keys.push(`email:${email}`);
   for (const phone of profile.phones ?? []) if (usable(phone)) keys.push(`phone:${phone}`);
-  for (const [system, id] of Object.entries(profile.externalIds ?? {})) if (usable(id)) keys.push(`ext:${system}:${id}`);
   return keys;
 }
 

@@ -4,9 +4,8 @@ import { lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.
 import type { Fragment } from '../mapping/apply.ts';
 import { enforceGuards } from './guards.ts';
 import { blockedValues, matchKeys, recordIdentity } from './keys.ts';
-import { engineFor } from './live-model.ts';
 import type { IdentityConfig } from './probabilistic/config.ts';
-import type { Model } from './probabilistic/engine.ts';
+import { engineFor, type Model } from './probabilistic/engine.ts';
 import { type LinkExplanation, type RecordRef, scoreCandidates } from './score-candidates.ts';
 
 export interface Merge {
@@ -69,18 +68,16 @@ export async function linkFragments(
   for (const f of [...batch].sort((a, b) => a.rawId - b.rawId)) latest.set(recordIdentity(f), f);
   const fragments = [...latest.values()];
   const blocked = blockedValues(identity.blockedValues);
-  const linkKeysOf = fragments.map((f) => {
-    const keys = engine.linkKeys(f.profile);
-    // Without a model, emails and phones are all there is to go on: they link outright.
-    if (!model) keys.push(...identifierKeys(f.profile, blocked));
-    return keys;
-  });
+  const ruleKeysOf = fragments.map((f) => engine.linkKeys(f.profile));
+  const identifierKeysOf = fragments.map((f) => identifierKeys(f.profile, blocked));
+  // Without a model, emails and phones are all there is to go on: they link outright.
+  const linkKeysOf = model ? ruleKeysOf : ruleKeysOf.map((keys, i) => [...keys, ...(identifierKeysOf[i] ?? [])]);
   const blockingKeysOf = fragments.map((f) => engine.keys(f.profile, identity.blocking).map((k) => `b${k}`));
   // Every key is stored, whichever links now: a model trained later blocks on what is already there.
-  const storedKeysOf = fragments.map((f, i) => [
+  const storedKeysOf = fragments.map((_, i) => [
     ...new Set([
-      ...engine.linkKeys(f.profile).map((k) => k.key),
-      ...identifierKeys(f.profile, blocked).map((k) => k.key),
+      ...(ruleKeysOf[i] ?? []).map((k) => k.key),
+      ...(identifierKeysOf[i] ?? []).map((k) => k.key),
       ...(blockingKeysOf[i] ?? []),
     ]),
   ]);
@@ -262,9 +259,7 @@ export async function linkFragments(
 
 /** Emails and phones as keys: they link outright only while no model is trained. */
 function identifierKeys(profile: Fragment['profile'], blocked: ReadonlySet<string>): { key: string; rule: string }[] {
-  return matchKeys(profile, blocked)
-    .filter((k) => !k.startsWith('ext:'))
-    .map((key) => ({ key, rule: key.startsWith('email:') ? 'emails' : 'phones' }));
+  return matchKeys(profile, blocked).map((key) => ({ key, rule: key.startsWith('email:') ? 'emails' : 'phones' }));
 }
 
 const sameRecord = (r: RecordRef, f: Fragment) => r.source === f.source && r.object === f.object && r.recordId === f.recordId;

@@ -4,10 +4,9 @@ import { sql } from 'drizzle-orm';
 import { type Queryable, rowsOf } from '../db/database.ts';
 import type { Profile } from '../mapping/profile.ts';
 import type { IdentityConfig } from './probabilistic/config.ts';
-import { Engine, type Model } from './probabilistic/engine.ts';
+import { engineFor, type Model } from './probabilistic/engine.ts';
 import { describeLevel } from './probabilistic/levels.ts';
 import { deserialise, type SerialisedModel, serialise } from './probabilistic/model-json.ts';
-import { Nicknames } from './probabilistic/nicknames.ts';
 
 /**
  * The live pipeline's Fellegi–Sunter model: trained on the hub's own records with the batch engine's
@@ -17,17 +16,6 @@ export interface StoredModel {
   id: number;
   records: number;
   model: Model;
-}
-
-const engines = new WeakMap<IdentityConfig, Engine>();
-/** One engine per identity configuration: the nickname list is read once. */
-export function engineFor(config: IdentityConfig): Engine {
-  let engine = engines.get(config);
-  if (!engine) {
-    engine = new Engine(config, config.nicknames ? Nicknames.load(config.nicknames) : Nicknames.load());
-    engines.set(config, engine);
-  }
-  return engine;
 }
 
 /** What a model depends on: a model trained for other comparisons or blocking rules is not used. */

@@ -4,7 +4,7 @@ import type { IdentityConfig } from './config.ts';
 import { estimateLambda, estimateMBySession } from './em.ts';
 import { normaliseText, transformed, valuesOf } from './features.ts';
 import { describeLevel, levelOf, NULL_LEVEL } from './levels.ts';
-import type { Nicknames } from './nicknames.ts';
+import { Nicknames } from './nicknames.ts';
 
 export interface LinkInput {
   /** `source/recordId`: how the record is named in output and explanations. */
@@ -486,4 +486,15 @@ export class Engine {
     }
     return out;
   }
+}
+
+const engines = new WeakMap<IdentityConfig, Engine>();
+/** The engine of an identity configuration, built once: the nickname list is read once. */
+export function engineFor(config: IdentityConfig): Engine {
+  let engine = engines.get(config);
+  if (!engine) {
+    engine = new Engine(config, config.nicknames ? Nicknames.load(config.nicknames) : Nicknames.load());
+    engines.set(config, engine);
+  }
+  return engine;
 }

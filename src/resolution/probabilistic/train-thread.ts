@@ -5,12 +5,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Profile } from '../../mapping/profile.ts';
 import type { IdentityConfig } from './config.ts';
-import { Engine } from './engine.ts';
+import { engineFor } from './engine.ts';
 import { serialise } from './model-json.ts';
-import { Nicknames } from './nicknames.ts';
 
 const { config, fragments } = workerData as { config: IdentityConfig; fragments: string[] };
-const engine = new Engine(config, config.nicknames ? Nicknames.load(config.nicknames) : Nicknames.load());
+const engine = engineFor(config);
 const profiles = fragments.map((f) => JSON.parse(f) as Profile);
 const { model, pairs } = engine.train(
   profiles.map((p) => engine.features(p)),
