@@ -54,6 +54,8 @@ describe('aurum resolve', () => {
     );
     expect(stderr).toMatch(/quarantined: .*crm\.csv record 3 .*schema_invalid/);
     expect(stderr).toContain('resolved 5 records');
+    // The progress bar, drawn on stderr, shows the rate and the ETA.
+    expect(stderr).toMatch(/\d+\/s \| ETA /);
     const rows = readFileSync(out, 'utf8').trim().split('\n');
     expect(rows[0]).toBe('source,record_id,profile_id');
     const profile = new Map(rows.slice(1).map((r) => [r.split(',').slice(0, 2).join('/'), r.split(',')[2]]));
@@ -100,6 +102,8 @@ describe.runIf(existsSync(febrl))('on FEBRL3 with the default identity configura
     const f1 = Number(/F1\s+([0-9.]+)/.exec(stdout)?.[1]);
     expect(f1).toBeGreaterThanOrEqual(0.99);
     expect(stdout).toMatch(/precision\s+0\.9\d+/);
+    expect(stdout).toMatch(/recall\s+0\.9\d+/);
+    expect(stdout).toMatch(/profiles\s+\d+ \(truth: 2000 entities/);
     expect(stdout).toContain('worst false merges');
     expect(stdout).toContain('worst misses');
   });
