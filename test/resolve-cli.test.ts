@@ -107,4 +107,29 @@ describe.runIf(existsSync(febrl))('on FEBRL3 with the default identity configura
     expect(stdout).toContain('worst false merges');
     expect(stdout).toContain('worst misses');
   });
+
+  it('gives the same clusters and links however many threads map and compare', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'aurum-threads-'));
+    const resolveWith = async (threads: number) => {
+      const out = path.join(dir, `clusters-${threads}.csv`);
+      await aurum(
+        'resolve',
+        '--no-progress',
+        '--threads',
+        String(threads),
+        '--config',
+        path.join(repo, 'examples', 'febrl'),
+        '--input',
+        `febrl=${febrl}`,
+        '--out',
+        out,
+      );
+      return { clusters: readFileSync(out, 'utf8'), links: readFileSync(`${out}.links.ndjson`, 'utf8') };
+    };
+    const one = await resolveWith(1);
+    const three = await resolveWith(3);
+    expect(one.clusters.split('\n').length).toBeGreaterThan(5000);
+    expect(three.clusters).toBe(one.clusters);
+    expect(three.links).toBe(one.links);
+  });
 });

@@ -25,6 +25,7 @@ program
   .requiredOption('-i, --input <SOURCE=FILE...>', 'CSV (header row) or NDJSON records of a source; repeatable')
   .requiredOption('-o, --out <file>', 'clusters CSV to write')
   .option('--explain <file>', 'where to write the scored links (default: <out>.links.ndjson)')
+  .option('--threads <n>', 'worker threads that map and compare (default: the cores available)')
   .option('--no-progress', 'no progress bar')
   .action(runResolve);
 program

@@ -1,13 +1,16 @@
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
 import { loadWorkspace } from '../config/workspace.ts';
-import { type Fragment, mapRecord } from '../mapping/apply.ts';
+import { resolveBatch } from '../resolution/probabilistic/batch.ts';
 import { loadIdentityConfig } from '../resolution/probabilistic/config.ts';
-import { engineFor } from '../resolution/probabilistic/engine.ts';
+import { type Engine, engineFor, type LinkKey } from '../resolution/probabilistic/engine.ts';
+import { FeatureTableBuilder } from '../resolution/probabilistic/feature-table.ts';
 import { progressBar } from './progress.ts';
+import { type MappedChunk, ResolvePool } from './resolve-pool.ts';
 
 export interface ResolveOptions {
   config: string;
@@ -15,7 +18,12 @@ export interface ResolveOptions {
   out: string;
   explain?: string;
   progress?: boolean;
+  /** Worker threads that map and compare (default: the cores available). */
+  threads?: string;
 }
+
+/** Records a mapping chunk carries to a thread: large enough that messaging costs little. */
+const CHUNK = 1000;
 
 /** Reads CSV (header row, spaces around unquoted fields trimmed) or NDJSON, record by record. */
 async function* readRecords(file: string, onBytes: (bytes: number) => void): AsyncGenerator<Record<string, unknown>> {
@@ -38,9 +46,9 @@ async function* readRecords(file: string, onBytes: (bytes: number) => void): Asy
 }
 
 export async function runResolve(options: ResolveOptions): Promise<void> {
-  const workspace = loadWorkspace(path.resolve(options.config));
-  const identity = loadIdentityConfig(path.resolve(options.config));
-  const engine = engineFor(identity);
+  const configDir = path.resolve(options.config);
+  const workspace = loadWorkspace(configDir);
+  const engine = engineFor(loadIdentityConfig(configDir));
   const bar = progressBar(options.progress ?? true);
   const inputs = options.input.map((spec) => {
     const eq = spec.indexOf('=');
@@ -49,36 +57,87 @@ export async function runResolve(options: ResolveOptions): Promise<void> {
     if (!workspace.sources.has(source)) throw new Error(`--input ${spec}: there is no source "${source}" in ${options.config}/connectors`);
     return { source, file: spec.slice(eq + 1) };
   });
+  const threads = Number(options.threads ?? availableParallelism());
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads takes a whole number of 1 or more, got "${options.threads}"`);
+  const pool = new ResolvePool({ threads, configDir, defaultRegion: process.env['AURUM_DEFAULT_REGION'] || undefined });
+  try {
+    await resolveWith(pool, engine, inputs, options, bar);
+  } finally {
+    await pool.close();
+  }
+}
 
-  const fragments: Fragment[] = [];
+async function resolveWith(
+  pool: ResolvePool,
+  engine: Engine,
+  inputs: { source: string; file: string }[],
+  options: ResolveOptions,
+  bar: ReturnType<typeof progressBar>,
+): Promise<void> {
+  const started = performance.now();
+  // Records arrive back from the threads in chunks, and are numbered in input order.
+  const table = new FeatureTableBuilder(engine.config.comparisons.length);
+  const names: { source: string; recordId: string }[] = [];
+  const linkKeys: LinkKey[][] = [];
+  const blockKeys: string[][] = [];
   let quarantined = 0;
+  const pending: { file: string; source: string; chunk: Promise<MappedChunk> }[] = [];
+  const absorbNext = async () => {
+    const next = pending.shift();
+    if (!next) return;
+    const chunk = await next.chunk;
+    for (const record of chunk.records) {
+      names.push({ source: next.source, recordId: record.recordId });
+      table.add(record.features);
+      linkKeys.push(record.linkKeys);
+      blockKeys.push(record.blockKeys);
+    }
+    for (const f of chunk.failures) {
+      quarantined++;
+      process.stderr.write(`quarantined: ${next.file} record ${f.rawId} (${f.mappingFile ?? next.source}): ${f.code}: ${f.message}\n`);
+    }
+  };
+
   const totalBytes = inputs.reduce((n, i) => n + statSync(i.file).size, 0);
   let bytes = 0;
   let rawId = 0;
   const receivedAt = new Date();
   for (const { source, file } of inputs) {
+    let payloads: unknown[] = [];
+    const send = () => {
+      pending.push({ file, source, chunk: pool.map(source, payloads, rawId - payloads.length + 1, receivedAt) });
+      payloads = [];
+    };
     for await (const payload of readRecords(file, (n) => {
       bytes += n;
     })) {
       rawId++;
-      const { fragments: made, failures } = await mapRecord(
-        { id: rawId, source, receivedAt, contentHash: '', payload },
-        workspace.mappings,
-        { defaultRegion: process.env['AURUM_DEFAULT_REGION'] || undefined },
-      );
-      fragments.push(...made);
-      for (const f of failures) {
-        quarantined++;
-        process.stderr.write(`quarantined: ${file} record ${rawId} (${f.mappingFile ?? source}): ${f.code}: ${f.message}\n`);
+      payloads.push(payload);
+      if (payloads.length === CHUNK) {
+        send();
+        bar.update('map', bytes, totalBytes);
+        // Enough chunks in flight to keep every thread busy; no more, so memory stays flat.
+        while (pending.length > 2 * pool.threads) await absorbNext();
       }
-      if (rawId % 2000 === 0) bar.update('map', bytes, totalBytes);
     }
+    if (payloads.length > 0) send();
   }
+  while (pending.length > 0) await absorbNext();
   bar.update('map', totalBytes, totalBytes);
 
-  const started = performance.now();
-  const result = engine.resolve(
-    fragments.map((f) => ({ key: `${f.source}/${f.recordId}`, profile: f.profile })),
+  const mapped = performance.now();
+  const records = { table: table.build(), linkKeys, blockKeys };
+  const rules = engine.config.blocking.length;
+  const result = await resolveBatch(
+    engine,
+    records,
+    {
+      compare: (pairs, rulesOf) => {
+        bar.update('compare', 0, pairs.length);
+        return pool.compare(records.table, pairs, rulesOf, rules).finally(() => bar.update('compare', pairs.length, pairs.length));
+      },
+      countLevels: (sample) => pool.countLevels(records.table, sample),
+    },
     (stage, done, total) => bar.update(stage, done, total),
   );
   bar.stop();
@@ -90,7 +149,7 @@ export async function runResolve(options: ResolveOptions): Promise<void> {
       .on('finish', () => resolve(undefined))
       .on('error', reject),
   );
-  for (const [i, f] of fragments.entries()) {
+  for (const [i, f] of names.entries()) {
     if (!out.write([f.source, f.recordId, `P${result.cluster[i]}`])) await new Promise((r) => out.once('drain', () => r(undefined)));
   }
   out.end();
@@ -99,8 +158,8 @@ export async function runResolve(options: ResolveOptions): Promise<void> {
   const explainFile = options.explain ?? `${options.out}.links.ndjson`;
   const explain = createWriteStream(explainFile);
   for (const link of result.links) {
-    const a = fragments[link.a] as Fragment;
-    const b = fragments[link.b] as Fragment;
+    const a = names[link.a] as (typeof names)[number];
+    const b = names[link.b] as (typeof names)[number];
     const line = {
       a: [a.source, a.recordId],
       b: [b.source, b.recordId],
@@ -111,10 +170,9 @@ export async function runResolve(options: ResolveOptions): Promise<void> {
     if (!explain.write(`${JSON.stringify(line)}\n`)) await new Promise((r) => explain.once('drain', () => r(undefined)));
   }
   await new Promise((resolve) => explain.end(() => resolve(undefined)));
-
   const seconds = (performance.now() - started) / 1000;
   process.stderr.write(
-    `resolved ${fragments.length} records into ${result.stats.clusters} profiles in ${seconds.toFixed(1)} s ` +
+    `resolved ${names.length} records into ${result.stats.clusters} profiles in ${seconds.toFixed(1)} s (mapping ${((mapped - started) / 1000).toFixed(1)} s, ${pool.threads} threads) ` +
       `(${result.stats.candidatePairs} candidate pairs, ${result.stats.patterns} patterns, λ=${result.model.lambda.toFixed(4)}); ` +
       `${quarantined} quarantined; peak memory ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; wrote ${options.out} and ${explainFile}\n`,
   );

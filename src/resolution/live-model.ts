@@ -50,11 +50,8 @@ const THREAD_FROM = 500;
 export function trainHere(config: IdentityConfig, fragments: string[]): { model: Model; pairs: number } {
   const engine = engineFor(config);
   const profiles = fragments.map((f) => JSON.parse(f) as Profile);
-  const { model, pairs } = engine.train(
-    profiles.map((p) => engine.features(p)),
-    profiles,
-  );
-  return { model, pairs: pairs.length };
+  const { model, pairs } = engine.train(profiles);
+  return { model, pairs };
 }
 
 export function trainOffThread(config: IdentityConfig, fragments: string[]): Promise<{ model: Model; pairs: number }> {

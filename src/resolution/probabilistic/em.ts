@@ -1,7 +1,8 @@
 import type { IdentityConfig } from './config.ts';
 import { NULL_LEVEL } from './levels.ts';
 
-type Session = Map<number, { levels: Uint8Array; count: number }>;
+/** Candidate pairs counted by comparison pattern. */
+type Session = readonly { levels: Uint8Array; count: number }[];
 
 const NONE: ReadonlySet<number> = new Set();
 
@@ -70,10 +71,10 @@ export function estimateMBySession(config: IdentityConfig, sessions: Session[], 
   const sums = comparisons.map((c) => new Float64Array(c.levels.length + 2));
   const counts = new Uint32Array(comparisons.length);
   for (const [r, session] of sessions.entries()) {
-    if (session.size === 0) continue;
+    if (session.length === 0) continue;
     const blockedFields = new Set((config.blocking[r] ?? []).map((spec) => spec.split(':')[0]));
     const excluded = new Set(comparisons.flatMap((c, i) => (blockedFields.has(c.field) ? [i] : [])));
-    const { m } = estimateM(config, session.values(), u, excluded);
+    const { m } = estimateM(config, session, u, excluded);
     for (let c = 0; c < comparisons.length; c++) {
       if (excluded.has(c)) continue;
       counts[c] = (counts[c] as number) + 1;

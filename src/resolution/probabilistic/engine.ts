@@ -1,16 +1,12 @@
 import type { Profile } from '../../mapping/profile.ts';
 import { blockedValues } from '../keys.ts';
+import { comparePairs, type PatternCounts } from './compare-pairs.ts';
 import type { IdentityConfig } from './config.ts';
 import { estimateLambda, estimateMBySession } from './em.ts';
+import { type FeatureTable, FeatureTableBuilder } from './feature-table.ts';
 import { normaliseText, transformed, valuesOf } from './features.ts';
-import { describeLevel, levelOf, NULL_LEVEL } from './levels.ts';
+import { describeLevel, FieldComparator, levelOfIds, NULL_LEVEL } from './levels.ts';
 import { Nicknames } from './nicknames.ts';
-
-export interface LinkInput {
-  /** `source/recordId`: how the record is named in output and explanations. */
-  key: string;
-  profile: Profile;
-}
 
 /** How often each value of a term-frequency-adjusted field occurs among `total` values counted. */
 export interface TermFrequencies {
@@ -36,47 +32,14 @@ export interface Score {
   probability: number;
 }
 
-export interface Link {
-  a: number;
-  b: number;
-  probability: number;
-  weight: number;
-  /** Per comparison field, the level reached (`exact`, `jaroWinkler>=0.92`, `else`, `null`). */
-  levels: Record<string, string>;
-  /** Set when a deterministic rule linked the pair. */
-  rule?: string;
-}
-
-export interface BatchResult {
-  /** For each input, the index of its cluster's first record: a stable cluster id. */
-  cluster: Int32Array;
-  links: Link[];
-  model: Model;
-  stats: { records: number; candidatePairs: number; patterns: number; linkedPairs: number; clusters: number };
-}
-
-export class UnionFind {
-  readonly parent: Int32Array;
-  constructor(n: number) {
-    this.parent = Int32Array.from({ length: n }, (_, i) => i);
+/** The levels of a pattern number made by `Engine.compare`. */
+export function decodePattern(pattern: number, fields: number): Uint8Array {
+  const levels = new Uint8Array(fields);
+  for (let c = fields - 1; c >= 0; c--) {
+    levels[c] = pattern % 16;
+    pattern = Math.floor(pattern / 16);
   }
-  find(x: number): number {
-    let root = x;
-    while (this.parent[root] !== root) root = this.parent[root] as number;
-    while (this.parent[x] !== root) {
-      const next = this.parent[x] as number;
-      this.parent[x] = root;
-      x = next;
-    }
-    return root;
-  }
-  /** The smaller index becomes the root, so a cluster is named by its first record. */
-  union(a: number, b: number): void {
-    const x = this.find(a);
-    const y = this.find(b);
-    if (x < y) this.parent[y] = x;
-    else if (y < x) this.parent[x] = y;
-  }
+  return levels;
 }
 
 /** A deterministic PRNG, so a run is repeatable. */
@@ -91,95 +54,10 @@ function random(seed: number): () => number {
   };
 }
 
-/** Pairs of record indices in typed arrays: millions of them fit where objects would not. */
-export class PairList {
-  a = new Int32Array(1024);
-  b = new Int32Array(1024);
-  count = 0;
-  push(x: number, y: number): void {
-    if (this.count === this.a.length) {
-      const grow = (old: Int32Array) => {
-        const next = new Int32Array(old.length * 2);
-        next.set(old);
-        return next;
-      };
-      this.a = grow(this.a);
-      this.b = grow(this.b);
-    }
-    this.a[this.count] = x;
-    this.b[this.count] = y;
-    this.count++;
-  }
-}
-
-/**
- * Clusters by links, strongest first, on top of what `uf` already joined (deterministic links). A
- * link that would put two records of `apart` (scored far apart by the model) into one cluster is
- * left out, so one false link cannot chain two people's records together. Returns how many links
- * were taken.
- *
- * Each cluster keeps a list of its members; a union scans the smaller cluster's members' `apart`
- * partners for one in the other cluster, so a record is scanned O(log n) times.
- */
-export function clusterLinks(uf: UnionFind, positive: { a: number; b: number; weight: number }[], apart: PairList): number {
-  const n = uf.parent.length;
-  // Partners of each record, as adjacency in compressed rows.
-  const offsets = new Int32Array(n + 1);
-  for (let k = 0; k < apart.count; k++) {
-    const x = (apart.a[k] as number) + 1;
-    const y = (apart.b[k] as number) + 1;
-    offsets[x] = (offsets[x] as number) + 1;
-    offsets[y] = (offsets[y] as number) + 1;
-  }
-  for (let i = 0; i < n; i++) offsets[i + 1] = (offsets[i + 1] as number) + (offsets[i] as number);
-  const partners = new Int32Array(apart.count * 2);
-  const fill = offsets.slice(0, n);
-  for (let k = 0; k < apart.count; k++) {
-    const x = apart.a[k] as number;
-    const y = apart.b[k] as number;
-    partners[fill[x] as number] = y;
-    fill[x] = (fill[x] as number) + 1;
-    partners[fill[y] as number] = x;
-    fill[y] = (fill[y] as number) + 1;
-  }
-  // Member lists per root, starting from the clusters `uf` already holds.
-  const next = new Int32Array(n).fill(-1);
-  const head = new Int32Array(n).fill(-1);
-  const tail = new Int32Array(n).fill(-1);
-  const size = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const root = uf.find(i);
-    if (head[root] === -1) head[root] = i;
-    else next[tail[root] as number] = i;
-    tail[root] = i;
-    size[root] = (size[root] as number) + 1;
-  }
-  const conflicts = (small: number, other: number) => {
-    for (let m = head[small] as number; m !== -1; m = next[m] as number) {
-      for (let p = offsets[m] as number; p < (offsets[m + 1] as number); p++) {
-        if (uf.find(partners[p] as number) === other) return true;
-      }
-    }
-    return false;
-  };
-
-  positive.sort((x, y) => y.weight - x.weight);
-  let taken = 0;
-  for (const { a, b } of positive) {
-    const ra = uf.find(a);
-    const rb = uf.find(b);
-    if (ra === rb) continue;
-    const [small, large] = (size[ra] as number) <= (size[rb] as number) ? [ra, rb] : [rb, ra];
-    if (conflicts(small, large)) continue;
-    uf.union(a, b);
-    taken++;
-    const root = uf.find(a);
-    const other = root === ra ? rb : ra;
-    next[tail[root] as number] = head[other] as number;
-    tail[root] = tail[other] as number;
-    size[root] = (size[root] as number) + (size[other] as number);
-  }
-  return taken;
+/** A key that links records outright, and the rule it stands for (`name.family+dateOfBirth`, `externalIds.crm`). */
+export interface LinkKey {
+  key: string;
+  rule: string;
 }
 
 export type Progress = (stage: string, done: number, total: number) => void;
@@ -188,11 +66,13 @@ export class Engine {
   readonly config: IdentityConfig;
   readonly nicknames: Nicknames;
   readonly #blocked: ReadonlySet<string>;
+  readonly #comparators: FieldComparator[];
 
   constructor(config: IdentityConfig, nicknames: Nicknames) {
     this.config = config;
     this.nicknames = nicknames;
     this.#blocked = blockedValues(config.blockedValues);
+    this.#comparators = config.comparisons.map((c) => new FieldComparator(c.levels, nicknames));
   }
 
   /** The values of every compared field of a profile. */
@@ -200,72 +80,132 @@ export class Engine {
     return this.config.comparisons.map((c) => valuesOf(profile, c.field, this.#blocked));
   }
 
+  /** A profile's compared values and keys, each field's values normalised once for all of them. */
+  describe(profile: Profile): { features: string[][]; linkKeys: LinkKey[]; blockKeys: string[] } {
+    const values = new Map<string, string[]>();
+    const valuesOfField = (field: string) => {
+      let v = values.get(field);
+      if (!v) {
+        v = valuesOf(profile, field, this.#blocked);
+        values.set(field, v);
+      }
+      return v;
+    };
+    return {
+      features: this.config.comparisons.map((c) => valuesOfField(c.field)),
+      linkKeys: this.linkKeys(profile, valuesOfField),
+      blockKeys: this.keys(profile, this.config.blocking, valuesOfField),
+    };
+  }
+
   /** The keys a profile is blocked on, or linked on deterministically, for each rule. */
-  keys(profile: Profile, rules: readonly string[][]): string[] {
+  keys(profile: Profile, rules: readonly string[][], values = (field: string) => valuesOf(profile, field, this.#blocked)): string[] {
     const out: string[] = [];
     for (const [r, rule] of rules.entries()) {
       let parts: string[] = [`${r}`];
       for (const spec of rule) {
         const [field, transform] = spec.split(':') as [string, string | undefined];
-        const values = transformed(valuesOf(profile, field, this.#blocked), transform);
-        if (values.length === 0) {
+        const fieldValues = transformed(values(field), transform);
+        if (fieldValues.length === 0) {
           parts = [];
           break;
         }
-        parts = parts.flatMap((p) => values.map((v) => `${p}\u0001${v}`));
+        parts = parts.flatMap((p) => fieldValues.map((v) => `${p}\u0001${v}`));
       }
       out.push(...parts);
     }
     return out;
   }
 
-  compare(a: string[][], b: string[][], into: Uint8Array, offset: number): void {
-    const comparisons = this.config.comparisons;
-    for (let c = 0; c < comparisons.length; c++) {
-      into[offset + c] = levelOf(
-        (comparisons[c] as IdentityConfig['comparisons'][number]).levels,
-        a[c] as string[],
-        b[c] as string[],
-        this.nicknames,
-      );
+  /**
+   * Compares two records field by field into `into[offset…]` and returns the pattern as a number,
+   * 4 bits a field (levels stay below 16; at most 13 fields fit a double exactly).
+   */
+  compare(a: readonly (readonly string[])[], b: readonly (readonly string[])[], into: Uint8Array, offset: number): number {
+    const comparators = this.#comparators;
+    let pattern = 0;
+    for (let c = 0; c < comparators.length; c++) {
+      const level = (comparators[c] as FieldComparator).level(a[c] as string[], b[c] as string[]);
+      into[offset + c] = level;
+      pattern = pattern * 16 + level;
     }
+    return pattern;
+  }
+
+  /** Per field, a cache of levels by value pair where the field's levels are costly (see `levelOfIds`). */
+  levelCaches(): (Map<number, number> | undefined)[] {
+    return this.#comparators.map((c) => (c.costly ? new Map() : undefined));
+  }
+
+  /** `compare` for records a and b of a feature table. */
+  compareInTable(
+    table: FeatureTable,
+    a: number,
+    b: number,
+    into: Uint8Array,
+    caches: readonly (Map<number, number> | undefined)[],
+  ): number {
+    const comparators = this.#comparators;
+    const { dictionaries, offsets, ids } = table.data;
+    let pattern = 0;
+    for (let c = 0; c < comparators.length; c++) {
+      const level = levelOfIds(
+        comparators[c] as FieldComparator,
+        dictionaries[c] as string[],
+        offsets[c] as Int32Array,
+        ids[c] as Int32Array,
+        a,
+        b,
+        caches[c],
+      );
+      into[c] = level;
+      pattern = pattern * 16 + level;
+    }
+    return pattern;
   }
 
   /** Term frequencies of tf-adjusted fields: how many records hold each value. */
-  termFrequencies(features: readonly string[][][]): (TermFrequencies | undefined)[] {
-    return this.config.comparisons.map((c, ci) => {
-      if (!c.tf) return undefined;
-      const counts = new Map<string, number>();
-      let total = 0;
-      for (const f of features) {
-        for (const v of f[ci] as string[]) {
-          counts.set(v, (counts.get(v) ?? 0) + 1);
-          total++;
-        }
-      }
-      return { counts, total };
-    });
+  termFrequencies(table: FeatureTable): (TermFrequencies | undefined)[] {
+    return this.config.comparisons.map((c, ci) => (c.tf ? table.valueCounts(ci) : undefined));
   }
 
-  /** u from pairs drawn at random: nearly all non-matches, whatever the data. */
-  estimateU(features: readonly string[][][]): number[][] {
-    const C = this.config.comparisons.length;
-    const counts = this.config.comparisons.map((c) => new Float64Array(c.levels.length + 2));
-    const n = features.length;
-    const next = random(42);
-    const levels = new Uint8Array(C);
+  /**
+   * The random pairs u is estimated from (indices, two by two): nearly all non-matches, whatever
+   * the data. Drawn from a fixed seed, so a run is repeatable however the counting is split.
+   */
+  uSample(n: number): Int32Array {
     const samples = n < 2 ? 0 : Math.min(this.config.uSamplePairs, (n * (n - 1)) / 2);
+    const next = random(42);
+    const out = new Int32Array(samples * 2);
     for (let s = 0; s < samples; s++) {
       const i = Math.floor(next() * n);
       let j = Math.floor(next() * (n - 1));
       if (j >= i) j++;
-      this.compare(features[i] as string[][], features[j] as string[][], levels, 0);
+      out[2 * s] = i;
+      out[2 * s + 1] = j;
+    }
+    return out;
+  }
+
+  /** Per field, how many of the sampled pairs reach each level. */
+  countLevels(table: FeatureTable, sample: Int32Array): Float64Array[] {
+    const C = this.config.comparisons.length;
+    const counts = this.config.comparisons.map((c) => new Float64Array(c.levels.length + 2));
+    const levels = new Uint8Array(C);
+    const caches = this.levelCaches();
+    for (let s = 0; s < sample.length; s += 2) {
+      this.compareInTable(table, sample[s] as number, sample[s + 1] as number, levels, caches);
       for (let c = 0; c < C; c++) {
         const row = counts[c] as Float64Array;
         const l = levels[c] as number;
-        row[l] = (row[l] ?? 0) + 1;
+        row[l] = (row[l] as number) + 1;
       }
     }
+    return counts;
+  }
+
+  /** u from the level counts of random pairs. */
+  uFromCounts(counts: readonly Float64Array[]): number[][] {
     // Laplace smoothing: a level never seen among random pairs is rare, not impossible.
     return counts.map((row) => {
       const total = row.reduce((a, b, l) => (l === NULL_LEVEL ? a : a + b), 0) + row.length - 1;
@@ -273,27 +213,49 @@ export class Engine {
     });
   }
 
-  /** The log2 Bayes factor of one field's level, term-frequency adjusted for exact matches. */
-  fieldWeight(model: Model, c: number, level: number, a: readonly string[], b: readonly string[]): number {
+  /** The log2 Bayes factor of one field's level, before any term-frequency adjustment. */
+  fieldWeight(model: Model, c: number, level: number): number {
     if (level === NULL_LEVEL) return 0;
-    const m = (model.m[c] as number[])[level] as number;
-    let u = (model.u[c] as number[])[level] as number;
-    const tf = model.tf[c];
-    if (tf && tf.total > 0 && level === 1) {
-      const shared = a.find((v) => b.includes(v));
-      // A value the model never counted is rare: it occurred once.
-      if (shared !== undefined) u = Math.max((tf.counts.get(shared) ?? 1) / tf.total, 1e-7);
-    }
-    return Math.log2(m / u);
+    return Math.log2(((model.m[c] as number[])[level] as number) / ((model.u[c] as number[])[level] as number));
   }
 
-  /** The match weight of a compared pair: the prior plus each field's weight. */
-  weight(model: Model, levels: Uint8Array, offset: number, a: readonly string[][], b: readonly string[][]): number {
+  /**
+   * What exact agreement on `value` adds to a tf-adjusted field's weight: u becomes the value's own
+   * frequency, so a rare surname counts for more than "smith". A value the model never counted is
+   * rare: it occurred once.
+   */
+  tfAdjustment(model: Model, c: number, value: string): number {
+    const tf = model.tf[c];
+    if (!tf || tf.total === 0) return 0;
+    const u = Math.max((tf.counts.get(value) ?? 1) / tf.total, 1e-7);
+    return Math.log2(((model.u[c] as number[])[1] as number) / u);
+  }
+
+  /** The weight of a comparison pattern before term-frequency adjustments: the prior plus each field's. */
+  patternWeight(model: Model, levels: Uint8Array, offset = 0): number {
     let weight = Math.log2(model.lambda / (1 - model.lambda));
+    for (let c = 0; c < this.config.comparisons.length; c++) weight += this.fieldWeight(model, c, levels[offset + c] as number);
+    return weight;
+  }
+
+  /** The match weight of a compared pair, term-frequency adjusted where it agrees exactly. */
+  weight(model: Model, levels: Uint8Array, offset: number, a: readonly string[][], b: readonly string[][]): number {
+    let weight = this.patternWeight(model, levels, offset);
     for (let c = 0; c < this.config.comparisons.length; c++) {
-      weight += this.fieldWeight(model, c, levels[offset + c] as number, a[c] as string[], b[c] as string[]);
+      if (levels[offset + c] !== 1 || !model.tf[c]) continue;
+      const shared = (a[c] as string[]).find((v) => (b[c] as string[]).includes(v));
+      if (shared !== undefined) weight += this.tfAdjustment(model, c, shared);
     }
     return weight;
+  }
+
+  /** Per field of a table, per value id: `tfAdjustment` of that value (undefined for fields without tf). */
+  tfAdjustments(model: Model, table: FeatureTable): (Float64Array | undefined)[] {
+    return this.config.comparisons.map((_, c) => {
+      if (!model.tf[c]) return undefined;
+      const dictionary = table.data.dictionaries[c] as string[];
+      return Float64Array.from(dictionary, (value) => this.tfAdjustment(model, c, value));
+    });
   }
 
   /** Compares two records' features and weighs the result. */
@@ -318,15 +280,20 @@ export class Engine {
     return out;
   }
 
+  /** The keys a profile is blocked on. */
+  blockingKeys(profile: Profile): string[] {
+    return this.keys(profile, this.config.blocking);
+  }
+
   /**
    * Candidate pairs of records sharing a blocking key, each once, with the rules that proposed it
-   * as a bit set. A pair is coded as `a * n + b` (a < b).
+   * as a bit set. A pair is coded as `a * n + b` (a < b). `blockKeys[i]` are record i's keys.
    */
-  candidatePairs(profiles: readonly Profile[]): { pairs: Float64Array; rulesOf: Uint32Array } {
-    const n = profiles.length;
+  candidatePairs(blockKeys: readonly (readonly string[])[]): { pairs: Float64Array; rulesOf: Uint32Array } {
+    const n = blockKeys.length;
     const blocks = new Map<string, number[]>();
-    profiles.forEach((profile, i) => {
-      for (const key of this.keys(profile, this.config.blocking)) {
+    blockKeys.forEach((keys, i) => {
+      for (const key of keys) {
         const block = blocks.get(key);
         if (block) {
           if (block.length <= this.config.maxBlockSize) block.push(i);
@@ -366,118 +333,44 @@ export class Engine {
   }
 
   /**
-   * Estimates the model from unlabelled records: compares every candidate pair once, u from random
-   * pairs, m by EM in one session per blocking rule, λ from the candidates, term frequencies.
-   * Returns the compared levels too, so a batch run need not compare twice.
+   * Estimates the model from candidate pairs already compared: u from random pairs, m by EM in one
+   * session per blocking rule, λ from the candidates, term frequencies from the table.
    */
-  train(features: readonly string[][][], profiles: readonly Profile[], progress: Progress = () => {}) {
-    const n = profiles.length;
-    const C = this.config.comparisons.length;
-    const R = this.config.blocking.length;
-    const { pairs, rulesOf } = this.candidatePairs(profiles);
-    const unique = pairs.length;
-    const levels = new Uint8Array(unique * C);
-    const sessions = this.config.blocking.map(() => new Map<number, { levels: Uint8Array; count: number }>());
-    // Every candidate pair once, by pattern, for λ (a pair proposed by several rules is in several sessions).
-    const allPatterns = new Map<number, { levels: Uint8Array; count: number }>();
-    for (let k = 0; k < unique; k++) {
-      if (k % 50000 === 0) progress('compare', k, unique);
-      const code = pairs[k] as number;
-      const a = Math.floor(code / n);
-      const b = code - a * n;
-      this.compare(features[a] as string[][], features[b] as string[][], levels, k * C);
-      const pattern = levels.subarray(k * C, k * C + C);
-      // A pattern as a number: 4 bits a field (levels stay below 16, at most 13 fields).
-      let id = 0;
-      for (let c = 0; c < C; c++) id = id * 16 + (pattern[c] as number);
-      const overall = allPatterns.get(id);
-      if (overall) overall.count++;
-      else allPatterns.set(id, { levels: pattern.slice(), count: 1 });
-      for (let r = 0; r < R; r++) {
-        if (!((rulesOf[k] as number) & (1 << r))) continue;
-        const session = sessions[r] as Map<number, { levels: Uint8Array; count: number }>;
-        const entry = session.get(id);
-        if (entry) entry.count++;
-        else session.set(id, { levels: pattern.slice(), count: 1 });
-      }
-    }
-    progress('compare', unique, unique);
-
-    const u = this.estimateU(features);
+  estimate(
+    table: FeatureTable,
+    counts: PatternCounts,
+    u = this.uFromCounts(this.countLevels(table, this.uSample(table.records))),
+  ): { model: Model; patterns: Uint8Array[] } {
+    const n = table.records;
+    const patterns = counts.patterns.map((p) => decodePattern(p, this.config.comparisons.length));
+    const sessions = counts.byRule.map((row) => patterns.flatMap((levels, i) => (row[i] ? [{ levels, count: row[i] as number }] : [])));
     const m = estimateMBySession(this.config, sessions, u);
     // The Bayes factors use u of random pairs, so the prior is that of a random pair: the expected
     // number of matches among candidates (whose m and u are now fixed) over all possible pairs.
-    const { lambda: candidateLambda } = estimateLambda(allPatterns.values(), m, u);
-    const expectedMatches = candidateLambda * unique;
+    const all = patterns.map((levels, i) => ({ levels, count: counts.overall[i] as number }));
+    const { lambda: candidateLambda } = estimateLambda(all, m, u);
+    const expectedMatches = candidateLambda * counts.patternOf.length;
     const lambda = Math.min(Math.max(expectedMatches / ((n * (n - 1)) / 2 || 1), 1e-12), 0.5);
-    const model: Model = { lambda, m, u, tf: this.termFrequencies(features) };
-    return { model, pairs, levels, patterns: allPatterns.size };
+    return { model: { lambda, m, u, tf: this.termFrequencies(table) }, patterns };
   }
 
-  resolve(inputs: readonly LinkInput[], progress: Progress = () => {}): BatchResult {
-    const n = inputs.length;
-    const C = this.config.comparisons.length;
-    const profiles = inputs.map((r) => r.profile);
-    const features = profiles.map((p, i) => {
-      if (i % 10000 === 0) progress('features', i, n);
-      return this.features(p);
-    });
-    progress('features', n, n);
-    const uf = new UnionFind(n);
-    const links: Link[] = [];
-
-    // Deterministic rules, and external ids (one system's id is one person).
-    const byKey = new Map<string, number>();
-    profiles.forEach((profile, i) => {
-      for (const { key, rule } of this.linkKeys(profile)) {
-        const first = byKey.get(key);
-        if (first === undefined) byKey.set(key, i);
-        else if (uf.find(first) !== uf.find(i)) {
-          uf.union(first, i);
-          links.push({ a: first, b: i, probability: 1, weight: Number.POSITIVE_INFINITY, levels: {}, rule });
-        }
-      }
-    });
-
-    const { model, pairs, levels, patterns } = this.train(features, profiles, progress);
-
-    const positive: { a: number; b: number; weight: number }[] = [];
-    const apart = new PairList();
-    const cannotLink = this.config.cannotLinkWeight;
-    for (let k = 0; k < pairs.length; k++) {
-      const code = pairs[k] as number;
-      const a = Math.floor(code / n);
-      const b = code - a * n;
-      const weight = this.weight(model, levels, k * C, features[a] as string[][], features[b] as string[][]);
-      const probability = 1 / (1 + 2 ** -weight);
-      if (this.links(weight)) positive.push({ a, b, weight });
-      else if (weight <= cannotLink) {
-        apart.push(a, b);
-      }
-      if (probability >= 0.05) links.push({ a, b, probability, weight, levels: this.explain(levels, k * C) });
-    }
-    const linked = clusterLinks(uf, positive, apart);
-
-    const cluster = new Int32Array(n);
-    const roots = new Set<number>();
-    for (let i = 0; i < n; i++) {
-      cluster[i] = uf.find(i);
-      roots.add(cluster[i] as number);
-    }
-    return {
-      cluster,
-      links,
-      model,
-      stats: { records: n, candidatePairs: pairs.length, patterns, linkedPairs: linked, clusters: roots.size },
-    };
+  /** Estimates a model from unlabelled profiles (the live hub's training; see `estimate`). */
+  train(profiles: readonly Profile[], progress: Progress = () => {}): { model: Model; pairs: number } {
+    const table = FeatureTableBuilder.from(
+      profiles.map((p) => this.features(p)),
+      this.config.comparisons.length,
+    );
+    const { pairs, rulesOf } = this.candidatePairs(profiles.map((p) => this.blockingKeys(p)));
+    const counts = comparePairs(this, table, pairs, rulesOf, progress);
+    return { model: this.estimate(table, counts).model, pairs: pairs.length };
   }
 
   /**
    * The keys that link records outright, each with the rule it stands for: the deterministic rules'
    * keys, and external ids (one system's id is one person).
    */
-  linkKeys(profile: Profile): { key: string; rule: string }[] {
-    const out = this.keys(profile, this.config.deterministic).map((key) => ({
+  linkKeys(profile: Profile, values?: (field: string) => string[]): LinkKey[] {
+    const out = this.keys(profile, this.config.deterministic, values).map((key) => ({
       key: `d${key}`,
       rule: (this.config.deterministic[Number(key.slice(0, key.indexOf('\u0001')))] ?? []).join('+'),
     }));

@@ -1,8 +1,12 @@
 import { doubleMetaphone } from 'double-metaphone';
 import type { Profile } from '../../mapping/profile.ts';
 
+const NORMAL = /^[a-z0-9@+.-]+(?: [a-z0-9@+.-]+)*$/;
+
 /** Lowercase, accents off, punctuation to spaces (but not in emails and phones), spaces collapsed. */
 export function normaliseText(value: string): string {
+  // Most values are already normal (mappings lowercase, vendors send ASCII): one test instead of five passes.
+  if (NORMAL.test(value)) return value;
   return value
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')

@@ -1,0 +1,51 @@
+/**
+ * A worker thread of `aurum resolve` (see resolve-pool.ts): it maps chunks of input records and
+ * describes them for the engine, then compares its share of the candidate pairs.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadWorkspace } from '../config/workspace.ts';
+import { mapRecord } from '../mapping/apply.ts';
+import { comparePairs } from '../resolution/probabilistic/compare-pairs.ts';
+import { loadIdentityConfig } from '../resolution/probabilistic/config.ts';
+import { engineFor } from '../resolution/probabilistic/engine.ts';
+import { FeatureTable } from '../resolution/probabilistic/feature-table.ts';
+import type { MappedChunk, ThreadRequest } from './resolve-pool.ts';
+
+const { configDir, defaultRegion } = workerData as { configDir: string; defaultRegion: string | undefined };
+const workspace = loadWorkspace(configDir);
+const engine = engineFor(loadIdentityConfig(configDir));
+const port = parentPort;
+let table: FeatureTable | undefined;
+
+async function handle(request: ThreadRequest): Promise<void> {
+  if (request.type === 'map') {
+    const receivedAt = new Date(request.receivedAt);
+    const chunk: MappedChunk = { seq: request.seq, records: [], failures: [] };
+    for (const [i, payload] of request.payloads.entries()) {
+      const rawId = request.firstRawId + i;
+      const { fragments, failures } = await mapRecord(
+        { id: rawId, source: request.source, receivedAt, contentHash: '', payload },
+        workspace.mappings,
+        { defaultRegion },
+      );
+      for (const f of fragments) chunk.records.push({ recordId: f.recordId, ...engine.describe(f.profile) });
+      for (const f of failures) chunk.failures.push({ rawId, mappingFile: f.mappingFile, code: f.code, message: f.message });
+    }
+    port?.postMessage(chunk);
+  } else if (request.type === 'table') {
+    table = new FeatureTable(request.data);
+  } else if (request.type === 'count-levels') {
+    if (!table) throw new Error('count-levels before the feature table arrived');
+    port?.postMessage({ seq: request.seq, levelCounts: engine.countLevels(table, request.sample) });
+  } else {
+    if (!table) throw new Error('compare before the feature table arrived');
+    const counts = comparePairs(engine, table, request.pairs, request.rulesOf);
+    port?.postMessage({ seq: request.seq, counts }, [counts.patternOf.buffer as ArrayBuffer]);
+  }
+}
+
+// One request at a time, in order: mapping awaits JSONata, and a chunk must not overtake another.
+let queue = Promise.resolve();
+port?.on('message', (request: ThreadRequest) => {
+  queue = queue.then(() => handle(request));
+});
