@@ -65,6 +65,26 @@ describe('aurum resolve', () => {
     expect(existsSync(`${out}.links.ndjson`)).toBe(true);
   });
 
+  it('stops at an NDJSON line that is not JSON, naming the file and line', async () => {
+    const dir = workspace();
+    const broken = path.join(dir, 'broken.ndjson');
+    writeFileSync(broken, `${JSON.stringify({ customer: 'a', name: 'Bob Smith', mail: 'bob@example.com' })}\n\n{"customer": "b", oops\n`);
+    const failure = await aurum(
+      'resolve',
+      '--no-progress',
+      '--config',
+      dir,
+      '--input',
+      `shop=${broken}`,
+      '--out',
+      path.join(dir, 'x.csv'),
+    ).then(
+      () => undefined,
+      (e: { stderr: string }) => e,
+    );
+    expect(failure?.stderr).toContain(`${broken}:3: not valid JSON`);
+  });
+
   it('refuses an input for a source the workspace does not have', async () => {
     const dir = workspace();
     const failure = await aurum(

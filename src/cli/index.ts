@@ -1,22 +1,29 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { runMigrate, runStart, runTrain, runValidate } from './commands.ts';
-import { runEvaluate } from './evaluate.ts';
-import { runResolve } from './resolve.ts';
+
+// Each command loads its own modules when it runs: the batch commands need none of the hub's
+// (HTTP server, queue, database drivers), and loading them all costs most of a second.
+const commands = () => import('./commands.ts');
 
 const program = new Command('aurum').description('Aurum: integration hub and customer data platform').showHelpAfterError();
 
-program.command('start').description('run the hub: API and workers, per AURUM_ROLE').action(runStart);
-program.command('migrate').description('apply the database migrations and exit').action(runMigrate);
+program
+  .command('start')
+  .description('run the hub: API and workers, per AURUM_ROLE')
+  .action(async () => (await commands()).runStart());
+program
+  .command('migrate')
+  .description('apply the database migrations and exit')
+  .action(async () => (await commands()).runMigrate());
 program
   .command('train')
   .description('train the live identity model on the records stored in the database and put it in force')
-  .action(runTrain);
+  .action(async () => (await commands()).runTrain());
 program
   .command('validate')
   .description('validate connectors/ and mappings/ under AURUM_CONFIG_DIR (or --config) and compile every JSONata expression')
   .option('-c, --config <dir>', 'the workspace directory (default: AURUM_CONFIG_DIR or the current directory)')
-  .action(runValidate);
+  .action(async (options) => (await commands()).runValidate(options));
 
 program
   .command('resolve')
@@ -27,7 +34,7 @@ program
   .option('--explain <file>', 'where to write the scored links (default: <out>.links.ndjson)')
   .option('--threads <n>', 'worker threads that map and compare (default: the cores available)')
   .option('--no-progress', 'no progress bar')
-  .action(runResolve);
+  .action(async (options) => (await import('./resolve.ts')).runResolve(options));
 program
   .command('evaluate')
   .description('pairwise precision, recall and F1 of clusters against a truth file, with the worst errors explained')
@@ -35,6 +42,6 @@ program
   .requiredOption('--truth <file>', 'source,record_id,entity_id')
   .option('--explain <file>', 'scored links (default: <clusters>.links.ndjson when it exists)')
   .option('--worst <n>', 'how many false merges and misses to show', '10')
-  .action(runEvaluate);
+  .action(async (options) => (await import('./evaluate.ts')).runEvaluate(options));
 
 await program.parseAsync();

@@ -9,7 +9,7 @@ import { comparePairs } from '../resolution/probabilistic/compare-pairs.ts';
 import { loadIdentityConfig } from '../resolution/probabilistic/config.ts';
 import { engineFor } from '../resolution/probabilistic/engine.ts';
 import { FeatureTable } from '../resolution/probabilistic/feature-table.ts';
-import type { MappedChunk, ThreadRequest } from './resolve-pool.ts';
+import { ChunkPacker, type MappedChunk, type ThreadRequest } from './resolve-pool.ts';
 
 const { configDir, defaultRegion } = workerData as { configDir: string; defaultRegion: string | undefined };
 const workspace = loadWorkspace(configDir);
@@ -20,18 +20,29 @@ let table: FeatureTable | undefined;
 async function handle(request: ThreadRequest): Promise<void> {
   if (request.type === 'map') {
     const receivedAt = new Date(request.receivedAt);
-    const chunk: MappedChunk = { seq: request.seq, records: [], failures: [] };
-    for (const [i, payload] of request.payloads.entries()) {
+    const packer = new ChunkPacker();
+    const chunkFailures: MappedChunk['failures'] = [];
+    for (const [i, given] of request.payloads.entries()) {
       const rawId = request.firstRawId + i;
+      let payload = given;
+      if (typeof given === 'string') {
+        try {
+          payload = JSON.parse(given);
+        } catch {
+          port?.postMessage({ ...new ChunkPacker().pack(request.seq, []), invalidJson: i } satisfies MappedChunk);
+          return;
+        }
+      }
       const { fragments, failures } = await mapRecord(
         { id: rawId, source: request.source, receivedAt, contentHash: '', payload },
         workspace.mappings,
         { defaultRegion },
       );
-      for (const f of fragments) chunk.records.push({ recordId: f.recordId, ...engine.describe(f.profile) });
-      for (const f of failures) chunk.failures.push({ rawId, mappingFile: f.mappingFile, code: f.code, message: f.message });
+      for (const f of fragments) packer.add(f.recordId, engine.describe(f.profile));
+      for (const f of failures) chunkFailures.push({ rawId, mappingFile: f.mappingFile, code: f.code, message: f.message });
     }
-    port?.postMessage(chunk);
+    const chunk = packer.pack(request.seq, chunkFailures);
+    port?.postMessage(chunk, [chunk.lengths.buffer as ArrayBuffer, chunk.counts.buffer as ArrayBuffer]);
   } else if (request.type === 'table') {
     table = new FeatureTable(request.data);
   } else if (request.type === 'count-levels') {

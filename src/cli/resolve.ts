@@ -6,11 +6,12 @@ import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
 import { loadWorkspace } from '../config/workspace.ts';
 import { resolveBatch } from '../resolution/probabilistic/batch.ts';
+import { BlockIndex } from '../resolution/probabilistic/block-index.ts';
 import { loadIdentityConfig } from '../resolution/probabilistic/config.ts';
 import { type Engine, engineFor, type LinkKey } from '../resolution/probabilistic/engine.ts';
 import { FeatureTableBuilder } from '../resolution/probabilistic/feature-table.ts';
 import { progressBar } from './progress.ts';
-import { type MappedChunk, ResolvePool } from './resolve-pool.ts';
+import { type MappedChunk, ResolvePool, unpackChunk } from './resolve-pool.ts';
 
 export interface ResolveOptions {
   config: string;
@@ -25,24 +26,26 @@ export interface ResolveOptions {
 /** Records a mapping chunk carries to a thread: large enough that messaging costs little. */
 const CHUNK = 1000;
 
-/** Reads CSV (header row, spaces around unquoted fields trimmed) or NDJSON, record by record. */
-async function* readRecords(file: string, onBytes: (bytes: number) => void): AsyncGenerator<Record<string, unknown>> {
+/**
+ * Reads CSV (header row, spaces around unquoted fields trimmed) or NDJSON, record by record, with
+ * the line each starts on. NDJSON lines are passed on as text: the threads parse them, which keeps
+ * this thread free to feed them.
+ */
+async function* readRecords(file: string, onBytes: (bytes: number) => void): AsyncGenerator<{ record: unknown; line: number }> {
   const stream = createReadStream(file);
   stream.on('data', (chunk) => onBytes(chunk.length));
   if (/\.(nd)?jsonl?$/i.test(file) || /\.ndjson$/i.test(file)) {
     let line = 0;
     for await (const text of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
       line++;
-      if (text.trim() === '') continue;
-      try {
-        yield JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        throw new Error(`${file}:${line}: not valid JSON`);
-      }
+      if (text.trim() !== '') yield { record: text, line };
     }
     return;
   }
-  yield* stream.pipe(parse({ columns: true, trim: true, skipEmptyLines: true, relaxColumnCount: true, bom: true }));
+  const csv = stream.pipe(parse({ columns: true, trim: true, skipEmptyLines: true, relaxColumnCount: true, bom: true, info: true }));
+  for await (const { record, info } of csv as AsyncIterable<{ record: Record<string, unknown>; info: { lines: number } }>) {
+    yield { record, line: info.lines };
+  }
 }
 
 export async function runResolve(options: ResolveOptions): Promise<void> {
@@ -77,21 +80,21 @@ async function resolveWith(
   const started = performance.now();
   // Records arrive back from the threads in chunks, and are numbered in input order.
   const table = new FeatureTableBuilder(engine.config.comparisons.length);
-  const names: { source: string; recordId: string }[] = [];
+  const fields = engine.config.comparisons.length;
+  const recordIds: string[] = [];
+  const sources: string[] = [];
   const linkKeys: LinkKey[][] = [];
-  const blockKeys: string[][] = [];
+  const blocks = new BlockIndex(engine.config);
   let quarantined = 0;
-  const pending: { file: string; source: string; chunk: Promise<MappedChunk> }[] = [];
+  const pending: { file: string; source: string; lines: number[]; chunk: Promise<MappedChunk> }[] = [];
   const absorbNext = async () => {
     const next = pending.shift();
     if (!next) return;
     const chunk = await next.chunk;
-    for (const record of chunk.records) {
-      names.push({ source: next.source, recordId: record.recordId });
-      table.add(record.features);
-      linkKeys.push(record.linkKeys);
-      blockKeys.push(record.blockKeys);
-    }
+    if (chunk.invalidJson !== undefined) throw new Error(`${next.file}:${next.lines[chunk.invalidJson]}: not valid JSON`);
+    const first = recordIds.length;
+    unpackChunk(chunk, fields, { recordIds, table, blocks, linkKeys });
+    for (let r = first; r < recordIds.length; r++) sources.push(next.source);
     for (const f of chunk.failures) {
       quarantined++;
       process.stderr.write(`quarantined: ${next.file} record ${f.rawId} (${f.mappingFile ?? next.source}): ${f.code}: ${f.message}\n`);
@@ -104,15 +107,18 @@ async function resolveWith(
   const receivedAt = new Date();
   for (const { source, file } of inputs) {
     let payloads: unknown[] = [];
+    let lines: number[] = [];
     const send = () => {
-      pending.push({ file, source, chunk: pool.map(source, payloads, rawId - payloads.length + 1, receivedAt) });
+      pending.push({ file, source, lines, chunk: pool.map(source, payloads, rawId - payloads.length + 1, receivedAt) });
       payloads = [];
+      lines = [];
     };
-    for await (const payload of readRecords(file, (n) => {
+    for await (const { record, line } of readRecords(file, (n) => {
       bytes += n;
     })) {
       rawId++;
-      payloads.push(payload);
+      payloads.push(record);
+      lines.push(line);
       if (payloads.length === CHUNK) {
         send();
         bar.update('map', bytes, totalBytes);
@@ -126,7 +132,7 @@ async function resolveWith(
   bar.update('map', totalBytes, totalBytes);
 
   const mapped = performance.now();
-  const records = { table: table.build(), linkKeys, blockKeys };
+  const records = { table: table.build(), linkKeys, blocks };
   const rules = engine.config.blocking.length;
   const result = await resolveBatch(
     engine,
@@ -149,8 +155,8 @@ async function resolveWith(
       .on('finish', () => resolve(undefined))
       .on('error', reject),
   );
-  for (const [i, f] of names.entries()) {
-    if (!out.write([f.source, f.recordId, `P${result.cluster[i]}`])) await new Promise((r) => out.once('drain', () => r(undefined)));
+  for (const [i, recordId] of recordIds.entries()) {
+    if (!out.write([sources[i], recordId, `P${result.cluster[i]}`])) await new Promise((r) => out.once('drain', () => r(undefined)));
   }
   out.end();
   await written;
@@ -158,11 +164,9 @@ async function resolveWith(
   const explainFile = options.explain ?? `${options.out}.links.ndjson`;
   const explain = createWriteStream(explainFile);
   for (const link of result.links) {
-    const a = names[link.a] as (typeof names)[number];
-    const b = names[link.b] as (typeof names)[number];
     const line = {
-      a: [a.source, a.recordId],
-      b: [b.source, b.recordId],
+      a: [sources[link.a], recordIds[link.a]],
+      b: [sources[link.b], recordIds[link.b]],
       probability: Number(link.probability.toFixed(6)),
       weight: Number.isFinite(link.weight) ? Number(link.weight.toFixed(3)) : null,
       ...(link.rule ? { rule: link.rule } : { levels: link.levels }),
@@ -172,7 +176,7 @@ async function resolveWith(
   await new Promise((resolve) => explain.end(() => resolve(undefined)));
   const seconds = (performance.now() - started) / 1000;
   process.stderr.write(
-    `resolved ${names.length} records into ${result.stats.clusters} profiles in ${seconds.toFixed(1)} s (mapping ${((mapped - started) / 1000).toFixed(1)} s, ${pool.threads} threads) ` +
+    `resolved ${recordIds.length} records into ${result.stats.clusters} profiles in ${seconds.toFixed(1)} s (mapping ${((mapped - started) / 1000).toFixed(1)} s, ${pool.threads} threads) ` +
       `(${result.stats.candidatePairs} candidate pairs, ${result.stats.patterns} patterns, λ=${result.model.lambda.toFixed(4)}); ` +
       `${quarantined} quarantined; peak memory ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; wrote ${options.out} and ${explainFile}\n`,
   );

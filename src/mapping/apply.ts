@@ -45,9 +45,6 @@ export interface MapOptions {
   defaultRegion: string | undefined;
 }
 
-/** JSONata results carry sequence markers and may hold functions: keep plain JSON only. */
-const plain = (value: unknown): unknown => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
-
 function toDate(value: unknown): Date | null | 'invalid' {
   if (value === undefined || value === null || value === '') return null;
   // Vendors send epoch seconds (Stripe) or milliseconds (HubSpot); 1e11 s is the year 5138.
@@ -87,7 +84,8 @@ export async function mapRecord(
         continue;
       }
       const observedAt = updatedAt ?? record.receivedAt;
-      const raw = plain(await mapping.profile.evaluate(record.payload, bindings));
+      // normaliseProfile copies the result into plain JSON (JSONata's sequences carry markers).
+      const raw = await mapping.profile.evaluate(record.payload, bindings);
       const normalised = normaliseProfile(raw, { defaultRegion: options.defaultRegion, observedAt });
       if (!normalised.ok) {
         fail(mapping.file, 'schema_invalid', normalised.message);

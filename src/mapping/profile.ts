@@ -42,24 +42,45 @@ const ajv = new Ajv({ allErrors: true, strict: true });
 addFormats.default(ajv, ['email', 'date-time']);
 const validateProfile = ajv.compile<Profile>(profileSchema);
 
-/** Drops blank strings, nulls, and the empty objects and lists they leave behind; trims strings. */
+/**
+ * Keeps plain JSON only: drops blank strings, nulls, functions and non-finite numbers (JSONata can
+ * return all of them), and the empty objects and lists they leave behind; trims strings. The copy
+ * also sheds JSONata's sequence markers on arrays.
+ */
 function pruneBlank(value: unknown): unknown {
-  if (typeof value === 'string') {
-    const trimmed = value.trim();
-    return trimmed === '' ? undefined : trimmed;
+  switch (typeof value) {
+    case 'string': {
+      const trimmed = value.trim();
+      return trimmed === '' ? undefined : trimmed;
+    }
+    case 'number':
+      return Number.isFinite(value) ? value : undefined;
+    case 'boolean':
+      return value;
+    case 'object': {
+      if (value === null) return undefined;
+      if (Array.isArray(value)) {
+        const items: unknown[] = [];
+        for (const item of value) {
+          const kept = pruneBlank(item);
+          if (kept !== undefined) items.push(kept);
+        }
+        return items.length > 0 ? items : undefined;
+      }
+      const out: Record<string, unknown> = {};
+      let kept = 0;
+      for (const [k, v] of Object.entries(value)) {
+        const p = pruneBlank(v);
+        if (p !== undefined) {
+          out[k] = p;
+          kept++;
+        }
+      }
+      return kept > 0 ? out : undefined;
+    }
+    default:
+      return undefined;
   }
-  if (value === null || value === undefined) return undefined;
-  if (Array.isArray(value)) {
-    const items = value.map(pruneBlank).filter((v) => v !== undefined);
-    return items.length > 0 ? items : undefined;
-  }
-  if (typeof value === 'object') {
-    const entries = Object.entries(value)
-      .map(([k, v]) => [k, pruneBlank(v)] as const)
-      .filter(([, v]) => v !== undefined);
-    return entries.length > 0 ? Object.fromEntries(entries) : undefined;
-  }
-  return value;
 }
 
 const asList = (v: unknown): unknown[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);

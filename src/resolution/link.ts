@@ -72,7 +72,7 @@ export async function linkFragments(
   const identifierKeysOf = fragments.map((f) => identifierKeys(f.profile, blocked));
   // Without a model, emails and phones are all there is to go on: they link outright.
   const linkKeysOf = model ? ruleKeysOf : ruleKeysOf.map((keys, i) => [...keys, ...(identifierKeysOf[i] ?? [])]);
-  const blockingKeysOf = fragments.map((f) => engine.keys(f.profile, identity.blocking).map((k) => `b${k}`));
+  const blockingKeysOf = fragments.map((f) => engine.blockingKeys(f.profile).map((k) => `b${k}`));
   // Every key is stored, whichever links now: a model trained later blocks on what is already there.
   const storedKeysOf = fragments.map((_, i) => [
     ...new Set([

@@ -7,6 +7,7 @@
  * (`compareHere`), or split over worker threads (`src/cli/resolve-pool.ts`).
  */
 import type { Profile } from '../../mapping/profile.ts';
+import { BlockIndex } from './block-index.ts';
 import { clusterLinks, PairList, UnionFind } from './cluster.ts';
 import { comparePairs, type PatternCounts } from './compare-pairs.ts';
 import type { Engine, LinkKey, Model, Progress } from './engine.ts';
@@ -16,7 +17,8 @@ import { type FeatureTable, FeatureTableBuilder } from './feature-table.ts';
 export interface BatchRecords {
   table: FeatureTable;
   linkKeys: readonly (readonly LinkKey[])[];
-  blockKeys: readonly (readonly string[])[];
+  /** The records' blocking keys, indexed. */
+  blocks: BlockIndex;
 }
 
 /** Where a batch's comparing is done: in this thread (`compareHere`) or in worker threads. */
@@ -51,14 +53,14 @@ export interface BatchResult {
 export function describeRecords(engine: Engine, profiles: readonly Profile[]): BatchRecords {
   const table = new FeatureTableBuilder(engine.config.comparisons.length);
   const linkKeys: LinkKey[][] = [];
-  const blockKeys: string[][] = [];
+  const blocks = new BlockIndex(engine.config);
   for (const profile of profiles) {
     const described = engine.describe(profile);
     table.add(described.features);
     linkKeys.push(described.linkKeys);
-    blockKeys.push(described.blockKeys);
+    blocks.add(described.blockKeys);
   }
-  return { table: table.build(), linkKeys, blockKeys };
+  return { table: table.build(), linkKeys, blocks };
 }
 
 /** Compares in this thread. */
@@ -75,7 +77,7 @@ export async function resolveBatch(
   comparer: Comparer,
   progress: Progress = () => {},
 ): Promise<BatchResult> {
-  const { table, linkKeys, blockKeys } = records;
+  const { table, linkKeys, blocks } = records;
   const n = table.records;
   const uf = new UnionFind(n);
   const links: Link[] = [];
@@ -97,7 +99,7 @@ export async function resolveBatch(
   // Random pairs for u are compared while the candidate pairs are being found.
   const sampled = comparer.countLevels(engine.uSample(n));
   progress('block', 0, n);
-  const { pairs, rulesOf } = engine.candidatePairs(blockKeys);
+  const { pairs, rulesOf } = blocks.pairs();
   progress('block', n, n);
   const [counts, levelCounts] = await Promise.all([comparer.compare(pairs, rulesOf), sampled]);
   const { model, patterns } = engine.estimate(table, counts, engine.uFromCounts(levelCounts));

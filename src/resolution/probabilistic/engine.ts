@@ -1,10 +1,11 @@
 import type { Profile } from '../../mapping/profile.ts';
 import { blockedValues } from '../keys.ts';
+import { BlockIndex } from './block-index.ts';
 import { comparePairs, type PatternCounts } from './compare-pairs.ts';
 import type { IdentityConfig } from './config.ts';
 import { estimateLambda, estimateMBySession } from './em.ts';
 import { type FeatureTable, FeatureTableBuilder } from './feature-table.ts';
-import { normaliseText, transformed, valuesOf } from './features.ts';
+import { type KeyPart, keyPart, normaliseText, valuesOf } from './features.ts';
 import { describeLevel, FieldComparator, levelOfIds, NULL_LEVEL } from './levels.ts';
 import { Nicknames } from './nicknames.ts';
 
@@ -67,12 +68,16 @@ export class Engine {
   readonly nicknames: Nicknames;
   readonly #blocked: ReadonlySet<string>;
   readonly #comparators: FieldComparator[];
+  readonly #blockingRules: KeyPart[][];
+  readonly #deterministicRules: KeyPart[][];
 
   constructor(config: IdentityConfig, nicknames: Nicknames) {
     this.config = config;
     this.nicknames = nicknames;
     this.#blocked = blockedValues(config.blockedValues);
     this.#comparators = config.comparisons.map((c) => new FieldComparator(c.levels, nicknames));
+    this.#blockingRules = config.blocking.map((rule) => rule.map(keyPart));
+    this.#deterministicRules = config.deterministic.map((rule) => rule.map(keyPart));
   }
 
   /** The values of every compared field of a profile. */
@@ -94,27 +99,36 @@ export class Engine {
     return {
       features: this.config.comparisons.map((c) => valuesOfField(c.field)),
       linkKeys: this.linkKeys(profile, valuesOfField),
-      blockKeys: this.keys(profile, this.config.blocking, valuesOfField),
+      blockKeys: this.#keys(this.#blockingRules, valuesOfField),
     };
   }
 
-  /** The keys a profile is blocked on, or linked on deterministically, for each rule. */
-  keys(profile: Profile, rules: readonly string[][], values = (field: string) => valuesOf(profile, field, this.#blocked)): string[] {
+  /**
+   * The keys of a profile for each rule: `<rule index>\u0001<value>\u0001<value>…`, one for every
+   * combination of the rule's fields' values.
+   */
+  #keys(rules: readonly KeyPart[][], values: (field: string) => string[]): string[] {
     const out: string[] = [];
-    for (const [r, rule] of rules.entries()) {
+    for (let r = 0; r < rules.length; r++) {
       let parts: string[] = [`${r}`];
-      for (const spec of rule) {
-        const [field, transform] = spec.split(':') as [string, string | undefined];
-        const fieldValues = transformed(values(field), transform);
+      for (const part of rules[r] as KeyPart[]) {
+        const fieldValues = part.transform(values(part.field));
         if (fieldValues.length === 0) {
           parts = [];
           break;
         }
-        parts = parts.flatMap((p) => fieldValues.map((v) => `${p}\u0001${v}`));
+        if (fieldValues.length === 1) {
+          const only = fieldValues[0] as string;
+          for (let p = 0; p < parts.length; p++) parts[p] = `${parts[p]}\u0001${only}`;
+        } else parts = parts.flatMap((p) => fieldValues.map((v) => `${p}\u0001${v}`));
       }
-      out.push(...parts);
+      for (const part of parts) out.push(part);
     }
     return out;
+  }
+
+  #values(profile: Profile): (field: string) => string[] {
+    return (field) => valuesOf(profile, field, this.#blocked);
   }
 
   /**
@@ -282,54 +296,14 @@ export class Engine {
 
   /** The keys a profile is blocked on. */
   blockingKeys(profile: Profile): string[] {
-    return this.keys(profile, this.config.blocking);
+    return this.#keys(this.#blockingRules, this.#values(profile));
   }
 
-  /**
-   * Candidate pairs of records sharing a blocking key, each once, with the rules that proposed it
-   * as a bit set. A pair is coded as `a * n + b` (a < b). `blockKeys[i]` are record i's keys.
-   */
+  /** Candidate pairs of records sharing a blocking key (see `BlockIndex`); `blockKeys[i]` are record i's keys. */
   candidatePairs(blockKeys: readonly (readonly string[])[]): { pairs: Float64Array; rulesOf: Uint32Array } {
-    const n = blockKeys.length;
-    const blocks = new Map<string, number[]>();
-    blockKeys.forEach((keys, i) => {
-      for (const key of keys) {
-        const block = blocks.get(key);
-        if (block) {
-          if (block.length <= this.config.maxBlockSize) block.push(i);
-        } else blocks.set(key, [i]);
-      }
-    });
-    // A pair's code carries the rule that proposed it, so EM can run one session per rule.
-    const R = this.config.blocking.length;
-    let codes = new Float64Array(1 << 16);
-    let count = 0;
-    for (const [blockKey, block] of blocks) {
-      if (block.length < 2 || block.length > this.config.maxBlockSize) continue;
-      const rule = Number(blockKey.slice(0, blockKey.indexOf('\u0001')));
-      for (let x = 0; x < block.length; x++) {
-        for (let y = x + 1; y < block.length; y++) {
-          if (count === codes.length) {
-            const grown = new Float64Array(codes.length * 2);
-            grown.set(codes);
-            codes = grown;
-          }
-          codes[count++] = ((block[x] as number) * n + (block[y] as number)) * R + rule;
-        }
-      }
-    }
-    blocks.clear();
-    const sorted = codes.subarray(0, count).sort();
-    const pairs = new Float64Array(count);
-    const rulesOf = new Uint32Array(count);
-    let unique = 0;
-    for (let k = 0; k < count; k++) {
-      const code = sorted[k] as number;
-      const pair = Math.floor(code / R);
-      if (unique === 0 || pairs[unique - 1] !== pair) pairs[unique++] = pair;
-      rulesOf[unique - 1] = (rulesOf[unique - 1] as number) | (1 << (code - pair * R));
-    }
-    return { pairs: pairs.slice(0, unique), rulesOf: rulesOf.slice(0, unique) };
+    const index = new BlockIndex(this.config);
+    for (const keys of blockKeys) index.add(keys);
+    return index.pairs();
   }
 
   /**
@@ -369,8 +343,8 @@ export class Engine {
    * The keys that link records outright, each with the rule it stands for: the deterministic rules'
    * keys, and external ids (one system's id is one person).
    */
-  linkKeys(profile: Profile, values?: (field: string) => string[]): LinkKey[] {
-    const out = this.keys(profile, this.config.deterministic, values).map((key) => ({
+  linkKeys(profile: Profile, values = this.#values(profile)): LinkKey[] {
+    const out = this.#keys(this.#deterministicRules, values).map((key) => ({
       key: `d${key}`,
       rule: (this.config.deterministic[Number(key.slice(0, key.indexOf('\u0001')))] ?? []).join('+'),
     }));

@@ -78,19 +78,26 @@ export class FeatureTableBuilder {
   /** Adds one record's values (per field, as `Engine.features` gives them); returns its index. */
   add(features: readonly (readonly string[])[]): number {
     for (let c = 0; c < this.#index.length; c++) {
-      const index = this.#index[c] as Map<string, number>;
-      const ids = this.#ids[c] as number[];
-      for (const value of features[c] ?? []) {
-        let id = index.get(value);
-        if (id === undefined) {
-          id = index.size;
-          index.set(value, id);
-          (this.#dictionaries[c] as string[]).push(value);
-        }
-        ids.push(id);
-      }
-      (this.#offsets[c] as number[]).push(ids.length);
+      for (const value of features[c] ?? []) this.addValue(c, value);
     }
+    return this.endRecord();
+  }
+
+  /** Adds a value of field c to the record being built (fields in order, values within a field in order). */
+  addValue(c: number, value: string): void {
+    const index = this.#index[c] as Map<string, number>;
+    let id = index.get(value);
+    if (id === undefined) {
+      id = index.size;
+      index.set(value, id);
+      (this.#dictionaries[c] as string[]).push(value);
+    }
+    (this.#ids[c] as number[]).push(id);
+  }
+
+  /** Ends the record being built; returns its index. */
+  endRecord(): number {
+    for (let c = 0; c < this.#index.length; c++) (this.#offsets[c] as number[]).push((this.#ids[c] as number[]).length);
     return this.#records++;
   }
 

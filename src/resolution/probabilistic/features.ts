@@ -65,12 +65,24 @@ export function metaphone(value: string): string[] {
   return codes;
 }
 
-/** A blocking key part: `field` or `field:transform` (metaphone, year, prefixN). */
-export function transformed(values: string[], transform: string | undefined): string[] {
-  if (!transform) return values;
-  if (transform === 'metaphone') return values.flatMap((v) => metaphone(v)).filter((c) => c !== '');
-  if (transform === 'year') return values.map((v) => v.slice(0, 4));
+/** One part of a key rule: a field's values, transformed. */
+export interface KeyPart {
+  field: string;
+  transform: (values: readonly string[]) => readonly string[];
+}
+
+/** Parses a key rule's part once: `field` or `field:transform` (metaphone, year, prefixN). */
+export function keyPart(spec: string): KeyPart {
+  const [field, transform] = spec.split(':') as [string, string | undefined];
+  if (!transform) return { field, transform: (values) => values };
+  if (transform === 'metaphone') {
+    return { field, transform: (values) => values.flatMap((v) => metaphone(v)).filter((c) => c !== '') };
+  }
+  if (transform === 'year') return { field, transform: (values) => values.map((v) => v.slice(0, 4)) };
   const prefix = /^prefix(\d+)$/.exec(transform);
-  if (prefix) return values.map((v) => v.slice(0, Number(prefix[1])));
+  if (prefix) {
+    const length = Number(prefix[1]);
+    return { field, transform: (values) => values.map((v) => v.slice(0, length)) };
+  }
   throw new Error(`unknown blocking transform "${transform}"`);
 }

@@ -64,7 +64,10 @@ export class FieldComparator {
   readonly none: number;
   /** Whether identical values reach level 1 whatever they are (the first level is `exact`). */
   readonly exactFirst: boolean;
-  /** Whether a level costs enough (a string metric, phonetics, nicknames) to remember per value pair. */
+  /**
+   * Whether a level costs more than a cache lookup (Jaro–Winkler, phonetics, nicknames), so it pays to
+   * remember it per value pair. Levenshtein on short values (dates, postcodes) is cheaper than the lookup.
+   */
   readonly costly: boolean;
 
   constructor(levels: readonly Level[], nicknames: Nicknames) {
