@@ -148,7 +148,7 @@ export async function linkFragments(
     ...scored.flatMap((l) => (l.toProfile ? [l.toProfile] : [])),
     ...changed.flatMap((c) => (c.current ? [c.current.profile_id] : [])),
   ]);
-  const { active, seqOf } = await lockProfiles(tx, candidates);
+  const { active, seqOf } = await lockProfiles(tx, candidates, { forUpdate: false });
 
   // Components of fragments and the active profiles they touch; each fragment keeps its best reason.
   const components = new Components();
@@ -264,15 +264,25 @@ function identifierKeys(profile: Fragment['profile'], blocked: ReadonlySet<strin
 
 const sameRecord = (r: RecordRef, f: Fragment) => r.source === f.source && r.object === f.object && r.recordId === f.recordId;
 
-/** Locks the candidate profiles, following merges to their survivors, and locks those too. */
-export async function lockProfiles(tx: Tx, ids: Set<string>) {
+/**
+ * Locks the candidate profiles, following merges to their survivors, and locks those too. The
+ * golden stage and decisions lock rows this way; linking reads them without locking (`forUpdate:
+ * false`): it already holds the resolution lock, which decisions take too, and waiting for a golden
+ * record being rebuilt inside that lock stalled every other arrival (a third of the lock's time).
+ * A golden record built from members that linking then moves is rebuilt by the job linking queues.
+ */
+export async function lockProfiles(tx: Tx, ids: Set<string>, { forUpdate = true } = {}) {
   const active = new Map<string, string>();
   const seqOf = new Map<string, number>();
   let pending = [...ids];
   const mergedInto = new Map<string, string>();
   while (pending.length > 0) {
     const rows = rowsOf<{ id: string; seq: string | number; merged_into: string | null }>(
-      await tx.execute(sql`select id, seq, merged_into from profiles where id = any(${uuidArray(pending)}) order by id for update`),
+      await tx.execute(
+        forUpdate
+          ? sql`select id, seq, merged_into from profiles where id = any(${uuidArray(pending)}) order by id for update`
+          : sql`select id, seq, merged_into from profiles where id = any(${uuidArray(pending)})`,
+      ),
     );
     pending = [];
     for (const row of rows) {
