@@ -109,7 +109,13 @@ describe('webhook connector', () => {
   it('fails closed when no secret is configured', async () => {
     const verdict = await webhookConnector.verifyWebhook(
       { secret: '' },
-      { method: 'POST', url: new URL('http://x/webhooks/a'), headers: new Headers({ 'x-hub-signature-256': 'sha256=abc' }), body: '{}' },
+      {
+        method: 'POST',
+        url: new URL('http://x/webhooks/a'),
+        headers: new Headers({ 'x-hub-signature-256': 'sha256=abc' }),
+        body: '{}',
+        receivedAt: new Date(),
+      },
     );
     expect(verdict).toMatchObject({ ok: false, code: 'secret_missing' });
   });

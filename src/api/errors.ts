@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   signature_missing: 401,
   signature_invalid: 401,
   secret_missing: 401,
+  timestamp_out_of_tolerance: 401,
   forbidden: 403,
   not_found: 404,
   unknown_source: 404,
@@ -18,6 +19,7 @@ export const ERROR_STATUS = {
   malformed_body: 400,
   invalid_request: 400,
   body_too_large: 413,
+  webhook_replayed: 409,
   invalid_config: 422,
   internal: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;

@@ -125,6 +125,27 @@ export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env)
     if (compiled) mappings.push(compiled);
   }
 
+  // A source with no mapping of its own uses its connector type's default mappings.
+  const mapped = new Set(mappings.map((m) => m.source));
+  for (const source of sources.values()) {
+    const folder = connectorTypes.get(source.type)?.defaultMappings;
+    if (!folder || mapped.has(source.name)) continue;
+    for (const name of yamlFiles(folder)) {
+      const text = readFileSync(path.join(folder, name), 'utf8');
+      const file = `${relative(path.join(folder, name))} (default for source "${source.name}")`;
+      const yaml = new YamlFile(file, text, problems);
+      if (yaml.value === undefined) continue;
+      const spec = { ...(yaml.value as object), source: source.name };
+      if (!validateMappingFile(spec)) {
+        problems.push(...yaml.schemaProblems(validateMappingFile.errors));
+        continue;
+      }
+      const hash = createHash('sha256').update(`${source.name}\n${text}`).digest('hex');
+      const compiled = compileMapping(file, hash, spec, (field, message) => problems.push({ file, field, message }));
+      if (compiled) mappings.push(compiled);
+    }
+  }
+
   const seen = new Map<string, string>();
   for (const m of mappings) {
     const key = `${m.source}/${m.object}`;

@@ -22,6 +22,20 @@ export const rawRecords = pgTable(
   (t) => [index('raw_records_source_idx').on(t.source, t.id)],
 );
 
+/**
+ * Replay keys of signed webhook deliveries (see `ConnectorType.verifyWebhook`). A delivery whose key
+ * is here was received before. Kept a day, far longer than any vendor's timestamp tolerance.
+ */
+export const webhookReceipts = pgTable(
+  'webhook_receipts',
+  {
+    source: text('source').notNull(),
+    receipt: text('receipt').notNull(),
+    receivedAt: at('received_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.source, t.receipt] }), index('webhook_receipts_received_idx').on(t.receivedAt)],
+);
+
 /** The current state of each record of each source, as mapped; points at its profile. */
 export const sourceRecords = pgTable(
   'source_records',

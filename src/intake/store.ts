@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { stringify } from 'safe-stable-stringify';
+import { ApiError } from '../api/errors.ts';
 import { rowsOf } from '../db/database.ts';
 import { textArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -8,10 +9,15 @@ import { ingestJobs, QUEUES, txAdapter } from '../queue/queues.ts';
 
 export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
+/** How often a process prunes replay keys older than a day. */
+const PRUNE_EVERY_MS = 10 * 60_000;
+
 export interface Intake {
   source: string;
   records: readonly unknown[];
   bodyHash: string;
+  /** A signed delivery's replay key: a second intake with the same one is refused, not stored. */
+  receipt?: string;
 }
 
 interface Pending extends Intake {
@@ -31,6 +37,7 @@ export class RawStore {
   #pending: Pending[] = [];
   #inFlight = 0;
   #scheduled = false;
+  #prunedAt = 0;
   /**
    * Transactions in flight at once; arrivals meanwhile wait and go together in the next one.
    * PGlite is one connection that runs on this thread: a second flush would only start a tiny batch.
@@ -64,8 +71,11 @@ export class RawStore {
       this.#inFlight++;
       this.#write(batch)
         .then(
-          () => {
-            for (const p of batch) p.resolve({ intakeId: p.intakeId });
+          (replayed) => {
+            for (const p of batch) {
+              if (replayed.has(p)) p.reject(new ApiError('webhook_replayed', 'this signed delivery was received before'));
+              else p.resolve({ intakeId: p.intakeId });
+            }
           },
           (error: unknown) => {
             for (const p of batch) p.reject(error);
@@ -78,11 +88,34 @@ export class RawStore {
     }
   }
 
-  async #write(batch: Pending[]): Promise<void> {
-    const rows = batch.flatMap((p) => p.records.map((record) => ({ p, record })));
-    if (rows.length === 0) return;
+  /** Writes a batch in one transaction; returns the intakes refused as replays. */
+  async #write(batch: Pending[]): Promise<Set<Pending>> {
     const size = this.#ctx.settings.ingestBatchSize;
-    await this.#ctx.database.db.transaction(async (tx) => {
+    return this.#ctx.database.db.transaction(async (tx) => {
+      // Receipts commit with the records they admit: a delivery that failed to store can come again.
+      const replayed = new Set<Pending>();
+      const signed = batch.filter((p) => p.receipt !== undefined);
+      if (signed.length > 0) {
+        const fresh = new Set(
+          rowsOf<{ source: string; receipt: string }>(
+            await tx.execute(sql`
+              insert into webhook_receipts (source, receipt)
+              select * from unnest(${textArray(signed.map((p) => p.source))}, ${textArray(signed.map((p) => p.receipt as string))})
+              on conflict do nothing
+              returning source, receipt`),
+          ).map((r) => `${r.source}\u0000${r.receipt}`),
+        );
+        for (const p of signed) {
+          // The first of two identical deliveries in one batch takes the receipt; the second is a replay.
+          if (!fresh.delete(`${p.source}\u0000${p.receipt}`)) replayed.add(p);
+        }
+      }
+      if (signed.length > 0 && Date.now() - this.#prunedAt > PRUNE_EVERY_MS) {
+        this.#prunedAt = Date.now();
+        await tx.execute(sql`delete from webhook_receipts where received_at < now() - interval '1 day'`);
+      }
+      const rows = batch.filter((p) => !replayed.has(p)).flatMap((p) => p.records.map((record) => ({ p, record })));
+      if (rows.length === 0) return replayed;
       const rawIds = rowsOf<{ id: string | number }>(
         await tx.execute(sql`
           insert into raw_records (source, intake_id, body_hash, content_hash, payload)
@@ -94,6 +127,7 @@ export class RawStore {
           returning id`),
       ).map((r) => Number(r.id));
       await this.#ctx.boss.insert(QUEUES.ingest, ingestJobs(rawIds, size), { db: txAdapter(tx) });
+      return replayed;
     });
   }
 }
