@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { buildApp } from './api/app.ts';
 import type { Settings } from './config/settings.ts';
 import { loadWorkspace, type Workspace } from './config/workspace.ts';
+import { runSync, type SyncJob } from './connectors/sync/run.ts';
+import { scheduleSyncs } from './connectors/sync/schedule.ts';
 import type { Database } from './db/database.ts';
 import { type FanoutJob, fanout } from './delivery/fanout.ts';
 import { type DeliverJob, deliver } from './delivery/send.ts';
@@ -44,6 +46,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const reloadWorkspace = () => {
     workspace = loadWorkspace(settings.configDir);
     log.info({ sources: workspace.sources.size, mappings: workspace.mappings.length }, 'workspace reloaded');
+    if (options.workers) {
+      scheduleSyncs(boss, workspace).catch((error: unknown) => log.error({ error: safeError(error) }, 'sync schedules not updated'));
+    }
   };
 
   if (options.workers) {
@@ -69,6 +74,10 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         jobs.flatMap((j) => j.data.changes),
       );
     });
+    await boss.work<SyncJob>(QUEUES.sync, { ...polling, batchSize: 1, localConcurrency: 2 }, async ([job]) => {
+      if (job) await runSync(ctx, job.data);
+    });
+    await scheduleSyncs(boss, workspace);
     await boss.work<TrainJob>(QUEUES.train, { ...polling, batchSize: 1, localConcurrency: 1 }, async () => {
       await runTraining(ctx);
     });

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { sourceRoutes } from '../connectors/sync/routes.ts';
 import { destinationRoutes } from '../delivery/routes.ts';
 import { webhookRoutes } from '../intake/webhook-route.ts';
 import { quarantineRoutes } from '../mapping/quarantine-routes.ts';
@@ -23,7 +24,7 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.route('/', webhookRoutes(ctx));
 
   const withKey = requireKey(ctx.settings.apiKeys);
-  for (const prefix of ['/profiles', '/destinations', '/quarantine', '/identity']) {
+  for (const prefix of ['/profiles', '/destinations', '/quarantine', '/identity', '/sources']) {
     app.use(prefix, withKey);
     app.use(`${prefix}/*`, withKey);
   }
@@ -31,5 +32,6 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.route('/', destinationRoutes(ctx));
   app.route('/', quarantineRoutes(ctx, reloadWorkspace));
   app.route('/', identityRoutes(ctx));
+  app.route('/', sourceRoutes(ctx));
   return app;
 }

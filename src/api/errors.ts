@@ -20,6 +20,8 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   body_too_large: 413,
   webhook_replayed: 409,
+  sync_in_progress: 409,
+  not_pullable: 422,
   invalid_config: 422,
   internal: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
+import { CronExpressionParser } from 'cron-parser';
 import { connectorTypes } from '../connectors/registry.ts';
 import { type CompiledMapping, compileMapping, mappingFileSchema } from '../mapping/mapping-file.ts';
 import { type IdentityConfig, loadIdentityConfig } from '../resolution/probabilistic/config.ts';
@@ -14,8 +15,12 @@ export interface Source {
   /** Survivorship rank: higher wins. */
   priority: number;
   file: string;
-  /** The type's own keys, validated against its schema, with `${VAR}` resolved. */
+  /** The type's own keys, validated against its schema, with `${VAR}` resolved (`baseUrl` among them). */
   config: Record<string, unknown>;
+  /** Cron expression: when to pull (types that pull only). */
+  schedule?: string;
+  /** Requests per second at most when pulling. */
+  rateLimit?: number;
 }
 
 export interface Workspace {
@@ -38,6 +43,13 @@ const sourceValidators = new Map(
       properties: {
         type: { const: connector.type },
         priority: { type: 'integer', default: 0 },
+        ...(connector.pull
+          ? {
+              schedule: { type: 'string', minLength: 9, description: 'cron: how often to pull' },
+              rateLimit: { type: 'number', exclusiveMinimum: 0, maximum: 1000, description: 'requests/s at most' },
+              baseUrl: { type: 'string', pattern: '^https?://' },
+            }
+          : {}),
         ...own.properties,
       },
       required: ['type', ...(own.required ?? [])],
@@ -94,8 +106,40 @@ export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env)
       problems.push(...yaml.schemaProblems(validate.errors));
       continue;
     }
-    const { type: _type, priority, ...config } = value as { type: string; priority: number };
-    sources.set(sourceName, { name: sourceName, type: type as string, priority, file, config });
+    if (typeof value?.['schedule'] === 'string') {
+      try {
+        CronExpressionParser.parse(value['schedule']);
+      } catch (error) {
+        problems.push({
+          file,
+          field: 'schedule',
+          ...lineOf(yaml, ['schedule']),
+          message: `not a cron expression: ${(error as Error).message}`,
+        });
+        continue;
+      }
+    }
+    const {
+      type: _type,
+      priority,
+      schedule,
+      rateLimit,
+      ...config
+    } = value as {
+      type: string;
+      priority: number;
+      schedule?: string;
+      rateLimit?: number;
+    };
+    sources.set(sourceName, {
+      name: sourceName,
+      type: type as string,
+      priority,
+      file,
+      config,
+      ...(schedule ? { schedule } : {}),
+      ...(rateLimit ? { rateLimit } : {}),
+    });
   }
 
   const mappings: CompiledMapping[] = [];

@@ -1,3 +1,5 @@
+import type { ApiClient, ApiClientOptions } from './http/client.ts';
+
 /**
  * The one narrow interface a connector type implements. A type lives in its own folder under
  * `src/connectors/<type>/` with its config schema and tests; adding one never touches the pipeline.
@@ -36,6 +38,29 @@ export interface ConnectorType<Config = unknown> {
   parseWebhook?(request: WebhookRequest): unknown[];
   /** Answers a vendor's GET to the webhook URL (Mailchimp validates a URL that way); default 404. */
   answerGet?(config: Config, request: WebhookRequest): VerifyResult;
+  /**
+   * Pulls the source's people-bearing objects from its API, page by page, starting at
+   * `context.cursor` (null: from the beginning). Each page names the cursor to resume from once its
+   * records are stored: the hub saves both in one transaction.
+   */
+  pull?(config: Config, context: PullContext): AsyncIterable<PulledPage>;
+}
+
+/** Where a pull resumes: whatever the connector needs, as JSON (a high-water mark, a page cursor). */
+export type SyncCursor = Record<string, unknown>;
+
+export interface PullContext {
+  /** Saved with the last page stored; null for a full sync, or the first. */
+  cursor: SyncCursor | null;
+  /** An HTTP client for the vendor's API: the source's `rateLimit`, retries, keep-alive. */
+  client(options: Pick<ApiClientOptions, 'baseUrl' | 'headers'>): ApiClient;
+  /** When the run started: a full pull's records are as of then. */
+  startedAt: Date;
+}
+
+export interface PulledPage {
+  records: unknown[];
+  cursor: SyncCursor;
 }
 
 export interface WebhookRequest {

@@ -1,5 +1,18 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 const id = () => bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity();
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -35,6 +48,42 @@ export const webhookReceipts = pgTable(
   },
   (t) => [primaryKey({ columns: [t.source, t.receipt] }), index('webhook_receipts_received_idx').on(t.receivedAt)],
 );
+
+/** One pull of a source's API, scheduled or asked for: what it fetched, where it stopped, how it ended. */
+export const syncRuns = pgTable(
+  'sync_runs',
+  {
+    id: id(),
+    source: text('source').notNull(),
+    /** `full` starts from the beginning; otherwise from the source's saved cursor. */
+    fullSync: boolean('full_sync').notNull().default(false),
+    trigger: text('trigger').notNull(),
+    status: text('status').notNull(),
+    queuedAt: at('queued_at').notNull().defaultNow(),
+    startedAt: at('started_at'),
+    finishedAt: at('finished_at'),
+    pages: integer('pages').notNull().default(0),
+    records: integer('records').notNull().default(0),
+    requests: integer('requests').notNull().default(0),
+    cursorFrom: jsonb('cursor_from'),
+    cursorTo: jsonb('cursor_to'),
+    error: jsonb('error'),
+  },
+  (t) => [
+    index('sync_runs_source_idx').on(t.source, t.id),
+    // One run queued or running per source at a time.
+    uniqueIndex('sync_runs_one_active_idx').on(t.source).where(sql`${t.status} in ('queued', 'running')`),
+    check('sync_runs_status', sql`${t.status} in ('queued', 'running', 'succeeded', 'failed')`),
+    check('sync_runs_trigger', sql`${t.trigger} in ('schedule', 'api')`),
+  ],
+);
+
+/** Where each source's incremental pull resumes: saved with every page's records, in one transaction. */
+export const sourceCursors = pgTable('source_cursors', {
+  source: text('source').primaryKey(),
+  cursor: jsonb('cursor').notNull(),
+  updatedAt: at('updated_at').notNull().defaultNow(),
+});
 
 /** The current state of each record of each source, as mapped; points at its profile. */
 export const sourceRecords = pgTable(

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { stringify } from 'safe-stable-stringify';
 import { ApiError } from '../api/errors.ts';
-import { rowsOf } from '../db/database.ts';
+import { rowsOf, type Tx } from '../db/database.ts';
 import { textArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { ingestJobs, QUEUES, txAdapter } from '../queue/queues.ts';
@@ -116,18 +116,30 @@ export class RawStore {
       }
       const rows = batch.filter((p) => !replayed.has(p)).flatMap((p) => p.records.map((record) => ({ p, record })));
       if (rows.length === 0) return replayed;
-      const rawIds = rowsOf<{ id: string | number }>(
-        await tx.execute(sql`
-          insert into raw_records (source, intake_id, body_hash, content_hash, payload)
-          select s, i::uuid, b, h, p
-          from unnest(${textArray(rows.map((r) => r.p.source))}, ${textArray(rows.map((r) => r.p.intakeId))},
-            ${textArray(rows.map((r) => r.p.bodyHash))}, ${textArray(rows.map((r) => sha256(stringify(r.record) ?? 'null')))},
-            ${sql.param(rows.map((r) => JSON.stringify(r.record)))}::jsonb[]) with ordinality as r(s, i, b, h, p, n)
-          order by n
-          returning id`),
-      ).map((r) => Number(r.id));
+      const rawIds = await insertRawRecords(
+        tx,
+        rows.map((r) => ({ source: r.p.source, intakeId: r.p.intakeId, bodyHash: r.p.bodyHash, record: r.record })),
+      );
       await this.#ctx.boss.insert(QUEUES.ingest, ingestJobs(rawIds, size), { db: txAdapter(tx) });
       return replayed;
     });
   }
+}
+
+/** Stores records exactly as received (append-only), in order; returns their raw ids. */
+export async function insertRawRecords(
+  tx: Tx,
+  rows: readonly { source: string; intakeId: string; bodyHash: string; record: unknown }[],
+): Promise<number[]> {
+  if (rows.length === 0) return [];
+  return rowsOf<{ id: string | number }>(
+    await tx.execute(sql`
+      insert into raw_records (source, intake_id, body_hash, content_hash, payload)
+      select s, i::uuid, b, h, p
+      from unnest(${textArray(rows.map((r) => r.source))}, ${textArray(rows.map((r) => r.intakeId))},
+        ${textArray(rows.map((r) => r.bodyHash))}, ${textArray(rows.map((r) => sha256(stringify(r.record) ?? 'null')))},
+        ${sql.param(rows.map((r) => JSON.stringify(r.record)))}::jsonb[]) with ordinality as r(s, i, b, h, p, n)
+      order by n
+      returning id`),
+  ).map((r) => Number(r.id));
 }

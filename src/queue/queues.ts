@@ -15,6 +15,8 @@ export const QUEUES = {
   deliver: 'aurum-deliver',
   /** train the identity model on the stored records; one at a time */
   train: 'aurum-train',
+  /** pull one source's API from its cursor; one run per source at a time */
+  sync: 'aurum-sync',
 } as const;
 
 export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'name'>> {
@@ -34,6 +36,9 @@ export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'na
     },
     // exclusive: one training queued or running at a time, however many batches ask for one.
     [QUEUES.train]: { policy: 'exclusive', retryLimit: 2, retryDelay: 60, expireInSeconds: 3600 },
+    // exclusive per singletonKey (the source): a schedule firing during a run adds nothing. A run
+    // records its own failure and resumes from its cursor next time, so the job is not retried.
+    [QUEUES.sync]: { policy: 'exclusive', retryLimit: 0, expireInSeconds: 6 * 3600 },
   };
 }
 

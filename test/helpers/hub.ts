@@ -62,7 +62,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     settings,
     database: testDb.database,
     workspace: loadWorkspace(configDir, env),
-    log: createLogger('silent'),
+    log: createLogger(process.env['TEST_LOG'] ?? 'silent'),
     workers: options.workers ?? true,
     pollingIntervalSeconds: 0.5,
   });

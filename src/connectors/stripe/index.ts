@@ -1,13 +1,31 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { anyMatch, checkTimestamp, hmac, mismatch, missing, noSecret, secretsOf } from '../signing/index.ts';
-import type { ConnectorType } from '../types.ts';
+import type { ConnectorType, PulledPage } from '../types.ts';
 
 export interface StripeConfig {
-  /** The endpoint's signing secret (`whsec_…`). */
-  secret: string;
+  /** The webhook endpoint's signing secret (`whsec_…`); without it, webhooks are refused. */
+  secret?: string;
   /** Secrets still accepted while a rotation is under way. */
   previousSecrets?: string[];
+  /** A secret or restricted key (`sk_…`, `rk_…`) that may read customers and events; needed to pull. */
+  apiKey?: string;
+  baseUrl?: string;
+}
+
+/** The API version pulls are made with, so the payloads the default mapping reads stay as they are. */
+export const STRIPE_API_VERSION = '2024-06-20';
+
+type StripeCursor =
+  /** A full pull: listing customers, after `startingAfter`; events from `since` follow. */
+  | { phase: 'customers'; startingAfter?: string | undefined; since: number }
+  /** Incremental: customer events created since `since` (newest first, after `startingAfter`). */
+  | { phase: 'events'; since: number; startingAfter?: string | undefined; newest?: number };
+
+interface StripeList<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
 }
 
 /** Stripe's documented tolerance for `t` in `Stripe-Signature`. */
@@ -26,8 +44,9 @@ export const stripeConnector: ConnectorType<StripeConfig> = {
     properties: {
       secret: { type: 'string', minLength: 16 },
       previousSecrets: { type: 'array', items: { type: 'string', minLength: 16 } },
+      apiKey: { type: 'string', minLength: 8 },
     },
-    required: ['secret'],
+    anyOf: [{ required: ['secret'] }, { required: ['apiKey'] }],
   },
   async verifyWebhook(config, request) {
     const secrets = secretsOf(config);
@@ -46,5 +65,48 @@ export const stripeConnector: ConnectorType<StripeConfig> = {
     const expected = secrets.map((secret) => hmac('sha256', secret, `${t}.${request.body}`, 'hex'));
     if (!anyMatch(given, expected)) return mismatch('Stripe-Signature');
     return { ok: true, replayKey: createHash('sha256').update(header).digest('hex') };
+  },
+  /**
+   * A full pull lists customers (cursor pagination with `starting_after`); from then on, customer
+   * events since the last one seen (`GET /v1/events?type=customer.*`), which also carry deletions.
+   * Stripe keeps events for 30 days: a source not synced for longer needs a full sync.
+   */
+  async *pull(config, context): AsyncGenerator<PulledPage> {
+    if (!config.apiKey) throw new Error('the source has no apiKey: it cannot pull from Stripe');
+    const client = context.client({
+      baseUrl: config.baseUrl ?? 'https://api.stripe.com',
+      headers: { authorization: `Bearer ${config.apiKey}`, 'stripe-version': STRIPE_API_VERSION },
+    });
+    const cursor = context.cursor as StripeCursor | null;
+    if (!cursor || cursor.phase === 'customers') {
+      const since = cursor?.since ?? Math.floor(context.startedAt.getTime() / 1000);
+      let after = cursor?.startingAfter;
+      for (;;) {
+        const { body } = await client.request<StripeList<{ id: string }>>({
+          path: '/v1/customers',
+          query: { limit: 100, starting_after: after },
+        });
+        after = body.data.at(-1)?.id;
+        const more = body.has_more && after !== undefined;
+        const next: StripeCursor = more ? { phase: 'customers', startingAfter: after, since } : { phase: 'events', since };
+        yield { records: body.data, cursor: next };
+        if (!more) return;
+      }
+    }
+    const { since } = cursor;
+    let { startingAfter: after, newest = since } = cursor;
+    for (;;) {
+      const { body } = await client.request<StripeList<{ id: string; created: number }>>({
+        path: '/v1/events',
+        // gte, not gt: an event of the same second seen after the last run is fetched; one seen twice is unchanged.
+        query: { limit: 100, type: 'customer.*', 'created[gte]': since, starting_after: after },
+      });
+      for (const event of body.data) newest = Math.max(newest, event.created);
+      after = body.data.at(-1)?.id;
+      const more = body.has_more && after !== undefined;
+      const next: StripeCursor = more ? { phase: 'events', since, startingAfter: after, newest } : { phase: 'events', since: newest };
+      yield { records: body.data, cursor: next };
+      if (!more) return;
+    }
   },
 };

@@ -1,0 +1,154 @@
+import { sql } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { ApiError } from '../../api/errors.ts';
+import { rowsOf } from '../../db/database.ts';
+import type { PipelineContext } from '../../pipeline-context.ts';
+import { QUEUES, txAdapter } from '../../queue/queues.ts';
+import { connectorTypes } from '../registry.ts';
+import { SYNC_ERRORS, type SyncJob } from './run.ts';
+
+interface RunRow {
+  id: string | number;
+  source: string;
+  full_sync: boolean;
+  trigger: string;
+  status: string;
+  queued_at: Date | string;
+  started_at: Date | string | null;
+  finished_at: Date | string | null;
+  pages: number;
+  records: number;
+  requests: number;
+  cursor_from: unknown;
+  cursor_to: unknown;
+  error: { code: string; message: string } | null;
+}
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+function runView(r: RunRow) {
+  const started = r.started_at ? new Date(r.started_at).getTime() : undefined;
+  const finished = r.finished_at ? new Date(r.finished_at).getTime() : undefined;
+  return {
+    id: Number(r.id),
+    source: r.source,
+    full: r.full_sync,
+    trigger: r.trigger,
+    status: r.status,
+    queuedAt: iso(r.queued_at),
+    startedAt: iso(r.started_at),
+    finishedAt: iso(r.finished_at),
+    seconds: started !== undefined && finished !== undefined ? (finished - started) / 1000 : null,
+    pages: r.pages,
+    records: r.records,
+    requests: r.requests,
+    cursorFrom: r.cursor_from,
+    cursorTo: r.cursor_to,
+    error: r.error,
+  };
+}
+
+/**
+ * Sources and their syncs. Who may call: any API key (ops, once roles are enforced).
+ * - `GET /sources`: every source with its health.
+ * - `POST /sources/:source/sync {full?}`: queues a pull now (202 with the run), 409 while one is queued or running.
+ * - `GET /sources/:source/runs`: its runs, newest first.
+ */
+export function sourceRoutes(ctx: PipelineContext) {
+  const db = ctx.database.db;
+  const sourceOf = (name: string) => {
+    const source = ctx.workspace().sources.get(name);
+    if (!source) throw new ApiError('unknown_source', `there is no source named "${name}"`);
+    return source;
+  };
+  return new Hono()
+    .get('/sources', async (c) => {
+      const latest = new Map(
+        rowsOf<RunRow>(await db.execute(sql`select distinct on (source) * from sync_runs order by source, id desc`)).map((r) => [
+          r.source,
+          r,
+        ]),
+      );
+      const succeeded = new Map(
+        rowsOf<{ source: string; at: Date | string }>(
+          await db.execute(sql`select source, max(finished_at) as at from sync_runs where status = 'succeeded' group by source`),
+        ).map((r) => [r.source, iso(r.at)]),
+      );
+      const cursors = new Map(
+        rowsOf<{ source: string; cursor: unknown; updated_at: Date | string }>(
+          await db.execute(sql`select source, cursor, updated_at from source_cursors`),
+        ).map((r) => [r.source, { cursor: r.cursor, updatedAt: iso(r.updated_at) }]),
+      );
+      const sources = [...ctx.workspace().sources.values()].map((s) => {
+        const pulls = Boolean(connectorTypes.get(s.type)?.pull);
+        const last = latest.get(s.name);
+        const health = !pulls ? 'webhooks_only' : !last ? 'never_synced' : last.status === 'failed' ? 'failing' : 'ok';
+        return {
+          name: s.name,
+          type: s.type,
+          priority: s.priority,
+          webhook: `/webhooks/${s.name}`,
+          pulls,
+          schedule: s.schedule ?? null,
+          rateLimit: s.rateLimit ?? null,
+          health,
+          lastRun: last ? runView(last) : null,
+          lastSuccessAt: succeeded.get(s.name) ?? null,
+          cursor: cursors.get(s.name) ?? null,
+        };
+      });
+      return c.json({ sources });
+    })
+    .post('/sources/:source/sync', async (c) => {
+      const source = sourceOf(c.req.param('source'));
+      if (!connectorTypes.get(source.type)?.pull) {
+        throw new ApiError('not_pullable', `a ${source.type} source is not pulled: it sends webhooks or files`);
+      }
+      const text = await c.req.text();
+      let full = false;
+      if (text.trim() !== '') {
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          throw new ApiError('malformed_json', 'the body is not valid JSON');
+        }
+        const given = (body as { full?: unknown } | null)?.full;
+        if (body === null || typeof body !== 'object' || Array.isArray(body) || (given !== undefined && typeof given !== 'boolean')) {
+          throw new ApiError('invalid_request', 'the body is {"full": true|false} or empty');
+        }
+        full = given === true;
+      }
+      // A run whose process died stays "running" until a job of the source runs again: with no job
+      // queued or active, it is over.
+      const jobs = await ctx.boss.findJobs(QUEUES.sync, { key: source.name });
+      if (!jobs.some((j) => j.state === 'created' || j.state === 'retry' || j.state === 'active')) {
+        await db.execute(sql`
+          update sync_runs set status = 'failed', finished_at = now(),
+            error = ${JSON.stringify({ code: 'interrupted', message: SYNC_ERRORS.interrupted })}::jsonb
+          where source = ${source.name} and status in ('queued', 'running')`);
+      }
+      const busy = () => new ApiError('sync_in_progress', `a sync of "${source.name}" is already queued or running`);
+      const run = await db.transaction(async (tx) => {
+        const [row] = rowsOf<RunRow>(
+          await tx.execute(sql`
+            insert into sync_runs (source, full_sync, trigger, status) values (${source.name}, ${full}, 'api', 'queued')
+            on conflict do nothing returning *`),
+        );
+        if (!row) throw busy();
+        const job: SyncJob = { source: source.name, full, runId: Number(row.id) };
+        // A scheduled run may be queued without a row yet: then the job is not created, and nor is the run.
+        if (!(await ctx.boss.send(QUEUES.sync, job, { singletonKey: source.name, db: txAdapter(tx) }))) throw busy();
+        return row;
+      });
+      return c.json(runView(run), 202);
+    })
+    .get('/sources/:source/runs', async (c) => {
+      const source = sourceOf(c.req.param('source'));
+      const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 50) || 50, 1), 500);
+      const runs = rowsOf<RunRow>(
+        await db.execute(sql`select * from sync_runs where source = ${source.name} order by id desc limit ${limit}`),
+      );
+      return c.json({ runs: runs.map(runView) });
+    });
+}
