@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { buildApp } from './api/app.ts';
 import type { Settings } from './config/settings.ts';
 import { loadWorkspace, type Workspace } from './config/workspace.ts';
+import { hydrate } from './connectors/sync/hydrate.ts';
 import { runSync, type SyncJob } from './connectors/sync/run.ts';
 import { scheduleSyncs } from './connectors/sync/schedule.ts';
 import type { Database } from './db/database.ts';
@@ -78,6 +79,12 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       if (job) await runSync(ctx, job.data);
     });
     await scheduleSyncs(boss, workspace);
+    await boss.work<IngestJob>(QUEUES.hydrate, { ...polling, batchSize: 8, localConcurrency: 2 }, async (jobs) => {
+      await hydrate(
+        ctx,
+        jobs.flatMap((j) => j.data.rawIds),
+      );
+    });
     await boss.work<TrainJob>(QUEUES.train, { ...polling, batchSize: 1, localConcurrency: 1 }, async () => {
       await runTraining(ctx);
     });

@@ -12,6 +12,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { retryAfterMs } from '../src/connectors/http/client.ts';
 import { startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
+import { lastRun as lastRunOf, syncNow } from './helpers/sync.ts';
 
 const API = 'https://api.stripe.test';
 const KEY = 'sk_test_4eC39HqLyjWDarjtT1zdp7dc';
@@ -78,27 +79,9 @@ function workspace(key: string): string {
   return dir;
 }
 
-interface Run {
-  id: number;
-  status: string;
-  pages: number;
-  records: number;
-  requests: number;
-  cursorTo: { phase: string; since: number; startingAfter?: string } | null;
-  error: { code: string; message: string } | null;
-}
-
 let t: TestHub;
-const lastRun = async (source = 'billing') => (await t.json<{ runs: Run[] }>('GET', `/sources/${source}/runs`)).runs[0] as Run;
-async function sync(body: object = {}): Promise<Run> {
-  const response = await t.call('POST', '/sources/billing/sync', body);
-  expect(response.status).toBe(202);
-  const { id } = (await response.json()) as Run;
-  await waitFor(async () => !['queued', 'running'].includes((await lastRun()).status), 30_000);
-  const run = await lastRun();
-  expect(run.id).toBe(id);
-  return run;
-}
+const lastRun = () => lastRunOf(t, 'billing');
+const sync = (body: object = {}) => syncNow(t, 'billing', body);
 
 beforeAll(async () => {
   server.listen({ onUnhandledFrame: 'error' });

@@ -278,9 +278,11 @@ describe('default mappings', () => {
     expect(ledger.map((e) => `${e.source}:${e.status}`).sort()).toEqual(['messaging:denied', 'newsletter:granted']);
   });
 
-  it('quarantine HubSpot events, which carry ids only, as unmapped rather than make empty profiles', async () => {
-    const { items } = await t.json<{ items: { source: string; code: string }[] }>('GET', '/quarantine?source=crm');
+  it('keep HubSpot events, which carry ids only, and quarantine them when the objects cannot be fetched', async () => {
+    // This source has a webhook secret but no access token to read the contacts the events name.
+    const { items } = await t.json<{ items: { source: string; code: string; message: string }[] }>('GET', '/quarantine?source=crm');
     expect(items.length).toBeGreaterThan(0);
-    expect(items.every((i) => i.code === 'unmapped')).toBe(true);
+    expect(items.every((i) => i.code === 'fetch_failed')).toBe(true);
+    expect(items[0]?.message).toContain('accessToken');
   });
 });

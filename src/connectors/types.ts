@@ -44,6 +44,12 @@ export interface ConnectorType<Config = unknown> {
    * records are stored: the hub saves both in one transaction.
    */
   pull?(config: Config, context: PullContext): AsyncIterable<PulledPage>;
+  /**
+   * For vendors whose webhooks carry ids only (HubSpot): the full objects the stored webhook
+   * records name, fetched from the API. The webhook records are kept as evidence and not mapped;
+   * the objects returned are stored and mapped in their place.
+   */
+  hydrate?(config: Config, records: unknown[], context: Omit<PullContext, 'cursor'>): Promise<unknown[]>;
 }
 
 /** Where a pull resumes: whatever the connector needs, as JSON (a high-water mark, a page cursor). */

@@ -18,6 +18,8 @@ export interface Intake {
   bodyHash: string;
   /** A signed delivery's replay key: a second intake with the same one is refused, not stored. */
   receipt?: string;
+  /** The records name objects to fetch (`ConnectorType.hydrate`) rather than being mapped themselves. */
+  hydrate?: boolean;
 }
 
 interface Pending extends Intake {
@@ -120,7 +122,12 @@ export class RawStore {
         tx,
         rows.map((r) => ({ source: r.p.source, intakeId: r.p.intakeId, bodyHash: r.p.bodyHash, record: r.record })),
       );
-      await this.#ctx.boss.insert(QUEUES.ingest, ingestJobs(rawIds, size), { db: txAdapter(tx) });
+      const toIngest = rawIds.filter((_, i) => !rows[i]?.p.hydrate);
+      if (toIngest.length > 0) await this.#ctx.boss.insert(QUEUES.ingest, ingestJobs(toIngest, size), { db: txAdapter(tx) });
+      const toHydrate = rawIds.filter((_, i) => rows[i]?.p.hydrate);
+      if (toHydrate.length > 0) {
+        await this.#ctx.boss.insert(QUEUES.hydrate, ingestJobs(toHydrate, size), { db: txAdapter(tx) });
+      }
       return replayed;
     });
   }

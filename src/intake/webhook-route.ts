@@ -82,6 +82,7 @@ export function webhookRoutes(ctx: PipelineContext) {
         records,
         bodyHash: sha256(bytes),
         ...(verdict.replayKey ? { receipt: verdict.replayKey } : {}),
+        ...(connector.hydrate ? { hydrate: true } : {}),
       });
       return c.json({ accepted: records.length, intakeId }, 202);
     });

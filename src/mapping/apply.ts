@@ -30,6 +30,7 @@ export const QUARANTINE_CODES = {
   record_id_missing: 'recordId produced no string or number',
   updated_at_invalid: 'updatedAt produced no valid time',
   unmapped: 'no mapping of the source applies to the record',
+  fetch_failed: 'the objects the webhook names could not be fetched from the vendor',
 } as const;
 export type QuarantineCode = keyof typeof QUARANTINE_CODES;
 

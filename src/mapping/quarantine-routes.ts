@@ -82,15 +82,19 @@ export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => vo
           throw new ApiError('invalid_config', 'the workspace has errors; nothing was replayed', error.problems);
         throw error;
       }
-      const rawIds = rowsOf<{ raw_id: string | number }>(
+      const entries = rowsOf<{ raw_id: string | number; code: string }>(
         await db.execute(sql`
-          select distinct raw_id from quarantine where status = 'open'
+          select raw_id, min(code) as code from quarantine where status = 'open'
           ${input.ids ? sql`and id = any(${bigintArray(input.ids)})` : sql``}
           ${input.source ? sql`and source = ${input.source}` : sql``}
-          order by raw_id`),
-      ).map((r) => Number(r.raw_id));
-      const jobs = ingestJobs(rawIds, ctx.settings.ingestBatchSize);
-      if (jobs.length > 0) await ctx.boss.insert(QUEUES.ingest, jobs);
-      return c.json({ replayed: rawIds.length }, 202);
+          group by raw_id order by raw_id`),
+      );
+      // Webhook records whose objects could not be fetched are fetched again; the rest mapped again.
+      const fetch = entries.filter((e) => e.code === 'fetch_failed').map((e) => Number(e.raw_id));
+      const map = entries.filter((e) => e.code !== 'fetch_failed').map((e) => Number(e.raw_id));
+      const size = ctx.settings.ingestBatchSize;
+      if (map.length > 0) await ctx.boss.insert(QUEUES.ingest, ingestJobs(map, size));
+      if (fetch.length > 0) await ctx.boss.insert(QUEUES.hydrate, ingestJobs(fetch, size));
+      return c.json({ replayed: entries.length }, 202);
     });
 }

@@ -17,6 +17,8 @@ export const QUEUES = {
   train: 'aurum-train',
   /** pull one source's API from its cursor; one run per source at a time */
   sync: 'aurum-sync',
+  /** webhook records that carry ids only → the objects they name, fetched → ingest */
+  hydrate: 'aurum-hydrate',
 } as const;
 
 export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'name'>> {
@@ -39,6 +41,8 @@ export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'na
     // exclusive per singletonKey (the source): a schedule firing during a run adds nothing. A run
     // records its own failure and resumes from its cursor next time, so the job is not retried.
     [QUEUES.sync]: { policy: 'exclusive', retryLimit: 0, expireInSeconds: 6 * 3600 },
+    // A vendor outage delays hydration: retried for about a day before the job fails for good.
+    [QUEUES.hydrate]: { notify: true, retryLimit: 30, retryDelay: 10, retryBackoff: true, retryDelayMax: 3600 },
   };
 }
 

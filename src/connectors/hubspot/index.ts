@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { anyMatch, checkTimestamp, hmac, mismatch, missing, noSecret, secretsOf } from '../signing/index.ts';
-import type { ConnectorType } from '../types.ts';
+import type { ConnectorType, PullContext, PulledPage } from '../types.ts';
 
 export interface HubSpotConfig {
-  /** The app's client secret, which signs its webhooks. */
-  secret: string;
+  /** The app's client secret, which signs its webhooks; without it, webhooks are refused. */
+  secret?: string;
+  /** A private app's access token with `crm.objects.contacts.read`: needed to pull and to fetch what webhooks name. */
+  accessToken?: string;
+  baseUrl?: string;
   previousSecrets?: string[];
   /**
    * The webhook URL exactly as configured in HubSpot, which signs it: behind a proxy or a TLS
@@ -49,8 +52,9 @@ export const hubspotConnector: ConnectorType<HubSpotConfig> = {
       secret: { type: 'string', minLength: 16 },
       previousSecrets: { type: 'array', items: { type: 'string', minLength: 16 } },
       webhookUrl: { type: 'string', pattern: '^https?://' },
+      accessToken: { type: 'string', minLength: 8 },
     },
-    required: ['secret'],
+    anyOf: [{ required: ['secret'] }, { required: ['accessToken'] }],
   },
   async verifyWebhook(config, request) {
     const secrets = secretsOf(config);
@@ -66,4 +70,117 @@ export const hubspotConnector: ConnectorType<HubSpotConfig> = {
     if (!anyMatch([signature], expected)) return mismatch('X-HubSpot-Signature-v3');
     return { ok: true, replayKey: createHash('sha256').update(`${timestamp}.${signature}`).digest('hex') };
   },
+  /**
+   * A full pull lists contacts (`GET /crm/v3/objects/contacts`, `paging.next.after`); from then on,
+   * the search API for contacts modified since the cursor, oldest first. A search stops at 10,000
+   * results, so a long one starts again from the last modification time it reached.
+   */
+  async *pull(config, context): AsyncGenerator<PulledPage> {
+    const client = clientOf(config, context);
+    const cursor = context.cursor as HubSpotCursor | null;
+    if (!cursor || cursor.phase === 'list') {
+      const since = cursor?.since ?? context.startedAt.getTime();
+      let after = cursor?.after;
+      for (;;) {
+        const { body } = await client.request<HubSpotPage>({
+          path: '/crm/v3/objects/contacts',
+          query: { limit: 100, after, properties: CONTACT_PROPERTIES.join(','), archived: 'false' },
+        });
+        after = body.paging?.next?.after;
+        const next: HubSpotCursor = after ? { phase: 'list', after, since } : { phase: 'search', since };
+        yield { records: body.results, cursor: next };
+        if (!after) return;
+      }
+    }
+    let { since, after } = cursor;
+    let newest = since;
+    for (;;) {
+      const { body } = await client.request<HubSpotPage>({
+        method: 'POST',
+        path: '/crm/v3/objects/contacts/search',
+        json: {
+          filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(since) }] }],
+          sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
+          properties: CONTACT_PROPERTIES,
+          limit: 100,
+          ...(after ? { after } : {}),
+        },
+      });
+      for (const contact of body.results) newest = Math.max(newest, Date.parse(contact.updatedAt ?? '') || newest);
+      after = body.paging?.next?.after;
+      if (after && Number(after) >= SEARCH_LIMIT - 100) {
+        // The search will not page past 10,000: start a new one from the newest change seen.
+        since = newest;
+        after = undefined;
+        yield { records: body.results, cursor: { phase: 'search', since } };
+        continue;
+      }
+      const next: HubSpotCursor = after ? { phase: 'search', since, after } : { phase: 'search', since: newest };
+      yield { records: body.results, cursor: next };
+      if (!after) return;
+    }
+  },
+  /** Webhook events name contacts by `objectId`: read them in batches of 100. */
+  async hydrate(config, events, context) {
+    const ids = [
+      ...new Set(
+        events.flatMap((e) => {
+          const event = e as { objectId?: unknown; subscriptionType?: unknown };
+          return typeof event.subscriptionType === 'string' && event.subscriptionType.startsWith('contact.') && event.objectId !== undefined
+            ? [String(event.objectId)]
+            : [];
+        }),
+      ),
+    ];
+    if (ids.length === 0) return [];
+    const client = clientOf(config, context);
+    const contacts: unknown[] = [];
+    for (let i = 0; i < ids.length; i += 100) {
+      const { body } = await client.request<{ results: unknown[] }>({
+        method: 'POST',
+        path: '/crm/v3/objects/contacts/batch/read',
+        json: { properties: CONTACT_PROPERTIES, inputs: ids.slice(i, i + 100).map((id) => ({ id })) },
+      });
+      contacts.push(...body.results);
+    }
+    return contacts;
+  },
 };
+
+/** The contact properties the default mapping reads. */
+export const CONTACT_PROPERTIES = [
+  'email',
+  'firstname',
+  'lastname',
+  'phone',
+  'mobilephone',
+  'company',
+  'address',
+  'city',
+  'state',
+  'zip',
+  'country',
+  'lifecyclestage',
+  'hs_email_optout',
+  'lastmodifieddate',
+];
+
+const SEARCH_LIMIT = 10_000;
+
+type HubSpotCursor =
+  | { phase: 'list'; after?: string | undefined; since: number }
+  /** Contacts modified at or after `since` (epoch ms), page `after` of the search. */
+  | { phase: 'search'; since: number; after?: string | undefined };
+
+interface HubSpotPage {
+  results: { id: string; updatedAt?: string }[];
+  paging?: { next?: { after: string } };
+}
+
+function clientOf(config: HubSpotConfig, context: Pick<PullContext, 'client'>) {
+  if (!config.accessToken) throw new Error('the source has no accessToken: it cannot read from HubSpot');
+  return context.client({
+    baseUrl: config.baseUrl ?? 'https://api.hubapi.com',
+    headers: { authorization: `Bearer ${config.accessToken}` },
+  });
+}

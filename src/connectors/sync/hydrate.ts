@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { rowsOf } from '../../db/database.ts';
+import { bigintArray } from '../../db/sql.ts';
+import { insertRawRecords, sha256 } from '../../intake/store.ts';
+import { QUARANTINE_CODES } from '../../mapping/apply.ts';
+import type { PipelineContext } from '../../pipeline-context.ts';
+import { ingestJobs, QUEUES, txAdapter } from '../../queue/queues.ts';
+import { ApiClient, VendorHttpError } from '../http/client.ts';
+import { connectorTypes } from '../registry.ts';
+
+/**
+ * Fetches the objects that stored webhook records name (`ConnectorType.hydrate`), stores them as
+ * raw records of the same source and queues them for ingest. A failure throws: pg-boss retries the
+ * job with backoff, and the webhook records wait, stored.
+ */
+export async function hydrate(ctx: PipelineContext, rawIds: readonly number[]): Promise<number> {
+  const raws = rowsOf<{ id: string; source: string; payload: unknown }>(
+    await ctx.database.db.execute(sql`select id, source, payload from raw_records where id = any(${bigintArray(rawIds)}) order by id`),
+  );
+  let stored = 0;
+  for (const name of new Set(raws.map((r) => r.source))) {
+    const source = ctx.workspace().sources.get(name);
+    const connector = source && connectorTypes.get(source.type);
+    if (!source || !connector?.hydrate) continue;
+    const mine = raws.filter((r) => r.source === name);
+    let objects: unknown[];
+    try {
+      objects = await connector.hydrate(
+        source.config as never,
+        mine.map((r) => r.payload),
+        {
+          startedAt: new Date(),
+          client: (options) => new ApiClient({ ...options, ...(source.rateLimit ? { rateLimit: source.rateLimit } : {}) }),
+        },
+      );
+    } catch (error) {
+      // A vendor that is down is retried (the job fails and pg-boss backs off); credentials that
+      // are missing or refused will not fix themselves: quarantine, visible and replayable.
+      const permanent = !(error instanceof VendorHttpError) || error.kind === 'auth' || error.kind === 'client';
+      if (!permanent) throw error;
+      await ctx.database.db.execute(sql`
+        insert into quarantine (raw_id, source, mapping_file, code, message)
+        select id, ${name}, null, 'fetch_failed', ${`${QUARANTINE_CODES.fetch_failed}: ${(error as Error).message}`}
+        from unnest(${bigintArray(mine.map((r) => r.id))}) as id`);
+      ctx.log.warn({ source: name, records: mine.length, code: 'fetch_failed' }, 'webhook objects not fetched');
+      continue;
+    }
+    const intakeId = randomUUID();
+    await ctx.database.db.transaction(async (tx) => {
+      // Fetched now: earlier failures to fetch these are resolved.
+      await tx.execute(sql`
+        update quarantine set status = 'resolved', resolved_at = now()
+        where status = 'open' and code = 'fetch_failed' and raw_id = any(${bigintArray(mine.map((r) => r.id))})`);
+      const ids = await insertRawRecords(
+        tx,
+        objects.map((record) => ({ source: name, intakeId, bodyHash: sha256(JSON.stringify(record)), record })),
+      );
+      if (ids.length > 0) await ctx.boss.insert(QUEUES.ingest, ingestJobs(ids, ctx.settings.ingestBatchSize), { db: txAdapter(tx) });
+    });
+    stored += objects.length;
+  }
+  return stored;
+}

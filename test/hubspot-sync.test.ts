@@ -1,0 +1,175 @@
+/**
+ * HubSpot through the real pipeline, against msw handlers shaped like HubSpot's CRM v3 reference:
+ * contacts listed with `paging.next.after`, the search API for incremental pulls, batch read for
+ * the ids webhooks carry, and an expired token.
+ */
+import { createHmac } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { HttpResponse, http } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestHub, type TestHub } from './helpers/hub.ts';
+import { syncNow } from './helpers/sync.ts';
+
+const API = 'https://api.hubapi.test';
+const TOKEN = 'pat-eu1-11111111-2222-3333-4444-555555555555';
+const SECRET = 'hubspot-client-secret-0123456789';
+
+const contact = (id: number, email: string, updatedAt: string, optOut = 'false') => ({
+  id: String(id),
+  properties: {
+    createdate: '2024-01-01T00:00:00.000Z',
+    email,
+    firstname: `Ann${id}`,
+    lastname: 'Smythe',
+    phone: `+4479111234${String(id).slice(-2)}`,
+    company: 'Acme Ltd',
+    city: 'Bristol',
+    zip: 'BS1 4DJ',
+    hs_email_optout: optOut,
+    lastmodifieddate: updatedAt,
+    hs_object_id: String(id),
+  },
+  createdAt: '2024-01-01T00:00:00.000Z',
+  updatedAt,
+  archived: false,
+});
+let contacts = [
+  contact(101, 'ann101@example.com', '2024-02-01T00:00:00.000Z'),
+  contact(102, 'ann102@example.com', '2024-02-02T00:00:00.000Z'),
+  contact(103, 'ann103@example.com', '2024-02-03T00:00:00.000Z'),
+];
+const searches: unknown[] = [];
+const lists: URL[] = [];
+
+const server = setupServer(
+  http.all(`${API}/*`, ({ request }) => {
+    if (request.headers.get('authorization') !== `Bearer ${TOKEN}`) {
+      return HttpResponse.json(
+        { status: 'error', message: 'The OAuth token used to make this call expired 2 hour(s) ago.', category: 'EXPIRED_AUTHENTICATION' },
+        { status: 401 },
+      );
+    }
+    return undefined;
+  }),
+  http.get(`${API}/crm/v3/objects/contacts`, ({ request }) => {
+    const url = new URL(request.url);
+    lists.push(url);
+    const from = Number(url.searchParams.get('after') ?? 0);
+    const results = contacts.slice(from, from + 2);
+    const next =
+      from + 2 < contacts.length
+        ? { paging: { next: { after: String(from + 2), link: `${API}/crm/v3/objects/contacts?after=${from + 2}` } } }
+        : {};
+    return HttpResponse.json({ results, ...next });
+  }),
+  http.post(`${API}/crm/v3/objects/contacts/search`, async ({ request }) => {
+    const body = (await request.json()) as { filterGroups: { filters: { value: string }[] }[]; after?: string };
+    searches.push(body);
+    const since = Number(body.filterGroups[0]?.filters[0]?.value);
+    const matching = contacts.filter((c) => Date.parse(c.updatedAt) >= since).sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
+    return HttpResponse.json({ total: matching.length, results: matching });
+  }),
+  http.post(`${API}/crm/v3/objects/contacts/batch/read`, async ({ request }) => {
+    const body = (await request.json()) as { inputs: { id: string }[] };
+    const results = contacts.filter((c) => body.inputs.some((i) => i.id === c.id));
+    return HttpResponse.json({ status: 'COMPLETE', results, startedAt: '2024-03-01T00:00:00Z', completedAt: '2024-03-01T00:00:01Z' });
+  }),
+);
+
+function workspace(token: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'aurum-hubspot-'));
+  mkdirSync(path.join(dir, 'connectors'));
+  mkdirSync(path.join(dir, 'mappings'));
+  writeFileSync(
+    path.join(dir, 'connectors', 'crm.yaml'),
+    `type: hubspot\naccessToken: ${token}\nsecret: ${SECRET}\nbaseUrl: ${API}\nwebhookUrl: https://hub.example.com/webhooks/crm\n`,
+  );
+  return dir;
+}
+
+let t: TestHub;
+beforeAll(async () => {
+  server.listen({ onUnhandledFrame: 'error' });
+  t = await startTestHub({ configDir: workspace(TOKEN) });
+});
+afterEach(() => {
+  searches.length = 0;
+  lists.length = 0;
+});
+afterAll(async () => {
+  server.close();
+  await t?.stop();
+});
+
+const profileOf = async (email: string) =>
+  (await t.json<{ profiles: Record<string, any>[] }>('GET', `/profiles?email=${email}`)).profiles[0] as Record<string, any>;
+
+describe('HubSpot sync', () => {
+  it('lists every contact on a full sync, then searches for contacts modified since the cursor', async () => {
+    const full = await syncNow(t, 'crm', { full: true });
+    expect(full).toMatchObject({ status: 'succeeded', pages: 2, records: 3, cursorTo: { phase: 'search' } });
+    expect(lists.map((u) => u.searchParams.get('after'))).toEqual([null, '2']);
+    expect(lists[0]?.searchParams.get('properties')).toContain('hs_email_optout');
+    await t.settle();
+    const ann = await profileOf('ann102@example.com');
+    expect(ann).toMatchObject({ name: { given: 'Ann102', family: 'Smythe' }, company: 'Acme Ltd', externalIds: { hubspot: '102' } });
+    expect(ann['consent']).toContainEqual(expect.objectContaining({ purpose: 'marketing', status: 'granted' }));
+
+    const since = full.cursorTo?.['since'] as number;
+    contacts = [
+      ...contacts.filter((c) => c.id !== '103'),
+      contact(103, 'ann103@example.com', new Date(since + 60_000).toISOString(), 'true'),
+    ];
+    const incremental = await syncNow(t, 'crm');
+    expect(incremental).toMatchObject({ status: 'succeeded', records: 1, cursorTo: { phase: 'search', since: since + 60_000 } });
+    expect(searches).toHaveLength(1);
+    expect(searches[0]).toMatchObject({
+      filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(since) }] }],
+      sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
+    });
+    await t.settle();
+    expect((await profileOf('ann103@example.com'))['consent']).toContainEqual(
+      expect.objectContaining({ purpose: 'marketing', status: 'denied' }),
+    );
+  });
+
+  it('fetches the contacts a webhook names by id, and maps those', async () => {
+    contacts.push(contact(104, 'ann104@example.com', '2024-03-01T00:00:00.000Z'));
+    const events = JSON.stringify([
+      {
+        eventId: 1,
+        subscriptionId: 9,
+        portalId: 62515,
+        appId: 1,
+        occurredAt: Date.now(),
+        subscriptionType: 'contact.creation',
+        attemptNumber: 0,
+        objectId: 104,
+        changeSource: 'CRM',
+      },
+    ]);
+    const timestamp = String(Date.now());
+    const signature = createHmac('sha256', SECRET).update(`POSThttps://hub.example.com/webhooks/crm${events}${timestamp}`).digest('base64');
+    const response = await t.hub.app.request('/webhooks/crm', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': timestamp },
+      body: events,
+    });
+    expect(response.status).toBe(202);
+    await t.settle();
+    expect(await profileOf('ann104@example.com')).toMatchObject({ externalIds: { hubspot: '104' } });
+    // The event itself is kept, as received.
+    expect(await t.count(`raw_records where source = 'crm' and payload->>'subscriptionType' = 'contact.creation'`)).toBe(1);
+  });
+
+  it('stops with auth_failed when the token has expired', async () => {
+    await t.stop();
+    t = await startTestHub({ configDir: workspace('pat-expired-token') });
+    const run = await syncNow(t, 'crm', { full: true });
+    expect(run).toMatchObject({ status: 'failed', requests: 1, error: { code: 'auth_failed' } });
+    expect(run.error?.message).toContain('expired');
+  });
+});
