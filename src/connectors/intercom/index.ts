@@ -1,11 +1,28 @@
 import path from 'node:path';
 import { anyMatch, hmac, mismatch, missing, noSecret, secretsOf } from '../signing/index.ts';
-import type { ConnectorType } from '../types.ts';
+import type { ConnectorType, PulledPage } from '../types.ts';
 
 export interface IntercomConfig {
-  /** The app's client secret, which signs its webhook notifications. */
-  secret: string;
+  /** The app's client secret, which signs its webhook notifications; without it, webhooks are refused. */
+  secret?: string;
   previousSecrets?: string[];
+  /** An access token that may read contacts; needed to pull. */
+  accessToken?: string;
+  /** `https://api.intercom.io` by default; `https://api.eu.intercom.io` or `https://api.au.intercom.io` for those regions. */
+  baseUrl?: string;
+}
+
+/** The API version pulls are made with (`Intercom-Version`). */
+export const INTERCOM_VERSION = '2.11';
+
+type IntercomCursor =
+  | { phase: 'list'; startingAfter?: string | undefined; since: number }
+  /** Contacts updated after `since` (epoch seconds), page `startingAfter` of the search. */
+  | { phase: 'search'; since: number; startingAfter?: string | undefined; newest?: number };
+
+interface IntercomList {
+  data: { id: string; updated_at?: number }[];
+  pages?: { next?: { starting_after?: string } | null };
 }
 
 /**
@@ -20,8 +37,9 @@ export const intercomConnector: ConnectorType<IntercomConfig> = {
     properties: {
       secret: { type: 'string', minLength: 16 },
       previousSecrets: { type: 'array', items: { type: 'string', minLength: 16 } },
+      accessToken: { type: 'string', minLength: 8 },
     },
-    required: ['secret'],
+    anyOf: [{ required: ['secret'] }, { required: ['accessToken'] }],
   },
   async verifyWebhook(config, request) {
     const secrets = secretsOf(config);
@@ -31,5 +49,48 @@ export const intercomConnector: ConnectorType<IntercomConfig> = {
     if (!header.startsWith('sha1=')) return { ok: false, code: 'signature_invalid', message: 'X-Hub-Signature must be sha1=<hex>' };
     const expected = secrets.map((secret) => hmac('sha1', secret, request.body, 'hex'));
     return anyMatch([header.slice('sha1='.length)], expected) ? { ok: true } : mismatch('X-Hub-Signature');
+  },
+  /**
+   * A full pull lists contacts (`GET /contacts`, `pages.next.starting_after`); from then on,
+   * `POST /contacts/search` for contacts updated since the cursor, oldest first.
+   */
+  async *pull(config, context): AsyncGenerator<PulledPage> {
+    if (!config.accessToken) throw new Error('the source has no accessToken: it cannot pull from Intercom');
+    const client = context.client({
+      baseUrl: config.baseUrl ?? 'https://api.intercom.io',
+      headers: { authorization: `Bearer ${config.accessToken}`, 'intercom-version': INTERCOM_VERSION },
+    });
+    const cursor = context.cursor as IntercomCursor | null;
+    if (!cursor || cursor.phase === 'list') {
+      const since = cursor?.since ?? Math.floor(context.startedAt.getTime() / 1000);
+      let after = cursor?.startingAfter;
+      for (;;) {
+        const { body } = await client.request<IntercomList>({ path: '/contacts', query: { per_page: 150, starting_after: after } });
+        after = body.pages?.next?.starting_after;
+        const next: IntercomCursor = after ? { phase: 'list', startingAfter: after, since } : { phase: 'search', since };
+        yield { records: body.data, cursor: next };
+        if (!after) return;
+      }
+    }
+    const { since } = cursor;
+    let { startingAfter: after, newest = since } = cursor;
+    for (;;) {
+      const { body } = await client.request<IntercomList>({
+        method: 'POST',
+        path: '/contacts/search',
+        json: {
+          // ">" on a time Intercom stores in seconds: a change in the same second as the last one
+          // seen is caught by starting from one second before it.
+          query: { field: 'updated_at', operator: '>', value: since - 1 },
+          sort: { field: 'updated_at', order: 'ascending' },
+          pagination: { per_page: 150, ...(after ? { starting_after: after } : {}) },
+        },
+      });
+      for (const contact of body.data) newest = Math.max(newest, contact.updated_at ?? newest);
+      after = body.pages?.next?.starting_after;
+      const next: IntercomCursor = after ? { phase: 'search', since, startingAfter: after, newest } : { phase: 'search', since: newest };
+      yield { records: body.data, cursor: next };
+      if (!after) return;
+    }
   },
 };

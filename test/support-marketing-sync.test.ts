@@ -1,0 +1,272 @@
+/**
+ * Zendesk, Intercom and Mailchimp pulls through the real pipeline, against msw handlers shaped like
+ * each vendor's API reference: Zendesk's cursor-based incremental user export, Intercom's contact
+ * list and search, Mailchimp's audience members with offset pagination and `since_last_changed`.
+ * Each: a full sync, an incremental one, and an expired credential; Zendesk also a 429.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { HttpResponse, http } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestHub, type TestHub } from './helpers/hub.ts';
+import { syncNow } from './helpers/sync.ts';
+
+const ZENDESK = 'https://acme.zendesk.test';
+const INTERCOM = 'https://api.intercom.test';
+const MAILCHIMP = 'https://us6.api.mailchimp.test';
+const ZENDESK_AUTH = `Basic ${Buffer.from('agent@acme.example/token:zd-token-0123456789').toString('base64')}`;
+const INTERCOM_TOKEN = 'dG9rOmludGVyY29tLXRva2VuLTAxMjM0NTY3ODk=';
+const MAILCHIMP_KEY = '0123456789abcdef0123456789abcdef-us6';
+
+// Zendesk: users, in the order of their updates; a cursor is a position in that order.
+const zendeskUsers = [
+  {
+    id: 35436,
+    url: `${ZENDESK}/api/v2/users/35436.json`,
+    name: 'Priya Raman',
+    email: 'priya@example.com',
+    role: 'end-user',
+    created_at: '2024-01-01T10:00:00Z',
+    updated_at: '2024-01-01T10:00:00Z',
+    external_id: null,
+    locale: 'en-GB',
+    phone: null,
+  },
+  {
+    id: 35437,
+    url: `${ZENDESK}/api/v2/users/35437.json`,
+    name: 'Tom Okafor',
+    email: 'tom@example.com',
+    role: 'end-user',
+    created_at: '2024-01-02T10:00:00Z',
+    updated_at: '2024-01-02T10:00:00Z',
+    external_id: 'crm-9',
+    locale: 'en-GB',
+    phone: null,
+  },
+];
+let zendeskTooMany = 0;
+const intercomContacts = [
+  {
+    type: 'contact',
+    id: '65a1',
+    external_id: null,
+    role: 'user',
+    email: 'priya@example.com',
+    phone: null,
+    name: 'Priya Raman',
+    created_at: 1704103200,
+    updated_at: 1704103200,
+    unsubscribed_from_emails: false,
+    location: { type: 'location', country: 'United Kingdom', region: 'England', city: 'Leeds' },
+  },
+  {
+    type: 'contact',
+    id: '65a2',
+    external_id: 'crm-9',
+    role: 'lead',
+    email: 'tom@example.com',
+    phone: null,
+    name: 'Tom Okafor',
+    created_at: 1704189600,
+    updated_at: 1704189600,
+    unsubscribed_from_emails: true,
+    location: { type: 'location', country: null, region: null, city: null },
+  },
+];
+const intercomSearches: unknown[] = [];
+const member = (id: string, email: string, first: string, last: string, status: string, lastChanged: string) => ({
+  id,
+  email_address: email,
+  unique_email_id: `u${id}`,
+  status,
+  merge_fields: { FNAME: first, LNAME: last, ADDRESS: '', PHONE: '' },
+  marketing_permissions: [{ marketing_permission_id: 'mp1', text: 'Email', enabled: status === 'subscribed' }],
+  last_changed: lastChanged,
+  list_id: 'a6b5da1054',
+});
+const mailchimpMembers = [
+  member('m1', 'priya@example.com', 'Priya', 'Raman', 'subscribed', '2024-01-05T10:00:00+00:00'),
+  member('m2', 'tom@example.com', 'Tom', 'Okafor', 'unsubscribed', '2024-01-06T10:00:00+00:00'),
+  member('m3', 'ada@example.com', 'Ada', 'Lovelace', 'subscribed', '2024-01-07T10:00:00+00:00'),
+];
+const mailchimpCalls: URL[] = [];
+
+const expired = (status = 401) => HttpResponse.json({ error: 'expired' }, { status });
+const server = setupServer(
+  http.get(`${ZENDESK}/api/v2/incremental/users/cursor.json`, ({ request }) => {
+    if (request.headers.get('authorization') !== ZENDESK_AUTH)
+      return HttpResponse.json({ error: 'Couldn\u2019t authenticate you' }, { status: 401 });
+    if (zendeskTooMany > 0) {
+      zendeskTooMany--;
+      return HttpResponse.json({ error: 'APIRateLimitExceeded' }, { status: 429, headers: { 'retry-after': '1' } });
+    }
+    const url = new URL(request.url);
+    const from = url.searchParams.has('cursor') ? Number(Buffer.from(url.searchParams.get('cursor') as string, 'base64url').toString()) : 0;
+    const users = zendeskUsers.slice(from, from + 1);
+    const position = from + users.length;
+    return HttpResponse.json({
+      users,
+      after_cursor: Buffer.from(String(position)).toString('base64url'),
+      after_url: `${ZENDESK}/api/v2/incremental/users/cursor.json?cursor=${position}`,
+      before_cursor: null,
+      before_url: null,
+      end_of_stream: position >= zendeskUsers.length,
+    });
+  }),
+  http.all(`${INTERCOM}/*`, ({ request }) => (request.headers.get('authorization') === `Bearer ${INTERCOM_TOKEN}` ? undefined : expired())),
+  http.get(`${INTERCOM}/contacts`, ({ request }) => {
+    const after = new URL(request.url).searchParams.get('starting_after');
+    const from = after ? intercomContacts.findIndex((c) => c.id === after) + 1 : 0;
+    const data = intercomContacts.slice(from, from + 1);
+    const next = from + 1 < intercomContacts.length ? { next: { page: 2, starting_after: data[0]?.id } } : {};
+    return HttpResponse.json({
+      type: 'list',
+      data,
+      total_count: intercomContacts.length,
+      pages: { type: 'pages', page: 1, per_page: 1, total_pages: 2, ...next },
+    });
+  }),
+  http.post(`${INTERCOM}/contacts/search`, async ({ request }) => {
+    const body = (await request.json()) as { query: { value: number } };
+    intercomSearches.push(body);
+    const data = intercomContacts.filter((c) => c.updated_at > body.query.value);
+    return HttpResponse.json({
+      type: 'list',
+      data,
+      total_count: data.length,
+      pages: { type: 'pages', page: 1, per_page: 150, total_pages: 1 },
+    });
+  }),
+  http.get(`${MAILCHIMP}/3.0/lists/:list/members`, ({ request }) => {
+    if (request.headers.get('authorization') !== `Basic ${Buffer.from(`aurum:${MAILCHIMP_KEY}`).toString('base64')}`) {
+      return HttpResponse.json(
+        { type: 'https://mailchimp.com/developer/marketing/docs/errors/', title: 'API Key Invalid', status: 401 },
+        { status: 401 },
+      );
+    }
+    const url = new URL(request.url);
+    mailchimpCalls.push(url);
+    const since = url.searchParams.get('since_last_changed');
+    const matching = mailchimpMembers.filter((m) => !since || m.last_changed > since);
+    const offset = Number(url.searchParams.get('offset') ?? 0);
+    return HttpResponse.json({ members: matching.slice(offset, offset + 1000), list_id: 'a6b5da1054', total_items: matching.length });
+  }),
+);
+
+function workspace(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'aurum-vendors-pull-'));
+  mkdirSync(path.join(dir, 'connectors'));
+  mkdirSync(path.join(dir, 'mappings'));
+  const write = (name: string, yaml: string) => writeFileSync(path.join(dir, 'connectors', `${name}.yaml`), yaml);
+  write('support', `type: zendesk\nbaseUrl: ${ZENDESK}\nemail: agent@acme.example\napiToken: zd-token-0123456789\n`);
+  write('support-stale', `type: zendesk\nbaseUrl: ${ZENDESK}\nemail: agent@acme.example\napiToken: zd-token-revoked\n`);
+  write('messaging', `type: intercom\nbaseUrl: ${INTERCOM}\naccessToken: ${INTERCOM_TOKEN}\n`);
+  write('messaging-stale', `type: intercom\nbaseUrl: ${INTERCOM}\naccessToken: expired-token-000\n`);
+  write('newsletter', `type: mailchimp\nbaseUrl: ${MAILCHIMP}\napiKey: ${MAILCHIMP_KEY}\nlistId: a6b5da1054\n`);
+  write('newsletter-stale', `type: mailchimp\nbaseUrl: ${MAILCHIMP}\napiKey: ffffffffffffffffffffffffffffffff-us6\nlistId: a6b5da1054\n`);
+  return dir;
+}
+
+let t: TestHub;
+beforeAll(async () => {
+  server.listen({ onUnhandledFrame: 'error' });
+  t = await startTestHub({ configDir: workspace() });
+});
+afterAll(async () => {
+  server.close();
+  await t?.stop();
+});
+
+const profileOf = async (email: string) =>
+  (await t.json<{ profiles: Record<string, any>[] }>('GET', `/profiles?email=${email}`)).profiles[0] as Record<string, any>;
+
+describe('Zendesk sync (incremental user export)', () => {
+  it('exports every user page by page, waits out a 429, and continues from the after_cursor next time', async () => {
+    zendeskTooMany = 1;
+    const full = await syncNow(t, 'support', { full: true });
+    expect(full).toMatchObject({ status: 'succeeded', pages: 2, records: 2, requests: 3 });
+    expect(full.cursorTo).toEqual({ afterCursor: Buffer.from('2').toString('base64url') });
+    zendeskUsers.push({
+      ...zendeskUsers[0],
+      id: 35438,
+      name: 'Lena Berg',
+      email: 'lena@example.com',
+      updated_at: '2024-02-01T10:00:00Z',
+    } as (typeof zendeskUsers)[number]);
+    expect(await syncNow(t, 'support')).toMatchObject({ status: 'succeeded', records: 1 });
+    await t.settle();
+    expect(await profileOf('lena@example.com')).toMatchObject({
+      name: { given: 'Lena', family: 'Berg' },
+      externalIds: { zendesk: '35438' },
+    });
+  });
+
+  it('stops with auth_failed on a revoked token', async () => {
+    expect(await syncNow(t, 'support-stale', { full: true })).toMatchObject({
+      status: 'failed',
+      requests: 1,
+      error: { code: 'auth_failed' },
+    });
+  });
+});
+
+describe('Intercom sync (contacts, then search)', () => {
+  it('lists every contact, then searches for those updated since, with unsubscribed_from_emails as consent', async () => {
+    const full = await syncNow(t, 'messaging', { full: true });
+    expect(full).toMatchObject({ status: 'succeeded', pages: 2, records: 2, cursorTo: { phase: 'search' } });
+    const since = full.cursorTo?.['since'] as number;
+    (intercomContacts[0] as { updated_at: number; name: string }).updated_at = since + 30;
+    (intercomContacts[0] as { updated_at: number; name: string }).name = 'Priya Raman-Shah';
+    const incremental = await syncNow(t, 'messaging');
+    expect(incremental).toMatchObject({ status: 'succeeded', records: 1, cursorTo: { phase: 'search', since: since + 30 } });
+    expect(intercomSearches[0]).toMatchObject({
+      query: { field: 'updated_at', operator: '>' },
+      sort: { field: 'updated_at', order: 'ascending' },
+    });
+    await t.settle();
+    const tom = await profileOf('tom@example.com');
+    expect(tom['externalIds']).toMatchObject({ intercom: '65a2', intercomExternal: 'crm-9' });
+    expect(tom['consent']).toContainEqual(expect.objectContaining({ purpose: 'marketing', status: 'denied' }));
+  });
+
+  it('stops with auth_failed on an expired token', async () => {
+    expect(await syncNow(t, 'messaging-stale', { full: true })).toMatchObject({
+      status: 'failed',
+      requests: 1,
+      error: { code: 'auth_failed' },
+    });
+  });
+});
+
+describe('Mailchimp sync (audience members)', () => {
+  it('pulls every member, then those changed since the last change seen, with status and permissions as consent', async () => {
+    const full = await syncNow(t, 'newsletter', { full: true });
+    expect(full).toMatchObject({ status: 'succeeded', records: 3, cursorTo: { since: '2024-01-07T10:00:00+00:00' } });
+    expect(mailchimpCalls[0]?.searchParams.get('count')).toBe('1000');
+    expect(mailchimpCalls[0]?.searchParams.has('since_last_changed')).toBe(false);
+    mailchimpMembers[2] = {
+      ...(mailchimpMembers[2] as ReturnType<typeof member>),
+      status: 'unsubscribed',
+      last_changed: '2024-03-01T09:00:00+00:00',
+    };
+    const incremental = await syncNow(t, 'newsletter');
+    expect(incremental).toMatchObject({ status: 'succeeded', records: 1, cursorTo: { since: '2024-03-01T09:00:00+00:00' } });
+    expect(mailchimpCalls.at(-1)?.searchParams.get('since_last_changed')).toBe('2024-01-07T10:00:00+00:00');
+    await t.settle();
+    const ada = await profileOf('ada@example.com');
+    expect(ada['consent']).toContainEqual(expect.objectContaining({ purpose: 'marketing', status: 'denied' }));
+    const priya = await profileOf('priya@example.com');
+    expect(priya['consent']).toContainEqual(expect.objectContaining({ purpose: 'marketing.email', status: 'granted' }));
+  });
+
+  it('stops with auth_failed on an invalid key', async () => {
+    expect(await syncNow(t, 'newsletter-stale', { full: true })).toMatchObject({
+      status: 'failed',
+      requests: 1,
+      error: { code: 'auth_failed' },
+    });
+  });
+});
