@@ -1,8 +1,9 @@
 /**
- * Zendesk, Intercom and Mailchimp pulls through the real pipeline, against msw handlers shaped like
- * each vendor's API reference: Zendesk's cursor-based incremental user export, Intercom's contact
- * list and search, Mailchimp's audience members with offset pagination and `since_last_changed`.
- * Each: a full sync, an incremental one, and an expired credential; Zendesk also a 429.
+ * Zendesk, Intercom, Mailchimp and Odoo pulls through the real pipeline, against msw handlers
+ * shaped like each vendor's API reference: Zendesk's cursor-based incremental user export,
+ * Intercom's contact list and search, Mailchimp's audience members with offset pagination and
+ * `since_last_changed`, Odoo's JSON-RPC `search_read` on res.partner. Each: a full sync, an
+ * incremental one, and an expired credential; Zendesk also a 429.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,6 +95,50 @@ const mailchimpMembers = [
 ];
 const mailchimpCalls: URL[] = [];
 
+const ODOO = 'https://acme.odoo.test';
+const ODOO_KEY = 'odoo-api-key-0123456789';
+const partners = [
+  {
+    id: 7,
+    name: 'Priya Raman',
+    email: 'priya@example.com',
+    phone: false,
+    mobile: '+447911123401',
+    street: '5 Wharf St',
+    street2: false,
+    city: 'Leeds',
+    zip: 'LS2 7EQ',
+    state_id: false,
+    country_id: [231, 'United Kingdom'],
+    is_company: false,
+    parent_id: [12, 'Raman Trading Ltd'],
+    company_name: false,
+    ref: 'C007',
+    customer_rank: 3,
+    write_date: '2024-01-10 08:00:00',
+  },
+  {
+    id: 12,
+    name: 'Raman Trading Ltd',
+    email: 'accounts@raman.example',
+    phone: '+441134960000',
+    mobile: false,
+    street: '5 Wharf St',
+    street2: false,
+    city: 'Leeds',
+    zip: 'LS2 7EQ',
+    state_id: false,
+    country_id: [231, 'United Kingdom'],
+    is_company: true,
+    parent_id: false,
+    company_name: false,
+    ref: 'C012',
+    customer_rank: 5,
+    write_date: '2024-01-11 08:00:00',
+  },
+];
+const odooDomains: unknown[] = [];
+
 const expired = (status = 401) => HttpResponse.json({ error: 'expired' }, { status });
 const server = setupServer(
   http.get(`${ZENDESK}/api/v2/incremental/users/cursor.json`, ({ request }) => {
@@ -156,6 +201,28 @@ const server = setupServer(
   }),
 );
 
+server.use(
+  http.post(`${ODOO}/jsonrpc`, async ({ request }) => {
+    const { id, params } = (await request.json()) as { id: number; params: { service: string; method: string; args: unknown[] } };
+    if (params.service === 'common' && params.method === 'login') {
+      return HttpResponse.json({ jsonrpc: '2.0', id, result: params.args[2] === ODOO_KEY ? 2 : false });
+    }
+    if (params.args[2] !== ODOO_KEY) {
+      return HttpResponse.json({
+        jsonrpc: '2.0',
+        id,
+        error: { code: 200, message: 'Odoo Server Error', data: { name: 'odoo.exceptions.AccessDenied', message: 'Access Denied' } },
+      });
+    }
+    const [domain] = params.args[5] as [unknown[][]];
+    odooDomains.push(domain);
+    const since = domain.find((d) => d[0] === 'write_date')?.[2] as string | undefined;
+    const { offset = 0, limit = 200 } = params.args[6] as { offset?: number; limit?: number };
+    const result = partners.filter((p) => !since || p.write_date >= since).slice(offset, offset + limit);
+    return HttpResponse.json({ jsonrpc: '2.0', id, result });
+  }),
+);
+
 function workspace(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'aurum-vendors-pull-'));
   mkdirSync(path.join(dir, 'connectors'));
@@ -166,6 +233,8 @@ function workspace(): string {
   write('messaging', `type: intercom\nbaseUrl: ${INTERCOM}\naccessToken: ${INTERCOM_TOKEN}\n`);
   write('messaging-stale', `type: intercom\nbaseUrl: ${INTERCOM}\naccessToken: expired-token-000\n`);
   write('newsletter', `type: mailchimp\nbaseUrl: ${MAILCHIMP}\napiKey: ${MAILCHIMP_KEY}\nlistId: a6b5da1054\n`);
+  write('erp', `type: odoo\nbaseUrl: ${ODOO}\ndatabase: acme\nlogin: sync@acme.example\napiKey: ${ODOO_KEY}\n`);
+  write('erp-stale', `type: odoo\nbaseUrl: ${ODOO}\ndatabase: acme\nlogin: sync@acme.example\napiKey: revoked-key-000\n`);
   write('newsletter-stale', `type: mailchimp\nbaseUrl: ${MAILCHIMP}\napiKey: ffffffffffffffffffffffffffffffff-us6\nlistId: a6b5da1054\n`);
   return dir;
 }
@@ -268,5 +337,25 @@ describe('Mailchimp sync (audience members)', () => {
       requests: 1,
       error: { code: 'auth_failed' },
     });
+  });
+});
+
+describe('Odoo sync (res.partner by JSON-RPC)', () => {
+  it('reads every customer, then those written since, and maps people with their company', async () => {
+    const full = await syncNow(t, 'erp', { full: true });
+    expect(full).toMatchObject({ status: 'succeeded', records: 2, cursorTo: { since: '2024-01-11 08:00:00' } });
+    expect(odooDomains[0]).toEqual([['customer_rank', '>', 0]]);
+    partners[0] = { ...(partners[0] as (typeof partners)[number]), city: 'York', write_date: '2024-02-01 08:00:00' };
+    expect(await syncNow(t, 'erp')).toMatchObject({ status: 'succeeded', records: 2, cursorTo: { since: '2024-02-01 08:00:00' } });
+    expect(odooDomains.at(-1)).toContainEqual(['write_date', '>=', '2024-01-11 08:00:00']);
+    await t.settle();
+    const priya = await profileOf('priya@example.com');
+    expect(priya).toMatchObject({ company: 'Raman Trading Ltd', externalIds: { odoo: '7' } });
+    expect(priya['addresses']).toContainEqual(expect.objectContaining({ city: 'York', country: 'United Kingdom', postalCode: 'LS2 7EQ' }));
+    expect(priya['addresses']).not.toContainEqual(expect.objectContaining({ line1: '5 Wharf St', city: 'Leeds' }));
+  });
+
+  it('stops with auth_failed when Odoo refuses the API key', async () => {
+    expect(await syncNow(t, 'erp-stale', { full: true })).toMatchObject({ status: 'failed', requests: 1, error: { code: 'auth_failed' } });
   });
 });
