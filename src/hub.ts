@@ -58,9 +58,14 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     const interval = options.pollingIntervalSeconds ?? 2;
     const polling = { pollingIntervalSeconds: interval, notifyPollingIntervalSeconds: interval, burstWhenBatchFull: true };
     await boss.work<IngestJob>(QUEUES.ingest, { ...polling, batchSize: 8, localConcurrency: settings.workerConcurrency }, async (jobs) => {
+      const imported = new Map<string, number>();
+      for (const { data } of jobs) {
+        if (data.importId) imported.set(data.importId, (imported.get(data.importId) ?? 0) + data.rawIds.length);
+      }
       await ingest(
         ctx,
         jobs.flatMap((j) => j.data.rawIds),
+        imported,
       );
     });
     await boss.work<GoldenJob>(QUEUES.golden, { ...polling, batchSize: 20, localConcurrency: 2 }, async (jobs) => {

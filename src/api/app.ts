@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { sourceRoutes } from '../connectors/sync/routes.ts';
 import { destinationRoutes } from '../delivery/routes.ts';
+import { importRoutes } from '../intake/import-route.ts';
 import { webhookRoutes } from '../intake/webhook-route.ts';
 import { quarantineRoutes } from '../mapping/quarantine-routes.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -24,7 +25,7 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.route('/', webhookRoutes(ctx));
 
   const withKey = requireKey(ctx.settings.apiKeys);
-  for (const prefix of ['/profiles', '/destinations', '/quarantine', '/identity', '/sources']) {
+  for (const prefix of ['/profiles', '/destinations', '/quarantine', '/identity', '/sources', '/imports']) {
     app.use(prefix, withKey);
     app.use(`${prefix}/*`, withKey);
   }
@@ -33,5 +34,6 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.route('/', quarantineRoutes(ctx, reloadWorkspace));
   app.route('/', identityRoutes(ctx));
   app.route('/', sourceRoutes(ctx));
+  app.route('/', importRoutes(ctx));
   return app;
 }

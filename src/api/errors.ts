@@ -19,6 +19,7 @@ export const ERROR_STATUS = {
   malformed_body: 400,
   invalid_request: 400,
   body_too_large: 413,
+  unsupported_format: 415,
   webhook_replayed: 409,
   sync_in_progress: 409,
   not_pullable: 422,

@@ -36,6 +36,17 @@ program
   .option('--no-progress', 'no progress bar')
   .action(async (options) => (await import('./resolve.ts')).runResolve(options));
 program
+  .command('import')
+  .description('stream a CSV or NDJSON file to a running hub (POST /sources/:source/import), with a progress bar')
+  .argument('<file>', 'CSV (header row) or NDJSON')
+  .requiredOption('-s, --source <source>', 'the source the records come from')
+  .option('--url <url>', 'the hub (default: AURUM_URL or http://localhost:$PORT)')
+  .option('--key <token>', 'an API key (default: AURUM_API_KEY)')
+  .option('--format <format>', 'csv or ndjson (default: from the file name)')
+  .option('--no-wait', 'return once uploaded, without waiting for the pipeline')
+  .option('--no-progress', 'no progress bar')
+  .action(async (file, options) => (await import('./import.ts')).runImport(file, options));
+program
   .command('evaluate')
   .description('pairwise precision, recall and F1 of clusters against a truth file, with the worst errors explained')
   .requiredOption('--clusters <file>', 'source,record_id,profile_id (from resolve)')
@@ -44,4 +55,10 @@ program
   .option('--worst <n>', 'how many false merges and misses to show', '10')
   .action(async (options) => (await import('./evaluate.ts')).runEvaluate(options));
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (error) {
+  // Expected failures (a bad file, a refused request) are one line; the stack helps no operator.
+  process.stderr.write(`aurum: ${(error as Error).message}\n`);
+  process.exit(1);
+}

@@ -32,7 +32,12 @@ export const rawRecords = pgTable(
     contentHash: text('content_hash').notNull(),
     payload: jsonb('payload').notNull(),
   },
-  (t) => [index('raw_records_source_idx').on(t.source, t.id)],
+  (t) => [
+    index('raw_records_source_idx').on(t.source, t.id),
+    // Imports count a record already held, with the same content, as a duplicate.
+    index('raw_records_content_idx').on(t.source, t.contentHash),
+    index('raw_records_intake_idx').on(t.intakeId),
+  ],
 );
 
 /**
@@ -84,6 +89,34 @@ export const sourceCursors = pgTable('source_cursors', {
   cursor: jsonb('cursor').notNull(),
   updatedAt: at('updated_at').notNull().defaultNow(),
 });
+
+/** A file uploaded to `POST /sources/:source/import`: what was stored, and how far the pipeline is. */
+export const imports = pgTable(
+  'imports',
+  {
+    id: uuid('id').primaryKey(),
+    source: text('source').notNull(),
+    format: text('format').notNull(),
+    status: text('status').notNull(),
+    bytes: bigint('bytes', { mode: 'number' }).notNull().default(0),
+    /** Records stored and queued for the pipeline. */
+    accepted: integer('accepted').notNull().default(0),
+    /** Records identical to one the source already had (or one earlier in the file): not stored again. */
+    duplicates: integer('duplicates').notNull().default(0),
+    /** Lines that are not records (invalid JSON, not an object), with the first few reasons. */
+    rejected: integer('rejected').notNull().default(0),
+    problems: jsonb('problems').notNull().default([]),
+    /** Records the pipeline has mapped (or quarantined) so far. */
+    processed: integer('processed').notNull().default(0),
+    createdBy: text('created_by').notNull(),
+    createdAt: at('created_at').notNull().defaultNow(),
+    finishedAt: at('finished_at'),
+  },
+  (t) => [
+    check('imports_status', sql`${t.status} in ('receiving', 'received', 'failed')`),
+    check('imports_format', sql`${t.format} in ('csv', 'ndjson')`),
+  ],
+);
 
 /** The current state of each record of each source, as mapped; points at its profile. */
 export const sourceRecords = pgTable(

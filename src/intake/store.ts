@@ -8,6 +8,8 @@ import type { PipelineContext } from '../pipeline-context.ts';
 import { ingestJobs, QUEUES, txAdapter } from '../queue/queues.ts';
 
 export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
+/** sha256 of a record's canonical JSON: equal content, equal hash, whatever the key order. */
+export const contentHash = (record: unknown): string => sha256(stringify(record) ?? 'null');
 
 /** How often a process prunes replay keys older than a day. */
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -136,7 +138,7 @@ export class RawStore {
 /** Stores records exactly as received (append-only), in order; returns their raw ids. */
 export async function insertRawRecords(
   tx: Tx,
-  rows: readonly { source: string; intakeId: string; bodyHash: string; record: unknown }[],
+  rows: readonly { source: string; intakeId: string; bodyHash: string; record: unknown; contentHash?: string }[],
 ): Promise<number[]> {
   if (rows.length === 0) return [];
   return rowsOf<{ id: string | number }>(
@@ -144,7 +146,7 @@ export async function insertRawRecords(
       insert into raw_records (source, intake_id, body_hash, content_hash, payload)
       select s, i::uuid, b, h, p
       from unnest(${textArray(rows.map((r) => r.source))}, ${textArray(rows.map((r) => r.intakeId))},
-        ${textArray(rows.map((r) => r.bodyHash))}, ${textArray(rows.map((r) => sha256(stringify(r.record) ?? 'null')))},
+        ${textArray(rows.map((r) => r.bodyHash))}, ${textArray(rows.map((r) => r.contentHash ?? contentHash(r.record)))},
         ${sql.param(rows.map((r) => JSON.stringify(r.record)))}::jsonb[]) with ordinality as r(s, i, b, h, p, n)
       order by n
       returning id`),

@@ -11,6 +11,8 @@ import { type Fragment, type MappingFailure, mapRecord, type RawRecord } from '.
 
 export interface IngestJob {
   rawIds: number[];
+  /** Set for the records of a file import, whose progress the stage counts. */
+  importId?: string;
 }
 
 export interface IngestOutcome {
@@ -25,7 +27,12 @@ export interface IngestOutcome {
  * Maps a batch of raw records and hands the fragments to resolution, all in one transaction:
  * quarantine entries, links and the golden-record job commit together or not at all.
  */
-export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): Promise<IngestOutcome> {
+export async function ingest(
+  ctx: PipelineContext,
+  rawIds: readonly number[],
+  /** Records of file imports in this batch, by import: counted as processed when the batch commits. */
+  imported: ReadonlyMap<string, number> = new Map(),
+): Promise<IngestOutcome> {
   const workspace = ctx.workspace();
   const raws = rowsOf<{ id: string | number; source: string; received_at: Date | string; content_hash: string; payload: unknown }>(
     await ctx.database.db.execute(sql`
@@ -72,6 +79,9 @@ export async function ingest(ctx: PipelineContext, rawIds: readonly number[]): P
         raws.map((r) => Number(r.id)),
         failures,
       );
+      for (const [importId, n] of imported) {
+        await tx.execute(sql`update imports set processed = processed + ${n} where id = ${importId}`);
+      }
       let current = model;
       let unchanged = 0;
       const profileIds = new Set<string>();

@@ -82,8 +82,14 @@ export function sendInTx(boss: PgBoss, tx: Tx, name: string, data: object): Prom
 export const txAdapter = (tx: Tx) => fromDrizzle(tx as unknown as DrizzleTransactionLike, sql);
 
 /** Ingest jobs for raw records, `size` records a job. */
-export function ingestJobs(rawIds: readonly number[], size: number): { data: { rawIds: number[] } }[] {
+export function ingestJobs(
+  rawIds: readonly number[],
+  size: number,
+  importId?: string,
+): { data: { rawIds: number[]; importId?: string } }[] {
   const jobs = [];
-  for (let i = 0; i < rawIds.length; i += size) jobs.push({ data: { rawIds: rawIds.slice(i, i + size) } });
+  for (let i = 0; i < rawIds.length; i += size) {
+    jobs.push({ data: { rawIds: rawIds.slice(i, i + size), ...(importId ? { importId } : {}) } });
+  }
   return jobs;
 }
