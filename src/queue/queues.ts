@@ -40,7 +40,9 @@ export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'na
     [QUEUES.train]: { policy: 'exclusive', retryLimit: 2, retryDelay: 60, expireInSeconds: 3600 },
     // exclusive per singletonKey (the source): a schedule firing during a run adds nothing. A run
     // records its own failure and resumes from its cursor next time, so the job is not retried.
-    [QUEUES.sync]: { policy: 'exclusive', retryLimit: 0, expireInSeconds: 6 * 3600 },
+    // The heartbeat releases the job of a worker that died within a supervisor pass or two, so the
+    // next run can start and resume from the cursor saved, instead of waiting for the expiry.
+    [QUEUES.sync]: { policy: 'exclusive', retryLimit: 0, expireInSeconds: 6 * 3600, heartbeatSeconds: 10 },
     // A vendor outage delays hydration: retried for about a day before the job fails for good.
     [QUEUES.hydrate]: { notify: true, retryLimit: 30, retryDelay: 10, retryBackoff: true, retryDelayMax: 3600 },
   };
@@ -58,6 +60,8 @@ export async function startQueues(
     schema: 'pgboss',
     useListenNotify: true,
     supervise: options.supervise,
+    superviseIntervalSeconds: settings.superviseIntervalSeconds,
+    monitorIntervalSeconds: settings.superviseIntervalSeconds,
     schedule: options.supervise,
     registerInstance: false,
   });
