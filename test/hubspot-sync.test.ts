@@ -165,6 +165,32 @@ describe('HubSpot sync', () => {
     expect(await t.count(`raw_records where source = 'crm' and payload->>'subscriptionType' = 'contact.creation'`)).toBe(1);
   });
 
+  it('marks a contact deleted when a webhook reports its deletion', async () => {
+    const events = JSON.stringify([
+      {
+        eventId: 2,
+        subscriptionId: 9,
+        portalId: 62515,
+        appId: 1,
+        occurredAt: Date.now(),
+        subscriptionType: 'contact.deletion',
+        attemptNumber: 0,
+        objectId: 104,
+        changeSource: 'CRM',
+      },
+    ]);
+    const timestamp = String(Date.now());
+    const signature = createHmac('sha256', SECRET).update(`POSThttps://hub.example.com/webhooks/crm${events}${timestamp}`).digest('base64');
+    const response = await t.hub.app.request('/webhooks/crm', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': timestamp },
+      body: events,
+    });
+    expect(response.status).toBe(202);
+    await t.settle();
+    expect(await profileOf('ann104@example.com')).toBeUndefined();
+  });
+
   it('stops with auth_failed when the token has expired', async () => {
     await t.stop();
     t = await startTestHub({ configDir: workspace('pat-expired-token') });

@@ -139,6 +139,27 @@ describe('Stripe sync', () => {
     expect(profiles[0]?.name.family).toBe('Renamed');
   });
 
+  it('marks a customer deleted by a customer.deleted event: it leaves its golden record, and a newer version brings it back', async () => {
+    const since = (await lastRun()).cursorTo?.['since'] as number;
+    const gone = { ...customer(3, 'three@example.com') };
+    events = [{ id: 'evt_2', object: 'event', type: 'customer.deleted', created: since + 10, data: { object: gone } }];
+    const { profiles: before } = await t.json<{ profiles: { id: string }[] }>('GET', '/profiles?email=three@example.com');
+    expect(before).toHaveLength(1);
+    expect(await sync()).toMatchObject({ status: 'succeeded', records: 1 });
+    await t.settle();
+    // Its keys are gone, so it is found by no identifier, and its golden record no longer holds it.
+    expect((await t.json<{ profiles: unknown[] }>('GET', '/profiles?email=three@example.com')).profiles).toHaveLength(0);
+    const emptied = await t.json<{ emails: string[]; sources: unknown[] }>('GET', `/profiles/${before[0]?.id}`);
+    expect(emptied.emails).toEqual([]);
+    expect(emptied.sources).toEqual([]);
+
+    events = [{ id: 'evt_3', object: 'event', type: 'customer.created', created: since + 20, data: { object: gone } }];
+    expect(await sync()).toMatchObject({ status: 'succeeded', records: 1 });
+    await t.settle();
+    expect((await t.json<{ profiles: unknown[] }>('GET', '/profiles?email=three@example.com')).profiles).toHaveLength(1);
+    events = [];
+  });
+
   it('waits as a 429 Retry-After asks and retries 5xx, then succeeds', async () => {
     failNext = { status: 429, times: 1, retryAfter: '1' };
     const started = Date.now();

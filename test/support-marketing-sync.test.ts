@@ -344,7 +344,10 @@ describe('Odoo sync (res.partner by JSON-RPC)', () => {
   it('reads every customer, then those written since, and maps people with their company', async () => {
     const full = await syncNow(t, 'erp', { full: true });
     expect(full).toMatchObject({ status: 'succeeded', records: 2, cursorTo: { since: '2024-01-11 08:00:00' } });
-    expect(odooDomains[0]).toEqual([['customer_rank', '>', 0]]);
+    expect(odooDomains[0]).toEqual([
+      ['customer_rank', '>', 0],
+      ['active', 'in', [true, false]],
+    ]);
     partners[0] = { ...(partners[0] as (typeof partners)[number]), city: 'York', write_date: '2024-02-01 08:00:00' };
     expect(await syncNow(t, 'erp')).toMatchObject({ status: 'succeeded', records: 2, cursorTo: { since: '2024-02-01 08:00:00' } });
     expect(odooDomains.at(-1)).toContainEqual(['write_date', '>=', '2024-01-11 08:00:00']);

@@ -143,6 +143,8 @@ export const sourceRecords = pgTable(
      * per-field comparison levels and total weight of its best probabilistic match.
      */
     link: jsonb('link'),
+    /** When the vendor deleted or archived the object: it no longer counts in its golden record or links. */
+    deletedAt: at('deleted_at'),
     createdAt: at('created_at').notNull().defaultNow(),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },

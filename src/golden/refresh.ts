@@ -72,7 +72,7 @@ export async function refreshGolden(
   }>(
     await tx.execute(sql`
       select profile_id, source, object, record_id, fragment, source_updated_at, observed_at, mapping_file, mapping_hash
-      from source_records where profile_id = any(${uuidArray(ids)})`),
+      from source_records where profile_id = any(${uuidArray(ids)}) and deleted_at is null`),
   )) {
     const list = members.get(row.profile_id) ?? [];
     list.push({
@@ -100,7 +100,7 @@ export async function refreshGolden(
     await tx.execute(sql`
       select sr.profile_id, ce.purpose, ce.status, ce.at, ce.source, ce.record_id
       from consent_entries ce join source_records sr on sr.id = ce.record_pk
-      where sr.profile_id = any(${uuidArray(ids)})`),
+      where sr.profile_id = any(${uuidArray(ids)}) and sr.deleted_at is null`),
   )) {
     const list = consent.get(row.profile_id) ?? [];
     list.push({ purpose: row.purpose, status: row.status, at: new Date(row.at), source: row.source, recordId: row.record_id });

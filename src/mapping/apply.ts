@@ -22,6 +22,8 @@ export interface Fragment {
   profile: Profile;
   mappingFile: string;
   mappingHash: string;
+  /** The vendor deleted or archived the object (the mapping's `deleted` held): it leaves its profile. */
+  deleted?: boolean;
 }
 
 export const QUARANTINE_CODES = {
@@ -85,6 +87,7 @@ export async function mapRecord(
         continue;
       }
       const observedAt = updatedAt ?? record.receivedAt;
+      const deleted = mapping.deleted ? Boolean(await mapping.deleted.evaluate(record.payload, bindings)) : false;
       // normaliseProfile copies the result into plain JSON (JSONata's sequences carry markers).
       const raw = await mapping.profile.evaluate(record.payload, bindings);
       const normalised = normaliseProfile(raw, { defaultRegion: options.defaultRegion, observedAt });
@@ -103,6 +106,7 @@ export async function mapRecord(
         profile: normalised.profile,
         mappingFile: mapping.file,
         mappingHash: mapping.hash,
+        ...(deleted ? { deleted } : {}),
       });
     } catch (e) {
       fail(mapping.file, 'mapping_error', describe(e));

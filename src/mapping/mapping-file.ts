@@ -8,6 +8,8 @@ export interface MappingSpec {
   updatedAt?: string;
   /** Optional JSONata predicate: the mapping applies only to records for which it is true. */
   when?: string;
+  /** Optional JSONata predicate: true when the record says the vendor deleted or archived the object. */
+  deleted?: string;
   profile: string;
   description?: string;
 }
@@ -21,6 +23,7 @@ export const mappingFileSchema = {
     recordId: { type: 'string', minLength: 1 },
     updatedAt: { type: 'string', minLength: 1 },
     when: { type: 'string', minLength: 1 },
+    deleted: { type: 'string', minLength: 1 },
     profile: { type: 'string', minLength: 1 },
     description: { type: 'string' },
   },
@@ -36,6 +39,7 @@ export interface CompiledMapping {
   recordId: jsonata.Expression;
   updatedAt: jsonata.Expression | undefined;
   when: jsonata.Expression | undefined;
+  deleted: jsonata.Expression | undefined;
   profile: jsonata.Expression;
 }
 
@@ -68,7 +72,8 @@ export function compileMapping(
   const recordId = compile('recordId', spec.recordId);
   const updatedAt = compile('updatedAt', spec.updatedAt);
   const when = compile('when', spec.when);
+  const deleted = compile('deleted', spec.deleted);
   const profile = compile('profile', spec.profile);
   if (!ok || !recordId || !profile) return undefined;
-  return { file, hash, source: spec.source, object: spec.object, recordId, updatedAt, when, profile };
+  return { file, hash, source: spec.source, object: spec.object, recordId, updatedAt, when, deleted, profile };
 }

@@ -22,7 +22,7 @@ interface Inventory {
 async function inventories(tx: Tx, ids: string[]): Promise<Map<string, Inventory>> {
   const out = new Map<string, Inventory>();
   for (const row of rowsOf<{ profile_id: string; fragment: Fragment['profile'] }>(
-    await tx.execute(sql`select profile_id, fragment from source_records where profile_id = any(${uuidArray(ids)})`),
+    await tx.execute(sql`select profile_id, fragment from source_records where profile_id = any(${uuidArray(ids)}) and deleted_at is null`),
   )) {
     const inv = out.get(row.profile_id) ?? { emails: new Set(), phones: new Set(), externalIds: new Set(), bySystem: new Map() };
     for (const e of row.fragment.emails ?? []) inv.emails.add(e);

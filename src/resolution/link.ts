@@ -102,11 +102,17 @@ export async function linkFragments(
     stored: string[];
     current: ExistingRecord | undefined;
   }[] = [];
+  const deletions: { fragment: Fragment; current: ExistingRecord }[] = [];
   for (const [i, fragment] of fragments.entries()) {
     const current = existing.get(recordIdentity(fragment));
     if (current && current.content_hash === fragment.contentHash && current.mapping_hash === fragment.mappingHash) continue;
     const storedAt = current?.source_updated_at ? new Date(current.source_updated_at) : null;
     if (storedAt && fragment.updatedAt && fragment.updatedAt < storedAt) continue;
+    if (fragment.deleted) {
+      // Deleting what the hub never held changes nothing.
+      if (current) deletions.push({ fragment, current });
+      continue;
+    }
     changed.push({
       fragment,
       keys: linkKeysOf[i] ?? [],
@@ -115,8 +121,9 @@ export async function linkFragments(
       current,
     });
   }
-  const unchanged = batch.length - changed.length;
-  if (changed.length === 0) return { profileIds: new Set(), merges: [], unchanged };
+  const unchanged = batch.length - changed.length - deletions.length;
+  const deletedFrom = await markDeleted(tx, deletions);
+  if (changed.length === 0) return { profileIds: deletedFrom, merges: [], unchanged };
 
   const allKeys = [...new Set(changed.flatMap((c) => c.keys.map((k) => k.key)))];
   const profilesByKey = new Map<string, { profileId: string; record: RecordRef }[]>();
@@ -254,7 +261,31 @@ export async function linkFragments(
       link: explanations[i] ?? (c.current ? null : { rule: 'first record' }),
     })),
   );
+  for (const id of deletedFrom) profileIds.add(id);
   return { profileIds, merges, unchanged };
+}
+
+/**
+ * Records whose vendor deleted or archived them leave their profile's golden record: marked
+ * deleted (the row, its lineage and history stay), their keys removed so nothing links to them.
+ * Returns the profiles to rebuild. A later, newer version of the record brings it back.
+ */
+async function markDeleted(tx: Tx, deletions: { fragment: Fragment; current: ExistingRecord }[]): Promise<Set<string>> {
+  if (deletions.length === 0) return new Set();
+  const rows = rowsOf<{ id: string; profile_id: string }>(
+    await tx.execute(sql`
+      update source_records sr set deleted_at = coalesce(sr.deleted_at, now()), raw_id = d.raw_id, content_hash = d.content_hash,
+        source_updated_at = d.updated_at, updated_at = now()
+      from unnest(${textArray(deletions.map((d) => d.fragment.source))}, ${textArray(deletions.map((d) => d.fragment.object))},
+        ${textArray(deletions.map((d) => d.fragment.recordId))}, ${sql.param(deletions.map((d) => String(d.fragment.rawId)))}::bigint[],
+        ${textArray(deletions.map((d) => d.fragment.contentHash))},
+        ${timestampArray(deletions.map((d) => d.fragment.updatedAt?.toISOString() ?? null))})
+        as d(source, object, record_id, raw_id, content_hash, updated_at)
+      where sr.source = d.source and sr.object = d.object and sr.record_id = d.record_id
+      returning sr.id, sr.profile_id`),
+  );
+  await tx.execute(sql`delete from record_keys where record_pk = any(${sql.param(rows.map((r) => r.id))}::bigint[])`);
+  return new Set(rows.map((r) => r.profile_id));
 }
 
 /** Emails and phones as keys: they link outright only while no model is trained. */
@@ -340,7 +371,7 @@ async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; 
         profile_id = excluded.profile_id, raw_id = excluded.raw_id, content_hash = excluded.content_hash,
         fragment = excluded.fragment, mapping_file = excluded.mapping_file, mapping_hash = excluded.mapping_hash,
         source_updated_at = excluded.source_updated_at, observed_at = excluded.observed_at,
-        link = coalesce(excluded.link, sr.link), updated_at = now()
+        link = coalesce(excluded.link, sr.link), deleted_at = null, updated_at = now()
       returning id, source, object, record_id`),
   );
   const pkOf = new Map(written.map((w) => [recordIdentity({ source: w.source, object: w.object, recordId: w.record_id }), String(w.id)]));

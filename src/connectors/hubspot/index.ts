@@ -120,21 +120,31 @@ export const hubspotConnector: ConnectorType<HubSpotConfig> = {
       if (!after) return;
     }
   },
-  /** Webhook events name contacts by `objectId`: read them in batches of 100. */
+  /**
+   * Webhook events name contacts by `objectId`: read them in batches of 100. A deletion names a
+   * contact there is nothing left to read of: it becomes an archived contact, which the default
+   * mapping marks deleted.
+   */
   async hydrate(config, events, context) {
-    const ids = [
-      ...new Set(
-        events.flatMap((e) => {
-          const event = e as { objectId?: unknown; subscriptionType?: unknown };
-          return typeof event.subscriptionType === 'string' && event.subscriptionType.startsWith('contact.') && event.objectId !== undefined
-            ? [String(event.objectId)]
-            : [];
-        }),
-      ),
-    ];
-    if (ids.length === 0) return [];
+    const contactEvents = events.flatMap((e) => {
+      const event = e as { objectId?: unknown; subscriptionType?: unknown; occurredAt?: unknown };
+      return typeof event.subscriptionType === 'string' && event.subscriptionType.startsWith('contact.') && event.objectId !== undefined
+        ? [{ id: String(event.objectId), type: event.subscriptionType, at: Number(event.occurredAt) }]
+        : [];
+    });
+    const deleted = contactEvents
+      .filter((e) => e.type === 'contact.deletion')
+      .map((e) => ({
+        id: e.id,
+        properties: {},
+        archived: true,
+        updatedAt: new Date(Number.isFinite(e.at) ? e.at : Date.now()).toISOString(),
+      }));
+    const gone = new Set(deleted.map((d) => d.id));
+    const ids = [...new Set(contactEvents.filter((e) => !gone.has(e.id)).map((e) => e.id))];
+    if (ids.length === 0) return deleted;
     const client = clientOf(config, context);
-    const contacts: unknown[] = [];
+    const contacts: unknown[] = [...deleted];
     for (let i = 0; i < ids.length; i += 100) {
       const { body } = await client.request<{ results: unknown[] }>({
         method: 'POST',

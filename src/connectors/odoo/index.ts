@@ -29,6 +29,7 @@ export const PARTNER_FIELDS = [
   'company_name',
   'ref',
   'customer_rank',
+  'active',
   'write_date',
 ];
 
@@ -84,7 +85,12 @@ export const odooConnector: ConnectorType<OdooConfig> = {
     let offset = cursor?.offset ?? 0;
     let newest = cursor?.newest ?? since;
     for (;;) {
-      const domain: unknown[] = [['customer_rank', '>', 0], ...(since ? [['write_date', '>=', since]] : [])];
+      // Archived partners too (Odoo leaves them out unless asked): they are marked deleted here.
+      const domain: unknown[] = [
+        ['customer_rank', '>', 0],
+        ['active', 'in', [true, false]],
+        ...(since ? [['write_date', '>=', since]] : []),
+      ];
       const partners = await call<{ id: number; write_date: string }[]>(client, 'object', 'execute_kw', [
         config.database,
         uid,
