@@ -104,6 +104,30 @@ afterAll(async () => {
   await t?.stop();
 });
 
+/** A webhook event as HubSpot sends it: ids only. */
+const event = (eventId: number, subscriptionType: string, objectId: number) => ({
+  eventId,
+  subscriptionId: 9,
+  portalId: 62515,
+  appId: 1,
+  occurredAt: Date.now(),
+  subscriptionType,
+  attemptNumber: 0,
+  objectId,
+  changeSource: 'CRM',
+});
+
+/** Posts HubSpot webhook events to the `crm` source, signed as HubSpot signs them (v3). */
+async function postEvents(events: object[]): Promise<Response> {
+  const body = JSON.stringify(events);
+  const timestamp = String(Date.now());
+  const signature = createHmac('sha256', SECRET).update(`POSThttps://hub.example.com/webhooks/crm${body}${timestamp}`).digest('base64');
+  return t.hub.app.request('/webhooks/crm', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': timestamp },
+    body,
+  });
+}
 const profileOf = async (email: string) =>
   (await t.json<{ profiles: Record<string, any>[] }>('GET', `/profiles?email=${email}`)).profiles[0] as Record<string, any>;
 
@@ -138,26 +162,7 @@ describe('HubSpot sync', () => {
 
   it('fetches the contacts a webhook names by id, and maps those', async () => {
     contacts.push(contact(104, 'ann104@example.com', '2024-03-01T00:00:00.000Z'));
-    const events = JSON.stringify([
-      {
-        eventId: 1,
-        subscriptionId: 9,
-        portalId: 62515,
-        appId: 1,
-        occurredAt: Date.now(),
-        subscriptionType: 'contact.creation',
-        attemptNumber: 0,
-        objectId: 104,
-        changeSource: 'CRM',
-      },
-    ]);
-    const timestamp = String(Date.now());
-    const signature = createHmac('sha256', SECRET).update(`POSThttps://hub.example.com/webhooks/crm${events}${timestamp}`).digest('base64');
-    const response = await t.hub.app.request('/webhooks/crm', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': timestamp },
-      body: events,
-    });
+    const response = await postEvents([event(1, 'contact.creation', 104)]);
     expect(response.status).toBe(202);
     await t.settle();
     expect(await profileOf('ann104@example.com')).toMatchObject({ externalIds: { hubspot: '104' } });
@@ -166,26 +171,7 @@ describe('HubSpot sync', () => {
   });
 
   it('marks a contact deleted when a webhook reports its deletion', async () => {
-    const events = JSON.stringify([
-      {
-        eventId: 2,
-        subscriptionId: 9,
-        portalId: 62515,
-        appId: 1,
-        occurredAt: Date.now(),
-        subscriptionType: 'contact.deletion',
-        attemptNumber: 0,
-        objectId: 104,
-        changeSource: 'CRM',
-      },
-    ]);
-    const timestamp = String(Date.now());
-    const signature = createHmac('sha256', SECRET).update(`POSThttps://hub.example.com/webhooks/crm${events}${timestamp}`).digest('base64');
-    const response = await t.hub.app.request('/webhooks/crm', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': timestamp },
-      body: events,
-    });
+    const response = await postEvents([event(2, 'contact.deletion', 104)]);
     expect(response.status).toBe(202);
     await t.settle();
     expect(await profileOf('ann104@example.com')).toBeUndefined();

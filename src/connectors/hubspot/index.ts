@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { anyMatch, checkTimestamp, hmac, mismatch, missing, noSecret, secretsOf } from '../signing/index.ts';
+import { anyMatch, checkTimestamp, hmac, mismatch, missing, noSecret, secretProperties, secretsOf } from '../signing/index.ts';
 import type { ConnectorType, PullContext, PulledPage } from '../types.ts';
 
 export interface HubSpotConfig {
@@ -49,8 +49,7 @@ export const hubspotConnector: ConnectorType<HubSpotConfig> = {
   configSchema: {
     type: 'object',
     properties: {
-      secret: { type: 'string', minLength: 16 },
-      previousSecrets: { type: 'array', items: { type: 'string', minLength: 16 } },
+      ...secretProperties,
       webhookUrl: { type: 'string', pattern: '^https?://' },
       accessToken: { type: 'string', minLength: 8 },
     },

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { anyMatch, hmac, mismatch, missing, noSecret, secretsOf } from '../signing/index.ts';
+import { anyMatch, hmac, mismatch, missing, noSecret, secretProperties, secretsOf } from '../signing/index.ts';
 import type { ConnectorType, PulledPage } from '../types.ts';
 
 export interface IntercomConfig {
@@ -35,8 +35,7 @@ export const intercomConnector: ConnectorType<IntercomConfig> = {
   configSchema: {
     type: 'object',
     properties: {
-      secret: { type: 'string', minLength: 16 },
-      previousSecrets: { type: 'array', items: { type: 'string', minLength: 16 } },
+      ...secretProperties,
       accessToken: { type: 'string', minLength: 8 },
     },
     anyOf: [{ required: ['secret'] }, { required: ['accessToken'] }],

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parse } from 'qs';
-import { anyMatch, noSecret, secretsOf } from '../signing/index.ts';
+import { anyMatch, noSecret, secretProperties, secretsOf } from '../signing/index.ts';
 import type { ConnectorType, PulledPage, VerifyResult, WebhookRequest } from '../types.ts';
 
 export interface MailchimpConfig {
@@ -28,8 +28,7 @@ export const mailchimpConnector: ConnectorType<MailchimpConfig> = {
   configSchema: {
     type: 'object',
     properties: {
-      secret: { type: 'string', minLength: 16 },
-      previousSecrets: { type: 'array', items: { type: 'string', minLength: 16 } },
+      ...secretProperties,
       apiKey: { type: 'string', pattern: '-[a-z]+[0-9]+$' },
       listId: { type: 'string', minLength: 1 },
     },

@@ -46,6 +46,12 @@ export const mismatch = (header: string): VerifyResult => ({
 });
 export const noSecret: VerifyResult = { ok: false, code: 'secret_missing', message: 'the source has no signing secret configured' };
 
+/** The config keys of a signed webhook: its secret, and the ones still accepted during a rotation. */
+export const secretProperties = {
+  secret: { type: 'string', minLength: 16 },
+  previousSecrets: { type: 'array', items: { type: 'string', minLength: 16 } },
+} as const;
+
 /** The secrets a source verifies with: `secret`, plus `previousSecrets` while a rotation is under way. */
 export function secretsOf(config: { secret?: string; previousSecrets?: string[] }): string[] {
   return [config.secret, ...(config.previousSecrets ?? [])].filter((s): s is string => typeof s === 'string' && s !== '');

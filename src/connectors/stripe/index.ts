@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { anyMatch, checkTimestamp, hmac, mismatch, missing, noSecret, secretsOf } from '../signing/index.ts';
+import { anyMatch, checkTimestamp, hmac, mismatch, missing, noSecret, secretProperties, secretsOf } from '../signing/index.ts';
 import type { ConnectorType, PulledPage } from '../types.ts';
 
 export interface StripeConfig {
@@ -42,8 +42,7 @@ export const stripeConnector: ConnectorType<StripeConfig> = {
   configSchema: {
     type: 'object',
     properties: {
-      secret: { type: 'string', minLength: 16 },
-      previousSecrets: { type: 'array', items: { type: 'string', minLength: 16 } },
+      ...secretProperties,
       apiKey: { type: 'string', minLength: 8 },
     },
     anyOf: [{ required: ['secret'] }, { required: ['apiKey'] }],

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { anyMatch, checkTimestamp, hmac, mismatch, missing, noSecret, secretsOf } from '../signing/index.ts';
+import { anyMatch, checkTimestamp, hmac, mismatch, missing, noSecret, secretProperties, secretsOf } from '../signing/index.ts';
 import type { ConnectorType, PulledPage } from '../types.ts';
 
 export interface ZendeskConfig {
@@ -27,8 +27,7 @@ export const zendeskConnector: ConnectorType<ZendeskConfig> = {
   configSchema: {
     type: 'object',
     properties: {
-      secret: { type: 'string', minLength: 16 },
-      previousSecrets: { type: 'array', items: { type: 'string', minLength: 16 } },
+      ...secretProperties,
       toleranceSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 300 },
       subdomain: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
       email: { type: 'string', minLength: 3 },
