@@ -10,7 +10,6 @@ import path from 'node:path';
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { retryAfterMs } from '../src/connectors/http/client.ts';
 import { startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
 import { lastRun as lastRunOf, syncNow } from './helpers/sync.ts';
 
@@ -212,13 +211,5 @@ describe('Stripe sync', () => {
     const response = await t.call('POST', '/sources/billing/sync', { full: 'yes' });
     expect(response.status).toBe(400);
     expect((await t.call('POST', '/sources/nope/sync', {})).status).toBe(404);
-  });
-});
-
-describe('Retry-After', () => {
-  it('reads seconds and HTTP dates', () => {
-    expect(retryAfterMs('3')).toBe(3000);
-    expect(retryAfterMs(new Date(Date.now() + 2000).toUTCString(), Date.now())).toBeGreaterThan(900);
-    expect(retryAfterMs(null)).toBeUndefined();
   });
 });
