@@ -1,5 +1,5 @@
-import { createHmac } from 'node:crypto';
 // Used by the connector types' tests (src/connectors/<type>/index.test.ts).
+import { createHmac } from 'node:crypto';
 import type { WebhookRequest } from '../types.ts';
 
 /** Test vectors: HMACs computed here by each vendor's documented algorithm, not by the code under test. */
