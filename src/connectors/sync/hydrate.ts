@@ -6,8 +6,9 @@ import { insertRawRecords, sha256 } from '../../intake/store.ts';
 import { QUARANTINE_CODES } from '../../mapping/apply.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
 import { ingestJobs, QUEUES, txAdapter } from '../../queue/queues.ts';
-import { ApiClient, VendorHttpError } from '../http/client.ts';
+import { VendorHttpError } from '../http/client.ts';
 import { connectorTypes } from '../registry.ts';
+import { sourceClient } from './run.ts';
 
 /**
  * Fetches the objects that stored webhook records name (`ConnectorType.hydrate`), stores them as
@@ -31,7 +32,7 @@ export async function hydrate(ctx: PipelineContext, rawIds: readonly number[]): 
         mine.map((r) => r.payload),
         {
           startedAt: new Date(),
-          client: (options) => new ApiClient({ ...options, ...(source.rateLimit ? { rateLimit: source.rateLimit } : {}) }),
+          client: sourceClient(source),
         },
       );
     } catch (error) {

@@ -5,7 +5,7 @@ import { rowsOf } from '../../db/database.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
 import { QUEUES, txAdapter } from '../../queue/queues.ts';
 import { connectorTypes } from '../registry.ts';
-import { SYNC_ERRORS, type SyncJob } from './run.ts';
+import { markInterrupted, type SyncJob } from './run.ts';
 
 interface RunRow {
   id: string | number;
@@ -123,10 +123,7 @@ export function sourceRoutes(ctx: PipelineContext) {
       // queued or active, it is over.
       const jobs = await ctx.boss.findJobs(QUEUES.sync, { key: source.name });
       if (!jobs.some((j) => j.state === 'created' || j.state === 'retry' || j.state === 'active')) {
-        await db.execute(sql`
-          update sync_runs set status = 'failed', finished_at = now(),
-            error = ${JSON.stringify({ code: 'interrupted', message: SYNC_ERRORS.interrupted })}::jsonb
-          where source = ${source.name} and status in ('queued', 'running')`);
+        await markInterrupted(db, source.name, ['queued', 'running']);
       }
       const busy = () => new ApiError('sync_in_progress', `a sync of "${source.name}" is already queued or running`);
       const run = await db.transaction(async (tx) => {

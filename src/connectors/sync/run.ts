@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { rowsOf } from '../../db/database.ts';
+import type { Source } from '../../config/workspace.ts';
+import { type Queryable, rowsOf } from '../../db/database.ts';
+import { textArray } from '../../db/sql.ts';
 import { insertRawRecords, sha256 } from '../../intake/store.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
 import { ingestJobs, QUEUES, txAdapter } from '../../queue/queues.ts';
-import { ApiClient, VendorHttpError } from '../http/client.ts';
+import { ApiClient, type ApiClientOptions, VendorHttpError } from '../http/client.ts';
 import { connectorTypes } from '../registry.ts';
 import type { SyncCursor } from '../types.ts';
 
@@ -35,6 +37,19 @@ function failureOf(error: unknown): { code: keyof typeof SYNC_ERRORS; message: s
   return { code: 'sync_failed', message: (error as Error)?.message ?? String(error) };
 }
 
+/** Marks a source's runs in `statuses` as interrupted: the process running them is gone. */
+export async function markInterrupted(db: Queryable, source: string, statuses: readonly ('queued' | 'running')[]): Promise<void> {
+  await db.execute(sql`
+    update sync_runs set status = 'failed', finished_at = now(),
+      error = ${JSON.stringify({ code: 'interrupted', message: SYNC_ERRORS.interrupted })}::jsonb
+    where source = ${source} and status = any(${textArray(statuses)})`);
+}
+
+/** The API clients of a source: its `rateLimit`, whoever pulls or fetches for it. */
+export function sourceClient(source: Source): (options: Pick<ApiClientOptions, 'baseUrl' | 'headers'>) => ApiClient {
+  return (options) => new ApiClient({ ...options, ...(source.rateLimit ? { rateLimit: source.rateLimit } : {}) });
+}
+
 /**
  * Runs one sync: pages from the connector's `pull`, each page's records stored and queued for
  * ingest in the transaction that saves the cursor, so a crash loses nothing and repeats nothing.
@@ -44,10 +59,7 @@ function failureOf(error: unknown): { code: keyof typeof SYNC_ERRORS; message: s
 export async function runSync(ctx: PipelineContext, job: SyncJob): Promise<void> {
   const db = ctx.database.db;
   // A run left "running" by a process that died is over: say so before starting another.
-  await db.execute(sql`
-    update sync_runs set status = 'failed', finished_at = now(),
-      error = ${JSON.stringify({ code: 'interrupted', message: SYNC_ERRORS.interrupted })}::jsonb
-    where source = ${job.source} and status = 'running'`);
+  await markInterrupted(db, job.source, ['running']);
   const [cursorRow] = rowsOf<{ cursor: SyncCursor }>(await db.execute(sql`select cursor from source_cursors where source = ${job.source}`));
   const cursor = job.full ? null : (cursorRow?.cursor ?? null);
   const [run] = rowsOf<{ id: string | number }>(
@@ -63,9 +75,11 @@ export async function runSync(ctx: PipelineContext, job: SyncJob): Promise<void>
   // A run asked for through the API holds the source: this scheduled one has nothing to do.
   if (!run) return;
   const runId = Number(run.id);
+  const clients: ApiClient[] = [];
+  const requests = () => clients.reduce((n, c) => n + c.requests, 0);
   const finish = async (error?: { code: string; message: string }) => {
     await db.execute(sql`
-      update sync_runs set status = ${error ? 'failed' : 'succeeded'}, finished_at = now(),
+      update sync_runs set status = ${error ? 'failed' : 'succeeded'}, finished_at = now(), requests = ${requests()},
         error = ${error ? JSON.stringify(error) : null}::jsonb
       where id = ${runId}`);
     if (error) ctx.log.warn({ source: job.source, runId, code: error.code }, 'sync failed');
@@ -77,15 +91,14 @@ export async function runSync(ctx: PipelineContext, job: SyncJob): Promise<void>
   const connector = connectorTypes.get(source.type);
   if (!connector?.pull) return finish({ code: 'not_pullable', message: `${SYNC_ERRORS.not_pullable} (${source.type})` });
 
-  const clients: ApiClient[] = [];
-  const requests = () => clients.reduce((n, c) => n + c.requests, 0);
   const intakeId = randomUUID();
+  const clientOf = sourceClient(source);
   try {
     const pages = connector.pull(source.config as never, {
       cursor,
       startedAt: new Date(),
       client: (options) => {
-        const client = new ApiClient({ ...options, ...(source.rateLimit ? { rateLimit: source.rateLimit } : {}) });
+        const client = clientOf(options);
         clients.push(client);
         return client;
       },
@@ -107,10 +120,8 @@ export async function runSync(ctx: PipelineContext, job: SyncJob): Promise<void>
           where id = ${runId}`);
       });
     }
-    await db.execute(sql`update sync_runs set requests = ${requests()} where id = ${runId}`);
     await finish();
   } catch (error) {
-    await db.execute(sql`update sync_runs set requests = ${requests()} where id = ${runId}`);
     await finish(failureOf(error));
   }
 }
