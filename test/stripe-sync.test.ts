@@ -197,6 +197,11 @@ describe('Stripe sync', () => {
     const run = await sync({ full: true });
     expect(run).toMatchObject({ status: 'failed', requests: 1 });
     expect(run.error?.code).toBe('auth_failed');
+    const { runs } = await t.json<{ runs: { errors: { code: string }[]; cursor: unknown; startedAt: string; seconds: number }[] }>(
+      'GET',
+      '/sources/billing/runs',
+    );
+    expect(runs[0]).toMatchObject({ errors: [{ code: 'auth_failed' }], cursor: null, startedAt: expect.any(String) });
     expect(run.error?.message).toContain('401');
     const { sources } = await t.json<{ sources: { name: string; health: string }[] }>('GET', '/sources');
     expect(sources.find((s) => s.name === 'billing')?.health).toBe('failing');

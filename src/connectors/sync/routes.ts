@@ -44,7 +44,11 @@ function runView(r: RunRow) {
     requests: r.requests,
     cursorFrom: r.cursor_from,
     cursorTo: r.cursor_to,
+    /** Where the source resumes after this run: its cursor as it left it. */
+    cursor: r.cursor_to,
     error: r.error,
+    /** The run's errors; a run stops at its first, so there is at most one. */
+    errors: r.error ? [r.error] : [],
   };
 }
 
