@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { sql } from 'drizzle-orm';
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +42,29 @@ let contacts = [
   contact(102, 'ann102@example.com', '2024-02-02T00:00:00.000Z'),
   contact(103, 'ann103@example.com', '2024-02-03T00:00:00.000Z'),
 ];
-const searches: unknown[] = [];
+const company = (id: number, name: string, updatedAt: string, archived = false) => ({
+  id: String(id),
+  properties: {
+    createdate: '2024-01-01T00:00:00.000Z',
+    name,
+    domain: `${name.toLowerCase().replace(/[^a-z]/g, '')}.example`,
+    // The same switchboard and street as contact 101: a company must still not merge with a person.
+    phone: '+447911123401',
+    address: '1 Harbour Way',
+    city: 'Bristol',
+    zip: 'BS1 4DJ',
+    industry: 'COMPUTER_SOFTWARE',
+    hs_lastmodifieddate: updatedAt,
+    hs_object_id: String(id),
+  },
+  createdAt: '2024-01-01T00:00:00.000Z',
+  updatedAt,
+  archived,
+});
+let companies = [company(9001, 'Acme Ltd', '2024-02-05T00:00:00.000Z')];
+const stores = { contacts: () => contacts, companies: () => companies } as const;
+type ObjectType = keyof typeof stores;
+const searches: { type: string; body: unknown }[] = [];
 const lists: URL[] = [];
 
 const server = setupServer(
@@ -54,27 +77,30 @@ const server = setupServer(
     }
     return undefined;
   }),
-  http.get(`${API}/crm/v3/objects/contacts`, ({ request }) => {
+  http.get(`${API}/crm/v3/objects/:type`, ({ request, params }) => {
     const url = new URL(request.url);
     lists.push(url);
+    const all = stores[params['type'] as ObjectType]();
     const from = Number(url.searchParams.get('after') ?? 0);
-    const results = contacts.slice(from, from + 2);
+    const results = all.slice(from, from + 2);
     const next =
-      from + 2 < contacts.length
-        ? { paging: { next: { after: String(from + 2), link: `${API}/crm/v3/objects/contacts?after=${from + 2}` } } }
+      from + 2 < all.length
+        ? { paging: { next: { after: String(from + 2), link: `${API}/crm/v3/objects/${params['type']}?after=${from + 2}` } } }
         : {};
     return HttpResponse.json({ results, ...next });
   }),
-  http.post(`${API}/crm/v3/objects/contacts/search`, async ({ request }) => {
+  http.post(`${API}/crm/v3/objects/:type/search`, async ({ request, params }) => {
     const body = (await request.json()) as { filterGroups: { filters: { value: string }[] }[]; after?: string };
-    searches.push(body);
+    searches.push({ type: params['type'] as string, body });
     const since = Number(body.filterGroups[0]?.filters[0]?.value);
-    const matching = contacts.filter((c) => Date.parse(c.updatedAt) >= since).sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
+    const all: { updatedAt: string }[] = stores[params['type'] as ObjectType]();
+    const matching = all.filter((c) => Date.parse(c.updatedAt) >= since).sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
     return HttpResponse.json({ total: matching.length, results: matching });
   }),
-  http.post(`${API}/crm/v3/objects/contacts/batch/read`, async ({ request }) => {
+  http.post(`${API}/crm/v3/objects/:type/batch/read`, async ({ request, params }) => {
     const body = (await request.json()) as { inputs: { id: string }[] };
-    const results = contacts.filter((c) => body.inputs.some((i) => i.id === c.id));
+    const all: { id: string }[] = stores[params['type'] as ObjectType]();
+    const results = all.filter((c) => body.inputs.some((i) => i.id === c.id));
     return HttpResponse.json({ status: 'COMPLETE', results, startedAt: '2024-03-01T00:00:00Z', completedAt: '2024-03-01T00:00:01Z' });
   }),
 );
@@ -132,32 +158,79 @@ const profileOf = async (email: string) =>
   (await t.json<{ profiles: Record<string, any>[] }>('GET', `/profiles?email=${email}`)).profiles[0] as Record<string, any>;
 
 describe('HubSpot sync', () => {
-  it('lists every contact on a full sync, then searches for contacts modified since the cursor', async () => {
+  it('lists every contact and company on a full sync, then searches for those modified since the cursor', async () => {
     const full = await syncNow(t, 'crm', { full: true });
-    expect(full).toMatchObject({ status: 'succeeded', pages: 2, records: 3, cursorTo: { phase: 'search' } });
-    expect(lists.map((u) => u.searchParams.get('after'))).toEqual([null, '2']);
+    expect(full).toMatchObject({
+      status: 'succeeded',
+      pages: 3,
+      records: 4,
+      cursorTo: { contacts: { phase: 'search' }, companies: { phase: 'search' } },
+    });
+    expect(lists.map((u) => [u.pathname, u.searchParams.get('after')])).toEqual([
+      ['/crm/v3/objects/contacts', null],
+      ['/crm/v3/objects/contacts', '2'],
+      ['/crm/v3/objects/companies', null],
+    ]);
     expect(lists[0]?.searchParams.get('properties')).toContain('hs_email_optout');
+    expect(lists[2]?.searchParams.get('properties')).toContain('domain');
     await t.settle();
     const ann = await profileOf('ann102@example.com');
     expect(ann).toMatchObject({ name: { given: 'Ann102', family: 'Smythe' }, company: 'Acme Ltd', externalIds: { hubspot: '102' } });
     expect(ann['consent']).toContainEqual(expect.objectContaining({ purpose: 'marketing', status: 'granted' }));
 
-    const since = full.cursorTo?.['since'] as number;
+    const since = (full.cursorTo as { contacts: { since: number } }).contacts.since;
     contacts = [
       ...contacts.filter((c) => c.id !== '103'),
       contact(103, 'ann103@example.com', new Date(since + 60_000).toISOString(), 'true'),
     ];
+    companies = [company(9001, 'Acme Holdings Ltd', new Date(since + 90_000).toISOString())];
     const incremental = await syncNow(t, 'crm');
-    expect(incremental).toMatchObject({ status: 'succeeded', records: 1, cursorTo: { phase: 'search', since: since + 60_000 } });
-    expect(searches).toHaveLength(1);
-    expect(searches[0]).toMatchObject({
+    expect(incremental).toMatchObject({
+      status: 'succeeded',
+      records: 2,
+      cursorTo: { contacts: { phase: 'search', since: since + 60_000 }, companies: { phase: 'search', since: since + 90_000 } },
+    });
+    expect(searches.map((s) => s.type)).toEqual(['contacts', 'companies']);
+    expect(searches[0]?.body).toMatchObject({
       filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(since) }] }],
       sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
+    });
+    // Companies name their modification time differently.
+    expect(searches[1]?.body).toMatchObject({
+      filterGroups: [{ filters: [{ propertyName: 'hs_lastmodifieddate', operator: 'GTE', value: String(since) }] }],
     });
     await t.settle();
     expect((await profileOf('ann103@example.com'))['consent']).toContainEqual(
       expect.objectContaining({ purpose: 'marketing', status: 'denied' }),
     );
+  });
+
+  it('maps a company into a profile of its own, which shares a phone and street with a person but never merges with one', async () => {
+    const { profiles } = await t.json<{ profiles: Record<string, any>[] }>('GET', '/profiles?externalId=hubspotCompany:9001');
+    expect(profiles).toHaveLength(1);
+    expect(profiles[0]).toMatchObject({
+      company: 'Acme Holdings Ltd',
+      externalIds: { hubspotCompany: '9001' },
+      attributes: { kind: 'company', domain: 'acmeholdingsltd.example', phone: '+447911123401', industry: 'COMPUTER_SOFTWARE' },
+    });
+    expect(profiles[0]?.['addresses']).toContainEqual(expect.objectContaining({ line1: '1 Harbour Way', postalCode: 'BS1 4DJ' }));
+    expect(profiles[0]?.['externalIds']).not.toHaveProperty('hubspot');
+    expect(await profileOf('ann101@example.com')).not.toHaveProperty('externalIds.hubspotCompany');
+  });
+
+  it('resumes from a cursor saved before companies were pulled: contacts are searched, companies listed from the start', async () => {
+    const before = await t.count(`source_records where source = 'crm' and object = 'company'`);
+    await t.testDb.database.db.execute(
+      sql`update source_cursors set cursor = ${JSON.stringify({ phase: 'search', since: Date.now() + 3_600_000 })}::jsonb where source = 'crm'`,
+    );
+    const run = await syncNow(t, 'crm');
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      records: 1,
+      cursorTo: { contacts: { phase: 'search' }, companies: { phase: 'search' } },
+    });
+    expect(lists.map((u) => u.pathname)).toEqual(['/crm/v3/objects/companies']);
+    expect(await t.count(`source_records where source = 'crm' and object = 'company'`)).toBe(before);
   });
 
   it('fetches the contacts a webhook names by id, and maps those', async () => {
@@ -175,6 +248,54 @@ describe('HubSpot sync', () => {
     expect(response.status).toBe(202);
     await t.settle();
     expect(await profileOf('ann104@example.com')).toBeUndefined();
+  });
+
+  it('fetches a company a webhook names, and marks one deleted when a webhook reports its deletion', async () => {
+    companies.push(company(9002, 'Brindle Co', '2024-03-02T00:00:00.000Z'));
+    expect((await postEvents([event(3, 'company.creation', 9002)])).status).toBe(202);
+    await t.settle();
+    const found = async () => (await t.json<{ profiles: unknown[] }>('GET', '/profiles?externalId=hubspotCompany:9002')).profiles;
+    expect(await found()).toMatchObject([{ company: 'Brindle Co', attributes: { kind: 'company' } }]);
+    expect((await postEvents([event(4, 'company.deletion', 9002)])).status).toBe(202);
+    await t.settle();
+    expect(await found()).toEqual([]);
+    expect(
+      await t.count(`source_records where source = 'crm' and object = 'company' and record_id = '9002' and deleted_at is not null`),
+    ).toBe(1);
+  });
+
+  it('waits out a 429 as Retry-After asks and retries a 502, then finishes with nothing lost', async () => {
+    const clean = await syncNow(t, 'crm');
+    const times: number[] = [];
+    const onRequest = ({ request }: { request: Request }) => {
+      if (request.url.endsWith('/crm/v3/objects/contacts/search')) times.push(Date.now());
+    };
+    server.events.on('request:start', onRequest);
+    server.use(
+      http.post(
+        `${API}/crm/v3/objects/contacts/search`,
+        () =>
+          HttpResponse.json(
+            {
+              status: 'error',
+              message: 'You have reached your secondly limit.',
+              errorType: 'RATE_LIMIT',
+              correlationId: 'c7b1e5f2-0000-4000-8000-000000000001',
+              policyName: 'SECONDLY',
+            },
+            { status: 429, headers: { 'retry-after': '1' } },
+          ),
+        { once: true },
+      ),
+      http.post(`${API}/crm/v3/objects/contacts/search`, () => new HttpResponse('Bad Gateway', { status: 502 }), { once: true }),
+    );
+    try {
+      const run = await syncNow(t, 'crm');
+      expect(run).toMatchObject({ status: 'succeeded', records: clean.records, requests: clean.requests + 2, error: null });
+      expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(950);
+    } finally {
+      server.events.removeListener('request:start', onRequest);
+    }
   });
 
   it('stops with auth_failed when the token has expired', async () => {

@@ -3,12 +3,12 @@
  * shaped like each vendor's API reference: Zendesk's cursor-based incremental user export,
  * Intercom's contact list and search, Mailchimp's audience members with offset pagination and
  * `since_last_changed`, Odoo's JSON-RPC `search_read` on res.partner. Each: a full sync, an
- * incremental one, and an expired credential; Zendesk also a 429.
+ * incremental one and an expired credential; each also a 429 and a 5xx as the vendor answers them.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { HttpResponse, http } from 'msw';
+import { HttpResponse, type HttpResponseResolver, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from './helpers/hub.ts';
@@ -344,4 +344,111 @@ describe('expired or revoked credentials', () => {
   ])('%s: the run stops at once with auth_failed, without retrying', async (_vendor, source) => {
     expect(await syncNow(t, source, { full: true })).toMatchObject({ status: 'failed', requests: 1, error: { code: 'auth_failed' } });
   });
+});
+
+/**
+ * Each vendor's own way of saying "slow down" and "not now", as its reference documents them. The
+ * client must wait as asked (Retry-After, or Intercom's X-RateLimit-Reset), back off on 5xx, and
+ * finish the run with nothing lost.
+ */
+describe('rate limits and server errors', () => {
+  const problem = (status: number, title: string, detail: string) =>
+    HttpResponse.json(
+      { type: 'https://mailchimp.com/developer/marketing/docs/errors/', title, status, detail, instance: 'f1e2d3c4' },
+      { status, headers: { 'content-type': 'application/problem+json' } },
+    );
+  const cases: [vendor: string, source: string, method: 'get' | 'post', url: string, faults: (() => Response)[], waitsMs: number][] = [
+    [
+      'Zendesk',
+      'support',
+      'get',
+      `${ZENDESK}/api/v2/incremental/users/cursor.json`,
+      [
+        () =>
+          HttpResponse.json(
+            { error: 'APIRateLimitExceeded', description: 'Number of allowed API requests per minute exceeded' },
+            { status: 429, headers: { 'retry-after': '1' } },
+          ),
+        () => HttpResponse.json({ error: 'ServiceUnavailable', description: 'Zendesk is undergoing maintenance' }, { status: 503 }),
+      ],
+      1000,
+    ],
+    [
+      'Intercom',
+      'messaging',
+      'post',
+      `${INTERCOM}/contacts/search`,
+      [
+        () =>
+          HttpResponse.json(
+            {
+              type: 'error.list',
+              request_id: 'req-1',
+              errors: [{ code: 'rate_limit_exceeded', message: 'Exceeded rate limit of 1000 in 60 seconds' }],
+            },
+            {
+              status: 429,
+              headers: {
+                'x-ratelimit-limit': '1000',
+                'x-ratelimit-remaining': '0',
+                'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 1),
+              },
+            },
+          ),
+        () =>
+          HttpResponse.json(
+            { type: 'error.list', request_id: 'req-2', errors: [{ code: 'server_error', message: 'Server Error' }] },
+            { status: 500 },
+          ),
+      ],
+      1000,
+    ],
+    [
+      'Mailchimp',
+      'newsletter',
+      'get',
+      `${MAILCHIMP}/3.0/lists/:list/members`,
+      [
+        () => problem(429, 'Too Many Requests', 'You have exceeded the limit of 10 simultaneous connections.'),
+        () => problem(503, 'Service Unavailable', 'This service is temporarily unavailable.'),
+      ],
+      0,
+    ],
+    [
+      'Odoo',
+      'erp',
+      'post',
+      `${ODOO}/jsonrpc`,
+      [
+        // Odoo itself does not rate-limit; the proxy in front of it (Odoo.sh's nginx) does, in HTML.
+        () =>
+          new HttpResponse('<html><body><h1>429 Too Many Requests</h1></body></html>', { status: 429, headers: { 'retry-after': '1' } }),
+        () => new HttpResponse('<html><body><h1>502 Bad Gateway</h1></body></html>', { status: 502 }),
+      ],
+      1000,
+    ],
+  ];
+
+  it.each(cases)(
+    '%s: the run waits as asked, retries, and succeeds with nothing lost',
+    async (_vendor, source, method, url, faults, waitsMs) => {
+      const clean = await syncNow(t, source);
+      expect(clean.status).toBe('succeeded');
+      const times: number[] = [];
+      const onRequest = ({ request }: { request: Request }) => {
+        if (request.url.startsWith(url.split(':list')[0] as string)) times.push(Date.now());
+      };
+      server.events.on('request:start', onRequest);
+      server.use(...faults.map((fault) => http[method](url, (() => fault()) as HttpResponseResolver, { once: true })));
+      try {
+        const run = await syncNow(t, source);
+        expect(run).toMatchObject({ status: 'succeeded', records: clean.records, requests: clean.requests + 2, error: null });
+        expect(run.cursorTo).toEqual(clean.cursorTo);
+        // The request after the 429 waited as long as the vendor asked.
+        if (waitsMs > 0) expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(waitsMs - 50);
+      } finally {
+        server.events.removeListener('request:start', onRequest);
+      }
+    },
+  );
 });

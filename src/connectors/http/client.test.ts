@@ -1,7 +1,7 @@
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, retryAfterMs, VendorHttpError } from './client.ts';
+import { ApiClient, rateLimitWaitMs, retryAfterMs, VendorHttpError } from './client.ts';
 
 const API = 'https://vendor.test';
 let failures: { status: number; retryAfter?: string }[] = [];
@@ -74,5 +74,14 @@ describe('the vendor HTTP client', () => {
     expect(retryAfterMs('3')).toBe(3000);
     expect(retryAfterMs(new Date(Date.now() + 2000).toUTCString(), Date.now())).toBeGreaterThan(900);
     expect(retryAfterMs(null)).toBeUndefined();
+  });
+
+  it('falls back to X-RateLimit-Reset, as an epoch second (Intercom) or seconds left', () => {
+    const now = 1_700_000_000_000;
+    expect(rateLimitWaitMs(new Headers({ 'retry-after': '2', 'x-ratelimit-reset': '9' }), now)).toBe(2000);
+    expect(rateLimitWaitMs(new Headers({ 'x-ratelimit-reset': String(now / 1000 + 4) }), now)).toBe(4000);
+    expect(rateLimitWaitMs(new Headers({ 'x-ratelimit-reset': '7' }), now)).toBe(7000);
+    expect(rateLimitWaitMs(new Headers({ 'x-ratelimit-reset': 'soon' }), now)).toBeUndefined();
+    expect(rateLimitWaitMs(new Headers(), now)).toBeUndefined();
   });
 });

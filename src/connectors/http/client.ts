@@ -60,6 +60,18 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/**
+ * How long a 429 asks to wait: `Retry-After`, or else `X-RateLimit-Reset`, which Intercom sends as
+ * the epoch second the window reopens and others as the seconds left in it.
+ */
+export function rateLimitWaitMs(headers: Headers, now = Date.now()): number | undefined {
+  const asked = retryAfterMs(headers.get('retry-after'), now);
+  if (asked !== undefined) return asked;
+  const reset = Number(headers.get('x-ratelimit-reset') ?? Number.NaN);
+  if (!Number.isFinite(reset) || reset < 0) return undefined;
+  return reset > 1e9 ? Math.max(0, reset * 1000 - now) : reset * 1000;
+}
+
 /** One vendor API: rate-limited, retried with backoff on 429 and 5xx, failing at once on auth errors. */
 export class ApiClient {
   readonly #options: Required<Omit<ApiClientOptions, 'rateLimit'>> & { rateLimit: number | undefined };
@@ -121,7 +133,7 @@ export class ApiClient {
         throw new VendorHttpError('exhausted', `${failure} (gave up after ${attempt} attempts)`, response?.status);
       }
       const backoff = Math.min(500 * 2 ** (attempt - 1), this.#options.maxDelayMs) * (0.5 + Math.random() / 2);
-      const asked = response?.status === 429 ? retryAfterMs(response.headers.get('retry-after')) : undefined;
+      const asked = response?.status === 429 ? rateLimitWaitMs(response.headers) : undefined;
       await this.#options.sleep(Math.min(asked ?? backoff, this.#options.maxDelayMs));
     }
   }

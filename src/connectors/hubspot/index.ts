@@ -1,13 +1,19 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import type { ApiClient } from '../http/client.ts';
 import { anyMatch, checkTimestamp, hmac, mismatch, missing, noSecret, secretProperties, secretsOf } from '../signing/index.ts';
-import type { ConnectorType, PullContext, PulledPage } from '../types.ts';
+import type { ConnectorType, PullContext, PulledPage, SyncCursor } from '../types.ts';
 
 export interface HubSpotConfig {
   /** The app's client secret, which signs its webhooks; without it, webhooks are refused. */
   secret?: string;
-  /** A private app's access token with `crm.objects.contacts.read`: needed to pull and to fetch what webhooks name. */
+  /**
+   * A private app's access token with `crm.objects.contacts.read` (and `crm.objects.companies.read`
+   * for companies): needed to pull and to fetch what webhooks name.
+   */
   accessToken?: string;
+  /** The object types to pull, in order. Default: contacts and companies. */
+  objects?: HubSpotObject[];
   baseUrl?: string;
   previousSecrets?: string[];
   /**
@@ -52,6 +58,7 @@ export const hubspotConnector: ConnectorType<HubSpotConfig> = {
       ...secretProperties,
       webhookUrl: { type: 'string', pattern: '^https?://' },
       accessToken: { type: 'string', minLength: 8 },
+      objects: { type: 'array', items: { enum: ['contacts', 'companies'] }, minItems: 1, uniqueItems: true },
     },
     anyOf: [{ required: ['secret'] }, { required: ['accessToken'] }],
   },
@@ -70,91 +77,111 @@ export const hubspotConnector: ConnectorType<HubSpotConfig> = {
     return { ok: true, replayKey: createHash('sha256').update(`${timestamp}.${signature}`).digest('hex') };
   },
   /**
-   * A full pull lists contacts (`GET /crm/v3/objects/contacts`, `paging.next.after`); from then on,
-   * the search API for contacts modified since the cursor, oldest first. A search stops at 10,000
-   * results, so a long one starts again from the last modification time it reached.
+   * A full pull lists each object type (`GET /crm/v3/objects/<type>`, `paging.next.after`); from
+   * then on, the search API for those modified since the cursor, oldest first. A search stops at
+   * 10,000 results, so a long one starts again from the last modification time it reached. Each
+   * object type keeps its own place in the cursor.
    */
   async *pull(config, context): AsyncGenerator<PulledPage> {
     const client = clientOf(config, context);
-    const cursor = context.cursor as HubSpotCursor | null;
-    if (!cursor || cursor.phase === 'list') {
-      const since = cursor?.since ?? context.startedAt.getTime();
-      let after = cursor?.after;
-      for (;;) {
-        const { body } = await client.request<HubSpotPage>({
-          path: '/crm/v3/objects/contacts',
-          query: { limit: 100, after, properties: CONTACT_PROPERTIES.join(','), archived: 'false' },
-        });
-        after = body.paging?.next?.after;
-        const next: HubSpotCursor = after ? { phase: 'list', after, since } : { phase: 'search', since };
-        yield { records: body.results, cursor: next };
-        if (!after) return;
+    const cursor = cursorOf(context.cursor);
+    for (const type of config.objects ?? DEFAULT_OBJECTS) {
+      for await (const page of pullObjects(client, OBJECTS[type], cursor[type], context.startedAt)) {
+        cursor[type] = page.cursor;
+        yield { records: page.records, cursor: { ...cursor } };
       }
-    }
-    let { since, after } = cursor;
-    let newest = since;
-    for (;;) {
-      const { body } = await client.request<HubSpotPage>({
-        method: 'POST',
-        path: '/crm/v3/objects/contacts/search',
-        json: {
-          filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(since) }] }],
-          sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
-          properties: CONTACT_PROPERTIES,
-          limit: 100,
-          ...(after ? { after } : {}),
-        },
-      });
-      for (const contact of body.results) newest = Math.max(newest, Date.parse(contact.updatedAt ?? '') || newest);
-      after = body.paging?.next?.after;
-      if (after && Number(after) >= SEARCH_LIMIT - 100) {
-        // The search will not page past 10,000: start a new one from the newest change seen.
-        since = newest;
-        after = undefined;
-        yield { records: body.results, cursor: { phase: 'search', since } };
-        continue;
-      }
-      const next: HubSpotCursor = after ? { phase: 'search', since, after } : { phase: 'search', since: newest };
-      yield { records: body.results, cursor: next };
-      if (!after) return;
     }
   },
   /**
-   * Webhook events name contacts by `objectId`: read them in batches of 100. A deletion names a
-   * contact there is nothing left to read of: it becomes an archived contact, which the default
-   * mapping marks deleted.
+   * Webhook events name contacts and companies by `objectId`: read them in batches of 100. A
+   * deletion names an object there is nothing left to read of: it becomes an archived object,
+   * which the default mappings mark deleted.
    */
   async hydrate(config, events, context) {
-    const contactEvents = events.flatMap((e) => {
+    const named = events.flatMap((e) => {
       const event = e as { objectId?: unknown; subscriptionType?: unknown; occurredAt?: unknown };
-      return typeof event.subscriptionType === 'string' && event.subscriptionType.startsWith('contact.') && event.objectId !== undefined
-        ? [{ id: String(event.objectId), type: event.subscriptionType, at: Number(event.occurredAt) }]
-        : [];
+      if (typeof event.subscriptionType !== 'string' || event.objectId === undefined) return [];
+      const [kind, change] = event.subscriptionType.split('.');
+      const type = EVENT_OBJECTS[kind ?? ''];
+      return type ? [{ id: String(event.objectId), type, deletion: change === 'deletion', at: Number(event.occurredAt) }] : [];
     });
-    const deleted = contactEvents
-      .filter((e) => e.type === 'contact.deletion')
-      .map((e) => ({
-        id: e.id,
-        properties: {},
-        archived: true,
-        updatedAt: new Date(Number.isFinite(e.at) ? e.at : Date.now()).toISOString(),
-      }));
-    const gone = new Set(deleted.map((d) => d.id));
-    const ids = [...new Set(contactEvents.filter((e) => !gone.has(e.id)).map((e) => e.id))];
-    if (ids.length === 0) return deleted;
-    const client = clientOf(config, context);
-    const contacts: unknown[] = [...deleted];
-    for (let i = 0; i < ids.length; i += 100) {
-      const { body } = await client.request<{ results: unknown[] }>({
-        method: 'POST',
-        path: '/crm/v3/objects/contacts/batch/read',
-        json: { properties: CONTACT_PROPERTIES, inputs: ids.slice(i, i + 100).map((id) => ({ id })) },
-      });
-      contacts.push(...body.results);
+    const objects: unknown[] = [];
+    for (const type of Object.keys(OBJECTS) as HubSpotObject[]) {
+      const spec = OBJECTS[type];
+      const ofType = named.filter((e) => e.type === type);
+      const deleted = ofType
+        .filter((e) => e.deletion)
+        .map((e) => ({
+          id: e.id,
+          // An archived object as the API returns it: its type's default properties, unset.
+          properties: Object.fromEntries(spec.identifying.map((p) => [p, null])),
+          archived: true,
+          updatedAt: new Date(Number.isFinite(e.at) ? e.at : Date.now()).toISOString(),
+        }));
+      objects.push(...deleted);
+      const gone = new Set(deleted.map((d) => d.id));
+      const ids = [...new Set(ofType.filter((e) => !gone.has(e.id)).map((e) => e.id))];
+      if (ids.length === 0) continue;
+      const client = clientOf(config, context);
+      for (let i = 0; i < ids.length; i += 100) {
+        const { body } = await client.request<{ results: unknown[] }>({
+          method: 'POST',
+          path: `/crm/v3/objects/${type}/batch/read`,
+          json: { properties: spec.properties, inputs: ids.slice(i, i + 100).map((id) => ({ id })) },
+        });
+        objects.push(...body.results);
+      }
     }
-    return contacts;
+    return objects;
   },
 };
+
+async function* pullObjects(
+  client: ApiClient,
+  spec: ObjectSpec,
+  cursor: ObjectCursor | undefined,
+  startedAt: Date,
+): AsyncGenerator<{ records: unknown[]; cursor: ObjectCursor }> {
+  if (!cursor || cursor.phase === 'list') {
+    const since = cursor?.since ?? startedAt.getTime();
+    let after = cursor?.after;
+    for (;;) {
+      const { body } = await client.request<HubSpotPage>({
+        path: `/crm/v3/objects/${spec.type}`,
+        query: { limit: 100, after, properties: spec.properties.join(','), archived: 'false' },
+      });
+      after = body.paging?.next?.after;
+      yield { records: body.results, cursor: after ? { phase: 'list', after, since } : { phase: 'search', since } };
+      if (!after) return;
+    }
+  }
+  let { since, after } = cursor;
+  let newest = since;
+  for (;;) {
+    const { body } = await client.request<HubSpotPage>({
+      method: 'POST',
+      path: `/crm/v3/objects/${spec.type}/search`,
+      json: {
+        filterGroups: [{ filters: [{ propertyName: spec.modified, operator: 'GTE', value: String(since) }] }],
+        sorts: [{ propertyName: spec.modified, direction: 'ASCENDING' }],
+        properties: spec.properties,
+        limit: 100,
+        ...(after ? { after } : {}),
+      },
+    });
+    for (const object of body.results) newest = Math.max(newest, Date.parse(object.updatedAt ?? '') || newest);
+    after = body.paging?.next?.after;
+    if (after && Number(after) >= SEARCH_LIMIT - 100) {
+      // The search will not page past 10,000: start a new one from the newest change seen.
+      since = newest;
+      after = undefined;
+      yield { records: body.results, cursor: { phase: 'search', since } };
+      continue;
+    }
+    yield { records: body.results, cursor: after ? { phase: 'search', since, after } : { phase: 'search', since: newest } };
+    if (!after) return;
+  }
+}
 
 /** The contact properties the default mapping reads. */
 export const CONTACT_PROPERTIES = [
@@ -174,12 +201,58 @@ export const CONTACT_PROPERTIES = [
   'lastmodifieddate',
 ];
 
+/** The company properties the default mapping reads. */
+export const COMPANY_PROPERTIES = [
+  'name',
+  'domain',
+  'phone',
+  'address',
+  'address2',
+  'city',
+  'state',
+  'zip',
+  'country',
+  'industry',
+  'lifecyclestage',
+  'hs_lastmodifieddate',
+];
+
+type HubSpotObject = 'contacts' | 'companies';
+interface ObjectSpec {
+  type: HubSpotObject;
+  properties: string[];
+  /** The property the search API filters and sorts changes by: each object type names its own. */
+  modified: string;
+  /** Properties the API returns for every object of the type, set or not: the default mappings tell the types apart by them. */
+  identifying: string[];
+}
+const OBJECTS: Record<HubSpotObject, ObjectSpec> = {
+  contacts: {
+    type: 'contacts',
+    properties: CONTACT_PROPERTIES,
+    modified: 'lastmodifieddate',
+    identifying: ['email', 'firstname', 'lastname'],
+  },
+  companies: { type: 'companies', properties: COMPANY_PROPERTIES, modified: 'hs_lastmodifieddate', identifying: ['name', 'domain'] },
+};
+const DEFAULT_OBJECTS: HubSpotObject[] = ['contacts', 'companies'];
+/** Webhook subscription types name the object in the singular: `contact.creation`, `company.deletion`. */
+const EVENT_OBJECTS: Record<string, HubSpotObject> = { contact: 'contacts', company: 'companies' };
+
 const SEARCH_LIMIT = 10_000;
 
-type HubSpotCursor =
+type ObjectCursor =
   | { phase: 'list'; after?: string | undefined; since: number }
-  /** Contacts modified at or after `since` (epoch ms), page `after` of the search. */
+  /** Objects modified at or after `since` (epoch ms), page `after` of the search. */
   | { phase: 'search'; since: number; after?: string | undefined };
+type HubSpotCursor = Partial<Record<HubSpotObject, ObjectCursor>>;
+
+/** A cursor saved before companies were pulled held the contacts' place alone. */
+function cursorOf(saved: SyncCursor | null): HubSpotCursor {
+  if (!saved) return {};
+  if ('phase' in saved) return { contacts: saved as unknown as ObjectCursor };
+  return { ...(saved as HubSpotCursor) };
+}
 
 interface HubSpotPage {
   results: { id: string; updatedAt?: string }[];
