@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { accessRoutes } from '../access/routes.ts';
 import { sourceRoutes } from '../connectors/sync/routes.ts';
 import { destinationRoutes } from '../delivery/routes.ts';
 import { importRoutes } from '../intake/import-route.ts';
@@ -13,8 +14,9 @@ import { profileRoutes } from './profiles.ts';
 /**
  * The HTTP API. Who may call what:
  * - `GET /health`: anyone.
- * - `POST /webhooks/:source`: anyone holding the source's secret (the signature is the authentication).
- * - everything else: any key from AURUM_API_KEYS (`Authorization: Bearer <token>`).
+ * - `GET|POST /webhooks/:source`: anyone holding the source's secret (the signature is the authentication).
+ * - everything else: an API key (`Authorization: Bearer <token>`) whose role the route's `allow(...)`
+ *   admits: reader, ops, compliance or admin (`src/api/roles.ts`).
  */
 export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   const app = new Hono();
@@ -24,8 +26,8 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.get('/health', (c) => c.json({ status: 'ok', database: ctx.database.kind }));
   app.route('/', webhookRoutes(ctx));
 
-  const withKey = requireKey(ctx.settings.apiKeys);
-  for (const prefix of ['/profiles', '/destinations', '/quarantine', '/identity', '/sources', '/imports']) {
+  const withKey = requireKey(ctx.settings.apiKeys, ctx.database.db);
+  for (const prefix of ['/profiles', '/destinations', '/quarantine', '/identity', '/sources', '/imports', '/keys', '/audit']) {
     app.use(prefix, withKey);
     app.use(`${prefix}/*`, withKey);
   }
@@ -35,5 +37,6 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.route('/', identityRoutes(ctx));
   app.route('/', sourceRoutes(ctx));
   app.route('/', importRoutes(ctx));
+  app.route('/', accessRoutes(ctx));
   return app;
 }

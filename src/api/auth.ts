@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { findKeyByToken } from '../access/api-keys.ts';
 import type { ApiKey, Role } from '../config/settings.ts';
+import type { Db } from '../db/database.ts';
 import { ApiError } from './errors.ts';
 
 export interface Caller {
@@ -13,10 +15,11 @@ export type AuthEnv = { Variables: { caller: Caller } };
 const digest = (token: string) => createHash('sha256').update(token).digest();
 
 /**
- * Who may call a route. Issue 2's contract: any valid API key may call every authenticated route;
- * `roles` states the intended audience and becomes enforced with the role rules.
+ * Authenticates `Authorization: Bearer <token>` against the bootstrap keys of `AURUM_API_KEYS` and
+ * the keys stored by `aurum keys create` (by the token's hash). Which roles may call a route is
+ * each route's own `allow(...)`.
  */
-export function requireKey(keys: readonly ApiKey[]): MiddlewareHandler<AuthEnv> {
+export function requireKey(keys: readonly ApiKey[], db: Db): MiddlewareHandler<AuthEnv> {
   // Compare fixed-length digests, so neither the token's length nor its content leaks through timing.
   const known = keys.map((k) => ({ ...k, digest: digest(k.token) }));
   return async (c, next) => {
@@ -28,8 +31,15 @@ export function requireKey(keys: readonly ApiKey[]): MiddlewareHandler<AuthEnv> 
     for (const key of known) {
       if (timingSafeEqual(key.digest, given) && !caller) caller = { name: key.name, role: key.role };
     }
-    if (!caller) throw new ApiError('unauthorized', 'the API key is not valid');
+    caller ??= await findKeyByToken(db, match[1]);
+    if (!caller) throw new ApiError('unauthorized', 'the API key is not valid, or was revoked');
     c.set('caller', caller);
     await next();
   };
+}
+
+/** Why the caller is acting, from `X-Aurum-Reason` (or a body's `reason`, which wins): kept in the audit log. */
+export function reasonOf(c: Context, fromBody?: string | null): string | null {
+  const reason = fromBody ?? c.req.header('x-aurum-reason') ?? null;
+  return reason === null || reason.trim() === '' ? null : reason.trim().slice(0, 2000);
 }

@@ -1,15 +1,17 @@
 import type { JSONSchemaType } from 'ajv';
 import { sql } from 'drizzle-orm';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { audit } from '../access/audit.ts';
 import { currentConsent } from '../consent/status.ts';
-import { rowsOf } from '../db/database.ts';
+import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
 import { findProfilesByKeys, loadConsentLedger, loadLineage, loadProfileViews, resolveProfileId } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { DecisionError, forceMerge, splitProfile } from '../resolution/decisions.ts';
 import type { LinkExplanation } from '../resolution/score-candidates.ts';
-import type { AuthEnv } from './auth.ts';
+import { type AuthEnv, reasonOf } from './auth.ts';
 import { ApiError } from './errors.ts';
+import { allow } from './roles.ts';
 import { bodyValidator } from './validate.ts';
 
 interface MergeRequest {
@@ -59,17 +61,36 @@ const decided = async <T>(run: () => Promise<T>): Promise<T> => {
   }
 };
 
-/** Profile reads. Who may call: any API key (readers and up). */
+/**
+ * Profiles. Who may call: every role reads profiles, their matches and history; ops merges and
+ * splits; compliance reads lineage and consent (admin everything). Every read of a person's data
+ * is audited in the transaction that reads it, so no read goes unrecorded.
+ */
 export function profileRoutes(ctx: PipelineContext) {
   const db = ctx.database.db;
-  const active = async (id: string) => {
-    const resolved = await resolveProfileId(db, id);
+  const active = async (tx: Queryable, id: string) => {
+    const resolved = await resolveProfileId(tx, id);
     if (!resolved) throw new ApiError('profile_not_found', `there is no profile ${id}`);
     return resolved;
   };
+  /** Reads in a transaction that also records the read of each profile it returns. */
+  const auditedRead = <T>(c: Context<AuthEnv>, view: string, read: (tx: Tx) => Promise<{ result: T; profileIds: string[] }>) =>
+    db.transaction(async (tx) => {
+      const { result, profileIds } = await read(tx);
+      const actor = c.get('caller').name;
+      const reason = reasonOf(c);
+      await audit(tx, ...profileIds.map((profileId) => ({ actor, action: 'profile.read' as const, profileId, reason, details: { view } })));
+      return result;
+    });
+  /** A read of one profile, by the id asked for (a retired id answers with its survivor). */
+  const readOne = <T>(c: Context<AuthEnv>, view: string, read: (tx: Tx, id: string) => Promise<T>) =>
+    auditedRead(c, view, async (tx) => {
+      const id = await active(tx, c.req.param('id') as string);
+      return { result: await read(tx, id), profileIds: [id] };
+    });
 
   return new Hono<AuthEnv>()
-    .get('/profiles', async (c) => {
+    .get('/profiles', allow('reader'), async (c) => {
       const { email, phone, externalId } = c.req.query();
       const keys: string[] = [];
       if (email) keys.push(`email:${email.trim().toLowerCase()}`);
@@ -84,93 +105,105 @@ export function profileRoutes(ctx: PipelineContext) {
         keys.push(`ext:${externalId.slice(0, colon)}:${externalId.slice(colon + 1)}`);
       }
       if (keys.length === 0) throw new ApiError('invalid_request', 'query by email, phone or externalId=system:id');
-      return c.json({ profiles: await findProfilesByKeys(db, keys) });
+      const profiles = await auditedRead(c, 'search', async (tx) => {
+        const found = await findProfilesByKeys(tx, keys);
+        return { result: found, profileIds: found.map((p) => p.id) };
+      });
+      return c.json({ profiles });
     })
-    .get('/profiles/:id', async (c) => {
-      const [profile] = await loadProfileViews(db, [await active(c.req.param('id'))]);
+    .get('/profiles/:id', allow('reader'), async (c) => {
+      const profile = await readOne(c, 'profile', async (tx, id) => (await loadProfileViews(tx, [id]))[0]);
       if (!profile) throw new ApiError('profile_not_found', `there is no profile ${c.req.param('id')}`);
       return c.json(profile);
     })
-    .get('/profiles/:id/lineage', async (c) => {
-      const id = await active(c.req.param('id'));
-      return c.json({ id, fields: await loadLineage(db, id) });
-    })
-    .post('/profiles/merge', async (c) => {
+    .get('/profiles/:id/lineage', allow('compliance'), async (c) =>
+      c.json(await readOne(c, 'lineage', async (tx, id) => ({ id, fields: await loadLineage(tx, id) }))),
+    )
+    .post('/profiles/merge', allow('ops'), async (c) => {
       const input = await mergeRequest(c);
-      const actor = { name: c.get('caller').name, reason: input.reason ?? c.req.header('x-aurum-reason') ?? null };
+      const actor = { name: c.get('caller').name, reason: reasonOf(c, input.reason) };
       const result = await decided(() => forceMerge(ctx, input.ids, actor));
       const [profile] = await loadProfileViews(db, [result.id]);
       return c.json({ profile, merged: result.merged });
     })
-    .post('/profiles/:id/split', async (c) => {
+    .post('/profiles/:id/split', allow('ops'), async (c) => {
       const input = await splitRequest(c);
-      const actor = { name: c.get('caller').name, reason: input.reason ?? c.req.header('x-aurum-reason') ?? null };
+      const actor = { name: c.get('caller').name, reason: reasonOf(c, input.reason) };
       const result = await decided(() => splitProfile(ctx, c.req.param('id'), input.records, actor));
       const views = await loadProfileViews(db, [result.id, result.newId]);
       const view = (id: string) => views.find((v) => v.id === id);
       return c.json({ profile: view(result.id), split: view(result.newId), moved: result.moved }, 201);
     })
-    .get('/profiles/:id/history', async (c) => {
-      const id = await active(c.req.param('id'));
-      const rows = rowsOf<{
-        kind: string;
-        survivor_id: string;
-        retired_ids: string[];
-        details: unknown;
-        actor: string;
-        reason: string | null;
-        at: Date | string;
-      }>(
-        await db.execute(sql`
-          select kind, survivor_id, retired_ids, details, actor, reason, at from profile_merges
-          where survivor_id = ${id} or ${id} = any(retired_ids)
-            or survivor_id in (select id from profiles where merged_into = ${id})
-          order by at, id`),
-      );
-      return c.json({
-        id,
-        history: rows.map((r) => ({
-          kind: r.kind,
-          at: new Date(r.at).toISOString(),
-          actor: r.actor,
-          reason: r.reason,
-          profile: r.survivor_id,
-          others: r.retired_ids,
-          details: r.details,
-        })),
-      });
-    })
-    .get('/profiles/:id/matches', async (c) => {
-      const id = await active(c.req.param('id'));
-      const rows = rowsOf<{ source: string; object: string; record_id: string; link: LinkExplanation | null }>(
-        await db.execute(sql`select source, object, record_id, link from source_records where profile_id = ${id} order by id`),
-      );
-      // Records that arrived on another profile and came here by a forced merge: say so.
-      const manual = rowsOf<{ retired_ids: string[]; actor: string; reason: string | null; at: Date | string }>(
-        await db.execute(sql`
-          select retired_ids, actor, reason, at from profile_merges
-          where survivor_id = ${id} and kind = 'manual' order by id`),
-      );
-      return c.json({
-        id,
-        members: rows.map((r) => ({
-          source: r.source,
-          object: r.object,
-          recordId: r.record_id,
-          linkedBy: r.link ?? { rule: 'record identity' },
-        })),
-        manualMerges: manual.map((m) => ({
-          retiredIds: m.retired_ids,
-          actor: m.actor,
-          reason: m.reason,
-          at: new Date(m.at).toISOString(),
-        })),
-      });
-    })
-    .get('/profiles/:id/consent', async (c) => {
-      const id = await active(c.req.param('id'));
-      const ledger = await loadConsentLedger(db, id);
-      const current = currentConsent(ledger.map((e) => ({ ...e, at: new Date(e.at) })));
-      return c.json({ id, purposes: current, ledger });
-    });
+    .get('/profiles/:id/history', allow('reader'), async (c) =>
+      c.json(
+        await readOne(c, 'history', async (tx, id) => {
+          const rows = rowsOf<{
+            kind: string;
+            survivor_id: string;
+            retired_ids: string[];
+            details: unknown;
+            actor: string;
+            reason: string | null;
+            at: Date | string;
+          }>(
+            await tx.execute(sql`
+              select kind, survivor_id, retired_ids, details, actor, reason, at from profile_merges
+              where survivor_id = ${id} or ${id} = any(retired_ids)
+                or survivor_id in (select id from profiles where merged_into = ${id})
+              order by at, id`),
+          );
+          return {
+            id,
+            history: rows.map((r) => ({
+              kind: r.kind,
+              at: new Date(r.at).toISOString(),
+              actor: r.actor,
+              reason: r.reason,
+              profile: r.survivor_id,
+              others: r.retired_ids,
+              details: r.details,
+            })),
+          };
+        }),
+      ),
+    )
+    .get('/profiles/:id/matches', allow('reader'), async (c) =>
+      c.json(
+        await readOne(c, 'matches', async (tx, id) => {
+          const rows = rowsOf<{ source: string; object: string; record_id: string; link: LinkExplanation | null }>(
+            await tx.execute(sql`select source, object, record_id, link from source_records where profile_id = ${id} order by id`),
+          );
+          // Records that arrived on another profile and came here by a forced merge: say so.
+          const manual = rowsOf<{ retired_ids: string[]; actor: string; reason: string | null; at: Date | string }>(
+            await tx.execute(sql`
+              select retired_ids, actor, reason, at from profile_merges
+              where survivor_id = ${id} and kind = 'manual' order by id`),
+          );
+          return {
+            id,
+            members: rows.map((r) => ({
+              source: r.source,
+              object: r.object,
+              recordId: r.record_id,
+              linkedBy: r.link ?? { rule: 'record identity' },
+            })),
+            manualMerges: manual.map((m) => ({
+              retiredIds: m.retired_ids,
+              actor: m.actor,
+              reason: m.reason,
+              at: new Date(m.at).toISOString(),
+            })),
+          };
+        }),
+      ),
+    )
+    .get('/profiles/:id/consent', allow('compliance'), async (c) =>
+      c.json(
+        await readOne(c, 'consent', async (tx, id) => {
+          const ledger = await loadConsentLedger(tx, id);
+          const current = currentConsent(ledger.map((e) => ({ ...e, at: new Date(e.at) })));
+          return { id, purposes: current, ledger };
+        }),
+      ),
+    );
 }

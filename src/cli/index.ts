@@ -55,6 +55,26 @@ program
   .option('--worst <n>', 'how many false merges and misses to show', '10')
   .action(async (options) => (await import('./evaluate.ts')).runEvaluate(options));
 
+const keys = program.command('keys').description('API keys: stored hashed, each with a role (reader, ops, compliance, admin)');
+keys
+  .command('create')
+  .description('make a key and print its token once, on stdout')
+  .requiredOption('-r, --role <role>', 'reader, ops, compliance or admin')
+  .requiredOption('-n, --name <name>', 'who or what holds it: the audit log names it')
+  .option('--reason <text>', 'why, for the audit log')
+  .action(async (options) => (await import('./keys.ts')).runKeysCreate(options));
+keys
+  .command('list')
+  .description('list the live keys (not their tokens)')
+  .option('--revoked', 'include revoked keys')
+  .action(async (options) => (await import('./keys.ts')).runKeysList(options));
+keys
+  .command('revoke')
+  .description('revoke a key by name: its token stops working at once')
+  .argument('<name>', 'the key name')
+  .option('--reason <text>', 'why, for the audit log')
+  .action(async (name, options) => (await import('./keys.ts')).runKeysRevoke(name, options));
+
 try {
   await program.parseAsync();
 } catch (error) {

@@ -370,3 +370,58 @@ export const identityModels = pgTable(
   },
   (t) => [index('identity_models_config_idx').on(t.configHash, t.id)],
 );
+
+/**
+ * API keys made with `aurum keys create` or `POST /keys`. Only the token's SHA-256 is kept: the
+ * token is 32 random bytes, so a fast hash is as safe as a slow one and costs a lookup, not a
+ * scan. `AURUM_API_KEYS` keys live in the environment, not here.
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: id(),
+    name: text('name').notNull(),
+    role: text('role').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    /** The token's first characters, so a key can be recognised in a list without being usable. */
+    tokenPrefix: text('token_prefix').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: at('created_at').notNull().defaultNow(),
+    revokedAt: at('revoked_at'),
+    revokedBy: text('revoked_by'),
+  },
+  (t) => [
+    uniqueIndex('api_keys_token_hash_idx').on(t.tokenHash),
+    // A name means one live key; a revoked key's name may be used again.
+    uniqueIndex('api_keys_live_name_idx').on(t.name).where(sql`${t.revokedAt} is null`),
+    check('api_keys_role_check', sql`${t.role} in ('admin', 'ops', 'compliance', 'reader')`),
+    check('api_keys_name_check', sql`${t.name} ~ '^[A-Za-z0-9_.@-]{1,64}$'`),
+  ],
+);
+
+/**
+ * Who did what to whom, and why: reads of a profile's personal data, merges, splits, consent
+ * changes, exports, erasures and key changes. Written in the transaction of the act it records, and
+ * append-only: a trigger refuses updates and deletes. It names profiles by id and holds no
+ * personal data, so it outlives an erasure.
+ */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: id(),
+    at: at('at').notNull().defaultNow(),
+    /** The API key's name, `aurum` for the pipeline itself, `cli` for the command line. */
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    profileId: uuid('profile_id'),
+    /** From the `X-Aurum-Reason` header, or a request's `reason`. */
+    reason: text('reason'),
+    /** What the act touched, beyond the profile: a route, a key's name, the profiles merged. Never personal data. */
+    details: jsonb('details').notNull().default({}),
+  },
+  (t) => [
+    index('audit_log_profile_idx').on(t.profileId, t.id).where(sql`${t.profileId} is not null`),
+    index('audit_log_actor_idx').on(t.actor, t.id),
+    index('audit_log_action_idx').on(t.action, t.id),
+  ],
+);

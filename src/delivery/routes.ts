@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { rowsOf } from '../db/database.ts';
 import { textArray } from '../db/sql.ts';
@@ -34,7 +35,7 @@ interface DestinationRow {
 }
 const view = (d: DestinationRow) => ({ id: d.id, url: d.url, purposes: d.purposes, createdAt: new Date(d.created_at).toISOString() });
 
-/** Destinations and their delivery log. Who may call: any API key (ops and admin by intent). */
+/** Destinations and their delivery log. Who may call: ops and admin (each route's `allow`). */
 export function destinationRoutes(ctx: PipelineContext) {
   const db = ctx.database.db;
   const find = async (id: string) => {
@@ -46,7 +47,7 @@ export function destinationRoutes(ctx: PipelineContext) {
   };
 
   return new Hono<AuthEnv>()
-    .post('/destinations', async (c) => {
+    .post('/destinations', allow('ops'), async (c) => {
       const input = await newDestination(c);
       const secret = randomBytes(32).toString('hex');
       const [row] = rowsOf<DestinationRow>(
@@ -57,14 +58,14 @@ export function destinationRoutes(ctx: PipelineContext) {
       // The secret is shown once, here; the hub keeps it only to sign.
       return c.json({ ...view(row as DestinationRow), secret }, 201);
     })
-    .get('/destinations', async (c) => {
+    .get('/destinations', allow('ops'), async (c) => {
       const rows = rowsOf<DestinationRow>(
         await db.execute(sql`select id, url, purposes, created_at from destinations order by created_at`),
       );
       return c.json({ destinations: rows.map(view) });
     })
-    .get('/destinations/:id', async (c) => c.json(view(await find(c.req.param('id')))))
-    .get('/destinations/:id/deliveries', async (c) => {
+    .get('/destinations/:id', allow('ops'), async (c) => c.json(view(await find(c.req.param('id')))))
+    .get('/destinations/:id/deliveries', allow('ops'), async (c) => {
       const destination = await find(c.req.param('id'));
       const limit = pageLimit(c);
       const status = c.req.query('status');

@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { allow } from '../api/roles.ts';
 import { rowsOf } from '../db/database.ts';
 import { textArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -91,7 +92,7 @@ function importView(row: ImportRow, quarantined: number) {
 }
 
 /**
- * File imports. Who may call: any API key (ops, once roles are enforced).
+ * File imports. Who may call: ops and admin (each route's `allow`).
  * - `POST /sources/:source/import`: CSV (header row) or NDJSON, streamed: stored a batch at a time as
  *   it arrives, never held whole. Answers when the body has been read: `202` with the counts.
  * - `GET /imports/:id`: the counts, and how far the pipeline has got.
@@ -110,7 +111,7 @@ export function importRoutes(ctx: PipelineContext) {
   };
 
   return new Hono<AuthEnv>()
-    .post('/sources/:source/import', async (c) => {
+    .post('/sources/:source/import', allow('ops'), async (c) => {
       const name = c.req.param('source');
       if (!ctx.workspace().sources.has(name)) throw new ApiError('unknown_source', `there is no source named "${name}"`);
       const format = formatOf(c.req.header('content-type'), c.req.query('format'));
@@ -187,5 +188,5 @@ export function importRoutes(ctx: PipelineContext) {
         where id = ${id}`);
       return c.json(await load(id), 202);
     })
-    .get('/imports/:id', async (c) => c.json(await load(c.req.param('id'))));
+    .get('/imports/:id', allow('ops'), async (c) => c.json(await load(c.req.param('id'))));
 }

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { ConfigError } from '../config/yaml-file.ts';
 import { rowsOf } from '../db/database.ts';
@@ -26,12 +27,12 @@ const replayRequest = bodyValidator<ReplayRequest>({
 
 /**
  * Quarantine: records a mapping could not turn into a valid fragment, with their error and raw payload.
- * Who may call: any API key (ops and admin by intent).
+ * Who may call: ops and admin (each route's `allow`).
  */
 export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => void) {
   const db = ctx.database.db;
   return new Hono<AuthEnv>()
-    .get('/quarantine', async (c) => {
+    .get('/quarantine', allow('ops'), async (c) => {
       const status = c.req.query('status') ?? 'open';
       if (!['open', 'resolved', 'all'].includes(status)) throw new ApiError('invalid_request', 'status must be open, resolved or all');
       const source = c.req.query('source');
@@ -72,7 +73,7 @@ export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => vo
         })),
       });
     })
-    .post('/quarantine/replay', async (c) => {
+    .post('/quarantine/replay', allow('ops'), async (c) => {
       const input = await replayRequest(c, { optional: true });
       // The fix is on disk: read it before replaying. A broken workspace replays nothing.
       try {

@@ -110,8 +110,12 @@ export async function splitProfile(
       on conflict do nothing`);
     const details = { records: [...chosen].map((m) => ({ source: m.source, object: m.object, recordId: m.record_id })) };
     await tx.execute(sql`
-      insert into profile_merges (survivor_id, retired_ids, kind, details, actor, reason)
-      values (${id}, ${uuidArray([newId])}, 'split', ${JSON.stringify(details)}::jsonb, ${actor.name}, ${actor.reason})`);
+      with split as (
+        insert into profile_merges (survivor_id, retired_ids, kind, details, actor, reason)
+        values (${id}, ${uuidArray([newId])}, 'split', ${JSON.stringify(details)}::jsonb, ${actor.name}, ${actor.reason})
+        returning survivor_id, retired_ids, actor, reason)
+      insert into audit_log (actor, action, profile_id, reason, details)
+      select actor, 'profile.split', survivor_id, reason, jsonb_build_object('into', retired_ids[1], 'records', ${moved.length}::int) from split`);
     await refreshGolden(tx, [id, newId], priorityOf(ctx));
     await publish(ctx, tx, [
       { profileId: id, event: 'profile.split', splitInto: [newId] },

@@ -1,17 +1,18 @@
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { allow } from '../api/roles.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { describeModel, TrainingError, trainModel } from './live-model.ts';
 
 /**
- * The live identity model. Who may call: any API key (ops and admin by intent).
+ * The live identity model. Who may call: ops and admin (each route's `allow`).
  * - `GET /identity/model`: the model in force, every field's levels with m, u and weight.
  * - `POST /identity/train`: trains a model on the stored records now and puts it in force.
  */
 export function identityRoutes(ctx: PipelineContext) {
   return new Hono<AuthEnv>()
-    .get('/identity/model', async (c) => {
+    .get('/identity/model', allow('ops'), async (c) => {
       const identity = ctx.workspace().identity;
       const model = await describeModel(ctx.database.db, identity);
       if (!model) {
@@ -22,7 +23,7 @@ export function identityRoutes(ctx: PipelineContext) {
       }
       return c.json(model);
     })
-    .post('/identity/train', async (c) => {
+    .post('/identity/train', allow('ops'), async (c) => {
       try {
         const { summary } = await trainModel(ctx.database.db, ctx.workspace().identity, c.get('caller').name);
         ctx.models.invalidate();

@@ -347,9 +347,14 @@ export async function retire(
   // Keep redirects one hop long: ids retired earlier into these now answer with the survivor too.
   await tx.execute(sql`update profiles set merged_into = ${survivorId} where merged_into = any(${retired})`);
   await tx.execute(sql`update source_records set profile_id = ${survivorId} where profile_id = any(${retired})`);
+  // The merge's history and its audit entry, in one statement.
   await tx.execute(sql`
-    insert into profile_merges (survivor_id, retired_ids, kind, details, actor, reason)
-    values (${survivorId}, ${retired}, ${kind}, ${JSON.stringify(details)}::jsonb, ${actor}, ${reason})`);
+    with merge as (
+      insert into profile_merges (survivor_id, retired_ids, kind, details, actor, reason)
+      values (${survivorId}, ${retired}, ${kind}, ${JSON.stringify(details)}::jsonb, ${actor}, ${reason})
+      returning survivor_id, retired_ids, kind, actor, reason)
+    insert into audit_log (actor, action, profile_id, reason, details)
+    select actor, 'profile.merged', survivor_id, reason, jsonb_build_object('retired', retired_ids, 'kind', kind) from merge`);
 }
 
 async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; profileId: string; link: LinkExplanation | null }[]) {

@@ -11,6 +11,13 @@ import { createLogger } from '../../src/log.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
+/** One bootstrap key per role (`AURUM_API_KEYS`); their names are `env:<role>`. */
+export const ROLE_KEYS = {
+  admin: ADMIN_KEY,
+  reader: 'test-reader-key-0123',
+  ops: 'test-ops-key-0123',
+  compliance: 'test-compliance-key-0123',
+} as const;
 export const SECRETS = { CRM_SECRET: 'crm-secret-0123456789abcdef', SHOP_SECRET: 'shop-secret-0123456789abcdef' };
 export const FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'workspace');
 
@@ -45,7 +52,9 @@ export interface TestHubOptions {
 export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
   const configDir = options.configDir ?? copyWorkspace();
   const env = {
-    AURUM_API_KEYS: `admin:${ADMIN_KEY},reader:test-reader-key-0123`,
+    AURUM_API_KEYS: Object.entries(ROLE_KEYS)
+      .map(([role, token]) => `${role}:${token}`)
+      .join(','),
     AURUM_CONFIG_DIR: configDir,
     AURUM_DEFAULT_REGION: 'GB',
     AURUM_DELIVERY_RETRY_DELAY: '1',

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { ApiError } from '../../api/errors.ts';
+import { allow } from '../../api/roles.ts';
 import { rowsOf } from '../../db/database.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
 import { QUEUES, txAdapter } from '../../queue/queues.ts';
@@ -53,7 +54,7 @@ function runView(r: RunRow) {
 }
 
 /**
- * Sources and their syncs. Who may call: any API key (ops, once roles are enforced).
+ * Sources and their syncs. Who may call: ops and admin (each route's `allow`).
  * - `GET /sources`: every source with its health.
  * - `POST /sources/:source/sync {full?}`: queues a pull now (202 with the run), 409 while one is queued or running.
  * - `GET /sources/:source/runs`: its runs, newest first.
@@ -66,7 +67,7 @@ export function sourceRoutes(ctx: PipelineContext) {
     return source;
   };
   return new Hono()
-    .get('/sources', async (c) => {
+    .get('/sources', allow('ops'), async (c) => {
       const latest = new Map(
         rowsOf<RunRow>(await db.execute(sql`select distinct on (source) * from sync_runs order by source, id desc`)).map((r) => [
           r.source,
@@ -103,7 +104,7 @@ export function sourceRoutes(ctx: PipelineContext) {
       });
       return c.json({ sources });
     })
-    .post('/sources/:source/sync', async (c) => {
+    .post('/sources/:source/sync', allow('ops'), async (c) => {
       const source = sourceOf(c.req.param('source'));
       if (!connectorTypes.get(source.type)?.pull) {
         throw new ApiError('not_pullable', `a ${source.type} source is not pulled: it sends webhooks or files`);
@@ -144,7 +145,7 @@ export function sourceRoutes(ctx: PipelineContext) {
       });
       return c.json(runView(run), 202);
     })
-    .get('/sources/:source/runs', async (c) => {
+    .get('/sources/:source/runs', allow('ops'), async (c) => {
       const source = sourceOf(c.req.param('source'));
       const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 50) || 50, 1), 500);
       const runs = rowsOf<RunRow>(

@@ -1,0 +1,96 @@
+import { sql } from 'drizzle-orm';
+import { type Db, rowsOf, type Tx } from '../db/database.ts';
+import { textArray } from '../db/sql.ts';
+
+/** Every action the audit log records. */
+export const AUDIT_ACTIONS = [
+  /** A caller read a profile's personal data: the profile, its matches, history, lineage or consent. */
+  'profile.read',
+  'profile.merged',
+  'profile.split',
+  'profile.exported',
+  'profile.erased',
+  'consent.changed',
+  'record.read',
+  'key.created',
+  'key.revoked',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export interface AuditEntry {
+  actor: string;
+  action: AuditAction;
+  profileId?: string | null;
+  reason?: string | null;
+  details?: Record<string, unknown>;
+}
+
+/** Records acts in `tx`, the transaction of the acts themselves: one statement however many. */
+export async function audit(tx: Tx | Db, ...entries: AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await tx.execute(sql`
+    insert into audit_log (actor, action, profile_id, reason, details)
+    select actor, action, profile_id::uuid, reason, details::jsonb
+    from unnest(${textArray(entries.map((e) => e.actor))}, ${textArray(entries.map((e) => e.action))},
+      ${sql.param(entries.map((e) => e.profileId ?? null))}::text[], ${sql.param(entries.map((e) => e.reason ?? null))}::text[],
+      ${textArray(entries.map((e) => JSON.stringify(e.details ?? {})))})
+      as t(actor, action, profile_id, reason, details)`);
+}
+
+export interface AuditQuery {
+  profile?: string;
+  actor?: string;
+  action?: string;
+  from?: Date;
+  to?: Date;
+  /** Entries older than this id: the previous page's `next`. */
+  before?: number;
+  limit: number;
+}
+
+export interface AuditView {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  profileId: string | null;
+  reason: string | null;
+  details: unknown;
+}
+
+/** Newest first, a page at a time; `next` continues where the page stopped. */
+export async function queryAudit(db: Db, q: AuditQuery): Promise<{ entries: AuditView[]; next: number | null }> {
+  const rows = rowsOf<{
+    id: string | number;
+    at: Date | string;
+    actor: string;
+    action: string;
+    profile_id: string | null;
+    reason: string | null;
+    details: unknown;
+  }>(
+    await db.execute(sql`
+      select id, at, actor, action, profile_id, reason, details from audit_log
+      where true
+        ${q.profile ? sql`and profile_id = ${q.profile}` : sql``}
+        ${q.actor ? sql`and actor = ${q.actor}` : sql``}
+        ${q.action ? sql`and action = ${q.action}` : sql``}
+        ${q.from ? sql`and at >= ${q.from.toISOString()}` : sql``}
+        ${q.to ? sql`and at < ${q.to.toISOString()}` : sql``}
+        ${q.before ? sql`and id < ${q.before}` : sql``}
+      order by id desc limit ${q.limit + 1}`),
+  );
+  const page = rows.slice(0, q.limit);
+  return {
+    entries: page.map((r) => ({
+      id: Number(r.id),
+      at: new Date(r.at).toISOString(),
+      actor: r.actor,
+      action: r.action,
+      profileId: r.profile_id,
+      reason: r.reason,
+      details: r.details,
+    })),
+    next: rows.length > q.limit ? Number(page.at(-1)?.id) : null,
+  };
+}

@@ -1,0 +1,80 @@
+import type { JSONSchemaType } from 'ajv';
+import { Hono } from 'hono';
+import { type AuthEnv, reasonOf } from '../api/auth.ts';
+import { ApiError } from '../api/errors.ts';
+import { allow } from '../api/roles.ts';
+import { bodyValidator, pageLimit } from '../api/validate.ts';
+import { ROLES, type Role } from '../config/settings.ts';
+import type { PipelineContext } from '../pipeline-context.ts';
+import { createKey, KeyError, listKeys, revokeKey } from './api-keys.ts';
+import { AUDIT_ACTIONS, queryAudit } from './audit.ts';
+
+interface KeyRequest {
+  name: string;
+  role: Role;
+}
+const keyRequest = bodyValidator<KeyRequest>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'role'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9_.@-]{1,64}$' },
+    role: { type: 'string', enum: [...ROLES] },
+  },
+} as JSONSchemaType<KeyRequest>);
+
+const keyed = async <T>(run: () => Promise<T>): Promise<T> => {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof KeyError) throw new ApiError(error.code, error.message);
+    throw error;
+  }
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function timeParam(name: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new ApiError('invalid_request', `${name} must be an ISO date or time`);
+  return date;
+}
+
+/**
+ * API keys (admin) and the audit log (compliance, admin).
+ * - `POST /keys {name, role}` → 201 with the token, shown once; `GET /keys`; `DELETE /keys/:name`.
+ * - `GET /audit?profile=&actor=&action=&from=&to=&limit=&before=`: newest first, paged by `next`.
+ */
+export function accessRoutes(ctx: PipelineContext) {
+  const db = ctx.database.db;
+  return new Hono<AuthEnv>()
+    .post('/keys', allow('admin'), async (c) => {
+      const input = await keyRequest(c);
+      const { key, token } = await keyed(() => createKey(db, { ...input, actor: c.get('caller').name, reason: reasonOf(c) }));
+      return c.json({ ...key, token }, 201);
+    })
+    .get('/keys', allow('admin'), async (c) => c.json({ keys: await listKeys(db, { includeRevoked: c.req.query('revoked') === 'true' }) }))
+    .delete('/keys/:name', allow('admin'), async (c) => {
+      const key = await keyed(() => revokeKey(db, { name: c.req.param('name'), actor: c.get('caller').name, reason: reasonOf(c) }));
+      return c.json(key);
+    })
+    .get('/audit', allow('compliance'), async (c) => {
+      const { profile, actor, action, from, to, before } = c.req.query();
+      if (profile !== undefined && !UUID.test(profile)) throw new ApiError('invalid_request', 'profile must be a profile id');
+      if (action !== undefined && !(AUDIT_ACTIONS as readonly string[]).includes(action)) {
+        throw new ApiError('invalid_request', `action must be one of ${AUDIT_ACTIONS.join(', ')}`);
+      }
+      if (before !== undefined && !/^[1-9][0-9]*$/.test(before)) throw new ApiError('invalid_request', 'before must be an entry id');
+      const page = await queryAudit(db, {
+        ...(profile ? { profile } : {}),
+        ...(actor ? { actor } : {}),
+        ...(action ? { action } : {}),
+        ...(from ? { from: timeParam('from', from) as Date } : {}),
+        ...(to ? { to: timeParam('to', to) as Date } : {}),
+        ...(before ? { before: Number(before) } : {}),
+        limit: pageLimit(c),
+      });
+      return c.json(page);
+    });
+}

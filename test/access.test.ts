@@ -1,0 +1,237 @@
+/**
+ * Roles on every route, API keys made through the API, and the audit log: what it records, how it
+ * is queried, and that nothing can rewrite it.
+ */
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../src/db/database.ts';
+import { ROLE_KEYS, startTestHub, type TestHub } from './helpers/hub.ts';
+
+type Role = keyof typeof ROLE_KEYS;
+type Audience = 'reader' | 'ops' | 'compliance' | 'admin';
+const ROLES: Role[] = ['reader', 'ops', 'compliance', 'admin'];
+const admits: Record<Audience, Role[]> = {
+  reader: ['reader', 'ops', 'compliance', 'admin'],
+  ops: ['ops', 'admin'],
+  compliance: ['compliance', 'admin'],
+  admin: ['admin'],
+};
+
+const NO_PROFILE = '00000000-0000-4000-8000-000000000000';
+/**
+ * Every authenticated route and who it is for. A route added to the app without a row here fails
+ * the test below, so the matrix cannot fall behind the API.
+ */
+const MATRIX: [method: string, route: string, audience: Audience, path: string][] = [
+  ['GET', '/profiles', 'reader', '/profiles?email=nobody@example.com'],
+  ['GET', '/profiles/:id', 'reader', `/profiles/${NO_PROFILE}`],
+  ['GET', '/profiles/:id/matches', 'reader', `/profiles/${NO_PROFILE}/matches`],
+  ['GET', '/profiles/:id/history', 'reader', `/profiles/${NO_PROFILE}/history`],
+  ['GET', '/profiles/:id/lineage', 'compliance', `/profiles/${NO_PROFILE}/lineage`],
+  ['GET', '/profiles/:id/consent', 'compliance', `/profiles/${NO_PROFILE}/consent`],
+  ['POST', '/profiles/merge', 'ops', '/profiles/merge'],
+  ['POST', '/profiles/:id/split', 'ops', `/profiles/${NO_PROFILE}/split`],
+  ['GET', '/sources', 'ops', '/sources'],
+  ['POST', '/sources/:source/sync', 'ops', '/sources/no-such-source/sync'],
+  ['GET', '/sources/:source/runs', 'ops', '/sources/no-such-source/runs'],
+  ['POST', '/sources/:source/import', 'ops', '/sources/no-such-source/import'],
+  ['GET', '/imports/:id', 'ops', `/imports/${NO_PROFILE}`],
+  ['GET', '/quarantine', 'ops', '/quarantine?status=nonsense'],
+  ['POST', '/quarantine/replay', 'ops', '/quarantine/replay'],
+  ['GET', '/destinations', 'ops', '/destinations'],
+  ['POST', '/destinations', 'ops', '/destinations'],
+  ['GET', '/destinations/:id', 'ops', `/destinations/${NO_PROFILE}`],
+  ['GET', '/destinations/:id/deliveries', 'ops', `/destinations/${NO_PROFILE}/deliveries`],
+  ['GET', '/identity/model', 'ops', '/identity/model'],
+  ['POST', '/identity/train', 'ops', '/identity/train'],
+  ['GET', '/audit', 'compliance', '/audit?action=nonsense'],
+  ['POST', '/keys', 'admin', '/keys'],
+  ['GET', '/keys', 'admin', '/keys'],
+  ['DELETE', '/keys/:name', 'admin', '/keys/no-such-key'],
+];
+/** Routes that take no API key: their own authentication, or none. */
+const OPEN = ['GET /health', 'GET /webhooks/:source', 'POST /webhooks/:source'];
+
+let t: TestHub;
+beforeAll(async () => {
+  t = await startTestHub();
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+const as = (role: Role | undefined, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  Promise.resolve(
+    t.hub.app.request(path, {
+      method,
+      headers: { 'content-type': 'application/json', ...(role ? { authorization: `Bearer ${ROLE_KEYS[role]}` } : {}), ...headers },
+      // An empty or invalid body: a permitted caller gets a validation error, never a side effect.
+      ...(method === 'GET' || method === 'DELETE' ? {} : { body: JSON.stringify(body ?? {}) }),
+    }),
+  );
+
+describe('roles', () => {
+  it('the matrix names every route the app serves', () => {
+    const served = new Set(t.hub.app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`));
+    const named = new Set([...MATRIX.map(([m, r]) => `${m} ${r}`), ...OPEN]);
+    expect([...served].filter((r) => !named.has(r))).toEqual([]);
+    expect([...named].filter((r) => !served.has(r))).toEqual([]);
+  });
+
+  it.each(MATRIX)('%s %s: %s and up may call it; other roles get 403, no key 401', async (method, _route, audience, path) => {
+    const anonymous = await as(undefined, method, path);
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    for (const role of ROLES) {
+      const response = await as(role, method, path);
+      if (admits[audience].includes(role)) {
+        expect([401, 403], `${role} ${method} ${path}`).not.toContain(response.status);
+      } else {
+        expect(response.status, `${role} ${method} ${path}`).toBe(403);
+        expect(await response.json()).toMatchObject({ error: { code: 'forbidden', message: expect.stringContaining(role) } });
+      }
+    }
+  });
+
+  it('webhooks take no key: the signature is the authentication', async () => {
+    const response = await t.postWebhook('crm', JSON.stringify({ id: 'c-roles-1', email: 'roles@example.com' }));
+    expect(response.status).toBe(202);
+    expect((await t.hub.app.request('/health')).status).toBe(200);
+  });
+});
+
+describe('API keys through the API', () => {
+  it('an admin makes a key, whose token works with its role at once, and revokes it', async () => {
+    const made = await as('admin', 'POST', '/keys', { name: 'support-desk', role: 'reader' }, { 'x-aurum-reason': 'ticket 42' });
+    expect(made.status).toBe(201);
+    const key = (await made.json()) as { token: string; name: string; role: string; tokenPrefix: string };
+    expect(key).toMatchObject({ name: 'support-desk', role: 'reader', token: expect.stringMatching(/^aurum_[A-Za-z0-9_-]{43}$/) });
+    expect(key.token.startsWith(key.tokenPrefix)).toBe(true);
+    const call = (path: string) => t.hub.app.request(path, { headers: { authorization: `Bearer ${key.token}` } });
+    expect((await call('/profiles?email=nobody@example.com')).status).toBe(200);
+    expect((await call('/sources')).status).toBe(403);
+
+    // Only the hash is stored.
+    const rows = rowsOf<{ token_hash: string }>(
+      await t.testDb.database.db.execute(sql`select token_hash from api_keys where name = 'support-desk'`),
+    );
+    expect(rows[0]?.token_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(await t.count(`api_keys where token_hash = '${key.token}' or token_prefix = '${key.token}'`)).toBe(0);
+
+    const listed = (await (await as('admin', 'GET', '/keys')).json()) as { keys: Record<string, unknown>[] };
+    expect(listed.keys).toContainEqual(expect.objectContaining({ name: 'support-desk', role: 'reader', createdBy: 'env:admin' }));
+    expect(JSON.stringify(listed)).not.toContain(key.token);
+
+    expect((await as('admin', 'POST', '/keys', { name: 'support-desk', role: 'ops' })).status).toBe(409);
+    expect((await as('admin', 'POST', '/keys', { name: 'has space', role: 'ops' })).status).toBe(400);
+    expect((await as('admin', 'POST', '/keys', { name: 'x', role: 'king' })).status).toBe(400);
+
+    const revoked = await as('admin', 'DELETE', '/keys/support-desk');
+    expect(revoked.status).toBe(200);
+    expect(await revoked.json()).toMatchObject({ name: 'support-desk', revokedBy: 'env:admin', revokedAt: expect.any(String) });
+    expect((await call('/profiles?email=nobody@example.com')).status).toBe(401);
+    expect((await as('admin', 'DELETE', '/keys/support-desk')).status).toBe(404);
+
+    const audit = (await (await as('compliance', 'GET', '/audit?actor=env:admin')).json()) as { entries: Record<string, unknown>[] };
+    expect(audit.entries.map((e) => e['action'])).toEqual(expect.arrayContaining(['key.created', 'key.revoked']));
+    expect(audit.entries.find((e) => e['action'] === 'key.created')).toMatchObject({
+      reason: 'ticket 42',
+      details: { key: 'support-desk', role: 'reader' },
+    });
+  });
+});
+
+describe('audit log', () => {
+  const post = (id: string, email: string, first: string) =>
+    t.postWebhook('crm', JSON.stringify({ id, email, first_name: first, last_name: 'Audit' }));
+
+  it('records each read of a profile, by whom, why, and which view; never the query itself', async () => {
+    expect((await post('c-audit-1', 'ada.audit@example.com', 'Ada')).status).toBe(202);
+    await t.settle();
+    const search = await as('reader', 'GET', '/profiles?email=ada.audit@example.com', undefined, { 'x-aurum-reason': 'customer call' });
+    const [profile] = ((await search.json()) as { profiles: { id: string }[] }).profiles;
+    expect(profile).toBeDefined();
+    const id = (profile as { id: string }).id;
+    await as('reader', 'GET', `/profiles/${id}`);
+    await as('compliance', 'GET', `/profiles/${id}/lineage`);
+    await as('compliance', 'GET', `/profiles/${id}/consent`);
+
+    const { entries } = (await (await as('compliance', 'GET', `/audit?profile=${id}`)).json()) as { entries: Record<string, any>[] };
+    expect(entries.map((e) => [e['actor'], e['action'], e['details']?.view])).toEqual([
+      ['env:compliance', 'profile.read', 'consent'],
+      ['env:compliance', 'profile.read', 'lineage'],
+      ['env:reader', 'profile.read', 'profile'],
+      ['env:reader', 'profile.read', 'search'],
+    ]);
+    expect(entries[3]).toMatchObject({ profileId: id, reason: 'customer call', at: expect.any(String) });
+    expect(JSON.stringify(entries)).not.toContain('ada.audit@example.com');
+  });
+
+  it('records merges and splits with their actor and reason, and the pipeline’s own merges as aurum', async () => {
+    await post('c-audit-2', 'bob.audit@example.com', 'Bob');
+    await post('c-audit-3', 'cy.audit@example.com', 'Cy');
+    await t.settle();
+    const idOf = async (email: string) =>
+      ((await (await as('reader', 'GET', `/profiles?email=${email}`)).json()) as { profiles: { id: string }[] }).profiles[0]?.id as string;
+    const [bob, cy] = [await idOf('bob.audit@example.com'), await idOf('cy.audit@example.com')];
+    const merged = await as('ops', 'POST', '/profiles/merge', { ids: [bob, cy] }, { 'x-aurum-reason': 'same person, per ticket 7' });
+    expect(merged.status).toBe(200);
+    const survivor = ((await merged.json()) as { profile: { id: string } }).profile.id;
+    const split = await as('ops', 'POST', `/profiles/${survivor}/split`, {
+      records: [{ source: 'crm', recordId: 'c-audit-3' }],
+      reason: 'not the same after all',
+    });
+    expect(split.status).toBe(201);
+
+    const page = (await (await as('admin', 'GET', `/audit?profile=${survivor}&actor=env:ops`)).json()) as {
+      entries: Record<string, any>[];
+    };
+    expect(page.entries.map((e) => [e['action'], e['reason']])).toEqual([
+      ['profile.split', 'not the same after all'],
+      ['profile.merged', 'same person, per ticket 7'],
+    ]);
+    expect(page.entries[1]?.['details']).toMatchObject({ kind: 'manual', retired: [survivor === bob ? cy : bob] });
+
+    // A record bridging two profiles merges them in the pipeline: the merge is audited as the hub's own.
+    const before = await t.count(`audit_log where actor = 'aurum' and action = 'profile.merged'`);
+    await t.postWebhook(
+      'crm',
+      JSON.stringify([
+        { id: 'c-audit-6', email: 'eve.audit@example.com' },
+        { id: 'c-audit-7', email: 'fay.audit@example.com' },
+      ]),
+    );
+    await t.settle();
+    await t.postWebhook('crm', JSON.stringify({ id: 'c-audit-8', email: 'eve.audit@example.com', phone: '+447911123456' }));
+    await t.postWebhook('crm', JSON.stringify({ id: 'c-audit-9', email: 'fay.audit@example.com', phone: '+447911123456' }));
+    await t.settle();
+    expect(await t.count(`audit_log where actor = 'aurum' and action = 'profile.merged'`)).toBeGreaterThan(before);
+  });
+
+  it('filters by action and time, and pages newest first', async () => {
+    const all = (await (await as('compliance', 'GET', '/audit?action=profile.read&limit=2')).json()) as {
+      entries: { id: number; at: string }[];
+      next: number | null;
+    };
+    expect(all.entries).toHaveLength(2);
+    expect(all.next).toBe(all.entries[1]?.id);
+    const next = (await (await as('compliance', 'GET', `/audit?action=profile.read&limit=2&before=${all.next}`)).json()) as {
+      entries: { id: number }[];
+    };
+    expect(next.entries[0]?.id).toBeLessThan(all.next as number);
+    const future = (await (await as('compliance', 'GET', `/audit?from=${new Date(Date.now() + 60_000).toISOString()}`)).json()) as {
+      entries: unknown[];
+      next: null;
+    };
+    expect(future).toEqual({ entries: [], next: null });
+    expect((await as('compliance', 'GET', '/audit?from=yesterday')).status).toBe(400);
+    expect((await as('compliance', 'GET', '/audit?profile=not-an-id')).status).toBe(400);
+  });
+
+  it('is append-only: the database refuses to update or delete an entry', async () => {
+    const db = t.testDb.database.db;
+    await expect(db.execute(sql`update audit_log set actor = 'someone else'`)).rejects.toThrow();
+    await expect(db.execute(sql`delete from audit_log`)).rejects.toThrow();
+    expect(await t.count('audit_log')).toBeGreaterThan(0);
+  });
+});
