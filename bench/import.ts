@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { serve } from '@hono/node-server';
+import { serveHub } from '../src/api/serve.ts';
 import { parseSettings } from '../src/config/settings.ts';
 import { loadWorkspace } from '../src/config/workspace.ts';
 import { openDatabase } from '../src/db/database.ts';
@@ -68,7 +68,7 @@ const hub = await createHub({
   log: createLogger('warn'),
   workers: false,
 });
-const server = serve({ fetch: hub.app.fetch, port: 0 });
+const server = serveHub(hub.app, 0);
 await new Promise((resolve) => server.once('listening', resolve));
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const rssBefore = Math.round(process.memoryUsage().rss / 1024 / 1024);

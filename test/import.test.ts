@@ -4,10 +4,13 @@
  */
 import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IDLE_TIMEOUT_MS, serveHub } from '../src/api/serve.ts';
 import { CLI, startCli } from './helpers/cli.ts';
 import { FIXTURE, SECRETS, startTestHub, type TestHub } from './helpers/hub.ts';
 
@@ -134,5 +137,45 @@ describe('aurum import', () => {
     ]);
     expect(JSON.parse(stdout)).toMatchObject({ accepted: 1, processed: 1, progress: 1 });
     expect(stderr).toMatch(/upload\s+\[/);
+  });
+
+  it('says what came back when the answer is not the hub’s JSON (a proxy page, a cut connection)', async () => {
+    const proxy = createServer((_request, response) => {
+      response.writeHead(502, { 'content-type': 'text/html' }).end('<h1>502 Bad Gateway</h1>');
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'aurum-import-')), 'one.ndjson');
+    writeFileSync(file, '{"id":"p1"}\n');
+    try {
+      const failed = await promisify(execFile)(process.execPath, [
+        CLI,
+        'import',
+        '--source',
+        'crm',
+        file,
+        '--url',
+        `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        '--key',
+        'k',
+        '--no-progress',
+      ]).catch((e: { code: number; stderr: string }) => e);
+      expect(failed).toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('aurum: the hub answered 502 Bad Gateway: <h1>502 Bad Gateway</h1>'),
+      });
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('serves imports without a total request time limit, but cuts off a silent sender', async () => {
+    const server = serveHub({ fetch: () => new Response('ok') }, 0);
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      expect(server.requestTimeout).toBe(0);
+      expect(server.timeout).toBe(IDLE_TIMEOUT_MS);
+    } finally {
+      server.close();
+    }
   });
 });

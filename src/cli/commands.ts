@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { serve } from '@hono/node-server';
+import { serveHub } from '../api/serve.ts';
 import { parseSettings, type Settings, SettingsError } from '../config/settings.ts';
 import { loadWorkspace } from '../config/workspace.ts';
 import { ConfigError } from '../config/yaml-file.ts';
@@ -78,10 +78,10 @@ export async function runStart(): Promise<void> {
   const { workspace, database } = await openOrExit(settings);
   const hub = await createHub({ settings, database, workspace, log, workers: settings.role !== 'api' });
 
-  let server: ReturnType<typeof serve> | undefined;
+  let server: ReturnType<typeof serveHub> | undefined;
   if (settings.role !== 'worker') {
-    server = serve({ fetch: hub.app.fetch, port: settings.port }, (info) => {
-      const url = `http://localhost:${info.port}`;
+    server = serveHub(hub.app, settings.port, (port) => {
+      const url = `http://localhost:${port}`;
       console.log(
         `Aurum is running at ${url} (${database.kind}, role ${settings.role}, ${workspace.sources.size} sources, ${workspace.mappings.length} mappings)`,
       );

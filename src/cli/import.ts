@@ -47,7 +47,17 @@ export async function runImport(file: string, options: ImportOptions): Promise<v
     body: Readable.toWeb(stream) as ReadableStream<Uint8Array>,
     duplex: 'half',
   } as RequestInit);
-  const answer = (await response.json()) as ImportView & { error?: { code: string; message: string; details?: ImportView } };
+  const text = await response.text();
+  let answer: ImportView & { error?: { code: string; message: string; details?: ImportView } };
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    // Not the hub's JSON: a proxy's page, or a connection cut short. Say what came back.
+    bar.stop();
+    throw new Error(
+      `the hub answered ${response.status} ${response.statusText}${text ? `: ${text.slice(0, 200)}` : ' with an empty body'}`,
+    );
+  }
   if (!response.ok) {
     bar.stop();
     throw new Error(`${answer.error?.code ?? response.status}: ${answer.error?.message ?? 'the import failed'}`);
