@@ -29,6 +29,8 @@ const MATRIX: [method: string, route: string, audience: Audience, path: string][
   ['GET', '/profiles/:id/history', 'reader', `/profiles/${NO_PROFILE}/history`],
   ['GET', '/profiles/:id/lineage', 'compliance', `/profiles/${NO_PROFILE}/lineage`],
   ['GET', '/profiles/:id/consent', 'compliance', `/profiles/${NO_PROFILE}/consent`],
+  ['GET', '/profiles/:id/export', 'compliance', `/profiles/${NO_PROFILE}/export`],
+  ['GET', '/records/:source/:recordId', 'compliance', '/records/no-such-source/r1'],
   ['POST', '/profiles/merge', 'ops', '/profiles/merge'],
   ['POST', '/profiles/:id/split', 'ops', `/profiles/${NO_PROFILE}/split`],
   ['GET', '/sources', 'ops', '/sources'],

@@ -59,7 +59,7 @@ export interface AuditView {
 }
 
 /** Newest first, a page at a time; `next` continues where the page stopped. */
-export async function queryAudit(db: Db, q: AuditQuery): Promise<{ entries: AuditView[]; next: number | null }> {
+export async function queryAudit(db: Db | Tx, q: AuditQuery): Promise<{ entries: AuditView[]; next: number | null }> {
   const rows = rowsOf<{
     id: string | number;
     at: Date | string;

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { accessRoutes } from '../access/routes.ts';
+import { complianceRoutes } from '../compliance/routes.ts';
 import { sourceRoutes } from '../connectors/sync/routes.ts';
 import { destinationRoutes } from '../delivery/routes.ts';
 import { importRoutes } from '../intake/import-route.ts';
@@ -27,7 +28,7 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.route('/', webhookRoutes(ctx));
 
   const withKey = requireKey(ctx.settings.apiKeys, ctx.database.db);
-  for (const prefix of ['/profiles', '/destinations', '/quarantine', '/identity', '/sources', '/imports', '/keys', '/audit']) {
+  for (const prefix of ['/profiles', '/destinations', '/quarantine', '/identity', '/sources', '/imports', '/keys', '/audit', '/records']) {
     app.use(prefix, withKey);
     app.use(`${prefix}/*`, withKey);
   }
@@ -38,5 +39,6 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.route('/', sourceRoutes(ctx));
   app.route('/', importRoutes(ctx));
   app.route('/', accessRoutes(ctx));
+  app.route('/', complianceRoutes(ctx));
   return app;
 }
