@@ -28,7 +28,18 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.route('/', webhookRoutes(ctx));
 
   const withKey = requireKey(ctx.settings.apiKeys, ctx.database.db);
-  for (const prefix of ['/profiles', '/destinations', '/quarantine', '/identity', '/sources', '/imports', '/keys', '/audit', '/records']) {
+  for (const prefix of [
+    '/profiles',
+    '/destinations',
+    '/quarantine',
+    '/identity',
+    '/sources',
+    '/imports',
+    '/keys',
+    '/audit',
+    '/records',
+    '/erasures',
+  ]) {
     app.use(prefix, withKey);
     app.use(`${prefix}/*`, withKey);
   }

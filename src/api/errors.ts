@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   destination_not_found: 404,
   key_not_found: 404,
   record_not_found: 404,
+  erasure_not_found: 404,
   malformed_json: 400,
   malformed_body: 400,
   invalid_request: 400,

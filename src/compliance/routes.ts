@@ -1,15 +1,30 @@
+import type { JSONSchemaType } from 'ajv';
 import { Hono } from 'hono';
 import { audit } from '../access/audit.ts';
 import { type AuthEnv, reasonOf } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
 import { allow } from '../api/roles.ts';
+import { bodyValidator, pageLimit } from '../api/validate.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { eraseProfile } from './erase.ts';
+import { listErasures, listSuppressions } from './erasures.ts';
 import { exportProfile, loadRecords } from './export.ts';
+
+interface EraseRequest {
+  reason?: string;
+}
+const eraseRequest = bodyValidator<EraseRequest>({
+  type: 'object',
+  additionalProperties: false,
+  properties: { reason: { type: 'string', nullable: true, minLength: 1, maxLength: 2000 } },
+} as JSONSchemaType<EraseRequest>);
 
 /**
  * Data-subject requests and record lookups. Who may call: compliance and admin.
  * - `GET /profiles/:id/export`: everything held on the person, as one JSON document.
  * - `GET /records/:source/:recordId`: a source record's raw payload, its fragment and its profile.
+ * - `POST /profiles/:id/erase {reason}`: erases the person (see `eraseProfile`).
+ * - `GET /erasures`, `GET /erasures/:id/suppressions`: erasures, and the records suppressed since.
  */
 export function complianceRoutes(ctx: PipelineContext) {
   const db = ctx.database.db;
@@ -40,5 +55,19 @@ export function complianceRoutes(ctx: PipelineContext) {
       });
       if (records.length === 0) throw new ApiError('record_not_found', `source ${source} has no record ${recordId}`);
       return c.json({ source, recordId, records });
+    })
+    .post('/profiles/:id/erase', allow('compliance'), async (c) => {
+      const input = await eraseRequest(c);
+      const reason = reasonOf(c, input.reason);
+      if (!reason) throw new ApiError('invalid_request', 'an erasure needs a reason: {"reason": "…"} or X-Aurum-Reason');
+      const result = await eraseProfile(ctx, c.req.param('id'), { name: c.get('caller').name, reason });
+      if (!result) throw new ApiError('profile_not_found', `there is no profile ${c.req.param('id')}`);
+      return c.json(result);
+    })
+    .get('/erasures', allow('compliance'), async (c) => c.json({ erasures: await listErasures(db, pageLimit(c)) }))
+    .get('/erasures/:id/suppressions', allow('compliance'), async (c) => {
+      const page = await listSuppressions(db, c.req.param('id'), pageLimit(c));
+      if (!page) throw new ApiError('erasure_not_found', `there is no erasure ${c.req.param('id')}`);
+      return c.json(page);
     });
 }

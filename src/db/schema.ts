@@ -31,6 +31,8 @@ export const rawRecords = pgTable(
     /** sha256 of the record's canonical JSON: equal content, equal hash, whatever the key order. */
     contentHash: text('content_hash').notNull(),
     payload: jsonb('payload').notNull(),
+    /** Set when an erasure emptied the payload: the row stays, so ids and counts still add up. */
+    erasedAt: at('erased_at'),
   },
   (t) => [
     index('raw_records_source_idx').on(t.source, t.id),
@@ -180,6 +182,8 @@ export const profiles = pgTable(
     golden: jsonb('golden').notNull().default({}),
     lineage: jsonb('lineage').notNull().default({}),
     goldenHash: text('golden_hash').notNull().default(''),
+    /** Set by an erasure: the id answers nothing any more, and its golden record is empty. */
+    erasedAt: at('erased_at'),
   },
   (t) => [
     uniqueIndex('profiles_seq_idx').on(t.seq),
@@ -424,4 +428,55 @@ export const auditLog = pgTable(
     index('audit_log_actor_idx').on(t.actor, t.id),
     index('audit_log_action_idx').on(t.action, t.id),
   ],
+);
+
+/** Data-subject erasures: who asked, why, and how much was removed. Holds no personal data. */
+export const erasures = pgTable('erasures', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  profileId: uuid('profile_id').notNull(),
+  at: at('at').notNull().defaultNow(),
+  actor: text('actor').notNull(),
+  reason: text('reason'),
+  records: integer('records').notNull(),
+  rawRecords: integer('raw_records').notNull(),
+  identifiers: integer('identifiers').notNull(),
+});
+
+/**
+ * Salted SHA-256 of each erased identifier (`email:…`, `phone:…`, `ext:system:id`, `nid:…`) and
+ * record (`rec:source/object/id`): enough to recognise the person arriving again, not to recover
+ * who they were.
+ */
+export const erasureTombstones = pgTable('erasure_tombstones', {
+  hash: text('hash').primaryKey(),
+  erasureId: uuid('erasure_id')
+    .notNull()
+    .references(() => erasures.id),
+});
+
+/** The salt of the tombstone hashes: one per hub, random, made at the first erasure. */
+export const erasureSalt = pgTable(
+  'erasure_salt',
+  {
+    id: integer('id').primaryKey(),
+    salt: text('salt').notNull(),
+  },
+  (t) => [check('erasure_salt_single_check', sql`${t.id} = 1`)],
+);
+
+/** Records of an erased person that arrived again and were dropped rather than re-create them. */
+export const suppressions = pgTable(
+  'suppressions',
+  {
+    id: id(),
+    erasureId: uuid('erasure_id')
+      .notNull()
+      .references(() => erasures.id),
+    source: text('source').notNull(),
+    rawId: bigint('raw_id', { mode: 'number' }).notNull(),
+    /** Which kind of identifier recognised it: email, phone, ext, nid or rec. */
+    matched: text('matched').notNull(),
+    at: at('at').notNull().defaultNow(),
+  },
+  (t) => [index('suppressions_erasure_idx').on(t.erasureId, t.id)],
 );

@@ -52,6 +52,17 @@ export async function fanout(ctx: PipelineContext, batch: readonly ProfileChange
     const dropped: { destinationId: string; profileId: string }[] = [];
     for (const destination of destinations) {
       for (const change of changes) {
+        if (change.event === 'profile.erased') {
+          // Every destination hears of an erasure, whatever it was sent: it must delete what it holds.
+          planned.push({
+            destinationId: destination.id,
+            profileId: change.profileId,
+            event: change.event,
+            body: JSON.stringify({ event: change.event, id: change.profileId }),
+          });
+          dropped.push({ destinationId: destination.id, profileId: change.profileId });
+          continue;
+        }
         const profile = profiles.get(change.profileId);
         if (!profile) continue; // merged away since: the survivor's own change covers it
         const { hash, ...publicProfile } = profile;
@@ -101,6 +112,11 @@ function combine(batch: readonly ProfileChange[]): ProfileChange[] {
   const byProfile = new Map<string, ProfileChange>();
   for (const change of batch) {
     const prev = byProfile.get(change.profileId);
+    // An erasure is the last word on a profile.
+    if (prev?.event === 'profile.erased' || change.event === 'profile.erased') {
+      byProfile.set(change.profileId, { profileId: change.profileId, event: 'profile.erased' });
+      continue;
+    }
     const merged = [...(prev?.event === 'profile.merged' ? prev.merged : []), ...(change.event === 'profile.merged' ? change.merged : [])];
     // Merges are the news that counts, then splits; a plain update never hides either.
     const next =

@@ -30,7 +30,8 @@ export async function deliver(ctx: PipelineContext, job: Job<DeliverJob>): Promi
       select d.id, d.event, d.body, d.status, d.attempts, t.url, t.secret
       from deliveries d join destinations t on t.id = d.destination_id where d.id = ${job.data.deliveryId}`),
   );
-  if (!delivery || delivery.status === 'delivered') return; // destination deleted, or a retry after success
+  // Destination deleted, a retry after success, or a delivery an erasure withdrew.
+  if (!delivery || delivery.status === 'delivered' || delivery.status === 'failed') return;
 
   const signature = await sign(delivery.secret, delivery.body);
   const started = performance.now();

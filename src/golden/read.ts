@@ -28,7 +28,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export async function resolveProfileId(db: Queryable, id: string): Promise<string | undefined> {
   if (!UUID.test(id)) return undefined;
   const [row] = rowsOf<{ id: string; merged_into: string | null }>(
-    await db.execute(sql`select id, merged_into from profiles where id = ${id}`),
+    await db.execute(sql`select id, merged_into from profiles where id = ${id} and erased_at is null`),
   );
   return row ? (row.merged_into ?? row.id) : undefined;
 }

@@ -44,7 +44,8 @@ export async function refreshJobs(ctx: PipelineContext, jobs: readonly GoldenJob
 export type ProfileChange =
   | { profileId: string; event: 'profile.updated' }
   | { profileId: string; event: 'profile.merged'; merged: string[] }
-  | { profileId: string; event: 'profile.split'; splitFrom?: string; splitInto?: string[] };
+  | { profileId: string; event: 'profile.split'; splitFrom?: string; splitInto?: string[] }
+  | { profileId: string; event: 'profile.erased' };
 
 /**
  * Recomputes the golden records of `profileIds` from their member records and stores those that
@@ -108,12 +109,14 @@ export async function refreshGolden(
   }
   const stored = new Map(
     rowsOf<{ id: string; golden_hash: string }>(
-      await tx.execute(sql`select id, golden_hash from profiles where id = any(${uuidArray(ids)})`),
+      // An erased profile is never rebuilt: a golden job queued before the erasure finds nothing to do.
+      await tx.execute(sql`select id, golden_hash from profiles where id = any(${uuidArray(ids)}) and erased_at is null`),
     ).map((r) => [r.id, r.golden_hash]),
   );
 
   const updates: { id: string; golden: string; lineage: string; hash: string }[] = [];
   for (const id of ids) {
+    if (!stored.has(id)) continue;
     const built = buildGolden(members.get(id) ?? [], consent.get(id) ?? []);
     if (built.hash !== stored.get(id)) {
       updates.push({ id, golden: JSON.stringify(built.golden), lineage: JSON.stringify(built.lineage), hash: built.hash });
@@ -131,6 +134,7 @@ export async function refreshGolden(
   const mergedInto = new Map(merges.map((m) => [m.survivorId, m.retiredIds]));
   const changed = new Set(updates.map((u) => u.id));
   return ids.flatMap((profileId): ProfileChange[] => {
+    if (!stored.has(profileId)) return [];
     const merged = mergedInto.get(profileId);
     if (merged) return [{ profileId, event: 'profile.merged', merged }];
     return changed.has(profileId) ? [{ profileId, event: 'profile.updated' }] : [];

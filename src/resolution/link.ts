@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
+import { findTombstoned, keyKind, tombstoneKeys } from '../compliance/tombstones.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
-import { lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.ts';
+import { bigintArray, lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.ts';
 import type { Fragment } from '../mapping/apply.ts';
 import { enforceGuards } from './guards.ts';
 import { blockedValues, matchKeys, recordIdentity } from './keys.ts';
@@ -19,6 +20,8 @@ export interface LinkResult {
   merges: Merge[];
   /** Fragments that changed nothing: same content and mapping as stored, or older than stored. */
   unchanged: number;
+  /** Fragments of erased people, dropped (see `suppressErased`). */
+  suppressed: number;
 }
 
 interface ExistingRecord {
@@ -83,6 +86,9 @@ export async function linkFragments(
   ]);
 
   await tx.execute(lockResolution());
+  // A record of an erased person is dropped, and its payload emptied, rather than re-create them.
+  // Checked under the lock, so an erasure committed before it is always seen.
+  const suppressed = await suppressErased(tx, fragments, blocked);
 
   const existing = new Map<string, ExistingRecord>();
   for (const row of rowsOf<ExistingRecord>(
@@ -104,6 +110,7 @@ export async function linkFragments(
   }[] = [];
   const deletions: { fragment: Fragment; current: ExistingRecord }[] = [];
   for (const [i, fragment] of fragments.entries()) {
+    if (suppressed.has(i)) continue;
     const current = existing.get(recordIdentity(fragment));
     if (current && current.content_hash === fragment.contentHash && current.mapping_hash === fragment.mappingHash) continue;
     const storedAt = current?.source_updated_at ? new Date(current.source_updated_at) : null;
@@ -121,9 +128,9 @@ export async function linkFragments(
       current,
     });
   }
-  const unchanged = batch.length - changed.length - deletions.length;
+  const unchanged = batch.length - changed.length - deletions.length - suppressed.size;
   const deletedFrom = await markDeleted(tx, deletions);
-  if (changed.length === 0) return { profileIds: deletedFrom, merges: [], unchanged };
+  if (changed.length === 0) return { profileIds: deletedFrom, merges: [], unchanged, suppressed: suppressed.size };
 
   const allKeys = [...new Set(changed.flatMap((c) => c.keys.map((k) => k.key)))];
   const profilesByKey = new Map<string, { profileId: string; record: RecordRef }[]>();
@@ -262,7 +269,7 @@ export async function linkFragments(
     })),
   );
   for (const id of deletedFrom) profileIds.add(id);
-  return { profileIds, merges, unchanged };
+  return { profileIds, merges, unchanged, suppressed: suppressed.size };
 }
 
 /**
@@ -330,6 +337,32 @@ export async function lockProfiles(tx: Tx, ids: Set<string>, { forUpdate = true 
     active.set(id, target);
   }
   return { active, seqOf };
+}
+
+/**
+ * The fragments (by index) whose record or identifiers an erasure tombstoned. Each is logged in
+ * `suppressions` and its raw payload emptied, as the erasure emptied the others.
+ */
+async function suppressErased(tx: Tx, fragments: readonly Fragment[], blocked: ReadonlySet<string>): Promise<Set<number>> {
+  const keysOf = fragments.map((f) => tombstoneKeys(f, f.profile, blocked));
+  const tombstoned = await findTombstoned(tx, keysOf.flat());
+  const suppressed = new Set<number>();
+  if (tombstoned.size === 0) return suppressed;
+  const rows: { erasureId: string; source: string; rawId: number; matched: string }[] = [];
+  for (const [i, keys] of keysOf.entries()) {
+    const hit = keys.find((k) => tombstoned.has(k));
+    const fragment = fragments[i];
+    if (!hit || !fragment) continue;
+    suppressed.add(i);
+    rows.push({ erasureId: tombstoned.get(hit) as string, source: fragment.source, rawId: fragment.rawId, matched: keyKind(hit) });
+  }
+  await tx.execute(sql`
+    insert into suppressions (erasure_id, source, raw_id, matched)
+    select * from unnest(${uuidArray(rows.map((r) => r.erasureId))}, ${textArray(rows.map((r) => r.source))},
+      ${bigintArray(rows.map((r) => r.rawId))}, ${textArray(rows.map((r) => r.matched))})`);
+  await tx.execute(sql`
+    update raw_records set payload = '{}'::jsonb, erased_at = now() where id = any(${bigintArray(rows.map((r) => r.rawId))})`);
+  return suppressed;
 }
 
 /** Retires profiles into a survivor: their records, redirects and history follow. */
