@@ -33,6 +33,7 @@ const MATRIX: [method: string, route: string, audience: Audience, path: string][
   ['GET', '/records/:source/:recordId', 'compliance', '/records/no-such-source/r1'],
   ['POST', '/profiles/:id/erase', 'compliance', `/profiles/${NO_PROFILE}/erase`],
   ['GET', '/erasures', 'compliance', '/erasures'],
+  ['GET', '/consent', 'compliance', '/consent?purpose=marketing&status=granted'],
   ['GET', '/erasures/:id/suppressions', 'compliance', `/erasures/${NO_PROFILE}/suppressions`],
   ['POST', '/profiles/merge', 'ops', '/profiles/merge'],
   ['POST', '/profiles/:id/split', 'ops', `/profiles/${NO_PROFILE}/split`],

@@ -27,22 +27,8 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.get('/health', (c) => c.json({ status: 'ok', database: ctx.database.kind }));
   app.route('/', webhookRoutes(ctx));
 
-  const withKey = requireKey(ctx.settings.apiKeys, ctx.database.db);
-  for (const prefix of [
-    '/profiles',
-    '/destinations',
-    '/quarantine',
-    '/identity',
-    '/sources',
-    '/imports',
-    '/keys',
-    '/audit',
-    '/records',
-    '/erasures',
-  ]) {
-    app.use(prefix, withKey);
-    app.use(`${prefix}/*`, withKey);
-  }
+  // Every route registered after this line takes a key: a new route is authenticated by default.
+  app.use('*', requireKey(ctx.settings.apiKeys, ctx.database.db));
   app.route('/', profileRoutes(ctx));
   app.route('/', destinationRoutes(ctx));
   app.route('/', quarantineRoutes(ctx, reloadWorkspace));

@@ -202,7 +202,12 @@ export function profileRoutes(ctx: PipelineContext) {
         await readOne(c, 'consent', async (tx, id) => {
           const ledger = await loadConsentLedger(tx, id);
           const current = currentConsent(ledger.map((e) => ({ ...e, at: new Date(e.at) })));
-          return { id, purposes: current, ledger };
+          // Declared purposes the ledger says nothing of stand at their default.
+          const purposes = ctx.workspace().purposes;
+          const defaulted = purposes.declared
+            .filter((p) => !p.name.endsWith('.*') && !current.some((c) => c.purpose === p.name))
+            .map((p) => ({ purpose: p.name, status: p.default, decidedBy: 'default' as const }));
+          return { id, purposes: [...current.map((c) => ({ ...c, decidedBy: 'entry' as const })), ...defaulted], ledger };
         }),
       ),
     );

@@ -26,7 +26,10 @@ export const permits = (role: Role, audience: Audience): boolean => ROLES_FOR[au
 export function allow(audience: Audience): MiddlewareHandler<AuthEnv> {
   const roles = ROLES_FOR[audience];
   return async (c, next) => {
-    const { role, name } = c.get('caller');
+    const caller = c.get('caller');
+    // Fail closed: a route mounted without authentication in front of it answers 401, never runs.
+    if (!caller) throw new ApiError('unauthorized', 'send Authorization: Bearer <API key>');
+    const { role, name } = caller;
     if (!roles.includes(role)) {
       throw new ApiError('forbidden', `key ${name} has role ${role}; this needs one of: ${roles.join(', ')}`);
     }

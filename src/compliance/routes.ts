@@ -6,6 +6,7 @@ import { ApiError } from '../api/errors.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { listByConsent } from './consent-query.ts';
 import { eraseProfile } from './erase.ts';
 import { listErasures, listSuppressions } from './erasures.ts';
 import { exportProfile, loadRecords } from './export.ts';
@@ -25,6 +26,7 @@ const eraseRequest = bodyValidator<EraseRequest>({
  * - `GET /records/:source/:recordId`: a source record's raw payload, its fragment and its profile.
  * - `POST /profiles/:id/erase {reason}`: erases the person (see `eraseProfile`).
  * - `GET /erasures`, `GET /erasures/:id/suppressions`: erasures, and the records suppressed since.
+ * - `GET /consent?purpose=&status=`: the profiles with that status for the purpose, and what decided it.
  */
 export function complianceRoutes(ctx: PipelineContext) {
   const db = ctx.database.db;
@@ -69,5 +71,23 @@ export function complianceRoutes(ctx: PipelineContext) {
       const page = await listSuppressions(db, c.req.param('id'), pageLimit(c));
       if (!page) throw new ApiError('erasure_not_found', `there is no erasure ${c.req.param('id')}`);
       return c.json(page);
+    })
+    .get('/consent', allow('compliance'), async (c) => {
+      const { purpose, status, after } = c.req.query();
+      if (!purpose) throw new ApiError('invalid_request', 'purpose is required');
+      if (status !== 'granted' && status !== 'denied') throw new ApiError('invalid_request', 'status must be granted or denied');
+      const purposes = ctx.workspace().purposes;
+      if (!purposes.known(purpose)) throw new ApiError('invalid_request', `purpose ${purpose} is not declared in consent.yaml`);
+      if (after !== undefined && !UUID.test(after)) throw new ApiError('invalid_request', 'after must be a profile id');
+      const page = await listByConsent(db, {
+        purpose,
+        status,
+        defaultStatus: purposes.defaultOf(purpose),
+        ...(after ? { after } : {}),
+        limit: pageLimit(c),
+      });
+      return c.json({ purpose, status, default: purposes.defaultOf(purpose), ...page });
     });
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

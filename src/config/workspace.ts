@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import { CronExpressionParser } from 'cron-parser';
 import { connectorTypes } from '../connectors/registry.ts';
+import { loadPurposes, type Purposes } from '../consent/purposes.ts';
 import { type CompiledMapping, compileMapping, mappingFileSchema } from '../mapping/mapping-file.ts';
 import { type IdentityConfig, loadIdentityConfig } from '../resolution/probabilistic/config.ts';
 import { ConfigError, type ConfigProblem, YamlFile } from './yaml-file.ts';
@@ -29,6 +30,8 @@ export interface Workspace {
   mappings: readonly CompiledMapping[];
   /** `identity.yaml`, or the defaults. */
   identity: IdentityConfig;
+  /** `consent.yaml`: the purposes consent is asked for. */
+  purposes: Purposes;
 }
 
 const SOURCE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -206,8 +209,9 @@ export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env)
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);
   }
+  const purposes = loadPurposes(dir, problems);
   if (problems.length > 0 || !identity) throw new ConfigError(problems);
-  return { dir, sources, mappings, identity };
+  return { dir, sources, mappings, identity, purposes };
 }
 
 function lineOf(yaml: YamlFile, at: string[]): { line?: number } {

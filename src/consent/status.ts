@@ -31,7 +31,14 @@ export function currentConsent(entries: readonly ConsentEntry[]): ConsentStatus[
     .map((e) => ({ purpose: e.purpose, status: e.status, at: e.at.toISOString(), source: e.source, recordId: e.recordId }));
 }
 
-/** A destination with purposes receives a profile only while every one of them is granted. */
-export function qualifies(consent: readonly ConsentStatus[], purposes: readonly string[]): boolean {
-  return purposes.every((p) => consent.some((c) => c.purpose === p && c.status === 'granted'));
+/**
+ * A destination with purposes receives a profile only while every one of them is granted: by the
+ * latest entry, or, where the profile has none, by the purpose's default (consent.yaml; denied).
+ */
+export function qualifies(
+  consent: readonly ConsentStatus[],
+  purposes: readonly string[],
+  defaultOf: (purpose: string) => 'granted' | 'denied' = () => 'denied',
+): boolean {
+  return purposes.every((p) => (consent.find((c) => c.purpose === p)?.status ?? defaultOf(p)) === 'granted');
 }

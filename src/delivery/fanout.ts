@@ -47,6 +47,8 @@ export async function fanout(ctx: PipelineContext, batch: readonly ProfileChange
       ).map((s) => [`${s.destination_id}/${s.profile_id}`, s]),
     );
 
+    const purposes = ctx.workspace().purposes;
+    const defaultOf = (purpose: string) => purposes.defaultOf(purpose);
     const planned: Planned[] = [];
     const newStates: { destinationId: string; profileId: string; status: 'sent' | 'suppressed'; hash: string }[] = [];
     const dropped: { destinationId: string; profileId: string }[] = [];
@@ -71,7 +73,7 @@ export async function fanout(ctx: PipelineContext, batch: readonly ProfileChange
         const retiredSent = retired.filter((id) => states.get(`${destination.id}/${id}`)?.status === 'sent');
         for (const id of retired) dropped.push({ destinationId: destination.id, profileId: id });
 
-        if (qualifies(profile.consent, destination.purposes)) {
+        if (qualifies(profile.consent, destination.purposes, defaultOf)) {
           if (change.event === 'profile.updated' && state?.status === 'sent' && state.golden_hash === hash) continue;
           const payload =
             change.event === 'profile.merged'

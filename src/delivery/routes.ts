@@ -49,6 +49,9 @@ export function destinationRoutes(ctx: PipelineContext) {
   return new Hono<AuthEnv>()
     .post('/destinations', allow('ops'), async (c) => {
       const input = await newDestination(c);
+      const purposes = ctx.workspace().purposes;
+      const unknown = (input.purposes ?? []).filter((p) => !purposes.known(p));
+      if (unknown.length > 0) throw new ApiError('invalid_request', `purposes not declared in consent.yaml: ${unknown.join(', ')}`);
       const secret = randomBytes(32).toString('hex');
       const [row] = rowsOf<DestinationRow>(
         await db.execute(sql`

@@ -1,4 +1,6 @@
 import { sql } from 'drizzle-orm';
+import { type AuditEntry, audit } from '../access/audit.ts';
+import type { ConsentStatus } from '../consent/status.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { textArray, uuidArray, withRetry } from '../db/sql.ts';
 import type { Profile } from '../mapping/profile.ts';
@@ -107,21 +109,26 @@ export async function refreshGolden(
     list.push({ purpose: row.purpose, status: row.status, at: new Date(row.at), source: row.source, recordId: row.record_id });
     consent.set(row.profile_id, list);
   }
-  const stored = new Map(
-    rowsOf<{ id: string; golden_hash: string }>(
-      // An erased profile is never rebuilt: a golden job queued before the erasure finds nothing to do.
-      await tx.execute(sql`select id, golden_hash from profiles where id = any(${uuidArray(ids)}) and erased_at is null`),
-    ).map((r) => [r.id, r.golden_hash]),
+  const storedRows = rowsOf<{ id: string; golden_hash: string; consent: ConsentStatus[] | null }>(
+    // An erased profile is never rebuilt: a golden job queued before the erasure finds nothing to do.
+    await tx.execute(sql`
+      select id, golden_hash, golden->'consent' as consent from profiles where id = any(${uuidArray(ids)}) and erased_at is null`),
   );
+  const stored = new Map(storedRows.map((r) => [r.id, r.golden_hash]));
+  const storedConsent = new Map(storedRows.map((r) => [r.id, r.consent ?? []]));
 
   const updates: { id: string; golden: string; lineage: string; hash: string }[] = [];
+  const consentChanges: AuditEntry[] = [];
   for (const id of ids) {
     if (!stored.has(id)) continue;
     const built = buildGolden(members.get(id) ?? [], consent.get(id) ?? []);
     if (built.hash !== stored.get(id)) {
       updates.push({ id, golden: JSON.stringify(built.golden), lineage: JSON.stringify(built.lineage), hash: built.hash });
+      consentChanges.push(...consentChangesOf(id, storedConsent.get(id) ?? [], built.golden.consent ?? []));
     }
   }
+  // Each change of a profile's consent is audited with the golden record that carries it.
+  await audit(tx, ...consentChanges);
   if (updates.length > 0) {
     await tx.execute(sql`
       update profiles p set golden = v.golden, lineage = v.lineage, golden_hash = v.hash,
@@ -139,4 +146,27 @@ export async function refreshGolden(
     if (merged) return [{ profileId, event: 'profile.merged', merged }];
     return changed.has(profileId) ? [{ profileId, event: 'profile.updated' }] : [];
   });
+}
+
+/** A purpose whose current status changed, appeared or went away, as audit entries naming the source that said so. */
+function consentChangesOf(profileId: string, before: readonly ConsentStatus[], after: readonly ConsentStatus[]): AuditEntry[] {
+  const entries: AuditEntry[] = [];
+  const was = new Map(before.map((c) => [c.purpose, c]));
+  for (const now of after) {
+    const prior = was.get(now.purpose);
+    was.delete(now.purpose);
+    if (prior?.status === now.status) continue;
+    entries.push({
+      actor: `source:${now.source}`,
+      action: 'consent.changed',
+      profileId,
+      // No record id: ids can be personal data, and the audit log outlives an erasure.
+      details: { purpose: now.purpose, from: prior?.status ?? null, to: now.status, at: now.at, source: now.source },
+    });
+  }
+  // A purpose no live record speaks of any more (its records were deleted or moved out).
+  for (const gone of was.values()) {
+    entries.push({ actor: 'aurum', action: 'consent.changed', profileId, details: { purpose: gone.purpose, from: gone.status, to: null } });
+  }
+  return entries;
 }

@@ -33,6 +33,7 @@ export const QUARANTINE_CODES = {
   updated_at_invalid: 'updatedAt produced no valid time',
   unmapped: 'no mapping of the source applies to the record',
   fetch_failed: 'the objects the webhook names could not be fetched from the vendor',
+  consent_purpose_unknown: 'a consent entry names a purpose consent.yaml does not declare',
 } as const;
 export type QuarantineCode = keyof typeof QUARANTINE_CODES;
 
@@ -46,6 +47,8 @@ export interface MappingFailure {
 
 export interface MapOptions {
   defaultRegion: string | undefined;
+  /** Whether consent.yaml declares a purpose; without it, every purpose is known. */
+  knownPurpose?: (purpose: string) => boolean;
 }
 
 function toDate(value: unknown): Date | null | 'invalid' {
@@ -93,6 +96,12 @@ export async function mapRecord(
       const normalised = normaliseProfile(raw, { defaultRegion: options.defaultRegion, observedAt });
       if (!normalised.ok) {
         fail(mapping.file, 'schema_invalid', normalised.message);
+        continue;
+      }
+      const unknown = options.knownPurpose && (normalised.profile.consent ?? []).filter((c) => !options.knownPurpose?.(c.purpose));
+      if (unknown && unknown.length > 0) {
+        const names = [...new Set(unknown.map((c) => c.purpose))].join(', ');
+        fail(mapping.file, 'consent_purpose_unknown', `consent for ${names}: not a purpose declared in consent.yaml`);
         continue;
       }
       fragments.push({

@@ -49,7 +49,10 @@ export async function ingest(
       contentHash: raw.content_hash,
       payload: raw.payload,
     };
-    const result = await mapRecord(record, workspace.mappings, { defaultRegion: ctx.settings.defaultRegion });
+    const result = await mapRecord(record, workspace.mappings, {
+      defaultRegion: ctx.settings.defaultRegion,
+      knownPurpose: (purpose) => workspace.purposes.known(purpose),
+    });
     fragments.push(...result.fragments);
     failures.push(...result.failures);
   }
