@@ -7,6 +7,7 @@ import { hydrate } from './connectors/sync/hydrate.ts';
 import { runSync, type SyncJob } from './connectors/sync/run.ts';
 import { scheduleSyncs } from './connectors/sync/schedule.ts';
 import type { Database } from './db/database.ts';
+import { type BackfillJob, runBackfill } from './delivery/backfill.ts';
 import { type FanoutJob, fanout } from './delivery/fanout.ts';
 import { type DeliverJob, deliver } from './delivery/send.ts';
 import { type GoldenJob, refreshJobs } from './golden/refresh.ts';
@@ -95,6 +96,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     });
     await boss.work<DeliverJob>(QUEUES.deliver, { ...polling, batchSize: 1, localConcurrency: 16 }, async ([job]) => {
       if (job) await deliver(ctx, job);
+    });
+    await boss.work<BackfillJob>(QUEUES.backfill, { ...polling, batchSize: 1, localConcurrency: 1 }, async ([job]) => {
+      if (job) await runBackfill(ctx, job.data);
     });
   }
 

@@ -28,6 +28,7 @@ export const ERROR_STATUS = {
   key_name_taken: 409,
   not_pullable: 422,
   invalid_config: 422,
+  destination_private: 422,
   internal: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 

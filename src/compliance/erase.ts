@@ -94,8 +94,8 @@ export async function eraseProfile(
     // Deliveries not yet sent are withdrawn with their jobs; every body keeps only the event and the id.
     const withdrawn = rowsOf<{ id: string }>(
       await tx.execute(sql`
-        update deliveries set status = 'failed', last_error = 'withdrawn: the profile was erased', updated_at = now()
-        where profile_id = any(${uuidArray(profileIds)}) and status in ('pending', 'retrying') returning id`),
+        update deliveries set status = 'withdrawn', last_error = 'the profile was erased', updated_at = now()
+        where profile_id = any(${uuidArray(profileIds)}) and status in ('pending', 'sending', 'retrying') returning id`),
     );
     await tx.execute(sql`
       update deliveries set body = json_build_object('event', event, 'id', profile_id, 'erased', true)::text

@@ -31,9 +31,18 @@ export interface Settings {
   superviseIntervalSeconds: number;
   delivery: {
     timeoutMs: number;
-    retryLimit: number;
+    /** Retries after the first attempt at most; undefined: as many as the window allows. */
+    retryLimit: number | undefined;
     retryDelaySeconds: number;
     retryDelayMaxSeconds: number;
+    /** How long a delivery is retried before it becomes a dead letter. */
+    retryWindowSeconds: number;
+    /** Attempts in flight to one destination at once, per process. */
+    concurrencyPerDestination: number;
+    /** Failures in a row that open a destination's circuit. */
+    circuitThreshold: number;
+    /** Destinations on loopback, private or link-local addresses are allowed (development, tests). */
+    allowPrivate: boolean;
   };
 }
 
@@ -62,7 +71,11 @@ const envSchema = {
     AURUM_WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
     AURUM_SUPERVISE_INTERVAL: { type: 'integer', minimum: 1, maximum: 3600, default: 60 },
     AURUM_DELIVERY_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
-    AURUM_DELIVERY_RETRY_LIMIT: { type: 'integer', minimum: 0, default: 12 },
+    AURUM_DELIVERY_RETRY_LIMIT: { type: 'integer', minimum: 0 },
+    AURUM_DELIVERY_RETRY_WINDOW: { type: 'integer', minimum: 1, default: 86_400 },
+    AURUM_DELIVERY_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 256, default: 4 },
+    AURUM_DELIVERY_CIRCUIT_THRESHOLD: { type: 'integer', minimum: 1, default: 5 },
+    AURUM_ALLOW_PRIVATE_DESTINATIONS: { enum: ['true', 'false'], default: 'false' },
     AURUM_DELIVERY_RETRY_DELAY: { type: 'integer', minimum: 1, default: 5 },
     AURUM_DELIVERY_RETRY_DELAY_MAX: { type: 'integer', minimum: 1, default: 3600 },
   },
@@ -135,9 +148,13 @@ export function parseSettings(env: NodeJS.ProcessEnv = process.env, cwd = proces
     superviseIntervalSeconds: parsed['AURUM_SUPERVISE_INTERVAL'] as number,
     delivery: {
       timeoutMs: parsed['AURUM_DELIVERY_TIMEOUT_MS'] as number,
-      retryLimit: parsed['AURUM_DELIVERY_RETRY_LIMIT'] as number,
+      retryLimit: parsed['AURUM_DELIVERY_RETRY_LIMIT'] as number | undefined,
       retryDelaySeconds: parsed['AURUM_DELIVERY_RETRY_DELAY'] as number,
       retryDelayMaxSeconds: parsed['AURUM_DELIVERY_RETRY_DELAY_MAX'] as number,
+      retryWindowSeconds: parsed['AURUM_DELIVERY_RETRY_WINDOW'] as number,
+      concurrencyPerDestination: parsed['AURUM_DELIVERY_CONCURRENCY'] as number,
+      circuitThreshold: parsed['AURUM_DELIVERY_CIRCUIT_THRESHOLD'] as number,
+      allowPrivate: parsed['AURUM_ALLOW_PRIVATE_DESTINATIONS'] === 'true',
     },
   };
 }

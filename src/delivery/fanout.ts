@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { qualifies } from '../consent/status.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
@@ -16,6 +17,26 @@ interface Planned {
   profileId: string;
   event: string;
   body: string;
+  /** When the profile changed: delivery latency is measured from here. */
+  changedAt: string | null;
+}
+
+interface Destination {
+  id: string;
+  purposes: string[];
+  fields: string[] | null;
+  events: string[] | null;
+}
+
+/** Notices a destination always receives, whatever its event filter: they withdraw what it holds. */
+const ALWAYS_SENT = new Set(['profile.suppressed', 'profile.erased']);
+
+/** The golden record as a destination may see it: its allowlisted fields, with the id and version. */
+function minimise<T extends Record<string, unknown>>(profile: T, fields: readonly string[] | null): Record<string, unknown> {
+  if (!fields) return profile;
+  const kept: Record<string, unknown> = { id: profile['id'], version: profile['version'], updatedAt: profile['updatedAt'] };
+  for (const field of fields) if (field in profile) kept[field] = profile[field];
+  return kept;
 }
 
 /**
@@ -23,12 +44,19 @@ interface Planned {
  * one `profile.suppressed` when it stops qualifying, nothing when the destination already has it.
  * The deliveries and their send jobs are written in one transaction.
  */
-export async function fanout(ctx: PipelineContext, batch: readonly ProfileChange[]): Promise<number> {
+export async function fanout(
+  ctx: PipelineContext,
+  batch: readonly ProfileChange[],
+  /** Plan for this destination only (a backfill). */
+  only?: string,
+): Promise<number> {
   const changes = combine(batch);
   return ctx.database.db.transaction(async (tx) => {
     // Two workers handling changes of one profile would race on its destination states.
     await tx.execute(lockKeys(changes.map((c) => `fanout:${c.profileId}`)));
-    const destinations = rowsOf<{ id: string; purposes: string[] }>(await tx.execute(sql`select id, purposes from destinations`));
+    const destinations = rowsOf<Destination>(
+      await tx.execute(sql`select id, purposes, fields, events from destinations ${only ? sql`where id = ${only}` : sql``}`),
+    );
     if (destinations.length === 0 || changes.length === 0) return 0;
     const profiles = new Map(
       (
@@ -61,13 +89,17 @@ export async function fanout(ctx: PipelineContext, batch: readonly ProfileChange
             profileId: change.profileId,
             event: change.event,
             body: JSON.stringify({ event: change.event, id: change.profileId }),
+            changedAt: null,
           });
           dropped.push({ destinationId: destination.id, profileId: change.profileId });
           continue;
         }
         const profile = profiles.get(change.profileId);
         if (!profile) continue; // merged away since: the survivor's own change covers it
-        const { hash, ...publicProfile } = profile;
+        const { hash: fullHash, ...fullProfile } = profile;
+        const publicProfile = minimise(fullProfile, destination.fields);
+        // With an allowlist, only a change to the fields it sends is news to the destination.
+        const hash = destination.fields ? createHash('sha256').update(JSON.stringify(publicProfile)).digest('hex') : fullHash;
         const state = states.get(`${destination.id}/${profile.id}`);
         const retired = change.event === 'profile.merged' ? change.merged : [];
         const retiredSent = retired.filter((id) => states.get(`${destination.id}/${id}`)?.status === 'sent');
@@ -75,6 +107,7 @@ export async function fanout(ctx: PipelineContext, batch: readonly ProfileChange
 
         if (qualifies(profile.consent, destination.purposes, defaultOf)) {
           if (change.event === 'profile.updated' && state?.status === 'sent' && state.golden_hash === hash) continue;
+          if (destination.events && !destination.events.includes(change.event)) continue;
           const payload =
             change.event === 'profile.merged'
               ? { event: change.event, profile: publicProfile, merged: change.merged }
@@ -86,7 +119,13 @@ export async function fanout(ctx: PipelineContext, batch: readonly ProfileChange
                     ...(change.splitInto ? { splitInto: change.splitInto } : {}),
                   }
                 : { event: change.event, profile: publicProfile };
-          planned.push({ destinationId: destination.id, profileId: profile.id, event: change.event, body: JSON.stringify(payload) });
+          planned.push({
+            destinationId: destination.id,
+            profileId: profile.id,
+            event: change.event,
+            body: JSON.stringify(payload),
+            changedAt: profile.updatedAt,
+          });
           newStates.push({ destinationId: destination.id, profileId: profile.id, status: 'sent', hash });
         } else {
           // It stops qualifying: say so once, with no personal data, for every id the destination holds.
@@ -97,6 +136,7 @@ export async function fanout(ctx: PipelineContext, batch: readonly ProfileChange
               profileId: id,
               event: 'profile.suppressed',
               body: JSON.stringify({ event: 'profile.suppressed', id }),
+              changedAt: profile.updatedAt,
             });
           }
           if (state || retiredSent.length > 0)
@@ -153,17 +193,25 @@ async function saveStates(
 
 async function enqueueDeliveries(ctx: PipelineContext, tx: Tx, planned: Planned[]): Promise<number> {
   if (planned.length === 0) return 0;
-  const ids = rowsOf<{ id: string }>(
+  const destinations = uuidArray(planned.map((p) => p.destinationId));
+  const profiles = uuidArray(planned.map((p) => p.profileId));
+  // A newer version supersedes an older snapshot not yet sent, so that one is never sent after it.
+  // Merges and splits are not snapshots (they say which ids went where): they stay, and go first.
+  await tx.execute(sql`
+    update deliveries set status = 'superseded', next_attempt_at = null, updated_at = now()
+    where status in ('pending', 'retrying') and event in ('profile.updated', 'profile.suppressed')
+      and (destination_id, profile_id) in (select * from unnest(${destinations}, ${profiles}))`);
+  const rows = rowsOf<{ id: string; destination_id: string }>(
     await tx.execute(sql`
-      insert into deliveries (destination_id, profile_id, event, body)
-      select * from unnest(${uuidArray(planned.map((p) => p.destinationId))}, ${uuidArray(planned.map((p) => p.profileId))},
-        ${textArray(planned.map((p) => p.event))}, ${textArray(planned.map((p) => p.body))})
-      returning id`),
-  ).map((r) => r.id);
+      insert into deliveries (destination_id, profile_id, event, body, changed_at)
+      select d, p, e, b, c::timestamptz from unnest(${destinations}, ${profiles}, ${textArray(planned.map((p) => p.event))},
+        ${textArray(planned.map((p) => p.body))}, ${sql.param(planned.map((p) => p.changedAt))}::text[]) as v(d, p, e, b, c)
+      returning id, destination_id`),
+  );
   await ctx.boss.insert(
     QUEUES.deliver,
-    ids.map((deliveryId) => ({ data: { deliveryId } })),
+    rows.map((r) => ({ data: { deliveryId: r.id, destinationId: r.destination_id } })),
     { db: txAdapter(tx) },
   );
-  return ids.length;
+  return rows.length;
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { JSONSchemaType } from 'ajv';
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
@@ -6,24 +5,58 @@ import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
-import { rowsOf } from '../db/database.ts';
+import { type Db, rowsOf } from '../db/database.ts';
 import { textArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { MAX_DESTINATION_TIMEOUT_MS, QUEUES, txAdapter } from '../queue/queues.ts';
+import { backfillProgress, startBackfill } from './backfill.ts';
+import { privateDestinationProblem } from './private-addresses.ts';
+import { newSecret, type SignatureScheme } from './signing.ts';
 
-interface NewDestination {
+/** What ops may set on a destination. */
+interface DestinationSettings {
   url: string;
   purposes?: string[];
+  signature?: SignatureScheme;
+  fields?: string[] | null;
+  events?: string[] | null;
+  rateLimit?: number | null;
+  timeoutMs?: number | null;
 }
 
-const newDestination = bodyValidator<NewDestination>({
+const EVENTS = ['profile.updated', 'profile.merged', 'profile.split', 'profile.suppressed', 'profile.erased'];
+const settingsProperties = {
+  url: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: 2048 },
+  purposes: { type: 'array', nullable: true, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$' }, uniqueItems: true },
+  signature: { type: 'string', nullable: true, enum: ['github', 'standard-webhooks'] },
+  fields: { type: 'array', nullable: true, items: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_]{0,63}$' }, uniqueItems: true },
+  events: { type: 'array', nullable: true, minItems: 1, items: { type: 'string', enum: EVENTS }, uniqueItems: true },
+  rateLimit: { type: 'number', nullable: true, exclusiveMinimum: 0, maximum: 10_000 },
+  timeoutMs: { type: 'integer', nullable: true, minimum: 100, maximum: MAX_DESTINATION_TIMEOUT_MS },
+} as const;
+const newDestination = bodyValidator<DestinationSettings>({
   type: 'object',
   additionalProperties: false,
-  properties: {
-    url: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: 2048 },
-    purposes: { type: 'array', nullable: true, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$' }, uniqueItems: true },
-  },
+  properties: settingsProperties,
   required: ['url'],
-} as JSONSchemaType<NewDestination>);
+} as unknown as JSONSchemaType<DestinationSettings>);
+const destinationPatch = bodyValidator<Partial<DestinationSettings>>({
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: { ...settingsProperties, url: { ...settingsProperties.url, nullable: true } },
+} as unknown as JSONSchemaType<Partial<DestinationSettings>>);
+const rotation = bodyValidator<{ overlapSeconds?: number }>({
+  type: 'object',
+  additionalProperties: false,
+  properties: { overlapSeconds: { type: 'integer', nullable: true, minimum: 0, maximum: 30 * 86_400 } },
+} as JSONSchemaType<{ overlapSeconds?: number }>);
+const replayRequest = bodyValidator<{ from: string; to: string }>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['from', 'to'],
+  properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } },
+} as JSONSchemaType<{ from: string; to: string }>);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -31,80 +64,206 @@ interface DestinationRow {
   id: string;
   url: string;
   purposes: string[];
+  signature: SignatureScheme;
+  fields: string[] | null;
+  events: string[] | null;
+  rate_limit: number | null;
+  timeout_ms: number | null;
+  previous_secret_until: Date | string | null;
+  consecutive_failures: number;
+  circuit_open_until: Date | string | null;
   created_at: Date | string;
+  updated_at: Date | string;
 }
-const view = (d: DestinationRow) => ({ id: d.id, url: d.url, purposes: d.purposes, createdAt: new Date(d.created_at).toISOString() });
+const COLUMNS = sql`id, url, purposes, signature, fields, events, rate_limit, timeout_ms, previous_secret_until,
+  consecutive_failures, circuit_open_until, created_at, updated_at`;
+const iso = (v: Date | string | null) => (v ? new Date(v).toISOString() : null);
+const view = (d: DestinationRow) => ({
+  id: d.id,
+  url: d.url,
+  purposes: d.purposes,
+  signature: d.signature,
+  fields: d.fields,
+  events: d.events,
+  rateLimit: d.rate_limit,
+  timeoutMs: d.timeout_ms,
+  previousSecretValidUntil: d.previous_secret_until && new Date(d.previous_secret_until) > new Date() ? iso(d.previous_secret_until) : null,
+  circuit: {
+    state: d.circuit_open_until && new Date(d.circuit_open_until) > new Date() ? 'open' : 'closed',
+    consecutiveFailures: d.consecutive_failures,
+    openUntil: iso(d.circuit_open_until),
+  },
+  createdAt: iso(d.created_at),
+  updatedAt: iso(d.updated_at),
+});
 
-/** Destinations and their delivery log. Who may call: ops and admin (each route's `allow`). */
+/**
+ * Destinations and their delivery log. Who may call: ops and admin (each route's `allow`).
+ * The secret is shown once, at creation and at rotation; the hub keeps it only to sign.
+ */
 export function destinationRoutes(ctx: PipelineContext) {
   const db = ctx.database.db;
   const find = async (id: string) => {
-    const [row] = UUID.test(id)
-      ? rowsOf<DestinationRow>(await db.execute(sql`select id, url, purposes, created_at from destinations where id = ${id}`))
-      : [];
+    const [row] = UUID.test(id) ? rowsOf<DestinationRow>(await db.execute(sql`select ${COLUMNS} from destinations where id = ${id}`)) : [];
     if (!row) throw new ApiError('destination_not_found', `there is no destination ${id}`);
     return row;
+  };
+  const check = async (input: Partial<DestinationSettings>) => {
+    const purposes = ctx.workspace().purposes;
+    const unknown = (input.purposes ?? []).filter((p) => !purposes.known(p));
+    if (unknown.length > 0) throw new ApiError('invalid_request', `purposes not declared in consent.yaml: ${unknown.join(', ')}`);
+    if (input.url && !ctx.settings.delivery.allowPrivate) {
+      const problem = await privateDestinationProblem(input.url);
+      if (problem) throw new ApiError('destination_private', `the destination URL is refused: ${problem}`);
+    }
   };
 
   return new Hono<AuthEnv>()
     .post('/destinations', allow('ops'), async (c) => {
       const input = await newDestination(c);
-      const purposes = ctx.workspace().purposes;
-      const unknown = (input.purposes ?? []).filter((p) => !purposes.known(p));
-      if (unknown.length > 0) throw new ApiError('invalid_request', `purposes not declared in consent.yaml: ${unknown.join(', ')}`);
-      const secret = randomBytes(32).toString('hex');
+      await check(input);
+      const signature = input.signature ?? 'github';
+      const secret = newSecret(signature);
       const [row] = rowsOf<DestinationRow>(
         await db.execute(sql`
-          insert into destinations (url, purposes, secret) values (${input.url}, ${textArray(input.purposes ?? [])}, ${secret})
-          returning id, url, purposes, created_at`),
+          insert into destinations (url, purposes, secret, signature, fields, events, rate_limit, timeout_ms)
+          values (${input.url}, ${textArray(input.purposes ?? [])}, ${secret}, ${signature}, ${nullableArray(input.fields)},
+            ${nullableArray(input.events)}, ${input.rateLimit ?? null}, ${input.timeoutMs ?? null})
+          returning ${COLUMNS}`),
       );
-      // The secret is shown once, here; the hub keeps it only to sign.
       return c.json({ ...view(row as DestinationRow), secret }, 201);
     })
     .get('/destinations', allow('ops'), async (c) => {
-      const rows = rowsOf<DestinationRow>(
-        await db.execute(sql`select id, url, purposes, created_at from destinations order by created_at`),
-      );
+      const rows = rowsOf<DestinationRow>(await db.execute(sql`select ${COLUMNS} from destinations order by created_at`));
       return c.json({ destinations: rows.map(view) });
     })
     .get('/destinations/:id', allow('ops'), async (c) => c.json(view(await find(c.req.param('id')))))
+    .patch('/destinations/:id', allow('ops'), async (c) => {
+      const current = await find(c.req.param('id'));
+      const input = await destinationPatch(c);
+      await check(input);
+      if (input.signature && input.signature !== current.signature) {
+        throw new ApiError('invalid_request', 'the signature scheme changes with the secret: create a new destination, or rotate');
+      }
+      const set = (column: string, value: unknown) => sql`${sql.identifier(column)} = ${value}`;
+      const updates = [
+        ...(input.url ? [set('url', input.url)] : []),
+        ...(input.purposes !== undefined ? [sql`purposes = ${textArray(input.purposes ?? [])}`] : []),
+        ...(input.fields !== undefined ? [sql`fields = ${nullableArray(input.fields)}`] : []),
+        ...(input.events !== undefined ? [sql`events = ${nullableArray(input.events)}`] : []),
+        ...(input.rateLimit !== undefined ? [set('rate_limit', input.rateLimit)] : []),
+        ...(input.timeoutMs !== undefined ? [set('timeout_ms', input.timeoutMs)] : []),
+      ];
+      const [row] = rowsOf<DestinationRow>(
+        await db.execute(sql`
+          update destinations set ${sql.join([...updates, sql`updated_at = now()`], sql`, `)}
+          where id = ${current.id} returning ${COLUMNS}`),
+      );
+      return c.json(view(row as DestinationRow));
+    })
+    .delete('/destinations/:id', allow('ops'), async (c) => {
+      const current = await find(c.req.param('id'));
+      // Its deliveries and states go with it (cascade); queued sends find nothing and end.
+      await db.execute(sql`delete from destinations where id = ${current.id}`);
+      return c.body(null, 204);
+    })
+    .post('/destinations/:id/rotate-secret', allow('ops'), async (c) => {
+      const current = await find(c.req.param('id'));
+      const { overlapSeconds = 86_400 } = await rotation(c, { optional: true });
+      const secret = newSecret(current.signature);
+      const [row] = rowsOf<DestinationRow>(
+        await db.execute(sql`
+          update destinations set previous_secret = secret, secret = ${secret},
+            previous_secret_until = now() + make_interval(secs => ${overlapSeconds}), updated_at = now()
+          where id = ${current.id} returning ${COLUMNS}`),
+      );
+      return c.json({ ...view(row as DestinationRow), secret });
+    })
     .get('/destinations/:id/deliveries', allow('ops'), async (c) => {
       const destination = await find(c.req.param('id'));
-      const limit = pageLimit(c);
-      const status = c.req.query('status');
-      const rows = rowsOf<{
-        id: string;
-        profile_id: string;
-        event: string;
-        status: string;
-        attempts: number;
-        last_status_code: number | null;
-        last_error: string | null;
-        created_at: Date | string;
-        delivered_at: Date | string | null;
-        attempt_log: { attempt: number; at: string; statusCode: number | null; error: string | null; durationMs: number }[];
-      }>(
-        await db.execute(sql`
-          select d.id, d.profile_id, d.event, d.status, d.attempts, d.last_status_code, d.last_error, d.created_at, d.delivered_at,
-            coalesce((select json_agg(json_build_object('attempt', a.attempt, 'at', a.at, 'statusCode', a.status_code,
-              'error', a.error, 'durationMs', a.duration_ms) order by a.attempt)
-              from delivery_attempts a where a.delivery_id = d.id), '[]'::json) as attempt_log
-          from deliveries d
-          where d.destination_id = ${destination.id} ${status ? sql`and d.status = ${status}` : sql``}
-          order by d.created_at desc, d.id limit ${limit}`),
-      );
-      return c.json({
-        deliveries: rows.map((r) => ({
-          id: r.id,
-          profileId: r.profile_id,
-          event: r.event,
-          status: r.status,
-          attempts: r.attempt_log,
-          lastStatusCode: r.last_status_code,
-          lastError: r.last_error,
-          createdAt: new Date(r.created_at).toISOString(),
-          deliveredAt: r.delivered_at ? new Date(r.delivered_at).toISOString() : null,
-        })),
+      return c.json({ deliveries: await listDeliveries(db, destination.id, c.req.query('status'), pageLimit(c)) });
+    })
+    .get('/destinations/:id/dead-letters', allow('ops'), async (c) => {
+      const destination = await find(c.req.param('id'));
+      return c.json({ deadLetters: await listDeliveries(db, destination.id, 'failed', pageLimit(c)) });
+    })
+    .post('/destinations/:id/replay', allow('ops'), async (c) => {
+      const destination = await find(c.req.param('id'));
+      const { from, to } = await replayRequest(c);
+      // Each dead letter of the window goes again as a new delivery, unless a newer delivery of the
+      // same profile has reached the destination since: replaying the older one would undo it.
+      const replayed = await db.transaction(async (tx) => {
+        const rows = rowsOf<{ id: string; destination_id: string }>(
+          await tx.execute(sql`
+            insert into deliveries (destination_id, profile_id, event, body, changed_at)
+            select d.destination_id, d.profile_id, d.event, d.body, d.changed_at from deliveries d
+            where d.destination_id = ${destination.id} and d.status = 'failed'
+              and d.created_at >= ${from}::timestamptz and d.created_at < ${to}::timestamptz
+              and not exists (select 1 from deliveries n where n.destination_id = d.destination_id and n.profile_id = d.profile_id
+                and n.created_at > d.created_at and n.status in ('delivered', 'pending', 'sending', 'retrying'))
+            order by d.created_at
+            returning id, destination_id`),
+        );
+        if (rows.length > 0) {
+          await ctx.boss.insert(
+            QUEUES.deliver,
+            rows.map((r) => ({ data: { deliveryId: r.id, destinationId: r.destination_id } })),
+            { db: txAdapter(tx) },
+          );
+        }
+        return rows.map((r) => r.id);
       });
+      return c.json({ replayed: replayed.length, deliveries: replayed }, 202);
+    })
+    .post('/destinations/:id/backfill', allow('ops'), async (c) => {
+      const destination = await find(c.req.param('id'));
+      const backfill = await startBackfill(ctx, destination.id);
+      return c.json(backfill, 202);
+    })
+    .get('/destinations/:id/backfill', allow('ops'), async (c) => {
+      const destination = await find(c.req.param('id'));
+      const progress = await backfillProgress(db, destination.id);
+      if (!progress) throw new ApiError('not_found', `destination ${destination.id} has no backfill`);
+      return c.json(progress);
     });
+}
+
+const nullableArray = (values: readonly string[] | null | undefined) => (values ? textArray(values) : null);
+
+async function listDeliveries(db: Db, destinationId: string, status: string | undefined, limit: number) {
+  const rows = rowsOf<{
+    id: string;
+    profile_id: string;
+    event: string;
+    status: string;
+    attempts: number;
+    last_status_code: number | null;
+    last_error: string | null;
+    created_at: Date | string;
+    delivered_at: Date | string | null;
+    next_attempt_at: Date | string | null;
+    attempt_log: { attempt: number; at: string; statusCode: number | null; error: string | null; durationMs: number }[];
+  }>(
+    await db.execute(sql`
+      select d.id, d.profile_id, d.event, d.status, d.attempts, d.last_status_code, d.last_error, d.created_at, d.delivered_at,
+        d.next_attempt_at,
+        coalesce((select json_agg(json_build_object('attempt', a.attempt, 'at', a.at, 'statusCode', a.status_code,
+          'error', a.error, 'durationMs', a.duration_ms) order by a.attempt)
+          from delivery_attempts a where a.delivery_id = d.id), '[]'::json) as attempt_log
+      from deliveries d
+      where d.destination_id = ${destinationId} ${status ? sql`and d.status = ${status}` : sql``}
+      order by d.created_at desc, d.id limit ${limit}`),
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    profileId: r.profile_id,
+    event: r.event,
+    status: r.status,
+    attempts: r.attempt_log,
+    lastStatusCode: r.last_status_code,
+    lastError: r.last_error,
+    createdAt: iso(r.created_at),
+    deliveredAt: iso(r.delivered_at),
+    nextAttemptAt: iso(r.next_attempt_at),
+  }));
 }

@@ -1,76 +1,239 @@
-import { sign } from '@octokit/webhooks-methods';
 import { sql } from 'drizzle-orm';
 import type { Job } from 'pg-boss';
 import { Agent, request } from 'undici';
-import { rowsOf } from '../db/database.ts';
+import { qualifies } from '../consent/status.ts';
+import { rowsOf, type Tx } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { QUEUES, sendInTx } from '../queue/queues.ts';
+import { isPrivateAddress, publicOnlyLookup } from './private-addresses.ts';
+import { type SignatureScheme, signatureHeaders } from './signing.ts';
 
 export interface DeliverJob {
   deliveryId: string;
-}
-
-/** Keep-alive connections to destinations, shared by every send of this process. */
-const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
-
-export class DeliveryFailed extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DeliveryFailed';
-  }
+  /** Lets a process hold back a busy destination's jobs before touching the database. */
+  destinationId?: string;
 }
 
 /**
- * Sends one delivery: the stored bytes, signed with the destination's secret. A non-2xx answer or a
- * timeout throws, so pg-boss retries it with exponential backoff; every attempt is recorded.
+ * Keep-alive connections to destinations, shared by every send of this process. Unless private
+ * destinations are allowed, connections refuse private addresses at connect time, whatever the
+ * name resolved to when the destination was saved.
+ */
+const agents = {
+  public: new Agent({ keepAliveTimeout: 30_000, connections: 64, connect: { lookup: publicOnlyLookup } }),
+  any: new Agent({ keepAliveTimeout: 30_000, connections: 64 }),
+};
+
+/** Attempts in flight and the next free rate-limit slot, per destination, in this process. */
+const inFlight = new Map<string, number>();
+const nextSlot = new Map<string, number>();
+
+interface Claimed {
+  id: string;
+  event: string;
+  body: string;
+  attempts: number;
+  created_at: Date | string;
+  destination_id: string;
+  url: string;
+  secret: string;
+  signature: SignatureScheme;
+  previous_secret: string | null;
+  previous_secret_until: Date | string | null;
+  rate_limit: number | null;
+  timeout_ms: number | null;
+}
+
+type Claim = { kind: 'send'; delivery: Claimed } | { kind: 'defer'; seconds: number } | { kind: 'done' };
+
+/**
+ * Sends one delivery: the stored bytes, signed. Before sending it checks, in order, that the
+ * delivery is still live (not superseded, withdrawn or sent), that no older delivery of the same
+ * profile to the same destination is in flight (order), that the destination's circuit is closed,
+ * and that the profile still qualifies (consent at send time). Failures are retried with
+ * exponential backoff and jitter across the retry window, then kept as dead letters.
  */
 export async function deliver(ctx: PipelineContext, job: Job<DeliverJob>): Promise<void> {
-  const db = ctx.database.db;
-  const [delivery] = rowsOf<{ id: string; event: string; body: string; status: string; url: string; secret: string; attempts: number }>(
-    await db.execute(sql`
-      select d.id, d.event, d.body, d.status, d.attempts, t.url, t.secret
-      from deliveries d join destinations t on t.id = d.destination_id where d.id = ${job.data.deliveryId}`),
-  );
-  // Destination deleted, a retry after success, or a delivery an erasure withdrew.
-  if (!delivery || delivery.status === 'delivered' || delivery.status === 'failed') return;
+  const { deliveryId, destinationId } = job.data;
+  const cap = ctx.settings.delivery.concurrencyPerDestination;
+  // Isolation: a slow destination holds at most `cap` of this process's workers; its other jobs wait
+  // in the queue, not in a worker.
+  if (destinationId && (inFlight.get(destinationId) ?? 0) >= cap) return defer(ctx, job.data, 1);
+  const claim = await claimDelivery(ctx, deliveryId);
+  if (claim.kind === 'done') return;
+  if (claim.kind === 'defer') return defer(ctx, job.data, claim.seconds);
+  const delivery = claim.delivery;
+  const key = delivery.destination_id;
+  inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+  try {
+    await throttle(key, delivery.rate_limit);
+    const outcome = await send(ctx, delivery);
+    await record(ctx, delivery, outcome);
+  } finally {
+    inFlight.set(key, (inFlight.get(key) ?? 1) - 1);
+  }
+}
 
-  const signature = await sign(delivery.secret, delivery.body);
+async function defer(ctx: PipelineContext, data: DeliverJob, seconds: number) {
+  await ctx.boss.send(QUEUES.deliver, data, { startAfter: Math.max(1, Math.ceil(seconds)) });
+}
+
+/** Requests per second per destination: waits for the next slot (a long wait goes back to the queue). */
+async function throttle(destinationId: string, rate: number | null) {
+  if (!rate) return;
+  const now = Date.now();
+  const slot = Math.max(now, nextSlot.get(destinationId) ?? 0);
+  nextSlot.set(destinationId, slot + 1000 / rate);
+  if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
+}
+
+async function claimDelivery(ctx: PipelineContext, deliveryId: string): Promise<Claim> {
+  return ctx.database.db.transaction(async (tx): Promise<Claim> => {
+    const [row] = rowsOf<
+      Claimed & {
+        status: string;
+        profile_id: string;
+        purposes: string[];
+        circuit_open_until: Date | string | null;
+        ahead: string | number;
+      }
+    >(
+      await tx.execute(sql`
+        select d.id, d.event, d.body, d.status, d.attempts, d.created_at, d.profile_id, d.destination_id,
+          t.url, t.secret, t.signature, t.previous_secret, t.previous_secret_until, t.rate_limit, t.timeout_ms,
+          t.purposes, t.circuit_open_until,
+          (select count(*) from deliveries o where o.destination_id = d.destination_id and o.profile_id = d.profile_id
+             and o.id <> d.id and (o.created_at, o.id) < (d.created_at, d.id)
+             and (o.status in ('pending', 'retrying') or (o.status = 'sending' and o.updated_at > now() - interval '5 minutes'))
+          ) as ahead
+        from deliveries d join destinations t on t.id = d.destination_id
+        where d.id = ${deliveryId} for update of d`),
+    );
+    // Gone with its destination, sent, superseded by a newer version, withheld or withdrawn.
+    if (!row || !['pending', 'retrying'].includes(row.status)) return { kind: 'done' };
+    const openUntil = row.circuit_open_until ? new Date(row.circuit_open_until).getTime() : 0;
+    if (openUntil > Date.now()) return { kind: 'defer', seconds: (openUntil - Date.now()) / 1000 + Math.random() };
+    // Order: an older delivery of this profile to this destination goes first.
+    if (Number(row.ahead) > 0) return { kind: 'defer', seconds: 1 };
+    if (!(await stillQualifies(ctx, tx, row))) {
+      await tx.execute(sql`
+        update deliveries set status = 'withheld', last_error = 'consent withdrawn before it was sent', updated_at = now()
+        where id = ${row.id}`);
+      return { kind: 'done' };
+    }
+    await tx.execute(sql`update deliveries set status = 'sending', updated_at = now() where id = ${row.id}`);
+    return { kind: 'send', delivery: row };
+  });
+}
+
+/**
+ * Consent at send time: a delivery queued before a withdrawal must not go. Notices that carry no
+ * personal data (`profile.suppressed`, `profile.erased`) always go.
+ */
+async function stillQualifies(ctx: PipelineContext, tx: Tx, d: { event: string; profile_id: string; purposes: string[] }) {
+  if (d.event === 'profile.suppressed' || d.event === 'profile.erased') return true;
+  const [profile] = rowsOf<{ consent: Parameters<typeof qualifies>[0] | null; erased_at: Date | string | null }>(
+    await tx.execute(sql`select golden->'consent' as consent, erased_at from profiles where id = ${d.profile_id}`),
+  );
+  if (!profile || profile.erased_at) return false;
+  if (d.purposes.length === 0) return true;
+  const purposes = ctx.workspace().purposes;
+  return qualifies(profile.consent ?? [], d.purposes, (p) => purposes.defaultOf(p));
+}
+
+interface Outcome {
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+async function send(ctx: PipelineContext, d: Claimed): Promise<Outcome> {
+  const { allowPrivate, timeoutMs: defaultTimeout } = ctx.settings.delivery;
+  const timeoutMs = d.timeout_ms ?? defaultTimeout;
+  const previousValid = d.previous_secret && d.previous_secret_until && new Date(d.previous_secret_until).getTime() > Date.now();
+  const signature = signatureHeaders(
+    d.signature,
+    { current: d.secret, previous: previousValid ? (d.previous_secret as string) : undefined },
+    { id: d.id, body: d.body, timestamp: Math.floor(Date.now() / 1000) },
+  );
   const started = performance.now();
   let statusCode: number | null = null;
   let error: string | null = null;
   try {
-    const response = await request(delivery.url, {
+    const host = new URL(d.url).hostname.replace(/^\[|\]$/g, '');
+    if (!allowPrivate && /^[\d.:a-f]+$/i.test(host) && isPrivateAddress(host)) throw new Error(`${host} is a private address`);
+    const response = await request(d.url, {
       method: 'POST',
-      dispatcher: agent,
+      dispatcher: allowPrivate ? agents.any : agents.public,
       headers: {
         'content-type': 'application/json',
         'user-agent': 'Aurum-Webhooks/1',
-        'x-aurum-event': delivery.event,
-        'x-aurum-delivery': delivery.id,
-        'x-aurum-signature-256': signature,
+        'x-aurum-event': d.event,
+        'x-aurum-delivery': d.id,
+        ...signature,
       },
-      body: delivery.body,
-      signal: AbortSignal.timeout(ctx.settings.delivery.timeoutMs),
+      body: d.body,
+      signal: AbortSignal.timeout(timeoutMs),
     });
     statusCode = response.statusCode;
     await response.body.dump({ limit: 64 * 1024 });
     if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}`;
   } catch (e) {
-    const err = e as Error;
+    const err = e as Error & { cause?: { code?: string; message?: string } };
     error =
-      err.name === 'TimeoutError' || err.name === 'AbortError' ? `timed out after ${ctx.settings.delivery.timeoutMs} ms` : err.message;
+      err.name === 'TimeoutError' || err.name === 'AbortError'
+        ? `timed out after ${timeoutMs} ms`
+        : err.cause?.code === 'EPRIVATE'
+          ? (err.cause.message ?? err.message)
+          : err.message;
   }
-  const durationMs = Math.round(performance.now() - started);
-  const attempt = delivery.attempts + 1;
-  const lastTry = job.retryCount >= ctx.settings.delivery.retryLimit;
-  const status = error === null ? 'delivered' : lastTry ? 'failed' : 'retrying';
-  await db.transaction(async (tx) => {
+  return { statusCode, error, durationMs: Math.round(performance.now() - started) };
+}
+
+/**
+ * Records an attempt. A failure schedules the next one, `retryDelay · 2^(attempt-1)` capped at
+ * `retryDelayMax`, times a random factor in [0.5, 1) so a recovering destination is not hit by
+ * every retry at once; past the retry window (or the retry limit) the delivery is a dead letter.
+ * Failures in a row open the destination's circuit: no attempts for 30 s, doubling to 10 min.
+ */
+async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome) {
+  const settings = ctx.settings.delivery;
+  const attempt = d.attempts + 1;
+  await ctx.database.db.transaction(async (tx) => {
     await tx.execute(sql`
       insert into delivery_attempts (delivery_id, attempt, status_code, error, duration_ms)
-      values (${delivery.id}, ${attempt}, ${statusCode}, ${error}, ${durationMs})`);
+      values (${d.id}, ${attempt}, ${outcome.statusCode}, ${outcome.error}, ${outcome.durationMs})`);
+    if (outcome.error === null) {
+      await tx.execute(sql`
+        update deliveries set status = 'delivered', attempts = ${attempt}, last_status_code = ${outcome.statusCode},
+          last_error = null, next_attempt_at = null, updated_at = now(), delivered_at = now()
+        where id = ${d.id}`);
+      await tx.execute(sql`
+        update destinations set consecutive_failures = 0, circuit_open_until = null
+        where id = ${d.destination_id} and (consecutive_failures > 0 or circuit_open_until is not null)`);
+      return;
+    }
+    const [failures] = rowsOf<{ n: number }>(
+      await tx.execute(sql`
+        update destinations set consecutive_failures = consecutive_failures + 1 where id = ${d.destination_id}
+        returning consecutive_failures as n`),
+    );
+    const inARow = failures?.n ?? 0;
+    if (inARow >= settings.circuitThreshold) {
+      const cooldown = Math.min(30 * 2 ** (inARow - settings.circuitThreshold), 600);
+      await tx.execute(sql`
+        update destinations set circuit_open_until = now() + make_interval(secs => ${cooldown}) where id = ${d.destination_id}`);
+    }
+    const delay = Math.min(settings.retryDelaySeconds * 2 ** (attempt - 1), settings.retryDelayMaxSeconds) * (0.5 + Math.random() / 2);
+    const deadline = new Date(d.created_at).getTime() + settings.retryWindowSeconds * 1000;
+    const exhausted = Date.now() + delay * 1000 > deadline || (settings.retryLimit !== undefined && attempt > settings.retryLimit);
     await tx.execute(sql`
-      update deliveries set status = ${status}, attempts = ${attempt}, last_status_code = ${statusCode},
-        last_error = ${error}, updated_at = now(), delivered_at = ${error === null ? sql`now()` : null}
-      where id = ${delivery.id}`);
+      update deliveries set status = ${exhausted ? 'failed' : 'retrying'}, attempts = ${attempt},
+        last_status_code = ${outcome.statusCode}, last_error = ${outcome.error}, updated_at = now(),
+        next_attempt_at = ${exhausted ? null : new Date(Date.now() + delay * 1000).toISOString()}
+      where id = ${d.id}`);
+    if (!exhausted) {
+      await sendInTx(ctx.boss, tx, QUEUES.deliver, { deliveryId: d.id, destinationId: d.destination_id }, { startAfter: Math.ceil(delay) });
+    }
   });
-  if (error !== null) throw new DeliveryFailed(`delivery ${delivery.id}: ${error}`);
 }

@@ -19,7 +19,12 @@ export const QUEUES = {
   sync: 'aurum-sync',
   /** webhook records that carry ids only → the objects they name, fetched → ingest */
   hydrate: 'aurum-hydrate',
+  /** a new destination → every qualifying profile, a page at a time → deliver */
+  backfill: 'aurum-backfill',
 } as const;
+
+/** The longest timeout a destination may set (`timeoutMs`). */
+export const MAX_DESTINATION_TIMEOUT_MS = 120_000;
 
 export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'name'>> {
   // notify: a send wakes idle workers through LISTEN/NOTIFY instead of leaving the job to the next poll.
@@ -27,14 +32,15 @@ export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'na
     [QUEUES.ingest]: { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
     [QUEUES.golden]: { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
     [QUEUES.fanout]: { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
+    // A send schedules its own retries (backoff with jitter over the retry window, then a dead
+    // letter: src/delivery/send.ts). pg-boss retries only a handler that crashed.
     [QUEUES.deliver]: {
       notify: true,
-      retryLimit: settings.delivery.retryLimit,
-      retryDelay: settings.delivery.retryDelaySeconds,
+      retryLimit: 3,
+      retryDelay: 5,
       retryBackoff: true,
-      retryDelayMax: settings.delivery.retryDelayMaxSeconds,
       // A hung receiver must not hold a job forever: the send itself times out well before this.
-      expireInSeconds: Math.ceil(settings.delivery.timeoutMs / 1000) + 60,
+      expireInSeconds: Math.ceil(Math.max(settings.delivery.timeoutMs, MAX_DESTINATION_TIMEOUT_MS) / 1000) + 60,
     },
     // exclusive: one training queued or running at a time, however many batches ask for one.
     [QUEUES.train]: { policy: 'exclusive', retryLimit: 2, retryDelay: 60, expireInSeconds: 3600 },
@@ -43,6 +49,7 @@ export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'na
     // The heartbeat releases the job of a worker that died within a supervisor pass or two, so the
     // next run can start and resume from the cursor saved, instead of waiting for the expiry.
     [QUEUES.sync]: { policy: 'exclusive', retryLimit: 0, expireInSeconds: 6 * 3600, heartbeatSeconds: 10 },
+    [QUEUES.backfill]: { retryLimit: 5, retryDelay: 10, retryBackoff: true, expireInSeconds: 6 * 3600 },
     // A vendor outage delays hydration: retried for about a day before the job fails for good.
     [QUEUES.hydrate]: { notify: true, retryLimit: 30, retryDelay: 10, retryBackoff: true, retryDelayMax: 3600 },
   };
@@ -78,8 +85,14 @@ export async function startQueues(
 }
 
 /** Enqueues inside `tx`, so the job exists if and only if the state change that needs it commits. */
-export function sendInTx(boss: PgBoss, tx: Tx, name: string, data: object): Promise<string | null> {
-  return boss.send(name, data, { db: txAdapter(tx) });
+export function sendInTx(
+  boss: PgBoss,
+  tx: Tx,
+  name: string,
+  data: object,
+  options: { startAfter?: number | Date } = {},
+): Promise<string | null> {
+  return boss.send(name, data, { ...options, db: txAdapter(tx) });
 }
 
 /** Our transactions are typed for both drivers, so their result type is `unknown`; both fit. */

@@ -59,6 +59,8 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     AURUM_DEFAULT_REGION: 'GB',
     AURUM_DELIVERY_RETRY_DELAY: '1',
     AURUM_DELIVERY_RETRY_LIMIT: '3',
+    // The test receivers listen on 127.0.0.1.
+    AURUM_ALLOW_PRIVATE_DESTINATIONS: 'true',
     AURUM_DELIVERY_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'silent',
     ...SECRETS,
