@@ -5,6 +5,7 @@ import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/
 import { audit } from '../access/audit.ts';
 import { currentConsent } from '../consent/status.ts';
 import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
+import { loadLineageHistory } from '../golden/lineage-history.ts';
 import { findProfilesByKeys, loadConsentLedger, loadLineage, loadProfileViews, resolveProfileId } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { DecisionError, forceMerge, splitProfile } from '../resolution/decisions.ts';
@@ -116,9 +117,16 @@ export function profileRoutes(ctx: PipelineContext) {
       if (!profile) throw new ApiError('profile_not_found', `there is no profile ${c.req.param('id')}`);
       return c.json(profile);
     })
-    .get('/profiles/:id/lineage', allow('compliance'), async (c) =>
-      c.json(await readOne(c, 'lineage', async (tx, id) => ({ id, fields: await loadLineage(tx, id) }))),
-    )
+    .get('/profiles/:id/lineage', allow('compliance'), async (c) => {
+      const history = c.req.query('history') === 'true';
+      return c.json(
+        await readOne(c, history ? 'lineage-history' : 'lineage', async (tx, id) => ({
+          id,
+          fields: await loadLineage(tx, id),
+          ...(history ? { history: await loadLineageHistory(tx, id) } : {}),
+        })),
+      );
+    })
     .post('/profiles/merge', allow('ops'), async (c) => {
       const input = await mergeRequest(c);
       const actor = { name: c.get('caller').name, reason: reasonOf(c, input.reason) };

@@ -37,7 +37,7 @@ interface Member {
  * resolution lock, so no record can link to the profile half-way:
  * - the raw payloads of its records (every version held), emptied;
  * - its member records, with their keys, pins and consent entries, deleted;
- * - its golden record and lineage (and those of profiles merged into it), emptied;
+ * - its golden record and lineage (and those of profiles merged into it), emptied, and its lineage history deleted;
  * - the bodies of its deliveries, emptied, and those not yet sent withdrawn with their jobs;
  * - the record ids in its merge history, removed.
  * It keeps salted hashes of the identifiers, so a later record of the person is suppressed rather
@@ -88,6 +88,7 @@ export async function eraseProfile(
     await tx.execute(sql`
       update profiles set golden = '{}'::jsonb, lineage = '{}'::jsonb, golden_hash = '', erased_at = now(), updated_at = now()
       where id = any(${uuidArray(profileIds)})`);
+    await tx.execute(sql`delete from lineage_history where profile_id = any(${uuidArray(profileIds)})`);
     await tx.execute(sql`
       update profile_merges set details = '{"erased": true}'::jsonb
       where survivor_id = any(${uuidArray(profileIds)}) or retired_ids && ${uuidArray(profileIds)}`);

@@ -539,3 +539,19 @@ export const backfills = pgTable(
     uniqueIndex('backfills_running_idx').on(t.destinationId).where(sql`${t.status} = 'running'`),
   ],
 );
+
+/**
+ * Each golden version's lineage, appended when the golden record changes: what
+ * `GET /profiles/:id/lineage?history=true` replays to say when each value won or lost.
+ */
+export const lineageHistory = pgTable(
+  'lineage_history',
+  {
+    id: id(),
+    profileId: uuid('profile_id').notNull(),
+    version: integer('version').notNull(),
+    lineage: jsonb('lineage').notNull(),
+    at: at('at').notNull().defaultNow(),
+  },
+  (t) => [index('lineage_history_profile_idx').on(t.profileId, t.version)],
+);

@@ -136,6 +136,9 @@ export async function refreshGolden(
       from unnest(${uuidArray(updates.map((u) => u.id))}, ${sql.param(updates.map((u) => u.golden))}::jsonb[],
         ${sql.param(updates.map((u) => u.lineage))}::jsonb[], ${textArray(updates.map((u) => u.hash))}) as v(id, golden, lineage, hash)
       where p.id = v.id`);
+    await tx.execute(sql`
+      insert into lineage_history (profile_id, version, lineage)
+      select id, version, lineage from profiles where id = any(${uuidArray(updates.map((u) => u.id))})`);
   }
 
   const mergedInto = new Map(merges.map((m) => [m.survivorId, m.retiredIds]));
