@@ -207,7 +207,7 @@ async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome) {
       await tx.execute(sql`
         update deliveries set status = 'delivered', attempts = ${attempt}, last_status_code = ${outcome.statusCode},
           last_error = null, next_attempt_at = null, updated_at = now(), delivered_at = now()
-        where id = ${d.id}`);
+        where id = ${d.id} and status = 'sending'`);
       await tx.execute(sql`
         update destinations set consecutive_failures = 0, circuit_open_until = null
         where id = ${d.destination_id} and (consecutive_failures > 0 or circuit_open_until is not null)`);
@@ -227,12 +227,15 @@ async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome) {
     const delay = Math.min(settings.retryDelaySeconds * 2 ** (attempt - 1), settings.retryDelayMaxSeconds) * (0.5 + Math.random() / 2);
     const deadline = new Date(d.created_at).getTime() + settings.retryWindowSeconds * 1000;
     const exhausted = Date.now() + delay * 1000 > deadline || (settings.retryLimit !== undefined && attempt > settings.retryLimit);
-    await tx.execute(sql`
-      update deliveries set status = ${exhausted ? 'failed' : 'retrying'}, attempts = ${attempt},
-        last_status_code = ${outcome.statusCode}, last_error = ${outcome.error}, updated_at = now(),
-        next_attempt_at = ${exhausted ? null : new Date(Date.now() + delay * 1000).toISOString()}
-      where id = ${d.id}`);
-    if (!exhausted) {
+    // Only while it is still ours: an erasure may have withdrawn it during the attempt.
+    const still = rowsOf(
+      await tx.execute(sql`
+        update deliveries set status = ${exhausted ? 'failed' : 'retrying'}, attempts = ${attempt},
+          last_status_code = ${outcome.statusCode}, last_error = ${outcome.error}, updated_at = now(),
+          next_attempt_at = ${exhausted ? null : new Date(Date.now() + delay * 1000).toISOString()}
+        where id = ${d.id} and status = 'sending' returning id`),
+    );
+    if (!exhausted && still.length > 0) {
       await sendInTx(ctx.boss, tx, QUEUES.deliver, { deliveryId: d.id, destinationId: d.destination_id }, { startAfter: Math.ceil(delay) });
     }
   });
