@@ -139,15 +139,16 @@ export function importRoutes(ctx: PipelineContext) {
         batch = [];
         await db.transaction(async (tx) => {
           // A record the source already holds, with the same content, is a duplicate: counted, not stored again.
-          // One index probe per hash on (source, content_hash). Written as \`source = $1 and
-          // content_hash = any($2)\`, the planner, with statistics a fast-growing import has outrun,
-          // took all of the source's rows by (source, id) and filtered them: a second a batch at 3M rows.
+          // One index probe per hash on (source, content_hash), forced by the lateral LIMIT 1. As a
+          // plain \`content_hash = any($2)\` or a join, the planner, with statistics a fast-growing
+          // import has outrun, read all of the source's rows by (source, id) and filtered or sorted
+          // them: half a second to a second a batch past 500k rows, 7 ms this way.
           const held = new Set(
-            rowsOf<{ content_hash: string }>(
+            rowsOf<{ hash: string }>(
               await tx.execute(sql`
-                select distinct r.content_hash from unnest(${textArray(rows.map((r) => r.hash))}) as h(hash)
-                join raw_records r on r.source = ${name} and r.content_hash = h.hash`),
-            ).map((r) => r.content_hash),
+                select h.hash from unnest(${textArray(rows.map((r) => r.hash))}) as h(hash)
+                cross join lateral (select 1 from raw_records r where r.source = ${name} and r.content_hash = h.hash limit 1) held`),
+            ).map((r) => r.hash),
           );
           const fresh: typeof rows = [];
           for (const row of rows) {
@@ -189,7 +190,10 @@ export function importRoutes(ctx: PipelineContext) {
         update imports set status = 'received', finished_at = now(), bytes = ${bytes}, rejected = ${rejected},
           problems = ${JSON.stringify(problems)}::jsonb
         where id = ${id}`);
-      return c.json(await load(id), 202);
+      const view = await load(id);
+      // A large import outruns autovacuum's statistics, and the pipeline's queries plan on them next.
+      if (view.accepted >= 100_000) await db.execute(sql`analyze raw_records`);
+      return c.json(view, 202);
     })
     .get('/imports/:id', allow('ops'), async (c) => c.json(await load(c.req.param('id'))));
 }
