@@ -64,6 +64,8 @@ const env = {
   CRM_SECRET: secret,
   SHOP_SECRET: secret,
   ...(fresh.url ? { DATABASE_URL: fresh.url } : {}),
+  // Delivery settings to try, from the environment.
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('AURUM_DELIVERY_'))),
 };
 const settings = parseSettings(env);
 const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, max: 20 });

@@ -24,8 +24,48 @@ const agents = {
   any: new Agent({ keepAliveTimeout: 30_000, connections: 64 }),
 };
 
-/** Attempts in flight and the next free rate-limit slot, per destination, in this process. */
-const inFlight = new Map<string, number>();
+/**
+ * Attempts in flight per destination in this process, with a short queue of workers waiting for a
+ * turn. A destination holds at most `cap` sending workers and `cap`/2 waiting ones; a job beyond that
+ * goes back to the queue, so a slow destination cannot take the workers the others need.
+ */
+class Gate {
+  inFlight = 0;
+  readonly waiting: (() => void)[] = [];
+}
+const gates = new Map<string, Gate>();
+const MAX_WAIT_MS = 2000;
+
+async function acquire(destinationId: string, cap: number): Promise<boolean> {
+  const gate = gates.get(destinationId) ?? new Gate();
+  gates.set(destinationId, gate);
+  if (gate.inFlight < cap) {
+    gate.inFlight++;
+    return true;
+  }
+  if (gate.waiting.length >= cap / 2) return false;
+  return new Promise((resolve) => {
+    const turn = () => {
+      clearTimeout(timer);
+      gate.inFlight++;
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      gate.waiting.splice(gate.waiting.indexOf(turn), 1);
+      resolve(false);
+    }, MAX_WAIT_MS);
+    gate.waiting.push(turn);
+  });
+}
+
+function release(destinationId: string) {
+  const gate = gates.get(destinationId);
+  if (!gate) return;
+  gate.inFlight--;
+  gate.waiting.shift()?.();
+}
+
+/** The next free rate-limit slot per destination, in this process. */
 const nextSlot = new Map<string, number>();
 
 interface Claimed {
@@ -55,22 +95,19 @@ type Claim = { kind: 'send'; delivery: Claimed } | { kind: 'defer'; seconds: num
  */
 export async function deliver(ctx: PipelineContext, job: Job<DeliverJob>): Promise<void> {
   const { deliveryId, destinationId } = job.data;
-  const cap = ctx.settings.delivery.concurrencyPerDestination;
-  // Isolation: a slow destination holds at most `cap` of this process's workers; its other jobs wait
-  // in the queue, not in a worker.
-  if (destinationId && (inFlight.get(destinationId) ?? 0) >= cap) return defer(ctx, job.data, 1);
-  const claim = await claimDelivery(ctx, deliveryId);
-  if (claim.kind === 'done') return;
-  if (claim.kind === 'defer') return defer(ctx, job.data, claim.seconds);
-  const delivery = claim.delivery;
-  const key = delivery.destination_id;
-  inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+  // Isolation: see Gate. (Jobs queued before destinations were named in them skip the gate.)
+  if (destinationId && !(await acquire(destinationId, ctx.settings.delivery.concurrencyPerDestination))) {
+    return defer(ctx, job.data, 1);
+  }
   try {
-    await throttle(key, delivery.rate_limit);
-    const outcome = await send(ctx, delivery);
-    await record(ctx, delivery, outcome);
+    const claim = await claimDelivery(ctx, deliveryId);
+    if (claim.kind === 'done') return;
+    if (claim.kind === 'defer') return await defer(ctx, job.data, claim.seconds);
+    await throttle(claim.delivery.destination_id, claim.delivery.rate_limit);
+    const outcome = await send(ctx, claim.delivery);
+    await record(ctx, claim.delivery, outcome);
   } finally {
-    inFlight.set(key, (inFlight.get(key) ?? 1) - 1);
+    if (destinationId) release(destinationId);
   }
 }
 
