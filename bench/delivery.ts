@@ -4,7 +4,10 @@
  * answers 500, every time. Reports the fast destination's deliveries/s and its latency from golden
  * change (the profile's update) to receipt, p50/p99: what one broken consumer costs the others.
  *
- *   node bench/delivery.ts [--records 5000] [--slow-ms 2000] [--no-slow]
+ * Records arrive as fast as intake takes them, or at `--rate` records/s (10 a request) for a steady
+ * load, where the latency says what a consumer waits rather than how long a backlog takes to drain.
+ *
+ *   node bench/delivery.ts [--records 5000] [--rate 100] [--slow-ms 2000] [--no-slow]
  *   DATABASE_URL=postgres://… node bench/delivery.ts      # on PostgreSQL (uses a fresh database)
  */
 
@@ -28,6 +31,7 @@ const { values: args } = parseArgs({
     records: { type: 'string', default: '5000' },
     'slow-ms': { type: 'string', default: '2000' },
     'no-slow': { type: 'boolean', default: false },
+    rate: { type: 'string', default: '0' },
   },
 });
 const records = Number(args.records);
@@ -88,9 +92,15 @@ const api = async (method: string, route: string, body?: unknown) => {
 const fast = await api('POST', '/destinations', { url: `${base}/fast` });
 if (!args['no-slow']) await api('POST', '/destinations', { url: `${base}/slow` });
 
+const rate = Number(args.rate);
+const perRequest = rate > 0 ? 10 : 100;
 const started = performance.now();
-for (let i = 0; i < records; i += 100) {
-  const batch = Array.from({ length: Math.min(100, records - i) }, (_, j) => ({
+for (let i = 0; i < records; i += perRequest) {
+  if (rate > 0) {
+    const due = started + (i / rate) * 1000;
+    if (due > performance.now()) await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+  }
+  const batch = Array.from({ length: Math.min(perRequest, records - i) }, (_, j) => ({
     id: `b-${i + j}`,
     email: `person${i + j}@example.com`,
     first_name: `Person${i + j}`,
@@ -120,6 +130,7 @@ console.log(
       database: database.kind,
       node: process.version,
       records,
+      arrival: rate > 0 ? `${rate} records/s` : 'as fast as intake takes them',
       slowDestination: args['no-slow'] ? null : { answers: 500, afterMs: slowMs, attemptsMade: slowCalls },
       fast: {
         delivered: arrivals.size,

@@ -95,14 +95,19 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       await runTraining(ctx);
     });
     // Sends wait on the network, not the CPU: up to 64 at once, at most AURUM_DELIVERY_CONCURRENCY
-    // per destination. Batches, because pg-boss waits a polling interval between fetches of one job.
-    await boss.work<DeliverJob>(QUEUES.deliver, { ...polling, batchSize: 8, localConcurrency: 8 }, async (jobs) => {
-      const results = await Promise.allSettled(jobs.map((job) => deliver(ctx, job)));
-      // A send records its own failures; what lands here is a bug or the database: retry the batch
-      // (a delivery already sent is skipped).
-      const failed = results.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
-    });
+    // per destination (its pg-boss group: a busy destination's jobs are not fetched). Batches,
+    // because pg-boss waits a polling interval between fetches of a single job.
+    await boss.work<DeliverJob>(
+      QUEUES.deliver,
+      { ...polling, batchSize: 4, localConcurrency: 16, localGroupConcurrency: settings.delivery.concurrencyPerDestination },
+      async (jobs) => {
+        const results = await Promise.allSettled(jobs.map((job) => deliver(ctx, job)));
+        // A send records its own failures; what lands here is a bug or the database: retry the batch
+        // (a delivery already sent is skipped).
+        const failed = results.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      },
+    );
     await boss.work<BackfillJob>(QUEUES.backfill, { ...polling, batchSize: 1, localConcurrency: 1 }, async ([job]) => {
       if (job) await runBackfill(ctx, job.data);
     });

@@ -73,7 +73,7 @@ const envSchema = {
     AURUM_DELIVERY_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
     AURUM_DELIVERY_RETRY_LIMIT: { type: 'integer', minimum: 0 },
     AURUM_DELIVERY_RETRY_WINDOW: { type: 'integer', minimum: 1, default: 86_400 },
-    AURUM_DELIVERY_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 64, default: 32 },
+    AURUM_DELIVERY_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 64, default: 8 },
     AURUM_DELIVERY_CIRCUIT_THRESHOLD: { type: 'integer', minimum: 1, default: 5 },
     AURUM_ALLOW_PRIVATE_DESTINATIONS: { enum: ['true', 'false'], default: 'false' },
     AURUM_DELIVERY_RETRY_DELAY: { type: 'integer', minimum: 1, default: 5 },

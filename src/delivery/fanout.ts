@@ -7,6 +7,7 @@ import { loadProfiles } from '../golden/read.ts';
 import type { ProfileChange } from '../golden/refresh.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES, txAdapter } from '../queue/queues.ts';
+import { deliverJob } from './send.ts';
 
 export interface FanoutJob {
   changes: ProfileChange[];
@@ -26,6 +27,7 @@ interface Destination {
   purposes: string[];
   fields: string[] | null;
   events: string[] | null;
+  circuit_open_until: Date | string | null;
 }
 
 /** Notices a destination always receives, whatever its event filter: they withdraw what it holds. */
@@ -55,7 +57,9 @@ export async function fanout(
     // Two workers handling changes of one profile would race on its destination states.
     await tx.execute(lockKeys(changes.map((c) => `fanout:${c.profileId}`)));
     const destinations = rowsOf<Destination>(
-      await tx.execute(sql`select id, purposes, fields, events from destinations ${only ? sql`where id = ${only}` : sql``}`),
+      await tx.execute(
+        sql`select id, purposes, fields, events, circuit_open_until from destinations ${only ? sql`where id = ${only}` : sql``}`,
+      ),
     );
     if (destinations.length === 0 || changes.length === 0) return 0;
     const profiles = new Map(
@@ -145,7 +149,8 @@ export async function fanout(
       }
     }
     await saveStates(tx, newStates, dropped);
-    return enqueueDeliveries(ctx, tx, planned);
+    const openUntil = new Map(destinations.map((d) => [d.id, d.circuit_open_until ? new Date(d.circuit_open_until) : null]));
+    return enqueueDeliveries(ctx, tx, planned, openUntil);
   });
 }
 
@@ -191,7 +196,12 @@ async function saveStates(
       status = excluded.status, golden_hash = excluded.golden_hash, updated_at = now()`);
 }
 
-async function enqueueDeliveries(ctx: PipelineContext, tx: Tx, planned: Planned[]): Promise<number> {
+async function enqueueDeliveries(
+  ctx: PipelineContext,
+  tx: Tx,
+  planned: Planned[],
+  openUntil: ReadonlyMap<string, Date | null>,
+): Promise<number> {
   if (planned.length === 0) return 0;
   const destinations = uuidArray(planned.map((p) => p.destinationId));
   const profiles = uuidArray(planned.map((p) => p.profileId));
@@ -210,7 +220,7 @@ async function enqueueDeliveries(ctx: PipelineContext, tx: Tx, planned: Planned[
   );
   await ctx.boss.insert(
     QUEUES.deliver,
-    rows.map((r) => ({ data: { deliveryId: r.id, destinationId: r.destination_id } })),
+    rows.map((r) => deliverJob(r.id, r.destination_id, openUntil.get(r.destination_id))),
     { db: txAdapter(tx) },
   );
   return rows.length;

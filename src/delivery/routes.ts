@@ -11,6 +11,7 @@ import type { PipelineContext } from '../pipeline-context.ts';
 import { MAX_DESTINATION_TIMEOUT_MS, QUEUES, txAdapter } from '../queue/queues.ts';
 import { backfillProgress, startBackfill } from './backfill.ts';
 import { privateDestinationProblem } from './private-addresses.ts';
+import { deliverJob } from './send.ts';
 import { newSecret, type SignatureScheme } from './signing.ts';
 
 /** What ops may set on a destination. */
@@ -207,7 +208,7 @@ export function destinationRoutes(ctx: PipelineContext) {
         if (rows.length > 0) {
           await ctx.boss.insert(
             QUEUES.deliver,
-            rows.map((r) => ({ data: { deliveryId: r.id, destinationId: r.destination_id } })),
+            rows.map((r) => deliverJob(r.id, r.destination_id)),
             { db: txAdapter(tx) },
           );
         }

@@ -4,13 +4,13 @@ import { Agent, request } from 'undici';
 import { qualifies } from '../consent/status.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { QUEUES, sendInTx } from '../queue/queues.ts';
+import { QUEUES, txAdapter } from '../queue/queues.ts';
 import { isPrivateAddress, publicOnlyLookup } from './private-addresses.ts';
 import { type SignatureScheme, signatureHeaders } from './signing.ts';
 
 export interface DeliverJob {
   deliveryId: string;
-  /** Lets a process hold back a busy destination's jobs before touching the database. */
+  /** Its destination, which is also the job's group (see `deliverJob`). */
   destinationId?: string;
 }
 
@@ -23,47 +23,6 @@ const agents = {
   public: new Agent({ keepAliveTimeout: 30_000, connections: 64, connect: { lookup: publicOnlyLookup } }),
   any: new Agent({ keepAliveTimeout: 30_000, connections: 64 }),
 };
-
-/**
- * Attempts in flight per destination in this process, with a short queue of workers waiting for a
- * turn. A destination holds at most `cap` sending workers and `cap`/2 waiting ones; a job beyond that
- * goes back to the queue, so a slow destination cannot take the workers the others need.
- */
-class Gate {
-  inFlight = 0;
-  readonly waiting: (() => void)[] = [];
-}
-const gates = new Map<string, Gate>();
-const MAX_WAIT_MS = 2000;
-
-async function acquire(destinationId: string, cap: number): Promise<boolean> {
-  const gate = gates.get(destinationId) ?? new Gate();
-  gates.set(destinationId, gate);
-  if (gate.inFlight < cap) {
-    gate.inFlight++;
-    return true;
-  }
-  if (gate.waiting.length >= cap / 2) return false;
-  return new Promise((resolve) => {
-    const turn = () => {
-      clearTimeout(timer);
-      gate.inFlight++;
-      resolve(true);
-    };
-    const timer = setTimeout(() => {
-      gate.waiting.splice(gate.waiting.indexOf(turn), 1);
-      resolve(false);
-    }, MAX_WAIT_MS);
-    gate.waiting.push(turn);
-  });
-}
-
-function release(destinationId: string) {
-  const gate = gates.get(destinationId);
-  if (!gate) return;
-  gate.inFlight--;
-  gate.waiting.shift()?.();
-}
 
 /** The next free rate-limit slot per destination, in this process. */
 const nextSlot = new Map<string, number>();
@@ -94,25 +53,45 @@ type Claim = { kind: 'send'; delivery: Claimed } | { kind: 'defer'; seconds: num
  * exponential backoff and jitter across the retry window, then kept as dead letters.
  */
 export async function deliver(ctx: PipelineContext, job: Job<DeliverJob>): Promise<void> {
-  const { deliveryId, destinationId } = job.data;
-  // Isolation: see Gate. (Jobs queued before destinations were named in them skip the gate.)
-  if (destinationId && !(await acquire(destinationId, ctx.settings.delivery.concurrencyPerDestination))) {
-    return defer(ctx, job.data, 1);
-  }
-  try {
-    const claim = await claimDelivery(ctx, deliveryId);
-    if (claim.kind === 'done') return;
-    if (claim.kind === 'defer') return await defer(ctx, job.data, claim.seconds);
-    await throttle(claim.delivery.destination_id, claim.delivery.rate_limit);
-    const outcome = await send(ctx, claim.delivery);
-    await record(ctx, claim.delivery, outcome);
-  } finally {
-    if (destinationId) release(destinationId);
-  }
+  const claim = await claimDelivery(ctx, job.data.deliveryId);
+  if (claim.kind === 'done') return;
+  if (claim.kind === 'defer') return defer(ctx, job.data, claim.seconds);
+  await throttle(claim.delivery.destination_id, claim.delivery.rate_limit);
+  const outcome = await send(ctx, claim.delivery);
+  await record(ctx, claim.delivery, outcome);
+}
+
+/**
+ * A delivery job, in its destination's pg-boss group: a worker takes at most
+ * AURUM_DELIVERY_CONCURRENCY jobs of one destination at a time (`localGroupConcurrency`), so a slow
+ * destination's jobs wait in the queue, not in the workers the others need.
+ */
+export function deliverJob(deliveryId: string, destinationId: string, notBefore?: Date | null) {
+  return {
+    data: { deliveryId, destinationId } satisfies DeliverJob,
+    group: { id: destinationId },
+    // A destination whose circuit is open gets its new jobs after the cooldown, spread over ten seconds.
+    ...(notBefore && notBefore.getTime() > Date.now() ? { startAfter: new Date(notBefore.getTime() + Math.random() * 10_000) } : {}),
+  };
+}
+
+/**
+ * Moves a destination's whole queued backlog past `seconds` (spread over ten more), in one
+ * statement: while its circuit is open, its jobs are not fetched one by one only to be put back,
+ * which would cost the other destinations as much database time as their own sends.
+ */
+async function holdBack(tx: Tx, destinationId: string, seconds: number) {
+  await tx.execute(sql`
+    update pgboss.job set start_after = now() + make_interval(secs => ${seconds} + random() * 10)
+    where name = ${QUEUES.deliver} and group_id = ${destinationId} and state in ('created', 'retry')
+      and start_after < now() + make_interval(secs => ${seconds})`);
 }
 
 async function defer(ctx: PipelineContext, data: DeliverJob, seconds: number) {
-  await ctx.boss.send(QUEUES.deliver, data, { startAfter: Math.max(1, Math.ceil(seconds)) });
+  await ctx.boss.send(QUEUES.deliver, data, {
+    startAfter: Math.max(1, Math.ceil(seconds)),
+    ...(data.destinationId ? { group: { id: data.destinationId } } : {}),
+  });
 }
 
 /** Requests per second per destination: waits for the next slot (a long wait goes back to the queue). */
@@ -132,13 +111,17 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string): Promise<
         profile_id: string;
         purposes: string[];
         circuit_open_until: Date | string | null;
+        consecutive_failures: number;
+        probing: boolean;
         ahead: string | number;
       }
     >(
       await tx.execute(sql`
         select d.id, d.event, d.body, d.status, d.attempts, d.created_at, d.profile_id, d.destination_id,
           t.url, t.secret, t.signature, t.previous_secret, t.previous_secret_until, t.rate_limit, t.timeout_ms,
-          t.purposes, t.circuit_open_until,
+          t.purposes, t.circuit_open_until, t.consecutive_failures,
+          exists (select 1 from deliveries s where s.destination_id = d.destination_id and s.status = 'sending'
+            and s.updated_at > now() - interval '5 minutes') as probing,
           (select count(*) from deliveries o where o.destination_id = d.destination_id and o.profile_id = d.profile_id
              and o.id <> d.id and (o.created_at, o.id) < (d.created_at, d.id)
              and (o.status in ('pending', 'retrying') or (o.status = 'sending' and o.updated_at > now() - interval '5 minutes'))
@@ -149,7 +132,14 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string): Promise<
     // Gone with its destination, sent, superseded by a newer version, withheld or withdrawn.
     if (!row || !['pending', 'retrying'].includes(row.status)) return { kind: 'done' };
     const openUntil = row.circuit_open_until ? new Date(row.circuit_open_until).getTime() : 0;
-    if (openUntil > Date.now()) return { kind: 'defer', seconds: (openUntil - Date.now()) / 1000 + Math.random() };
+    if (openUntil > Date.now()) return { kind: 'defer', seconds: (openUntil - Date.now()) / 1000 + Math.random() * 10 };
+    // Half-open: the cooldown is over but the last attempts failed. One attempt at a time probes the
+    // destination; the rest wait, so a destination coming back is not hit by its whole backlog at once.
+    if (row.consecutive_failures >= ctx.settings.delivery.circuitThreshold && row.probing) {
+      const seconds = (row.timeout_ms ?? ctx.settings.delivery.timeoutMs) / 1000 + 2;
+      await holdBack(tx, row.destination_id, seconds);
+      return { kind: 'defer', seconds: seconds + Math.random() * 10 };
+    }
     // Order: an older delivery of this profile to this destination goes first.
     if (Number(row.ahead) > 0) return { kind: 'defer', seconds: 1 };
     if (!(await stillQualifies(ctx, tx, row))) {
@@ -260,6 +250,7 @@ async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome) {
       const cooldown = Math.min(30 * 2 ** (inARow - settings.circuitThreshold), 600);
       await tx.execute(sql`
         update destinations set circuit_open_until = now() + make_interval(secs => ${cooldown}) where id = ${d.destination_id}`);
+      await holdBack(tx, d.destination_id, cooldown);
     }
     const delay = Math.min(settings.retryDelaySeconds * 2 ** (attempt - 1), settings.retryDelayMaxSeconds) * (0.5 + Math.random() / 2);
     const deadline = new Date(d.created_at).getTime() + settings.retryWindowSeconds * 1000;
@@ -273,7 +264,8 @@ async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome) {
         where id = ${d.id} and status = 'sending' returning id`),
     );
     if (!exhausted && still.length > 0) {
-      await sendInTx(ctx.boss, tx, QUEUES.deliver, { deliveryId: d.id, destinationId: d.destination_id }, { startAfter: Math.ceil(delay) });
+      const job = deliverJob(d.id, d.destination_id);
+      await ctx.boss.send(QUEUES.deliver, job.data, { startAfter: Math.ceil(delay), group: job.group, db: txAdapter(tx) });
     }
   });
 }
