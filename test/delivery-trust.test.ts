@@ -114,6 +114,31 @@ describe('per destination', () => {
   });
 });
 
+describe('rate and timeout per destination', () => {
+  it('spaces sends by the destination’s rateLimit, and gives up an attempt at its timeoutMs', async () => {
+    const paced = await destination('/paced', { rateLimit: 5 });
+    answers.set('/sluggish', (attempt) => (attempt === 1 ? { status: 204, delayMs: 1500 } : 204));
+    const sluggish = await destination('/sluggish', { timeoutMs: 300 });
+    const times: number[] = [];
+    const records = Array.from({ length: 6 }, (_, i) => ({ id: `rt-${i}`, email: `rt${i}@example.com` }));
+    expect((await t.postWebhook('crm', JSON.stringify(records))).status).toBe(202);
+    await waitFor(async () => at('/paced').filter((r) => r.json.profile?.emails?.[0]?.startsWith('rt')).length === 6);
+    for (const d of (await deliveries(paced.id, 'delivered')).filter((x) => x['attempts'].length > 0)) {
+      times.push(Date.parse(d['attempts'][0].at));
+    }
+    times.sort((a, b) => a - b);
+    // Five a second: six sends span a second at least.
+    expect((times.at(-1) as number) - (times[0] as number)).toBeGreaterThanOrEqual(900);
+
+    await waitFor(async () =>
+      (await deliveries(sluggish.id)).some((d) => d['attempts'].some((a: { error: string }) => a.error?.includes('timed out'))),
+    );
+    const timedOut = (await deliveries(sluggish.id)).find((d) => d['attempts'][0]?.error);
+    expect(timedOut?.['attempts'][0]).toMatchObject({ error: 'timed out after 300 ms', statusCode: null });
+    expect(timedOut?.['attempts'][0].durationMs).toBeLessThan(1500);
+  });
+});
+
 describe('ordering, consent at send time, retries', () => {
   it('supersedes an older version not yet sent: the destination never receives it after a newer one', async () => {
     let down = true;
