@@ -61,7 +61,7 @@ export async function runBackfill(ctx: PipelineContext, job: BackfillJob): Promi
   const db = ctx.database.db;
   for (;;) {
     const [backfill] = rowsOf<BackfillRow>(await db.execute(sql`select * from backfills where id = ${job.backfillId}`));
-    if (!backfill || backfill.status !== 'running') return; // its destination was deleted, or it is done
+    if (backfill?.status !== 'running') return; // its destination was deleted, or it is done
     const ids = rowsOf<{ id: string }>(
       await db.execute(sql`
         select id from profiles where merged_into is null and erased_at is null

@@ -102,7 +102,7 @@ export async function ingest(
     }),
   );
   if (outcome.trained) ctx.models.invalidate();
-  await scheduleTrainingIfDue(ctx, model);
+  await scheduleTrainingIfDue(ctx, model, fragments.length);
   const summary = { records: raws.length, fragments: fragments.length, quarantined: failures.length, ...outcome };
   ctx.log.debug({ ingest: summary }, 'ingested batch');
   if (failures.length > 0) {

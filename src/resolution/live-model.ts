@@ -130,9 +130,32 @@ export class ModelCache {
   }
 
   #records: number | undefined;
+  /** Records this process has linked since the last count. */
+  #addedSince = 0;
+  /** The model (its id, 0 for none) a training was last queued to replace. */
+  #queuedFor: number | undefined;
   /** The number of records the hub holds now, as last counted. */
   noteRecords(records: number): void {
     this.#records = records;
+    this.#addedSince = 0;
+  }
+
+  /** Counts this process's arrivals between counts: the count plus these estimates the records held. */
+  addRecords(n: number): void {
+    this.#addedSince += n;
+  }
+
+  estimate(): number | undefined {
+    return this.#records === undefined ? undefined : this.#records + this.#addedSince;
+  }
+
+  /** Whether a training was already queued to replace this model. */
+  trainingQueued(current: StoredModel | undefined): boolean {
+    return this.#queuedFor === (current?.id ?? 0);
+  }
+
+  noteTrainingQueued(current: StoredModel | undefined): void {
+    this.#queuedFor = current?.id ?? 0;
   }
 
   /**
