@@ -5,7 +5,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/db/database.ts';
-import { ROLE_KEYS, startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
+import { startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
 import { startReceiver } from './helpers/receiver.ts';
 
 let t: TestHub;
@@ -19,14 +19,6 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-const as = (role: keyof typeof ROLE_KEYS, method: string, path: string, body?: unknown) =>
-  Promise.resolve(
-    t.hub.app.request(path, {
-      method,
-      headers: { authorization: `Bearer ${ROLE_KEYS[role]}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    }),
-  );
 const send = async (source: 'crm' | 'shop', record: object) => {
   expect((await t.postWebhook(source, JSON.stringify(record))).status).toBe(202);
   await t.settle();
@@ -124,11 +116,11 @@ describe('POST /profiles/:id/erase', () => {
     await waitFor(async () => receiver.received.some((r) => r.path === '/marketing'));
     for (const value of ERASED.slice(0, 3)) expect(await scan(value)).not.toEqual([]);
 
-    const refused = await as('compliance', 'POST', `/profiles/${id}/erase`, {});
+    const refused = await t.as('compliance', 'POST', `/profiles/${id}/erase`, {});
     expect(refused.status).toBe(400);
-    expect((await as('ops', 'POST', `/profiles/${id}/erase`, { reason: 'x' })).status).toBe(403);
+    expect((await t.as('ops', 'POST', `/profiles/${id}/erase`, { reason: 'x' })).status).toBe(403);
 
-    const response = await as('compliance', 'POST', `/profiles/${id}/erase`, { reason: 'Art. 17 request #88' });
+    const response = await t.as('compliance', 'POST', `/profiles/${id}/erase`, { reason: 'Art. 17 request #88' });
     expect(response.status).toBe(200);
     const result = (await response.json()) as Record<string, any>;
     expect(result).toMatchObject({ id, records: 3, rawRecords: 4, retiredIds: [id === alt ? expect.any(String) : alt] });
@@ -146,12 +138,12 @@ describe('POST /profiles/:id/erase', () => {
       expect(erased?.signatureValid).toBe(true);
     }
 
-    expect((await as('reader', 'GET', `/profiles/${id}`)).status).toBe(404);
-    expect((await as('reader', 'GET', `/profiles/${alt}`)).status).toBe(404);
-    expect((await as('compliance', 'GET', `/profiles/${id}/export`)).status).toBe(404);
+    expect((await t.as('reader', 'GET', `/profiles/${id}`)).status).toBe(404);
+    expect((await t.as('reader', 'GET', `/profiles/${alt}`)).status).toBe(404);
+    expect((await t.as('compliance', 'GET', `/profiles/${id}/export`)).status).toBe(404);
     expect(await idOf('zephyrine.q@example.org')).toBeUndefined();
-    expect((await as('reader', 'GET', `/profiles/${other}`)).status).toBe(200);
-    expect((await as('compliance', 'POST', `/profiles/${id}/erase`, { reason: 'again' })).status).toBe(404);
+    expect((await t.as('reader', 'GET', `/profiles/${other}`)).status).toBe(200);
+    expect((await t.as('compliance', 'POST', `/profiles/${id}/erase`, { reason: 'again' })).status).toBe(404);
 
     const audit = await t.json<{ entries: Record<string, unknown>[] }>('GET', `/audit?profile=${id}&action=profile.erased`);
     expect(audit.entries).toEqual([
@@ -181,7 +173,7 @@ describe('POST /profiles/:id/erase', () => {
       ['shop', 'email'],
       ['crm', 'rec'],
     ]);
-    expect((await as('reader', 'GET', '/erasures')).status).toBe(403);
-    expect((await as('compliance', 'GET', '/erasures/00000000-0000-4000-8000-000000000000/suppressions')).status).toBe(404);
+    expect((await t.as('reader', 'GET', '/erasures')).status).toBe(403);
+    expect((await t.as('compliance', 'GET', '/erasures/00000000-0000-4000-8000-000000000000/suppressions')).status).toBe(404);
   });
 });

@@ -3,7 +3,7 @@
  * API, audited.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROLE_KEYS, startTestHub, type TestHub } from './helpers/hub.ts';
+import { type ROLE_KEYS, startTestHub, type TestHub } from './helpers/hub.ts';
 import { startReceiver } from './helpers/receiver.ts';
 
 let t: TestHub;
@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 const as = (role: keyof typeof ROLE_KEYS, path: string, headers: Record<string, string> = {}) =>
-  Promise.resolve(t.hub.app.request(path, { headers: { authorization: `Bearer ${ROLE_KEYS[role]}`, ...headers } }));
+  t.as(role, 'GET', path, undefined, headers);
 
 describe('GET /profiles/:id/export', () => {
   it('returns the golden record, each member record raw and mapped, consent, deliveries and audit, and audits itself', async () => {

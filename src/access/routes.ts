@@ -5,6 +5,7 @@ import { ApiError } from '../api/errors.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { ROLES, type Role } from '../config/settings.ts';
+import { isUuid } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { createKey, KeyError, listKeys, revokeKey } from './api-keys.ts';
 import { AUDIT_ACTIONS, queryAudit } from './audit.ts';
@@ -31,8 +32,6 @@ const keyed = async <T>(run: () => Promise<T>): Promise<T> => {
     throw error;
   }
 };
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function timeParam(name: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
@@ -61,7 +60,7 @@ export function accessRoutes(ctx: PipelineContext) {
     })
     .get('/audit', allow('compliance'), async (c) => {
       const { profile, actor, action, from, to, before } = c.req.query();
-      if (profile !== undefined && !UUID.test(profile)) throw new ApiError('invalid_request', 'profile must be a profile id');
+      if (profile !== undefined && !isUuid(profile)) throw new ApiError('invalid_request', 'profile must be a profile id');
       if (action !== undefined && !(AUDIT_ACTIONS as readonly string[]).includes(action)) {
         throw new ApiError('invalid_request', `action must be one of ${AUDIT_ACTIONS.join(', ')}`);
       }

@@ -1,18 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../db/database.ts';
+import type { LedgerEntry } from '../golden/read.ts';
 
 export interface ConsentListing {
   profileId: string;
   status: 'granted' | 'denied';
   /** The entry that decided the status, or null where none exists and the purpose's default did. */
-  decidedBy: {
-    status: 'granted' | 'denied';
-    at: string;
-    receivedAt: string;
-    source: string;
-    recordId: string;
-    mapping: string;
-  } | null;
+  decidedBy: Omit<LedgerEntry, 'purpose' | 'mappingHash'> | null;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../db/database.ts';
+import { isUuid } from '../db/sql.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const iso = (value: Date | string) => new Date(value).toISOString();
 
 /** Erasures, newest first, each with how many records of the person arrived since and were suppressed. */
@@ -35,7 +35,7 @@ export async function listErasures(db: Db, limit: number) {
 
 /** The records an erasure suppressed: when, from which source, which raw record, recognised by what. */
 export async function listSuppressions(db: Db, erasureId: string, limit: number) {
-  if (!UUID.test(erasureId)) return undefined;
+  if (!isUuid(erasureId)) return undefined;
   const [erasure] = rowsOf<{ n: string | number }>(
     await db.execute(
       sql`select (select count(*) from suppressions where erasure_id = ${erasureId}) as n from erasures where id = ${erasureId}`,

@@ -5,6 +5,7 @@ import { type AuthEnv, reasonOf } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
+import { isUuid } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { listByConsent } from './consent-query.ts';
 import { eraseProfile } from './erase.ts';
@@ -78,7 +79,7 @@ export function complianceRoutes(ctx: PipelineContext) {
       if (status !== 'granted' && status !== 'denied') throw new ApiError('invalid_request', 'status must be granted or denied');
       const purposes = ctx.workspace().purposes;
       if (!purposes.known(purpose)) throw new ApiError('invalid_request', `purpose ${purpose} is not declared in consent.yaml`);
-      if (after !== undefined && !UUID.test(after)) throw new ApiError('invalid_request', 'after must be a profile id');
+      if (after !== undefined && !isUuid(after)) throw new ApiError('invalid_request', 'after must be a profile id');
       const page = await listByConsent(db, {
         purpose,
         status,
@@ -89,5 +90,3 @@ export function complianceRoutes(ctx: PipelineContext) {
       return c.json({ purpose, status, default: purposes.defaultOf(purpose), ...page });
     });
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -54,3 +54,6 @@ export async function withRetry<T>(run: () => Promise<T>, attempts = 8): Promise
     }
   }
 }
+
+/** Whether a string is a uuid: a route checks an id before it reaches a uuid column, which would throw. */
+export const isUuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);

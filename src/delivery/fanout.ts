@@ -30,9 +30,6 @@ interface Destination {
   circuit_open_until: Date | string | null;
 }
 
-/** Notices a destination always receives, whatever its event filter: they withdraw what it holds. */
-const ALWAYS_SENT = new Set(['profile.suppressed', 'profile.erased']);
-
 /** The golden record as a destination may see it: its allowlisted fields, with the id and version. */
 function minimise<T extends Record<string, unknown>>(profile: T, fields: readonly string[] | null): Record<string, unknown> {
   if (!fields) return profile;

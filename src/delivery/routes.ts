@@ -6,7 +6,7 @@ import { ApiError } from '../api/errors.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { type Db, rowsOf } from '../db/database.ts';
-import { textArray } from '../db/sql.ts';
+import { isUuid, textArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { MAX_DESTINATION_TIMEOUT_MS, QUEUES, txAdapter } from '../queue/queues.ts';
 import { backfillProgress, startBackfill } from './backfill.ts';
@@ -59,8 +59,6 @@ const replayRequest = bodyValidator<{ from: string; to: string }>({
   properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } },
 } as JSONSchemaType<{ from: string; to: string }>);
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 interface DestinationRow {
   id: string;
   url: string;
@@ -105,7 +103,7 @@ const view = (d: DestinationRow) => ({
 export function destinationRoutes(ctx: PipelineContext) {
   const db = ctx.database.db;
   const find = async (id: string) => {
-    const [row] = UUID.test(id) ? rowsOf<DestinationRow>(await db.execute(sql`select ${COLUMNS} from destinations where id = ${id}`)) : [];
+    const [row] = isUuid(id) ? rowsOf<DestinationRow>(await db.execute(sql`select ${COLUMNS} from destinations where id = ${id}`)) : [];
     if (!row) throw new ApiError('destination_not_found', `there is no destination ${id}`);
     return row;
   };

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { type Queryable, rowsOf } from '../db/database.ts';
-import { textArray, uuidArray } from '../db/sql.ts';
+import { isUuid, textArray, uuidArray } from '../db/sql.ts';
 import type { Golden } from './build.ts';
 
 export type ProfileView = { id: string } & Golden & { version: number; createdAt: string; updatedAt: string };
@@ -22,11 +22,9 @@ const view = (row: ProfileRow): ProfileView => ({
   updatedAt: new Date(row.updated_at).toISOString(),
 });
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** The active profile for an id; a retired id answers with the profile it was merged into. */
 export async function resolveProfileId(db: Queryable, id: string): Promise<string | undefined> {
-  if (!UUID.test(id)) return undefined;
+  if (!isUuid(id)) return undefined;
   const [row] = rowsOf<{ id: string; merged_into: string | null }>(
     await db.execute(sql`select id, merged_into from profiles where id = ${id} and erased_at is null`),
   );

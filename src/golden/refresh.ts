@@ -130,15 +130,16 @@ export async function refreshGolden(
   // Each change of a profile's consent is audited with the golden record that carries it.
   await audit(tx, ...consentChanges);
   if (updates.length > 0) {
+    // The new versions, and their lineage kept for history, in one statement.
     await tx.execute(sql`
-      update profiles p set golden = v.golden, lineage = v.lineage, golden_hash = v.hash,
-        version = p.version + 1, updated_at = now()
-      from unnest(${uuidArray(updates.map((u) => u.id))}, ${sql.param(updates.map((u) => u.golden))}::jsonb[],
-        ${sql.param(updates.map((u) => u.lineage))}::jsonb[], ${textArray(updates.map((u) => u.hash))}) as v(id, golden, lineage, hash)
-      where p.id = v.id`);
-    await tx.execute(sql`
-      insert into lineage_history (profile_id, version, lineage)
-      select id, version, lineage from profiles where id = any(${uuidArray(updates.map((u) => u.id))})`);
+      with updated as (
+        update profiles p set golden = v.golden, lineage = v.lineage, golden_hash = v.hash,
+          version = p.version + 1, updated_at = now()
+        from unnest(${uuidArray(updates.map((u) => u.id))}, ${sql.param(updates.map((u) => u.golden))}::jsonb[],
+          ${sql.param(updates.map((u) => u.lineage))}::jsonb[], ${textArray(updates.map((u) => u.hash))}) as v(id, golden, lineage, hash)
+        where p.id = v.id
+        returning p.id, p.version, p.lineage)
+      insert into lineage_history (profile_id, version, lineage) select id, version, lineage from updated`);
   }
 
   const mergedInto = new Map(merges.map((m) => [m.survivorId, m.retiredIds]));

@@ -27,6 +27,14 @@ export interface TestHub {
   configDir: string;
   call(method: string, route: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
   json<T = any>(method: string, route: string, body?: unknown): Promise<T>;
+  /** Calls the API with the bootstrap key of a role (none: no Authorization header). */
+  as(
+    role: keyof typeof ROLE_KEYS | undefined,
+    method: string,
+    route: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<Response>;
   postWebhook(source: string, body: string, secret?: string, headers?: Record<string, string>): Promise<Response>;
   count(table: string): Promise<number>;
   /** Waits until every queued job has finished: the pipeline has settled. */
@@ -87,6 +95,14 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
         ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
       }),
     );
+  const as: TestHub['as'] = (role, method, route, body, headers = {}) =>
+    Promise.resolve(
+      hub.app.request(route, {
+        method,
+        headers: { 'content-type': 'application/json', ...(role ? { authorization: `Bearer ${ROLE_KEYS[role]}` } : {}), ...headers },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
+    );
   const count = async (table: string) =>
     Number(rowsOf<{ n: string | number }>(await db.execute(sql.raw(`select count(*) as n from ${table}`)))[0]?.n ?? 0);
 
@@ -95,6 +111,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     testDb,
     configDir,
     call,
+    as,
     async json(method, route, body) {
       const response = await call(method, route, body);
       const text = await response.text();
