@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkspace } from '../src/config/workspace.ts';
 import { ConfigError } from '../src/config/yaml-file.ts';
-import { copyWorkspace, ROLE_KEYS, SECRETS, startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
+import { copyWorkspace, type ROLE_KEYS, SECRETS, startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
 import { startReceiver } from './helpers/receiver.ts';
 
 const CONSENT = `purposes:
@@ -47,8 +47,7 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-const as = (role: keyof typeof ROLE_KEYS, path: string) =>
-  Promise.resolve(t.hub.app.request(path, { headers: { authorization: `Bearer ${ROLE_KEYS[role]}` } }));
+const as = (role: keyof typeof ROLE_KEYS, path: string) => t.as(role, 'GET', path);
 const crm = async (record: object) => {
   expect((await t.postWebhook('crm', JSON.stringify(record))).status).toBe(202);
   await t.settle();
@@ -117,7 +116,23 @@ describe('consent.yaml and consent queries', () => {
   });
 
   it('shows declared purposes at their default in a profile’s consent', async () => {
-    const body = await t.json<{ purposes: Record<string, unknown>[] }>('GET', `/profiles/${ids['gia']}/consent`);
+    const body = await t.json<{ purposes: Record<string, unknown>[]; ledger: Record<string, unknown>[] }>(
+      'GET',
+      `/profiles/${ids['gia']}/consent`,
+    );
+    // The full ledger: source, record, mapping, `at` and when it was received.
+    expect(body.ledger).toEqual([
+      {
+        purpose: 'marketing',
+        status: 'granted',
+        at: '2024-03-01T00:00:00.000Z',
+        receivedAt: expect.any(String),
+        source: 'crm',
+        recordId: 'cg-1',
+        mapping: expect.stringContaining('crm-contact.yaml'),
+        mappingHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      },
+    ]);
     expect(body.purposes).toEqual([
       expect.objectContaining({ purpose: 'marketing', status: 'granted', decidedBy: 'entry', source: 'crm', recordId: 'cg-1' }),
       { purpose: 'analytics', status: 'granted', decidedBy: 'default' },

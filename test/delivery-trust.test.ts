@@ -211,6 +211,31 @@ describe('ordering, consent at send time, retries', () => {
   });
 });
 
+describe('retry window', () => {
+  it('keeps retrying until AURUM_DELIVERY_RETRY_WINDOW runs out, then keeps a dead letter', { timeout: 60_000 }, async () => {
+    // A two-second window: the retry limit of the test hubs (3) is never reached.
+    const short = await startTestHub({ env: { AURUM_DELIVERY_RETRY_WINDOW: '2' } });
+    try {
+      answers.set('/window', () => 503);
+      const created = (await (await short.call('POST', '/destinations', { url: receiver.url('/window') })).json()) as Destination;
+      receiver.trust('/window', created.secret);
+      expect((await short.postWebhook('crm', JSON.stringify({ id: 'rw-1', email: 'rw1@example.com' }))).status).toBe(202);
+      await waitFor(
+        async () =>
+          (await short.json<{ deadLetters: unknown[] }>('GET', `/destinations/${created.id}/dead-letters`)).deadLetters.length === 1,
+      );
+      const [dead] = (
+        await short.json<{ deadLetters: { attempts: unknown[]; nextAttemptAt: null }[] }>('GET', `/destinations/${created.id}/dead-letters`)
+      ).deadLetters;
+      expect(dead?.attempts.length).toBeGreaterThanOrEqual(1);
+      expect(dead?.attempts.length).toBeLessThan(4);
+      expect(dead?.nextAttemptAt).toBeNull();
+    } finally {
+      await short.stop();
+    }
+  });
+});
+
 describe('backfill', () => {
   it('sends every qualifying profile to a new destination, with progress', async () => {
     await crm({ id: 'bf-1', email: 'bf1@example.com', marketing_opt_in: true });
