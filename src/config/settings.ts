@@ -23,6 +23,16 @@ export interface Settings {
   databaseUrl: string | undefined;
   apiKeys: ApiKey[];
   maxBodyBytes: number;
+  /** The largest single record, in bytes of its JSON: a webhook body's item, an import's line or row. */
+  maxRecordBytes: number;
+  /** The deepest nesting of arrays and objects a record may have. */
+  maxJsonDepth: number;
+  /** The interface the HTTP server binds. */
+  host: string;
+  /** A webhook request (headers to answer) taking longer than this is cut off. */
+  webhookTimeoutMs: number;
+  /** Connections the HTTP server holds open at once; more are refused. */
+  maxConnections: number;
   defaultRegion: string | undefined;
   logLevel: string;
   ingestBatchSize: number;
@@ -65,6 +75,11 @@ const envSchema = {
     DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
     AURUM_API_KEYS: { type: 'string' },
     AURUM_MAX_BODY: { type: 'integer', minimum: 1, default: 1_048_576 },
+    AURUM_MAX_RECORD_BYTES: { type: 'integer', minimum: 64, default: 1_048_576 },
+    AURUM_MAX_JSON_DEPTH: { type: 'integer', minimum: 2, maximum: 1000, default: 64 },
+    AURUM_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    AURUM_WEBHOOK_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 30_000 },
+    AURUM_MAX_CONNECTIONS: { type: 'integer', minimum: 1, default: 4096 },
     AURUM_DEFAULT_REGION: { type: 'string', pattern: '^[A-Z]{2}$' },
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     AURUM_INGEST_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 5000, default: 500 },
@@ -141,6 +156,11 @@ export function parseSettings(env: NodeJS.ProcessEnv = process.env, cwd = proces
     databaseUrl: parsed['DATABASE_URL'] as string | undefined,
     apiKeys,
     maxBodyBytes: parsed['AURUM_MAX_BODY'] as number,
+    maxRecordBytes: parsed['AURUM_MAX_RECORD_BYTES'] as number,
+    maxJsonDepth: parsed['AURUM_MAX_JSON_DEPTH'] as number,
+    host: parsed['AURUM_HOST'] as string,
+    webhookTimeoutMs: parsed['AURUM_WEBHOOK_TIMEOUT_MS'] as number,
+    maxConnections: parsed['AURUM_MAX_CONNECTIONS'] as number,
     defaultRegion: parsed['AURUM_DEFAULT_REGION'] as string | undefined,
     logLevel: parsed['LOG_LEVEL'] as string,
     ingestBatchSize: parsed['AURUM_INGEST_BATCH_SIZE'] as number,
