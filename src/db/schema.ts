@@ -3,6 +3,7 @@ import {
   bigint,
   boolean,
   check,
+  customType,
   index,
   integer,
   jsonb,
@@ -15,6 +16,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' });
 const id = () => bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity();
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -32,6 +34,11 @@ export const rawRecords = pgTable(
     /** sha256 of the record's canonical JSON: equal content, equal hash, whatever the key order. */
     contentHash: text('content_hash').notNull(),
     payload: jsonb('payload').notNull(),
+    /**
+     * The exact bytes received, kept only when `payload` had to differ from them: `\u0000` and lone
+     * surrogates are valid JSON that jsonb refuses, so the payload holds U+FFFD in their place.
+     */
+    originalBody: bytea('original_body'),
     /** Set when an erasure emptied the payload: the row stays, so ids and counts still add up. */
     erasedAt: at('erased_at'),
   },
@@ -280,7 +287,9 @@ export const quarantine = pgTable(
   (t) => [
     index('quarantine_open_idx').on(t.createdAt).where(sql`${t.status} = 'open'`),
     index('quarantine_raw_idx').on(t.rawId),
-    check('quarantine_status_check', sql`${t.status} in ('open', 'resolved')`),
+    // A flag is a violation the record was processed with (a value replaced or refused as a key): one per raw record and code.
+    uniqueIndex('quarantine_flag_idx').on(t.rawId, t.code).where(sql`${t.status} = 'flagged'`),
+    check('quarantine_status_check', sql`${t.status} in ('open', 'resolved', 'flagged')`),
   ],
 );
 
