@@ -26,6 +26,8 @@ export const ERROR_STATUS = {
   webhook_replayed: 409,
   sync_in_progress: 409,
   key_name_taken: 409,
+  /** Names the hub itself acts under in the audit log (`aurum`, `cli`, `env:*`, `source:*`). */
+  key_name_reserved: 400,
   not_pullable: 422,
   invalid_config: 422,
   destination_private: 422,
