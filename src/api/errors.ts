@@ -22,6 +22,8 @@ export const ERROR_STATUS = {
   malformed_body: 400,
   invalid_request: 400,
   body_too_large: 413,
+  record_too_large: 413,
+  json_too_deep: 400,
   unsupported_format: 415,
   webhook_replayed: 409,
   sync_in_progress: 409,
