@@ -74,7 +74,8 @@ export const hubspotConnector: ConnectorType<HubSpotConfig> = {
     const source = `${request.method}${hubspotUri(config.webhookUrl ?? request.url.href)}${request.body}${timestamp}`;
     const expected = secrets.map((secret) => hmac('sha256', secret, source, 'base64'));
     if (!anyMatch([signature], expected)) return mismatch('X-HubSpot-Signature-v3');
-    return { ok: true, replayKey: createHash('sha256').update(`${timestamp}.${signature}`).digest('hex') };
+    // The key is what was signed, not the headers' text, as for Stripe and Zendesk: one rule for all.
+    return { ok: true, replayKey: createHash('sha256').update(source, 'utf8').digest('hex') };
   },
   /**
    * A full pull lists each object type (`GET /crm/v3/objects/<type>`, `paging.next.after`); from

@@ -61,9 +61,13 @@ export const stripeConnector: ConnectorType<StripeConfig> = {
     if (!t || given.length === 0) return { ok: false, code: 'signature_invalid', message: 'Stripe-Signature carries no t or no v1' };
     const stale = checkTimestamp(Number(t), STRIPE_TOLERANCE_SECONDS, request.receivedAt, 'Stripe-Signature t');
     if (stale) return stale;
-    const expected = secrets.map((secret) => hmac('sha256', secret, `${t}.${request.body}`, 'hex'));
+    const signed = `${t}.${request.body}`;
+    const expected = secrets.map((secret) => hmac('sha256', secret, signed, 'hex'));
     if (!anyMatch(given, expected)) return mismatch('Stripe-Signature');
-    return { ok: true, replayKey: createHash('sha256').update(header).digest('hex') };
+    // The key is what was signed, not the header's text: the same delivery with its items reordered
+    // or padded, a `v0=` or a junk `v1=` added, or one of two rotation `v1`s dropped still verifies,
+    // and must still be refused as a replay.
+    return { ok: true, replayKey: createHash('sha256').update(signed, 'utf8').digest('hex') };
   },
   /**
    * A full pull lists customers (cursor pagination with `starting_after`); from then on, customer

@@ -49,9 +49,12 @@ export const zendeskConnector: ConnectorType<ZendeskConfig> = {
       'X-Zendesk-Webhook-Signature-Timestamp',
     );
     if (stale) return stale;
-    const expected = secrets.map((secret) => hmac('sha256', secret, `${timestamp}${request.body}`, 'base64'));
+    const signed = `${timestamp}${request.body}`;
+    const expected = secrets.map((secret) => hmac('sha256', secret, signed, 'base64'));
     if (!anyMatch([signature], expected)) return mismatch('X-Zendesk-Webhook-Signature');
-    return { ok: true, replayKey: createHash('sha256').update(`${timestamp}.${signature}`).digest('hex') };
+    // The key is what was signed, not the headers' text: the signature covers the timestamp and the
+    // body run together, so the boundary between them could move without changing it.
+    return { ok: true, replayKey: createHash('sha256').update(signed, 'utf8').digest('hex') };
   },
   /**
    * The incremental user export with cursor pagination (`/api/v2/incremental/users/cursor.json`):
