@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
+import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { rowsOf, type Tx } from '../db/database.ts';
-import { textArray } from '../db/sql.ts';
+import { bigintArray, textArray, uuidArray } from '../db/sql.ts';
 import type { Profile } from '../mapping/profile.ts';
 import { matchKeys, recordIdentity } from '../resolution/keys.ts';
 
@@ -38,4 +39,81 @@ export async function findTombstoned(tx: Tx, keys: readonly string[]): Promise<M
       join erasure_tombstones t on t.hash = ${tombstoneHash(sql`k.key`)}`),
   );
   return new Map(rows.map((r) => [r.key, r.erasure_id]));
+}
+
+const EMAIL = /[^\s<>"'(),;:[\]\\]+@[^\s<>"'(),;:[\]\\]+\.[^\s<>"'(),;:[\]\\.]{2,}/g;
+const PHONE_LIKE = /^\+?[\d\s().\-/]{7,32}$/;
+/** Longer strings are notes or documents, not an identifier a person could be recognised by. */
+const MAX_SCANNED = 4096;
+/** A record is at most AURUM_MAX_RECORD_BYTES; this bounds the walk of a pathological one too. */
+const MAX_VALUES = 100_000;
+
+/**
+ * The email and phone keys a raw payload holds anywhere in its values, made the way mapping makes
+ * them (emails lowercased, phones to E.164 with the default region), whatever field holds them: a
+ * record that failed mapping has no fragment to read them from. Strings that look like neither are
+ * skipped, so a key is only ever a value the person could be recognised by.
+ */
+export function payloadIdentifierKeys(payload: unknown, options: { defaultRegion?: string | undefined } = {}): string[] {
+  const keys = new Set<string>();
+  const stack: unknown[] = [payload];
+  for (let seen = 0; stack.length > 0 && seen < MAX_VALUES; seen++) {
+    const value = stack.pop();
+    if (Array.isArray(value)) stack.push(...value);
+    else if (value !== null && typeof value === 'object') stack.push(...Object.values(value));
+    else if (typeof value === 'string' && value.length <= MAX_SCANNED) {
+      for (const match of value.matchAll(EMAIL)) keys.add(`email:${match[0].toLowerCase()}`);
+      addPhone(keys, value, options.defaultRegion);
+    } else if (typeof value === 'number' && Number.isInteger(value) && value > 999_999)
+      addPhone(keys, String(value), options.defaultRegion);
+  }
+  return [...keys];
+}
+
+function addPhone(keys: Set<string>, text: string, region: string | undefined) {
+  const trimmed = text.trim();
+  if (!PHONE_LIKE.test(trimmed) || trimmed.replace(/\D/g, '').length < 7) return;
+  const parsed = parsePhoneNumberFromString(trimmed, region as CountryCode | undefined);
+  if (parsed?.isValid()) keys.add(`phone:${parsed.number}`);
+}
+
+/**
+ * Records whose mapping failed, checked against the tombstones by the emails and phones their
+ * payload holds (see `payloadIdentifierKeys`): a later record of an erased person is suppressed
+ * whether or not it maps. Those that match have their payload (and original body) emptied, their
+ * quarantine entries closed as erased, and are logged in `suppressions` as linking logs the
+ * records it suppresses (`GET /erasures/:id/suppressions`). Returns their raw ids; the caller
+ * quarantines none of them. Call it inside the resolution lock, as linking does, so an erasure
+ * committed before it is always seen.
+ */
+export async function suppressUnmappedErased(
+  tx: Tx,
+  raws: readonly { rawId: number; source: string; payload: unknown }[],
+  options: { defaultRegion?: string | undefined } = {},
+): Promise<Set<number>> {
+  const suppressed = new Set<number>();
+  if (raws.length === 0) return suppressed;
+  const keysOf = raws.map((r) => payloadIdentifierKeys(r.payload, options));
+  const tombstoned = await findTombstoned(tx, keysOf.flat());
+  if (tombstoned.size === 0) return suppressed;
+  const rows: { erasureId: string; source: string; rawId: number; matched: string }[] = [];
+  for (const [i, keys] of keysOf.entries()) {
+    const hit = keys.find((k) => tombstoned.has(k));
+    const raw = raws[i];
+    if (!hit || !raw || suppressed.has(raw.rawId)) continue;
+    suppressed.add(raw.rawId);
+    rows.push({ erasureId: tombstoned.get(hit) as string, source: raw.source, rawId: raw.rawId, matched: keyKind(hit) });
+  }
+  const rawIds = bigintArray(rows.map((r) => r.rawId));
+  await tx.execute(sql`
+    insert into suppressions (erasure_id, source, raw_id, matched)
+    select * from unnest(${uuidArray(rows.map((r) => r.erasureId))}, ${textArray(rows.map((r) => r.source))},
+      ${rawIds}, ${textArray(rows.map((r) => r.matched))})`);
+  await tx.execute(sql`
+    update raw_records set payload = '{}'::jsonb, original_body = null, erased_at = now() where id = any(${rawIds})`);
+  // An earlier attempt (or a replay) may have quarantined it; its message may quote a value.
+  await tx.execute(sql`
+    update quarantine set message = 'erased', status = 'resolved', resolved_at = coalesce(resolved_at, now())
+    where raw_id = any(${rawIds})`);
+  return suppressed;
 }
