@@ -113,7 +113,7 @@ export const imports = pgTable(
     accepted: integer('accepted').notNull().default(0),
     /** Records identical to one the source already had (or one earlier in the file): not stored again. */
     duplicates: integer('duplicates').notNull().default(0),
-    /** Lines that are not records (invalid JSON, not an object), with the first few reasons. */
+    /** Lines or rows refused (invalid JSON, too large, wrong column count...), with the first few reasons. */
     rejected: integer('rejected').notNull().default(0),
     problems: jsonb('problems').notNull().default([]),
     /** Records the pipeline has mapped (or quarantined) so far. */
@@ -121,9 +121,17 @@ export const imports = pgTable(
     createdBy: text('created_by').notNull(),
     createdAt: at('created_at').notNull().defaultNow(),
     finishedAt: at('finished_at'),
+    /**
+     * Last sign of life of the process receiving the file (each stored batch, and a timer): a
+     * `receiving` import whose heartbeat is older than `IMPORT_STALE_MS` lost its process.
+     */
+    heartbeatAt: at('heartbeat_at').notNull().defaultNow(),
+    /** The lowest and highest raw id stored: bound the quarantine count of `GET /imports/:id` to this range. */
+    firstRawId: bigint('first_raw_id', { mode: 'number' }),
+    lastRawId: bigint('last_raw_id', { mode: 'number' }),
   },
   (t) => [
-    check('imports_status', sql`${t.status} in ('receiving', 'received', 'failed')`),
+    check('imports_status', sql`${t.status} in ('receiving', 'received', 'done', 'failed', 'interrupted')`),
     check('imports_format', sql`${t.format} in ('csv', 'ndjson')`),
   ],
 );
