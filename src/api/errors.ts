@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   body_too_large: 413,
   record_too_large: 413,
+  request_timeout: 408,
+  too_many_connections: 503,
   json_too_deep: 400,
   unsupported_format: 415,
   webhook_replayed: 409,
