@@ -39,6 +39,9 @@ const ERASED = [
   'zq-2',
   'sq-1',
   '1987-04-12',
+  // A quarantined shop record: an invalid email beside the person's name and phone.
+  'zephyrine(at)example',
+  'Quillfeather Ltd',
 ];
 
 /** Rows of every table, in every schema the hub writes (its own and pg-boss's), whose text holds `value`. */
@@ -104,6 +107,17 @@ describe('POST /profiles/:id/erase', () => {
       birthday: '1987-04-12',
     });
     await send('crm', { id: 'zq-2', email: 'zq.alt@example.org', first_name: 'Zephyrine', last_name: 'Quillfeather' });
+    // It fails mapping, so it is no member of the profile: only its phone says whose it is.
+    await send('shop', {
+      customer_id: 'sq-2',
+      full_name: 'Zephyrine Quillfeather',
+      email_address: 'zephyrine(at)example',
+      mobile: '07400 123456',
+      company: 'Quillfeather Ltd',
+    });
+    expect(
+      await t.count(`quarantine where status = 'open' and raw_id in (select id from raw_records where payload->>'customer_id' = 'sq-2')`),
+    ).toBe(1);
     await send('crm', { id: 'ot-1', email: 'otto.other@example.org', first_name: 'Otto', last_name: 'Otherson' });
     id = (await idOf('zephyrine.q@example.org')) as string;
     const alt = (await idOf('zq.alt@example.org')) as string;
@@ -120,10 +134,15 @@ describe('POST /profiles/:id/erase', () => {
     expect(refused.status).toBe(400);
     expect((await t.as('ops', 'POST', `/profiles/${id}/erase`, { reason: 'x' })).status).toBe(403);
 
-    const response = await t.as('compliance', 'POST', `/profiles/${id}/erase`, { reason: 'Art. 17 request #88' });
+    // No body at all: the reason comes in its header.
+    const noReason = await t.as('compliance', 'POST', `/profiles/${id}/erase`);
+    expect(noReason.status).toBe(400);
+    expect(await noReason.json()).toMatchObject({ error: { code: 'invalid_request' } });
+    const response = await t.as('compliance', 'POST', `/profiles/${id}/erase`, undefined, { 'x-aurum-reason': 'Art. 17 request #88' });
     expect(response.status).toBe(200);
     const result = (await response.json()) as Record<string, any>;
-    expect(result).toMatchObject({ id, records: 3, rawRecords: 4, retiredIds: [id === alt ? expect.any(String) : alt] });
+    // Five raw records: both versions of zq-1, sq-1, zq-2 and the quarantined sq-2.
+    expect(result).toMatchObject({ id, records: 3, rawRecords: 5, retiredIds: [id === alt ? expect.any(String) : alt] });
     erasureId = result['erasureId'];
     await t.settle();
 
@@ -155,6 +174,17 @@ describe('POST /profiles/:id/erase', () => {
     ]);
   });
 
+  it('vacuums the tables it emptied once the erasure has committed', async () => {
+    const vacuumed = async () =>
+      rowsOf<{ relname: string }>(
+        await t.testDb.database.db.execute(sql`
+          select relname from pg_stat_user_tables
+          where relname in ('raw_records', 'quarantine', 'source_records', 'profiles', 'deliveries') and last_vacuum is not null`),
+      ).map((r) => r.relname);
+    await waitFor(async () => (await vacuumed()).length === 5);
+    expect((await vacuumed()).sort()).toEqual(['deliveries', 'profiles', 'quarantine', 'raw_records', 'source_records']);
+  });
+
   it('suppresses a later record of the person, by record or by identifier, and lists it', async () => {
     await send('crm', { id: 'zq-1', email: 'zephyrine.q@example.org', first_name: 'Zephyrine', updated_at: '2024-06-01T00:00:00Z' });
     await send('shop', { customer_id: 'sq-9', full_name: 'Z. Quillfeather', email_address: 'zephyrine.q@example.org' });
@@ -175,5 +205,22 @@ describe('POST /profiles/:id/erase', () => {
     ]);
     expect((await t.as('reader', 'GET', '/erasures')).status).toBe(403);
     expect((await t.as('compliance', 'GET', '/erasures/00000000-0000-4000-8000-000000000000/suppressions')).status).toBe(404);
+  });
+
+  it('suppresses a later record of the person that fails mapping, recognised by an identifier in its payload', async () => {
+    // The email is invalid, so nothing maps: its phone is the erased person's.
+    await send('shop', {
+      customer_id: 'sq-3',
+      full_name: 'Zephyrine Quillfeather',
+      email_address: 'zephyrine(at)example',
+      mobile: '+44 7400 123456',
+      company: 'Quillfeather Ltd',
+    });
+    for (const value of [...ERASED, 'sq-3']) expect(await scan(value), value).toEqual([]);
+    const listed = await t.json<{ total: number; suppressions: Record<string, unknown>[] }>('GET', `/erasures/${erasureId}/suppressions`);
+    expect(listed.total).toBe(3);
+    expect(listed.suppressions[0]).toMatchObject({ source: 'shop', matched: 'phone' });
+    // Suppressed, not quarantined: nothing of it is left for ops to read.
+    expect(await t.count(`quarantine where status = 'open'`)).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { audit } from '../access/audit.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { bigintArray, lockResolution, textArray, uuidArray } from '../db/sql.ts';
@@ -9,7 +10,7 @@ import type { Profile } from '../mapping/profile.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES, sendInTx } from '../queue/queues.ts';
 import { blockedValues, recordIdentity } from '../resolution/keys.ts';
-import { tombstoneHash, tombstoneKeys } from './tombstones.ts';
+import { payloadIdentifierKeys, tombstoneHash, tombstoneKeys } from './tombstones.ts';
 
 export interface ErasureResult {
   id: string;
@@ -35,20 +36,22 @@ interface Member {
 /**
  * `POST /profiles/:id/erase`: removes a person's personal data, in one transaction under the
  * resolution lock, so no record can link to the profile half-way:
- * - the raw payloads of its records (every version held), emptied;
+ * - the raw payloads of its records (every version held), and of failed records holding its
+ *   identifiers, emptied;
  * - its member records, with their keys, pins and consent entries, deleted;
  * - its golden record and lineage (and those of profiles merged into it), emptied, and its lineage history deleted;
  * - the bodies of its deliveries, emptied, and those not yet sent withdrawn with their jobs;
  * - the record ids in its merge history, removed.
  * It keeps salted hashes of the identifiers, so a later record of the person is suppressed rather
  * than re-create them; the erasure is audited, and every destination hears `profile.erased`.
+ * After it commits, the tables it emptied are vacuumed (see `vacuumErased`).
  */
 export async function eraseProfile(
   ctx: PipelineContext,
   askedId: string,
   actor: { name: string; reason: string | null },
 ): Promise<ErasureResult | undefined> {
-  return ctx.database.db.transaction(async (tx) => {
+  const result = await ctx.database.db.transaction(async (tx) => {
     await tx.execute(lockResolution());
     const id = await resolveProfileId(tx, askedId);
     if (!id) return undefined;
@@ -64,7 +67,7 @@ export async function eraseProfile(
     const keys = [
       ...new Set(members.flatMap((m) => tombstoneKeys({ source: m.source, object: m.object, recordId: m.record_id }, m.fragment, blocked))),
     ];
-    const rawIds = await rawVersions(ctx, tx, members);
+    const rawIds = await rawVersions(ctx, tx, members, keys);
 
     await tx.execute(sql`insert into erasure_salt (id, salt) values (1, ${randomBytes(32).toString('hex')}) on conflict do nothing`);
     const [erasure] = rowsOf<{ id: string; at: Date | string }>(
@@ -79,7 +82,9 @@ export async function eraseProfile(
       select ${tombstoneHash(sql`k.key`)}, ${erasureId}::uuid from unnest(${textArray(keys)}) as k(key)
       on conflict (hash) do nothing`);
 
-    await tx.execute(sql`update raw_records set payload = '{}'::jsonb, erased_at = now() where id = any(${bigintArray(rawIds)})`);
+    await tx.execute(
+      sql`update raw_records set payload = '{}'::jsonb, original_body = null, erased_at = now() where id = any(${bigintArray(rawIds)})`,
+    );
     // Quarantine messages may quote the values that failed.
     await tx.execute(sql`
       update quarantine set message = 'erased', status = 'resolved', resolved_at = coalesce(resolved_at, now())
@@ -126,25 +131,77 @@ export async function eraseProfile(
       deliveriesWithdrawn: withdrawn.length,
     };
   });
+  if (result) await vacuumErased(ctx);
+  return result;
+}
+
+/** Every table an erasure empties rows of or deletes rows from (pg-boss's job table: withdrawn deliveries). */
+const ERASED_TABLES = [
+  'raw_records',
+  'quarantine',
+  'source_records',
+  'record_keys',
+  'consent_entries',
+  'link_pins',
+  'profiles',
+  'lineage_history',
+  'profile_merges',
+  'deliveries',
+  'destination_states',
+  'pgboss.job',
+] as const;
+
+/**
+ * An emptied or deleted row stays on disk as a dead tuple, readable in the data files, until
+ * VACUUM prunes it: run after the erasure commits (VACUUM cannot run in a transaction), one table
+ * at a time so no lock is held long. It takes no lock that blocks reads or writes. A failure
+ * leaves the erasure done (autovacuum gets there later) and is logged, never thrown.
+ */
+async function vacuumErased(ctx: PipelineContext): Promise<void> {
+  for (const table of ERASED_TABLES) {
+    try {
+      await ctx.database.db.execute(sql.raw(`vacuum ${table}`));
+    } catch (error) {
+      ctx.log.warn({ table, error: (error as Error).message }, 'vacuum after an erasure failed; autovacuum will prune the rows later');
+    }
+  }
 }
 
 /**
- * Every raw version of the members' records. A record links to its latest raw version only, so
- * earlier ones are found by text (raws of the same sources holding one of the record ids or
- * emails) and confirmed by mapping them again: a raw is erased if it maps to one of these records,
- * or if it maps to nothing (it was quarantined) and holds one of the person's emails.
+ * Every raw record holding the person. A record links to its latest raw version only, so earlier
+ * ones are found by text (raws of the same sources holding one of the record ids, emails or phone
+ * numbers) and confirmed by mapping them again: a raw is erased if it maps to one of these records,
+ * or if it maps to nothing (it was quarantined) and holds one of the person's identifiers. Raws of
+ * any source that failed mapping and hold one of the person's emails or phones anywhere (an
+ * invalid email beside the person's name and phone) are erased too: nothing else would ever
+ * remove them.
  */
-async function rawVersions(ctx: PipelineContext, tx: Tx, members: Member[]): Promise<number[]> {
+async function rawVersions(ctx: PipelineContext, tx: Tx, members: Member[], keys: readonly string[]): Promise<number[]> {
   const ids = new Set(members.map((m) => Number(m.raw_id)));
   if (members.length === 0) return [];
   const wanted = new Set(members.map((m) => recordIdentity({ source: m.source, object: m.object, recordId: m.record_id })));
-  const emails = [...new Set(members.flatMap((m) => m.fragment.emails ?? []).map((e) => e.toLowerCase()))];
-  const patterns = [...new Set([...members.map((m) => m.record_id), ...emails])].map((v) => `%${likeEscape(v)}%`);
-  const candidates = rowsOf<{ id: string | number; source: string; received_at: Date | string; content_hash: string; payload: unknown }>(
+  const personal = new Set(keys.filter((k) => k.startsWith('email:') || k.startsWith('phone:')));
+  const emails = [...personal].filter((k) => k.startsWith('email:')).map((k) => k.slice('email:'.length));
+  // Payloads hold phones as typed (07400 123456): their digits hold the national number.
+  const phoneDigits = [...personal]
+    .filter((k) => k.startsWith('phone:'))
+    .flatMap((k) => parsePhoneNumberFromString(k.slice('phone:'.length))?.nationalNumber ?? []);
+  const idsOf = new Map<string, Set<string>>();
+  for (const m of members) idsOf.set(m.source, (idsOf.get(m.source) ?? new Set()).add(m.record_id));
+  const patterns = textArray([...new Set([...members.map((m) => m.record_id), ...emails])].map((v) => `%${likeEscape(v)}%`));
+  const digits = textArray([...new Set(phoneDigits)].map((d) => `%${d}%`));
+  const holds = sql`(r.payload::text ilike any(${patterns}) or regexp_replace(r.payload::text, '[^0-9]', '', 'g') like any(${digits}))`;
+  type Candidate = { id: string | number; source: string; received_at: Date | string; content_hash: string; payload: unknown };
+  const candidates = rowsOf<Candidate>(
     await tx.execute(sql`
-      select id, source, received_at, content_hash, payload from raw_records
-      where erased_at is null and source = any(${textArray([...new Set(members.map((m) => m.source))])})
-        and payload::text ilike any(${textArray(patterns)}) and id <> all(${bigintArray([...ids])})`),
+      select r.id, r.source, r.received_at, r.content_hash, r.payload from raw_records r
+      where r.erased_at is null and r.source = any(${textArray([...idsOf.keys()])}) and ${holds}
+        and r.id <> all(${bigintArray([...ids])})
+      union
+      select r.id, r.source, r.received_at, r.content_hash, r.payload from raw_records r
+      where r.erased_at is null and r.id in (select raw_id from quarantine where status <> 'flagged')
+        and not exists (select 1 from source_records sr where sr.raw_id = r.id) and ${holds}
+        and r.id <> all(${bigintArray([...ids])})`),
   );
   const mappings = ctx.workspace().mappings;
   for (const raw of candidates) {
@@ -159,11 +216,27 @@ async function rawVersions(ctx: PipelineContext, tx: Tx, members: Member[]): Pro
       mappings,
       { defaultRegion: ctx.settings.defaultRegion },
     );
-    const text = JSON.stringify(raw.payload).toLowerCase();
-    const ours = fragments.some((f) => wanted.has(recordIdentity(f))) || (fragments.length === 0 && emails.some((e) => text.includes(e)));
+    const ours =
+      fragments.some((f) => wanted.has(recordIdentity(f))) ||
+      (fragments.length === 0 &&
+        (payloadIdentifierKeys(raw.payload, { defaultRegion: ctx.settings.defaultRegion }).some((k) => personal.has(k)) ||
+          holdsValue(raw.payload, idsOf.get(raw.source))));
     if (ours) ids.add(Number(raw.id));
   }
   return [...ids];
+}
+
+/** Whether a payload holds one of `values` as a whole value, anywhere (a record id in its own field). */
+function holdsValue(payload: unknown, values: ReadonlySet<string> | undefined): boolean {
+  if (!values || values.size === 0) return false;
+  const stack: unknown[] = [payload];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (Array.isArray(value)) stack.push(...value);
+    else if (value !== null && typeof value === 'object') stack.push(...Object.values(value));
+    else if ((typeof value === 'string' || typeof value === 'number') && values.has(String(value))) return true;
+  }
+  return false;
 }
 
 const likeEscape = (value: string) => value.replace(/[\\%_]/g, (c) => `\\${c}`);

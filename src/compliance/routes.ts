@@ -60,7 +60,8 @@ export function complianceRoutes(ctx: PipelineContext) {
       return c.json({ source, recordId, records });
     })
     .post('/profiles/:id/erase', allow('compliance'), async (c) => {
-      const input = await eraseRequest(c);
+      // The reason may come as X-Aurum-Reason alone, with no body at all.
+      const input = await eraseRequest(c, { optional: true });
       const reason = reasonOf(c, input.reason);
       if (!reason) throw new ApiError('invalid_request', 'an erasure needs a reason: {"reason": "…"} or X-Aurum-Reason');
       const result = await eraseProfile(ctx, c.req.param('id'), { name: c.get('caller').name, reason });
