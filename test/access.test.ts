@@ -148,6 +148,23 @@ describe('API keys through the API', () => {
   });
 });
 
+describe('reserved key names', () => {
+  it.each(['aurum', 'cli', 'CLI', 'env:admin', 'env:ops-2', 'source:crm', 'cli:dana'])(
+    '%s is refused as a key name: it is an actor the hub itself signs the audit log as',
+    async (name) => {
+      const response = await as('admin', 'POST', '/keys', { name, role: 'admin' });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ error: { code: 'key_name_reserved', message: expect.stringContaining('reserved') } });
+      expect(await t.count(`api_keys where lower(name) = lower('${name}')`)).toBe(0);
+    },
+  );
+
+  it('names that merely contain a reserved word are fine', async () => {
+    expect((await as('admin', 'POST', '/keys', { name: 'aurum-ops-bot', role: 'ops' })).status).toBe(201);
+    expect((await as('admin', 'POST', '/keys', { name: 'client', role: 'reader' })).status).toBe(201);
+  });
+});
+
 describe('audit log', () => {
   const post = (id: string, email: string, first: string) =>
     t.postWebhook('crm', JSON.stringify({ id, email, first_name: first, last_name: 'Audit' }));

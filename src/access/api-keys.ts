@@ -16,9 +16,9 @@ export interface StoredKey {
   revokedBy: string | null;
 }
 
-/** Why a key change cannot be made; the API answers 404 or 409. */
+/** Why a key change cannot be made; the API answers 400, 404 or 409. */
 export class KeyError extends Error {
-  readonly code: 'key_not_found' | 'key_name_taken';
+  readonly code: 'key_not_found' | 'key_name_taken' | 'key_name_reserved' | 'invalid_request';
   constructor(code: KeyError['code'], message: string) {
     super(message);
     this.name = 'KeyError';
@@ -52,8 +52,27 @@ const view = (r: KeyRow): StoredKey => ({
   revokedBy: r.revoked_by,
 });
 
+/**
+ * The names the hub acts under in the audit log: itself (`aurum`), the CLI (`cli`, `cli:<who>`),
+ * the bootstrap keys of AURUM_API_KEYS (`env:<role>`) and the sources that sent consent
+ * (`source:<name>`). A key so named would sign its acts as one of them.
+ */
+const RESERVED_NAME = /^(aurum|cli)$|^(env|source|cli):/i;
+const KEY_NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+
+/** Why a key may not bear `name`, or undefined: a reserved actor name, or characters outside the set. */
+export function keyNameProblem(name: string): KeyError | undefined {
+  if (RESERVED_NAME.test(name)) {
+    return new KeyError('key_name_reserved', `${name} is reserved for the hub's own acts in the audit log (aurum, cli, env:*, source:*)`);
+  }
+  if (!KEY_NAME.test(name)) return new KeyError('invalid_request', 'a key name is 1-64 letters, digits, or _ . @ -');
+  return undefined;
+}
+
 /** Makes a key and audits it, in one transaction. The token is returned here and never again. */
 export async function createKey(db: Db, input: { name: string; role: Role; actor: string; reason?: string | null }) {
+  const problem = keyNameProblem(input.name);
+  if (problem) throw problem;
   const token = newToken();
   return db.transaction(async (tx) => {
     const taken = rowsOf(await tx.execute(sql`select 1 from api_keys where name = ${input.name} and revoked_at is null`));

@@ -19,7 +19,8 @@ const keyRequest = bodyValidator<KeyRequest>({
   additionalProperties: false,
   required: ['name', 'role'],
   properties: {
-    name: { type: 'string', pattern: '^[A-Za-z0-9_.@-]{1,64}$' },
+    // Which names a key may bear is createKey's to say (keyNameProblem), for the API and the CLI alike.
+    name: { type: 'string', minLength: 1, maxLength: 200 },
     role: { type: 'string', enum: [...ROLES] },
   },
 } as JSONSchemaType<KeyRequest>);
