@@ -266,7 +266,10 @@ export const consentEntries = pgTable(
     recordId: text('record_id').notNull(),
     purpose: text('purpose').notNull(),
     status: text('status').notNull(),
+    /** When the statement was made; never after the record's receipt (a later stated time is capped). */
     at: at('at').notNull(),
+    /** The time the source stated where it was after the record's receipt, so `at` was capped; else null. */
+    statedAt: at('stated_at'),
     receivedAt: at('received_at').notNull().defaultNow(),
     mappingFile: text('mapping_file').notNull(),
     mappingHash: text('mapping_hash').notNull(),
@@ -274,6 +277,7 @@ export const consentEntries = pgTable(
   (t) => [
     uniqueIndex('consent_entries_statement_idx').on(t.recordPk, t.purpose, t.status, t.at),
     check('consent_entries_status_check', sql`${t.status} in ('granted', 'denied')`),
+    check('consent_entries_stated_check', sql`${t.statedAt} is null or ${t.statedAt} > ${t.at}`),
   ],
 );
 
