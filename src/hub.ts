@@ -61,14 +61,14 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     // Linking is serialised by the resolution lock, so a few large transactions beat many small
     // ones: up to 32 jobs a batch took incremental arrival from about 1,650 to 2,450 records/s.
     await boss.work<IngestJob>(QUEUES.ingest, { ...polling, batchSize: 32, localConcurrency: settings.workerConcurrency }, async (jobs) => {
-      const imported = new Map<string, number>();
+      const importOf = new Map<number, string>();
       for (const { data } of jobs) {
-        if (data.importId) imported.set(data.importId, (imported.get(data.importId) ?? 0) + data.rawIds.length);
+        if (data.importId) for (const rawId of data.rawIds) importOf.set(rawId, data.importId);
       }
       await ingest(
         ctx,
         jobs.flatMap((j) => j.data.rawIds),
-        imported,
+        importOf,
       );
     });
     await boss.work<GoldenJob>(QUEUES.golden, { ...polling, batchSize: 20, localConcurrency: 2 }, async (jobs) => {

@@ -34,11 +34,32 @@ const RESOLUTION_LOCK = 7_220_115_002;
  */
 export const lockResolution = (): SQL => sql`select pg_advisory_xact_lock(${RESOLUTION_LOCK})`;
 
+/**
+ * The resolution lock, shared: held by a delivery's last consent check until its body has left
+ * (src/delivery/consent-gate.ts), so no linking commits a withdrawal between the two.
+ */
+export const lockResolutionShared = (): SQL => sql`select pg_advisory_xact_lock_shared(${RESOLUTION_LOCK})`;
+
 /** Errors PostgreSQL asks us to retry: serialization failure and deadlock. */
 export function isRetryable(error: unknown): boolean {
   let e = error as { code?: string; cause?: unknown } | undefined;
   for (let depth = 0; e && depth < 4; depth++, e = e.cause as typeof e) {
     if (e.code === '40001' || e.code === '40P01') return true;
+  }
+  return false;
+}
+
+/**
+ * Errors of the environment, not of the data: the connection, the server shutting down or out of
+ * resources. Work that failed so is retried as it was; any other failure is the data's, and is
+ * isolated to the record at fault.
+ */
+export function isTransient(error: unknown): boolean {
+  let e = error as { code?: string; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 4; depth++, e = e.cause as typeof e) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (/^(08|53|57|58)/.test(code) || code === '40001' || code === '40P01') return true;
+    if (/^(CONNECT|CONNECTION_|ECONN|EPIPE|ETIMEDOUT|EAI_AGAIN)/.test(code)) return true;
   }
   return false;
 }

@@ -23,11 +23,13 @@ export type Checked<T> = { ok: true; value: T; replaced: boolean } | { ok: false
  * decoding refuses an encoded surrogate. So text without such an escape needs no walk.
  */
 const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
-const NUL = /\u0000/g;
+
+/** Whether JSON text (as JSON.stringify or a sender wrote it) holds an escape jsonb refuses. */
+export const hasUnstorableEscape = (json: string): boolean => json.includes('\\u') && UNSTORABLE_ESCAPE.test(json);
 
 function storable(text: string): string {
   const wellFormed = text.isWellFormed() ? text : text.toWellFormed();
-  return wellFormed.includes('\u0000') ? wellFormed.replace(NUL, '\uFFFD') : wellFormed;
+  return wellFormed.includes('\u0000') ? wellFormed.replaceAll('\u0000', '\uFFFD') : wellFormed;
 }
 
 /** Replaces what `jsonb` cannot hold with U+FFFD, in keys and values; `replaced` says whether any was. */
@@ -101,9 +103,10 @@ const tooLarge = (limits: RecordLimits, bytes: number): Checked<never> => ({
 
 /**
  * Parses JSON text whose size is already bounded (a body under AURUM_MAX_BODY, an import line under
- * AURUM_MAX_RECORD_BYTES), refusing depth before parsing and making the result storable.
+ * AURUM_MAX_RECORD_BYTES), refusing depth before parsing and making the result storable (unless the
+ * caller leaves that to `insertRawRecords`, which does it per record).
  */
-export function parseJsonWithin(text: string, limits: RecordLimits): Checked<unknown> {
+export function parseJsonWithin(text: string, limits: RecordLimits, { storable = true } = {}): Checked<unknown> {
   if (jsonTextDepth(text, limits.maxJsonDepth) > limits.maxJsonDepth) return tooDeep(limits);
   let value: unknown;
   try {
@@ -111,7 +114,7 @@ export function parseJsonWithin(text: string, limits: RecordLimits): Checked<unk
   } catch {
     return { ok: false, code: 'malformed_json', message: RECORD_REFUSALS.malformed_json };
   }
-  if (!UNSTORABLE_ESCAPE.test(text)) return { ok: true, value, replaced: false };
+  if (!storable || !hasUnstorableEscape(text)) return { ok: true, value, replaced: false };
   return { ok: true, ...toStorable(value) };
 }
 
@@ -119,9 +122,9 @@ export function parseJsonWithin(text: string, limits: RecordLimits): Checked<unk
  * Checks a record already parsed (one item of a webhook body, a CSV row, a vendor's form fields).
  * `bytes` is its size when known (the whole body was this one record); otherwise it is measured.
  */
-export function checkRecord(record: unknown, limits: RecordLimits, bytes?: number): Checked<unknown> {
+export function checkRecord(record: unknown, limits: RecordLimits, bytes?: number, { storable = true } = {}): Checked<unknown> {
   if (valueDepth(record, limits.maxJsonDepth) > limits.maxJsonDepth) return tooDeep(limits);
   const size = bytes ?? Buffer.byteLength(JSON.stringify(record) ?? '');
   if (size > limits.maxRecordBytes) return tooLarge(limits, size);
-  return { ok: true, ...toStorable(record) };
+  return storable ? { ok: true, ...toStorable(record) } : { ok: true, value: record, replaced: false };
 }

@@ -3,9 +3,10 @@ import { sql } from 'drizzle-orm';
 import { stringify } from 'safe-stable-stringify';
 import { ApiError } from '../api/errors.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
-import { textArray } from '../db/sql.ts';
+import { isTransient, textArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { ingestJobs, QUEUES, txAdapter } from '../queue/queues.ts';
+import { hasUnstorableEscape, toStorable } from './record-limits.ts';
 
 export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 /** sha256 of a record's canonical JSON: equal content, equal hash, whatever the key order. */
@@ -20,6 +21,8 @@ export interface Intake {
   bodyHash: string;
   /** A signed delivery's replay key: a second intake with the same one is refused, not stored. */
   receipt?: string;
+  /** The body's exact bytes: kept beside a record whose payload had to differ from them (see `insertRawRecords`). */
+  body?: Uint8Array;
   /** The records name objects to fetch (`ConnectorType.hydrate`) rather than being mapped themselves. */
   hydrate?: boolean;
 }
@@ -73,22 +76,32 @@ export class RawStore {
       const batch = this.#pending;
       this.#pending = [];
       this.#inFlight++;
-      this.#write(batch)
-        .then(
-          (replayed) => {
-            for (const p of batch) {
-              if (replayed.has(p)) p.reject(new ApiError('webhook_replayed', 'this signed delivery was received before'));
-              else p.resolve({ intakeId: p.intakeId });
-            }
-          },
-          (error: unknown) => {
-            for (const p of batch) p.reject(error);
-          },
-        )
-        .finally(() => {
-          this.#inFlight--;
-          this.#drain();
-        });
+      // #settle never rejects: it settles every caller itself.
+      void this.#settle(batch).finally(() => {
+        this.#inFlight--;
+        this.#drain();
+      });
+    }
+  }
+
+  /**
+   * Writes a batch and settles each caller. A batch that fails for a reason other than the database
+   * being unreachable is written again one intake at a time, so a request's fault (a value the
+   * database refuses) is its own 500, never its neighbours'.
+   */
+  async #settle(batch: Pending[]): Promise<void> {
+    try {
+      const replayed = await this.#write(batch);
+      for (const p of batch) {
+        if (replayed.has(p)) p.reject(new ApiError('webhook_replayed', 'this signed delivery was received before'));
+        else p.resolve({ intakeId: p.intakeId });
+      }
+    } catch (error) {
+      if (batch.length === 1 || isTransient(error)) {
+        for (const p of batch) p.reject(error);
+        return;
+      }
+      for (const p of batch) await this.#settle([p]);
     }
   }
 
@@ -122,7 +135,13 @@ export class RawStore {
       if (rows.length === 0) return replayed;
       const rawIds = await insertRawRecords(
         tx,
-        rows.map((r) => ({ source: r.p.source, intakeId: r.p.intakeId, bodyHash: r.p.bodyHash, record: r.record })),
+        rows.map((r) => ({
+          source: r.p.source,
+          intakeId: r.p.intakeId,
+          bodyHash: r.p.bodyHash,
+          record: r.record,
+          ...(r.p.body ? { originalBody: r.p.body } : {}),
+        })),
       );
       const toIngest = rawIds.filter((_, i) => !rows[i]?.p.hydrate);
       if (toIngest.length > 0) await this.#ctx.boss.insert(QUEUES.ingest, ingestJobs(toIngest, size), { db: txAdapter(tx) });
@@ -135,19 +154,44 @@ export class RawStore {
   }
 }
 
-/** Stores records exactly as received (append-only), in order; returns their raw ids. */
-export async function insertRawRecords(
-  tx: Tx,
-  rows: readonly { source: string; intakeId: string; bodyHash: string; record: unknown; contentHash?: string }[],
-): Promise<number[]> {
+export interface RawRow {
+  source: string;
+  intakeId: string;
+  bodyHash: string;
+  record: unknown;
+  contentHash?: string;
+  /** The bytes the record arrived as; stored only if the payload cannot be them (see below). */
+  originalBody?: Uint8Array;
+  /** The caller already replaced what jsonb cannot hold in `record` (record-limits `replaced`). */
+  replaced?: boolean;
+}
+
+/**
+ * Stores records exactly as received (append-only), in order; returns their raw ids. Valid JSON that
+ * jsonb refuses (`\u0000`, lone surrogates) is stored with U+FFFD in place and its exact bytes in
+ * `original_body`, so nothing that arrived is lost and the record is still processed (and flagged).
+ */
+export async function insertRawRecords(tx: Tx, rows: readonly RawRow[]): Promise<number[]> {
   if (rows.length === 0) return [];
+  const payloads: string[] = [];
+  const originals: (string | null)[] = [];
+  for (const r of rows) {
+    const json = JSON.stringify(r.record);
+    if (!r.replaced && !hasUnstorableEscape(json)) {
+      payloads.push(json);
+      originals.push(null);
+      continue;
+    }
+    payloads.push(JSON.stringify(toStorable(r.record).value));
+    originals.push(Buffer.from(r.originalBody ?? Buffer.from(json)).toString('hex'));
+  }
   return rowsOf<{ id: string | number }>(
     await tx.execute(sql`
-      insert into raw_records (source, intake_id, body_hash, content_hash, payload)
-      select s, i::uuid, b, h, p
+      insert into raw_records (source, intake_id, body_hash, content_hash, payload, original_body)
+      select s, i::uuid, b, h, p, decode(o, 'hex')
       from unnest(${textArray(rows.map((r) => r.source))}, ${textArray(rows.map((r) => r.intakeId))},
         ${textArray(rows.map((r) => r.bodyHash))}, ${textArray(rows.map((r) => r.contentHash ?? contentHash(r.record)))},
-        ${sql.param(rows.map((r) => JSON.stringify(r.record)))}::jsonb[]) with ordinality as r(s, i, b, h, p, n)
+        ${sql.param(payloads)}::jsonb[], ${sql.param(originals)}::text[]) with ordinality as r(s, i, b, h, p, o, n)
       order by n
       returning id`),
   ).map((r) => Number(r.id));

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { ApiError } from '../api/errors.ts';
 import { connectorTypes } from '../connectors/registry.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { type Checked, checkRecord, parseJsonWithin, type RecordLimits } from './record-limits.ts';
 import { RawStore, sha256 } from './store.ts';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -22,15 +23,32 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
   return Buffer.concat(chunks);
 }
 
-/** A JSON object, or an array of them: the records of a body. */
-function jsonRecords(body: string): unknown[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    throw new ApiError('malformed_json', 'the body is not valid JSON');
+/**
+ * The records of a verified body: a JSON object or an array of them, each within the record limits.
+ * Checked before the body joins a group commit, so a bad body is refused alone.
+ */
+function recordsOf(body: string, bytes: number, parsed: unknown[] | undefined, limits: RecordLimits): unknown[] {
+  let records: unknown[];
+  if (parsed) {
+    for (const record of parsed) refuse(checkRecord(record, limits, undefined, { storable: false }));
+    records = parsed;
+  } else {
+    const checked = parseJsonWithin(body, limits, { storable: false });
+    refuse(checked);
+    const value = checked.ok ? checked.value : undefined;
+    records = Array.isArray(value) ? value : [value];
+    // Storability is settled per record when stored (insertRawRecords). A body within the record limit holds no record beyond it.
+    if (bytes > limits.maxRecordBytes) for (const record of records) refuse(checkRecord(record, limits, undefined, { storable: false }));
   }
-  return Array.isArray(parsed) ? parsed : [parsed];
+  const notRecord = records.findIndex((r) => r === null || typeof r !== 'object' || Array.isArray(r));
+  if (notRecord >= 0) {
+    throw new ApiError('malformed_json', `the body must be a JSON object or an array of objects (item ${notRecord} is not)`);
+  }
+  return records;
+}
+
+function refuse(checked: Checked<unknown>): void {
+  if (!checked.ok) throw new ApiError(checked.code, checked.message);
 }
 
 /**
@@ -72,15 +90,13 @@ export function webhookRoutes(ctx: PipelineContext) {
       const verdict = await connector.verifyWebhook(source.config as never, request);
       if (!verdict.ok) throw new ApiError(verdict.code, verdict.message);
 
-      const records = connector.parseWebhook ? connector.parseWebhook(request) : jsonRecords(body);
-      const notRecord = records.findIndex((r) => r === null || typeof r !== 'object' || Array.isArray(r));
-      if (notRecord >= 0) {
-        throw new ApiError('malformed_json', `the body must be a JSON object or an array of objects (item ${notRecord} is not)`);
-      }
+      const limits = { maxRecordBytes: ctx.settings.maxRecordBytes, maxJsonDepth: ctx.settings.maxJsonDepth };
+      const records = recordsOf(body, bytes.byteLength, connector.parseWebhook?.(request), limits);
       const { intakeId } = await rawStore.store({
         source: name,
         records,
         bodyHash: sha256(bytes),
+        body: bytes,
         ...(verdict.replayKey ? { receipt: verdict.replayKey } : {}),
         ...(connector.hydrate ? { hydrate: true } : {}),
       });

@@ -17,7 +17,10 @@ export interface Fragment {
   object: string;
   recordId: string;
   contentHash: string;
+  /** The source's `updatedAt`, capped at the record's receipt. */
   updatedAt: Date | null;
+  /** The `updatedAt` the source stated, set only where it was after the receipt and was capped. */
+  statedUpdatedAt?: Date;
   observedAt: Date;
   profile: Profile;
   mappingFile: string;
@@ -25,6 +28,9 @@ export interface Fragment {
   /** The vendor deleted or archived the object (the mapping's `deleted` held): it leaves its profile. */
   deleted?: boolean;
 }
+
+/** A record id is part of an index entry (source, object, record id), which holds 2,704 bytes. */
+export const MAX_RECORD_ID_LENGTH = 512;
 
 export const QUARANTINE_CODES = {
   mapping_error: 'a JSONata expression failed on the record',
@@ -34,6 +40,10 @@ export const QUARANTINE_CODES = {
   unmapped: 'no mapping of the source applies to the record',
   fetch_failed: 'the objects the webhook names could not be fetched from the vendor',
   consent_purpose_unknown: 'a consent entry names a purpose consent.yaml does not declare',
+  record_id_too_long: `recordId is longer than ${MAX_RECORD_ID_LENGTH} characters`,
+  processing_failed: 'the record could not be processed; the rest of its batch was',
+  characters_replaced: 'the record held text the database cannot store (\\u0000 or a lone surrogate): stored and processed with U+FFFD in its place',
+  key_too_long: 'a value was too long to serve as a key: the record was linked without it',
 } as const;
 export type QuarantineCode = keyof typeof QUARANTINE_CODES;
 
@@ -84,16 +94,25 @@ export async function mapRecord(
         fail(mapping.file, 'record_id_missing', QUARANTINE_CODES.record_id_missing);
         continue;
       }
-      const updatedAt = toDate(mapping.updatedAt ? await mapping.updatedAt.evaluate(record.payload, bindings) : undefined);
-      if (updatedAt === 'invalid') {
+      if (String(id).trim().length > MAX_RECORD_ID_LENGTH) {
+        fail(mapping.file, 'record_id_too_long', QUARANTINE_CODES.record_id_too_long);
+        continue;
+      }
+      const stated = toDate(mapping.updatedAt ? await mapping.updatedAt.evaluate(record.payload, bindings) : undefined);
+      if (stated === 'invalid') {
         fail(mapping.file, 'updated_at_invalid', QUARANTINE_CODES.updated_at_invalid);
         continue;
       }
-      const observedAt = updatedAt ?? record.receivedAt;
+      // A time after the receipt is capped at it, as consent times are: a record dated 2099 would
+      // otherwise be its profile's newest, and win every field, for ever.
+      const capped = stated !== null && stated.getTime() > record.receivedAt.getTime();
+      const updatedAt = capped ? record.receivedAt : stated;
+      // Consent without a time of its own is dated by the stated time, so the ledger shows it capped.
+      const observedAt = stated ?? record.receivedAt;
       const deleted = mapping.deleted ? Boolean(await mapping.deleted.evaluate(record.payload, bindings)) : false;
       // normaliseProfile copies the result into plain JSON (JSONata's sequences carry markers).
       const raw = await mapping.profile.evaluate(record.payload, bindings);
-      const normalised = normaliseProfile(raw, { defaultRegion: options.defaultRegion, observedAt });
+      const normalised = normaliseProfile(raw, { defaultRegion: options.defaultRegion, observedAt, receivedAt: record.receivedAt });
       if (!normalised.ok) {
         fail(mapping.file, 'schema_invalid', normalised.message);
         continue;
@@ -111,6 +130,7 @@ export async function mapRecord(
         recordId: String(id).trim(),
         contentHash: record.contentHash,
         updatedAt,
+        ...(capped ? { statedUpdatedAt: stated } : {}),
         observedAt: record.receivedAt,
         profile: normalised.profile,
         mappingFile: mapping.file,

@@ -1,13 +1,14 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../db/database.ts';
-import { bigintArray, textArray, withRetry } from '../db/sql.ts';
+import { bigintArray, isTransient, textArray, withRetry } from '../db/sql.ts';
 import type { GoldenJob } from '../golden/refresh.ts';
+import { safeError } from '../log.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES, sendInTx } from '../queue/queues.ts';
 import { linkFragments, type Merge } from '../resolution/link.ts';
 import { needsTraining, TrainingError, trainModel } from '../resolution/live-model.ts';
 import { countRecords, scheduleTrainingIfDue } from '../resolution/train-job.ts';
-import { type Fragment, type MappingFailure, mapRecord, type RawRecord } from './apply.ts';
+import { type Fragment, type MappingFailure, mapRecord, QUARANTINE_CODES, type QuarantineCode, type RawRecord } from './apply.ts';
 
 export interface IngestJob {
   rawIds: number[];
@@ -23,24 +24,41 @@ export interface IngestOutcome {
   profilesChanged: number;
 }
 
+interface LoadedRaw {
+  record: RawRecord;
+  /** Stored with U+FFFD in place of what jsonb cannot hold: processed, and flagged. */
+  replaced: boolean;
+  fragments: Fragment[];
+  failures: MappingFailure[];
+}
+
 /**
  * Maps a batch of raw records and hands the fragments to resolution, all in one transaction:
- * quarantine entries, links and the golden-record job commit together or not at all.
+ * quarantine entries, links and the golden-record job commit together or not at all. A batch that
+ * fails for a reason of its data is split until the record at fault is found; that one is
+ * quarantined alone (`processing_failed`) and the rest goes on. Only an environment failure (the
+ * database unreachable) fails the job, to be retried as it was.
  */
 export async function ingest(
   ctx: PipelineContext,
   rawIds: readonly number[],
-  /** Records of file imports in this batch, by import: counted as processed when the batch commits. */
-  imported: ReadonlyMap<string, number> = new Map(),
+  /** The import each raw record of a file import belongs to: counted as processed when it commits. */
+  importOf: ReadonlyMap<number, string> = new Map(),
 ): Promise<IngestOutcome> {
   const workspace = ctx.workspace();
-  const raws = rowsOf<{ id: string | number; source: string; received_at: Date | string; content_hash: string; payload: unknown }>(
+  const raws = rowsOf<{
+    id: string | number;
+    source: string;
+    received_at: Date | string;
+    content_hash: string;
+    payload: unknown;
+    replaced: boolean;
+  }>(
     await ctx.database.db.execute(sql`
-      select id, source, received_at, content_hash, payload from raw_records
+      select id, source, received_at, content_hash, payload, original_body is not null as replaced from raw_records
       where id = any(${bigintArray(rawIds)}) order by id`),
   );
-  const fragments: Fragment[] = [];
-  const failures: MappingFailure[] = [];
+  const loaded: LoadedRaw[] = [];
   for (const raw of raws) {
     const record: RawRecord = {
       id: Number(raw.id),
@@ -49,14 +67,67 @@ export async function ingest(
       contentHash: raw.content_hash,
       payload: raw.payload,
     };
-    const result = await mapRecord(record, workspace.mappings, {
-      defaultRegion: ctx.settings.defaultRegion,
-      knownPurpose: (purpose) => workspace.purposes.known(purpose),
-    });
-    fragments.push(...result.fragments);
-    failures.push(...result.failures);
+    try {
+      const result = await mapRecord(record, workspace.mappings, {
+        defaultRegion: ctx.settings.defaultRegion,
+        knownPurpose: (purpose) => workspace.purposes.known(purpose),
+      });
+      loaded.push({ record, replaced: Boolean(raw.replaced), ...result });
+    } catch (error) {
+      // mapRecord catches what a mapping throws; what escapes is a bug met by this record alone.
+      loaded.push({ record, replaced: Boolean(raw.replaced), fragments: [], failures: [processingFailure(record, error)] });
+    }
   }
-  const identity = workspace.identity;
+  const outcome = await isolate(ctx, loaded, importOf);
+  const summary = { records: raws.length, fragments: loaded.reduce((n, l) => n + l.fragments.length, 0), ...outcome };
+  ctx.log.debug({ ingest: summary }, 'ingested batch');
+  const failures = loaded.flatMap((l) => l.failures);
+  if (failures.length > 0) {
+    ctx.log.warn({ quarantined: failures.map((f) => ({ rawId: f.rawId, source: f.source, code: f.code })) }, 'records quarantined');
+  }
+  return summary;
+}
+
+type BatchOutcome = Omit<IngestOutcome, 'records' | 'fragments'>;
+
+async function isolate(ctx: PipelineContext, batch: LoadedRaw[], importOf: ReadonlyMap<number, string>): Promise<BatchOutcome> {
+  try {
+    return await linkBatch(ctx, batch, importOf);
+  } catch (error) {
+    if (isTransient(error)) throw error;
+    if (batch.length === 1) {
+      const [only] = batch as [LoadedRaw];
+      const failure = processingFailure(only.record, error);
+      ctx.log.error({ rawId: failure.rawId, source: failure.source, error: safeError(error) }, 'record failed processing: quarantined');
+      return linkBatch(ctx, [{ ...only, fragments: [], failures: [failure] }], importOf);
+    }
+    const half = Math.ceil(batch.length / 2);
+    const a = await isolate(ctx, batch.slice(0, half), importOf);
+    const b = await isolate(ctx, batch.slice(half), importOf);
+    return {
+      quarantined: a.quarantined + b.quarantined,
+      unchanged: a.unchanged + b.unchanged,
+      profilesChanged: a.profilesChanged + b.profilesChanged,
+    };
+  }
+}
+
+/** A quarantine entry that names the failure by its kind and code only: a database message can quote values. */
+function processingFailure(record: RawRecord, error: unknown): MappingFailure {
+  const { name, code } = safeError(error);
+  return {
+    rawId: record.id,
+    source: record.source,
+    mappingFile: null,
+    code: 'processing_failed',
+    message: `${QUARANTINE_CODES.processing_failed} (${code ? `${name} ${code}` : name})`,
+  };
+}
+
+async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: ReadonlyMap<number, string>): Promise<BatchOutcome> {
+  const identity = ctx.workspace().identity;
+  const fragments = batch.flatMap((l) => l.fragments);
+  const failures = batch.flatMap((l) => l.failures);
   const model = await ctx.models.current(ctx.database.db, identity);
   // Without a model, only the records that bring the hub up to training.minRecords link on
   // identifiers; the first model is trained on them, in this transaction, and links the rest.
@@ -74,12 +145,17 @@ export async function ingest(
     ctx.models.noteTrainingFailed(held + room);
     return undefined;
   };
+  const imported = new Map<string, number>();
+  for (const l of batch) {
+    const importId = importOf.get(l.record.id);
+    if (importId) imported.set(importId, (imported.get(importId) ?? 0) + 1);
+  }
 
   const outcome = await withRetry(() =>
     ctx.database.db.transaction(async (tx) => {
       await quarantineFailures(
         tx,
-        raws.map((r) => Number(r.id)),
+        batch.map((l) => l.record.id),
         failures,
       );
       for (const [importId, n] of imported) {
@@ -89,13 +165,20 @@ export async function ingest(
       let unchanged = 0;
       const profileIds = new Set<string>();
       const merges: Merge[] = [];
+      const flags: { rawId: number; source: string; code: QuarantineCode }[] = batch
+        .filter((l) => l.replaced)
+        .map((l) => ({ rawId: l.record.id, source: l.record.source, code: 'characters_replaced' }));
       for (const [i, part] of parts.entries()) {
         if (i > 0 && !current) current = (await trainModel(tx, identity, 'aurum').catch(keepLinkingOnIdentifiers))?.stored;
         const link = await linkFragments(tx, part, identity, current?.model);
         unchanged += link.unchanged;
         for (const id of link.profileIds) profileIds.add(id);
         merges.push(...link.merges);
+        for (const rawId of link.refusedKeys.keys()) {
+          flags.push({ rawId, source: part.find((f) => f.rawId === rawId)?.source ?? '', code: 'key_too_long' });
+        }
       }
+      await flagViolations(tx, flags);
       // Golden records are rebuilt by the next stage, outside the resolution lock.
       if (profileIds.size > 0) await sendInTx(ctx.boss, tx, QUEUES.golden, { profileIds: [...profileIds], merges } satisfies GoldenJob);
       return { unchanged, profilesChanged: profileIds.size, trained: current !== model };
@@ -103,12 +186,18 @@ export async function ingest(
   );
   if (outcome.trained) ctx.models.invalidate();
   await scheduleTrainingIfDue(ctx, model, fragments.length);
-  const summary = { records: raws.length, fragments: fragments.length, quarantined: failures.length, ...outcome };
-  ctx.log.debug({ ingest: summary }, 'ingested batch');
-  if (failures.length > 0) {
-    ctx.log.warn({ quarantined: failures.map((f) => ({ rawId: f.rawId, source: f.source, code: f.code })) }, 'records quarantined');
-  }
-  return summary;
+  return { quarantined: failures.length, unchanged: outcome.unchanged, profilesChanged: outcome.profilesChanged };
+}
+
+/** Violations a record was processed with: one flag per record and kind, however often it is processed. */
+async function flagViolations(tx: Tx, flags: { rawId: number; source: string; code: QuarantineCode }[]) {
+  if (flags.length === 0) return;
+  await tx.execute(sql`
+    insert into quarantine (raw_id, source, code, message, status)
+    select r, s, c, m, 'flagged'
+    from unnest(${bigintArray(flags.map((f) => f.rawId))}, ${textArray(flags.map((f) => f.source))},
+      ${textArray(flags.map((f) => f.code))}, ${textArray(flags.map((f) => QUARANTINE_CODES[f.code]))}) as f(r, s, c, m)
+    on conflict (raw_id, code) where status = 'flagged' do nothing`);
 }
 
 /** Each attempt at a raw record replaces its open quarantine entries: a fixed mapping clears them. */

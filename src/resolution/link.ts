@@ -22,7 +22,12 @@ export interface LinkResult {
   unchanged: number;
   /** Fragments of erased people, dropped (see `suppressErased`). */
   suppressed: number;
+  /** Keys refused as too long (`MAX_KEY_LENGTH`), by raw record: linked without them, and flagged. */
+  refusedKeys: Map<number, number>;
 }
+
+/** The longest key, in characters: PostgreSQL's btree entries hold 2,704 bytes, and a UTF-8 character takes up to 4. */
+export const MAX_KEY_LENGTH = 512;
 
 interface ExistingRecord {
   source: string;
@@ -71,11 +76,24 @@ export async function linkFragments(
   for (const f of [...batch].sort((a, b) => a.rawId - b.rawId)) latest.set(recordIdentity(f), f);
   const fragments = [...latest.values()];
   const blocked = blockedValues(identity.blockedValues);
-  const ruleKeysOf = fragments.map((f) => engine.linkKeys(f.profile));
-  const identifierKeysOf = fragments.map((f) => identifierKeys(f.profile, blocked));
+  // A value too long to be a key (an index entry holds 2.7 kB at most) is refused as one, and flagged.
+  const refusedKeys = new Map<number, number>();
+  const usable = <K extends string | { key: string }>(i: number, keys: K[]): K[] => {
+    const kept = keys.filter((k) => (typeof k === 'string' ? k : k.key).length <= MAX_KEY_LENGTH);
+    const rawId = fragments[i]?.rawId as number;
+    if (kept.length < keys.length) refusedKeys.set(rawId, (refusedKeys.get(rawId) ?? 0) + keys.length - kept.length);
+    return kept;
+  };
+  const ruleKeysOf = fragments.map((f, i) => usable(i, engine.linkKeys(f.profile)));
+  const identifierKeysOf = fragments.map((f, i) => usable(i, identifierKeys(f.profile, blocked)));
   // Without a model, emails and phones are all there is to go on: they link outright.
   const linkKeysOf = model ? ruleKeysOf : ruleKeysOf.map((keys, i) => [...keys, ...(identifierKeysOf[i] ?? [])]);
-  const blockingKeysOf = fragments.map((f) => engine.blockingKeys(f.profile).map((k) => `b${k}`));
+  const blockingKeysOf = fragments.map((f, i) =>
+    usable(
+      i,
+      engine.blockingKeys(f.profile).map((k) => `b${k}`),
+    ),
+  );
   // Every key is stored, whichever links now: a model trained later blocks on what is already there.
   const storedKeysOf = fragments.map((_, i) => [
     ...new Set([
@@ -130,7 +148,7 @@ export async function linkFragments(
   }
   const unchanged = batch.length - changed.length - deletions.length - suppressed.size;
   const deletedFrom = await markDeleted(tx, deletions);
-  if (changed.length === 0) return { profileIds: deletedFrom, merges: [], unchanged, suppressed: suppressed.size };
+  if (changed.length === 0) return { profileIds: deletedFrom, merges: [], unchanged, suppressed: suppressed.size, refusedKeys };
 
   const allKeys = [...new Set(changed.flatMap((c) => c.keys.map((k) => k.key)))];
   const profilesByKey = new Map<string, { profileId: string; record: RecordRef }[]>();
@@ -269,7 +287,7 @@ export async function linkFragments(
     })),
   );
   for (const id of deletedFrom) profileIds.add(id);
-  return { profileIds, merges, unchanged, suppressed: suppressed.size };
+  return { profileIds, merges, unchanged, suppressed: suppressed.size, refusedKeys };
 }
 
 /**
@@ -429,11 +447,12 @@ async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; 
   );
   if (consent.length > 0) {
     await tx.execute(sql`
-      insert into consent_entries (record_pk, source, record_id, purpose, status, at, mapping_file, mapping_hash)
+      insert into consent_entries (record_pk, source, record_id, purpose, status, at, stated_at, mapping_file, mapping_hash)
       select * from unnest(
         ${sql.param(consent.map((c) => c.pk))}::bigint[], ${textArray(consent.map((c) => c.fragment.source))},
         ${textArray(consent.map((c) => c.fragment.recordId))}, ${textArray(consent.map((c) => c.purpose))},
         ${textArray(consent.map((c) => c.status))}, ${timestampArray(consent.map((c) => c.at))},
+        ${timestampArray(consent.map((c) => c.statedAt ?? null))},
         ${textArray(consent.map((c) => c.fragment.mappingFile))}, ${textArray(consent.map((c) => c.fragment.mappingHash))})
       on conflict do nothing`);
   }
