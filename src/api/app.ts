@@ -1,4 +1,6 @@
-import { Hono } from 'hono';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { type Context, Hono } from 'hono';
 import { accessRoutes } from '../access/routes.ts';
 import { complianceRoutes } from '../compliance/routes.ts';
 import { sourceRoutes } from '../connectors/sync/routes.ts';
@@ -21,7 +23,18 @@ import { profileRoutes } from './profiles.ts';
  */
 export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   const app = new Hono();
-  app.onError(handleError(ctx.log));
+  const onError = handleError(ctx.log);
+  app.onError((error, c) => {
+    // A client that went away (or that the server cut off) is not the hub's fault: no error line
+    // per abort, and no answer to write into a closed socket.
+    if (clientGone(c)) {
+      ctx.log.debug({ method: c.req.method, path: c.req.routePath }, 'client went away before the answer');
+      // A copy each time, since hono copies headers already set onto the response it is given;
+      // clone() also yields the platform's Response, the kind node-server checks for this marker.
+      return RESPONSE_ALREADY_SENT.clone();
+    }
+    return onError(error, c);
+  });
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 
   app.get('/health', (c) => c.json({ status: 'ok', database: ctx.database.kind }));
@@ -38,4 +51,10 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.route('/', accessRoutes(ctx));
   app.route('/', complianceRoutes(ctx));
   return app;
+}
+
+/** The request's connection closed, or the server already answered it (a webhook cut off with 408). */
+function clientGone(c: Context): boolean {
+  const node = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
+  return c.req.raw.signal.aborted || node?.incoming?.destroyed === true || node?.outgoing?.headersSent === true;
 }

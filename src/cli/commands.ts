@@ -80,14 +80,20 @@ export async function runStart(): Promise<void> {
 
   let server: ReturnType<typeof serveHub> | undefined;
   if (settings.role !== 'worker') {
-    server = serveHub(hub.app, settings.port, (port) => {
-      const url = `http://localhost:${port}`;
-      console.log(
-        `Aurum is running at ${url} (${database.kind}, role ${settings.role}, ${workspace.sources.size} sources, ${workspace.mappings.length} mappings)`,
-      );
-      console.log(`Try: curl ${url}/health`);
-      console.log(`     npm run demo   # sends the example records, signed, and prints the golden records`);
-    });
+    const limits = { host: settings.host, webhookTimeoutMs: settings.webhookTimeoutMs, maxConnections: settings.maxConnections };
+    server = serveHub(
+      hub.app,
+      settings.port,
+      (port) => {
+        const url = `http://${urlHost(settings.host)}:${port}`;
+        console.log(
+          `Aurum is running at ${url} (${database.kind}, role ${settings.role}, ${workspace.sources.size} sources, ${workspace.mappings.length} mappings)`,
+        );
+        console.log(`Try: curl ${url}/health`);
+        console.log(`     npm run demo   # sends the example records, signed, and prints the golden records`);
+      },
+      limits,
+    );
   } else {
     log.info({ database: database.kind }, 'worker started');
   }
@@ -101,14 +107,48 @@ export async function runStart(): Promise<void> {
   });
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the operator does not want to wait for the graceful stop.
+      process.exit(1);
+    }
     stopping = true;
     log.info({ signal }, 'stopping');
-    server?.close();
+    // Whatever hangs below, the process ends: an orchestrator's SIGTERM must be obeyed.
+    setTimeout(() => {
+      log.warn('graceful stop took too long; exiting');
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
+    if (server) await closeServer(server);
     await hub.stop();
     await database.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** How long a graceful stop may take: requests finish (10 s at most), then the queue (10 s). */
+const STOP_DEADLINE_MS = 25_000;
+
+/** Stops accepting, lets requests in flight finish for up to 10 s, then closes what remains. */
+function closeServer(server: ReturnType<typeof serveHub>): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.closeAllConnections();
+      resolve();
+    }, 10_000);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    // Keep-alive connections between requests would hold close() open until they time out.
+    server.closeIdleConnections();
+  });
+}
+
+/** How the printed URL names the bound interface: every interface and loopback read as localhost. */
+function urlHost(host: string): string {
+  if (['0.0.0.0', '::', '127.0.0.1', '::1', 'localhost'].includes(host)) return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
 }
