@@ -8,11 +8,12 @@ import { rowsOf } from '../src/db/database.ts';
 import { type ROLE_KEYS, startTestHub, type TestHub } from './helpers/hub.ts';
 
 type Role = keyof typeof ROLE_KEYS;
-type Audience = 'reader' | 'ops' | 'compliance' | 'admin';
+type Audience = 'reader' | 'ops' | 'records' | 'compliance' | 'admin';
 const ROLES: Role[] = ['reader', 'ops', 'compliance', 'admin'];
 const admits: Record<Audience, Role[]> = {
   reader: ['reader', 'ops', 'compliance', 'admin'],
   ops: ['ops', 'admin'],
+  records: ['ops', 'compliance', 'admin'],
   compliance: ['compliance', 'admin'],
   admin: ['admin'],
 };
@@ -25,8 +26,8 @@ const NO_PROFILE = '00000000-0000-4000-8000-000000000000';
 const MATRIX: [method: string, route: string, audience: Audience, path: string][] = [
   ['GET', '/profiles', 'reader', '/profiles?email=nobody@example.com'],
   ['GET', '/profiles/:id', 'reader', `/profiles/${NO_PROFILE}`],
-  ['GET', '/profiles/:id/matches', 'reader', `/profiles/${NO_PROFILE}/matches`],
-  ['GET', '/profiles/:id/history', 'reader', `/profiles/${NO_PROFILE}/history`],
+  ['GET', '/profiles/:id/matches', 'records', `/profiles/${NO_PROFILE}/matches`],
+  ['GET', '/profiles/:id/history', 'records', `/profiles/${NO_PROFILE}/history`],
   ['GET', '/profiles/:id/lineage', 'compliance', `/profiles/${NO_PROFILE}/lineage`],
   ['GET', '/profiles/:id/consent', 'compliance', `/profiles/${NO_PROFILE}/consent`],
   ['GET', '/profiles/:id/export', 'compliance', `/profiles/${NO_PROFILE}/export`],
@@ -41,6 +42,7 @@ const MATRIX: [method: string, route: string, audience: Audience, path: string][
   ['POST', '/sources/:source/sync', 'ops', '/sources/no-such-source/sync'],
   ['GET', '/sources/:source/runs', 'ops', '/sources/no-such-source/runs'],
   ['POST', '/sources/:source/import', 'ops', '/sources/no-such-source/import'],
+  ['GET', '/imports', 'ops', '/imports'],
   ['GET', '/imports/:id', 'ops', `/imports/${NO_PROFILE}`],
   ['GET', '/quarantine', 'ops', '/quarantine?status=nonsense'],
   ['POST', '/quarantine/replay', 'ops', '/quarantine/replay'],
@@ -145,6 +147,42 @@ describe('API keys through the API', () => {
       reason: 'ticket 42',
       details: { key: 'support-desk', role: 'reader' },
     });
+  });
+});
+
+describe('what each role sees of a golden record', () => {
+  it('a reader gets the person without consent or member record ids; compliance and admin get both, ops the records', async () => {
+    const record = {
+      id: 'c-view-1',
+      email: 'vera.view@example.com',
+      first_name: 'Vera',
+      marketing_opt_in: true,
+      updated_at: '2024-01-01T00:00:00Z',
+    };
+    expect((await t.postWebhook('crm', JSON.stringify(record))).status).toBe(202);
+    await t.settle();
+    const search = async (role: Role) =>
+      ((await (await as(role, 'GET', '/profiles?email=vera.view@example.com')).json()) as { profiles: Record<string, unknown>[] })
+        .profiles[0] as Record<string, unknown>;
+    const id = (await search('admin'))['id'] as string;
+    const one = async (role: Role) => (await (await as(role, 'GET', `/profiles/${id}`)).json()) as Record<string, unknown>;
+    for (const view of [await search('reader'), await one('reader')]) {
+      expect(view).toMatchObject({ id, emails: ['vera.view@example.com'], name: { given: 'Vera' } });
+      expect(view).not.toHaveProperty('consent');
+      expect(view).not.toHaveProperty('sources');
+    }
+    for (const role of ['compliance', 'admin'] as const) {
+      for (const view of [await search(role), await one(role)]) {
+        expect(view['consent'], role).toEqual([expect.objectContaining({ purpose: 'marketing', status: 'granted' })]);
+        expect(view['sources'], role).toEqual([{ source: 'crm', object: 'contact', recordId: 'c-view-1' }]);
+      }
+    }
+    const ops = await one('ops');
+    expect(ops['sources']).toEqual([{ source: 'crm', object: 'contact', recordId: 'c-view-1' }]);
+    expect(ops).not.toHaveProperty('consent');
+    // The routes that list member records are closed to readers, as /consent is.
+    expect((await as('reader', 'GET', `/profiles/${id}/matches`)).status).toBe(403);
+    expect((await as('reader', 'GET', `/profiles/${id}/history`)).status).toBe(403);
   });
 });
 

@@ -12,7 +12,7 @@ import { DecisionError, forceMerge, splitProfile } from '../resolution/decisions
 import type { LinkExplanation } from '../resolution/score-candidates.ts';
 import { type AuthEnv, reasonOf } from './auth.ts';
 import { ApiError } from './errors.ts';
-import { allow } from './roles.ts';
+import { allow, profileFor } from './roles.ts';
 import { bodyValidator } from './validate.ts';
 
 interface MergeRequest {
@@ -63,8 +63,9 @@ const decided = async <T>(run: () => Promise<T>): Promise<T> => {
 };
 
 /**
- * Profiles. Who may call: every role reads profiles, their matches and history; ops merges and
- * splits; compliance reads lineage and consent (admin everything). Every read of a person's data
+ * Profiles. Who may call: every role reads profiles (a reader without consent or member record
+ * ids: `profileFor`); ops and compliance read their matches and history; ops merges and splits;
+ * compliance reads lineage and consent (admin everything). Every read of a person's data
  * is audited in the transaction that reads it, so no read goes unrecorded.
  */
 export function profileRoutes(ctx: PipelineContext) {
@@ -110,12 +111,12 @@ export function profileRoutes(ctx: PipelineContext) {
         const found = await findProfilesByKeys(tx, keys);
         return { result: found, profileIds: found.map((p) => p.id) };
       });
-      return c.json({ profiles });
+      return c.json({ profiles: profiles.map((p) => profileFor(c.get('caller').role, p)) });
     })
     .get('/profiles/:id', allow('reader'), async (c) => {
       const profile = await readOne(c, 'profile', async (tx, id) => (await loadProfileViews(tx, [id]))[0]);
       if (!profile) throw new ApiError('profile_not_found', `there is no profile ${c.req.param('id')}`);
-      return c.json(profile);
+      return c.json(profileFor(c.get('caller').role, profile));
     })
     .get('/profiles/:id/lineage', allow('compliance'), async (c) => {
       const history = c.req.query('history') === 'true';
@@ -132,17 +133,20 @@ export function profileRoutes(ctx: PipelineContext) {
       const actor = { name: c.get('caller').name, reason: reasonOf(c, input.reason) };
       const result = await decided(() => forceMerge(ctx, input.ids, actor));
       const [profile] = await loadProfileViews(db, [result.id]);
-      return c.json({ profile, merged: result.merged });
+      return c.json({ profile: profile && profileFor(c.get('caller').role, profile), merged: result.merged });
     })
     .post('/profiles/:id/split', allow('ops'), async (c) => {
       const input = await splitRequest(c);
       const actor = { name: c.get('caller').name, reason: reasonOf(c, input.reason) };
       const result = await decided(() => splitProfile(ctx, c.req.param('id'), input.records, actor));
       const views = await loadProfileViews(db, [result.id, result.newId]);
-      const view = (id: string) => views.find((v) => v.id === id);
+      const view = (id: string) => {
+        const found = views.find((v) => v.id === id);
+        return found && profileFor(c.get('caller').role, found);
+      };
       return c.json({ profile: view(result.id), split: view(result.newId), moved: result.moved }, 201);
     })
-    .get('/profiles/:id/history', allow('reader'), async (c) =>
+    .get('/profiles/:id/history', allow('records'), async (c) =>
       c.json(
         await readOne(c, 'history', async (tx, id) => {
           const rows = rowsOf<{
@@ -175,7 +179,7 @@ export function profileRoutes(ctx: PipelineContext) {
         }),
       ),
     )
-    .get('/profiles/:id/matches', allow('reader'), async (c) =>
+    .get('/profiles/:id/matches', allow('records'), async (c) =>
       c.json(
         await readOne(c, 'matches', async (tx, id) => {
           const rows = rowsOf<{ source: string; object: string; record_id: string; link: LinkExplanation | null }>(
