@@ -119,23 +119,25 @@ describe('rate and timeout per destination', () => {
     const paced = await destination('/paced', { rateLimit: 5 });
     answers.set('/sluggish', (attempt) => (attempt === 1 ? { status: 204, delayMs: 1500 } : 204));
     const sluggish = await destination('/sluggish', { timeoutMs: 300 });
-    const times: number[] = [];
     const records = Array.from({ length: 6 }, (_, i) => ({ id: `rt-${i}`, email: `rt${i}@example.com` }));
     expect((await t.postWebhook('crm', JSON.stringify(records))).status).toBe(202);
     await waitFor(async () => at('/paced').filter((r) => r.json.profile?.emails?.[0]?.startsWith('rt')).length === 6);
-    for (const d of (await deliveries(paced.id, 'delivered')).filter((x) => x['attempts'].length > 0)) {
-      times.push(Date.parse(d['attempts'][0].at));
-    }
-    times.sort((a, b) => a - b);
-    // Five a second: six sends span a second at least.
-    expect((times.at(-1) as number) - (times[0] as number)).toBeGreaterThanOrEqual(900);
+    // An attempt's time is when the rate limiter let it go, by the limiter's own clock: five a
+    // second means each of the six was let go a fifth of a second after the one before, at least.
+    // (A slow machine only widens the gaps; a limiter that let a burst through narrows them.)
+    const times = (await deliveries(paced.id))
+      .flatMap((d) => d['attempts'].map((a: { at: string }) => Date.parse(a.at)))
+      .sort((a: number, b: number) => a - b);
+    expect(times).toHaveLength(6);
+    const gaps = times.slice(1).map((time: number, i: number) => time - (times[i] as number));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(200);
 
     await waitFor(async () =>
       (await deliveries(sluggish.id)).some((d) => d['attempts'].some((a: { error: string }) => a.error?.includes('timed out'))),
     );
     const timedOut = (await deliveries(sluggish.id)).find((d) => d['attempts'][0]?.error);
+    // Given up at the timeout, not waited out: the answer (a 204, after 1.5 s) was never read.
     expect(timedOut?.['attempts'][0]).toMatchObject({ error: 'timed out after 300 ms', statusCode: null });
-    expect(timedOut?.['attempts'][0].durationMs).toBeLessThan(1500);
   });
 });
 
@@ -162,15 +164,16 @@ describe('ordering, consent at send time, retries', () => {
     const d = await destination('/consented', { purposes: ['marketing'] });
     await post({ id: 'cw-1', email: 'cw1@example.com', marketing_opt_in: true, updated_at: '2024-01-01T00:00:00Z' });
     await waitFor(async () => (await deliveries(d.id, 'retrying')).length === 1);
-    const [pending] = await deliveries(d.id, 'retrying');
-    // The withdrawal lands in the golden record before the retry comes due.
+    // The withdrawal is linked (its ledger entry committed) before the retry comes due, and the
+    // golden record, rebuilt by a later job, still says granted: the ledger decides.
     await t.testDb.database.db.execute(sql`
-      update profiles set golden = jsonb_set(golden, '{consent}', '[{"purpose":"marketing","status":"denied","at":"2024-02-01T00:00:00.000Z","source":"crm","recordId":"cw-1"}]')
-      where id = ${pending?.['profileId']}`);
+      insert into consent_entries (record_pk, source, record_id, purpose, status, at, mapping_file, mapping_hash)
+      select record_pk, source, record_id, purpose, 'denied', '2024-02-01T00:00:00Z', mapping_file, mapping_hash
+      from consent_entries where source = 'crm' and record_id = 'cw-1' and purpose = 'marketing'`);
     down = false;
     await waitFor(async () => (await deliveries(d.id, 'withheld')).length === 1);
     expect(at('/consented')).toHaveLength(0);
-    // The withdrawal itself arrives: the ledger agrees with the golden record again.
+    // The withdrawal itself arrives: the same entry, and the golden record agrees with the ledger.
     await crm({ id: 'cw-1', email: 'cw1@example.com', marketing_opt_in: false, updated_at: '2024-02-01T00:00:00Z' });
   });
 

@@ -1,10 +1,11 @@
+import { Readable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import type { Job } from 'pg-boss';
 import { Agent, request } from 'undici';
-import { qualifies } from '../consent/status.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES, txAdapter } from '../queue/queues.ts';
+import { consentGate, isNotice, verdicts } from './consent-gate.ts';
 import { isPrivateAddress, publicOnlyLookup } from './private-addresses.ts';
 import { type SignatureScheme, signatureHeaders } from './signing.ts';
 
@@ -24,8 +25,15 @@ const agents = {
   any: new Agent({ keepAliveTimeout: 30_000, connections: 64 }),
 };
 
-/** The next free rate-limit slot per destination, in this process. */
-const nextSlot = new Map<string, number>();
+/** Per destination, in this process: when its latest send was let go by the rate limiter. */
+const lastRelease = new Map<string, Promise<number>>();
+
+/**
+ * A send in `sending` whose attempt has not been recorded in this long was interrupted: no live
+ * attempt lasts it (the longest destination timeout is two minutes).
+ */
+const SENDING_LEASE = sql`interval '5 minutes'`;
+const INTERRUPTED = 'interrupted: the hub stopped before the answer was recorded';
 
 interface Claimed {
   id: string;
@@ -49,16 +57,22 @@ type Claim = { kind: 'send'; delivery: Claimed } | { kind: 'defer'; seconds: num
  * Sends one delivery: the stored bytes, signed. Before sending it checks, in order, that the
  * delivery is still live (not superseded, withdrawn or sent), that no older delivery of the same
  * profile to the same destination is in flight (order), that the destination's circuit is closed,
- * and that the profile still qualifies (consent at send time). Failures are retried with
- * exponential backoff and jitter across the retry window, then kept as dead letters.
+ * and that the profile still qualifies (consent at send time, by the ledger); and once more, by the
+ * consent gate, as its body is about to leave. Failures are retried with exponential backoff and
+ * jitter across the retry window, then kept as dead letters.
+ *
+ * A send interrupted by a crash (the delivery left in `sending`) is sent again when pg-boss retries
+ * its job, never taken as done: receivers deduplicate on X-Aurum-Delivery.
  */
-export async function deliver(ctx: PipelineContext, job: Job<DeliverJob>): Promise<void> {
-  const claim = await claimDelivery(ctx, job.data.deliveryId);
+export async function deliver(ctx: PipelineContext, job: Pick<Job<DeliverJob>, 'data' | 'retryCount'>): Promise<void> {
+  const claim = await claimDelivery(ctx, job.data.deliveryId, job.retryCount > 0);
   if (claim.kind === 'done') return;
   if (claim.kind === 'defer') return defer(ctx, job.data, claim.seconds);
-  await throttle(claim.delivery.destination_id, claim.delivery.rate_limit);
+  const startedAt = await throttle(claim.delivery.destination_id, claim.delivery.rate_limit);
   const outcome = await send(ctx, claim.delivery);
-  await record(ctx, claim.delivery, outcome);
+  // Withheld by the gate: nothing left, and the gate recorded why.
+  if (outcome === 'withheld') return;
+  await record(ctx, claim.delivery, outcome, startedAt);
 }
 
 /**
@@ -94,43 +108,78 @@ async function defer(ctx: PipelineContext, data: DeliverJob, seconds: number) {
   });
 }
 
-/** Requests per second per destination: waits for the next slot (a long wait goes back to the queue). */
-async function throttle(destinationId: string, rate: number | null) {
-  if (!rate) return;
-  const now = Date.now();
-  const slot = Math.max(now, nextSlot.get(destinationId) ?? 0);
-  nextSlot.set(destinationId, slot + 1000 / rate);
-  if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
+/**
+ * Requests per second per destination: each send is let go at least `1000 / rate` ms after the
+ * previous one was, by this clock, so a stall (a slow event loop, a busy database) never lets a
+ * burst through to catch up. Resolves with the time the send was let go: its attempt's time.
+ */
+async function throttle(destinationId: string, rate: number | null): Promise<Date> {
+  if (!rate) return new Date();
+  const interval = 1000 / rate;
+  const mine = (lastRelease.get(destinationId) ?? Promise.resolve(Number.NEGATIVE_INFINITY)).then(async (previous) => {
+    // A timer may fire a millisecond early by Date.now(): wait again until the slot has come.
+    for (let wait = previous + interval - Date.now(); wait > 0; wait = previous + interval - Date.now()) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    return Date.now();
+  });
+  lastRelease.set(destinationId, mine);
+  return new Date(await mine);
 }
 
-async function claimDelivery(ctx: PipelineContext, deliveryId: string): Promise<Claim> {
+/**
+ * `retried`: pg-boss is running this job again, because the process that held it died or its handler
+ * threw. A delivery it finds in `sending` is then the attempt that was interrupted.
+ */
+async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: boolean): Promise<Claim> {
   return ctx.database.db.transaction(async (tx): Promise<Claim> => {
     const [row] = rowsOf<
       Claimed & {
         status: string;
         profile_id: string;
-        purposes: string[];
         circuit_open_until: Date | string | null;
         consecutive_failures: number;
         probing: boolean;
         ahead: string | number;
+        lease_left: number | string | null;
+        updated_at: Date | string;
       }
     >(
       await tx.execute(sql`
-        select d.id, d.event, d.body, d.status, d.attempts, d.created_at, d.profile_id, d.destination_id,
+        select d.id, d.event, d.body, d.status, d.attempts, d.created_at, d.updated_at, d.profile_id, d.destination_id,
           t.url, t.secret, t.signature, t.previous_secret, t.previous_secret_until, t.rate_limit, t.timeout_ms,
-          t.purposes, t.circuit_open_until, t.consecutive_failures,
+          t.circuit_open_until, t.consecutive_failures,
+          extract(epoch from d.updated_at + ${SENDING_LEASE} - now()) as lease_left,
           exists (select 1 from deliveries s where s.destination_id = d.destination_id and s.status = 'sending'
-            and s.updated_at > now() - interval '5 minutes') as probing,
+            and s.id <> d.id and s.updated_at > now() - ${SENDING_LEASE}) as probing,
           (select count(*) from deliveries o where o.destination_id = d.destination_id and o.profile_id = d.profile_id
              and o.id <> d.id and (o.created_at, o.id) < (d.created_at, d.id)
-             and (o.status in ('pending', 'retrying') or (o.status = 'sending' and o.updated_at > now() - interval '5 minutes'))
+             and (o.status in ('pending', 'retrying') or (o.status = 'sending' and o.updated_at > now() - ${SENDING_LEASE}))
           ) as ahead
         from deliveries d join destinations t on t.id = d.destination_id
         where d.id = ${deliveryId} for update of d`),
     );
-    // Gone with its destination, sent, superseded by a newer version, withheld or withdrawn.
-    if (!row || !['pending', 'retrying'].includes(row.status)) return { kind: 'done' };
+    if (!row) return { kind: 'done' }; // gone with its destination
+    // An attempt interrupted before its outcome was recorded (the process died mid-send) goes again.
+    // A fresh job finding one in `sending` is a duplicate while the first may still be at it: it
+    // comes back when that attempt's lease has run out, so no crash loses the delivery.
+    const leaseLeft = Number(row.lease_left);
+    const interrupted = row.status === 'sending' && (retried || leaseLeft <= 0);
+    if (row.status === 'sending' && !interrupted) return { kind: 'defer', seconds: leaseLeft + 1 };
+    if (interrupted) {
+      // The lost attempt goes in the log and counts towards the retry limit like any other; from
+      // here the delivery is an ordinary retry (which a deferral below keeps it).
+      await tx.execute(sql`
+        insert into delivery_attempts (delivery_id, attempt, at, status_code, error, duration_ms)
+        values (${row.id}, ${row.attempts + 1}, ${new Date(row.updated_at).toISOString()}, null, ${INTERRUPTED}, 0)`);
+      await tx.execute(sql`
+        update deliveries set status = 'retrying', attempts = attempts + 1, last_error = ${INTERRUPTED}, updated_at = now()
+        where id = ${row.id}`);
+      row.status = 'retrying';
+      row.attempts += 1;
+    }
+    // Sent, superseded by a newer version, withheld or withdrawn.
+    if (!['pending', 'retrying'].includes(row.status)) return { kind: 'done' };
     const openUntil = row.circuit_open_until ? new Date(row.circuit_open_until).getTime() : 0;
     if (openUntil > Date.now()) return { kind: 'defer', seconds: (openUntil - Date.now()) / 1000 + Math.random() * 10 };
     // Half-open: the cooldown is over but the last attempts failed. One attempt at a time probes the
@@ -142,7 +191,8 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string): Promise<
     }
     // Order: an older delivery of this profile to this destination goes first.
     if (Number(row.ahead) > 0) return { kind: 'defer', seconds: 1 };
-    if (!(await stillQualifies(ctx, tx, row))) {
+    // Consent at send time: a delivery queued before a withdrawal must not go (checked again at the gate).
+    if (!(await verdicts(ctx, tx, [row.id])).get(row.id)?.allowed) {
       await tx.execute(sql`
         update deliveries set status = 'withheld', last_error = 'consent withdrawn before it was sent', updated_at = now()
         where id = ${row.id}`);
@@ -153,28 +203,19 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string): Promise<
   });
 }
 
-/**
- * Consent at send time: a delivery queued before a withdrawal must not go. Notices that carry no
- * personal data (`profile.suppressed`, `profile.erased`) always go.
- */
-async function stillQualifies(ctx: PipelineContext, tx: Tx, d: { event: string; profile_id: string; purposes: string[] }) {
-  if (d.event === 'profile.suppressed' || d.event === 'profile.erased') return true;
-  const [profile] = rowsOf<{ consent: Parameters<typeof qualifies>[0] | null; erased_at: Date | string | null }>(
-    await tx.execute(sql`select golden->'consent' as consent, erased_at from profiles where id = ${d.profile_id}`),
-  );
-  if (!profile || profile.erased_at) return false;
-  if (d.purposes.length === 0) return true;
-  const purposes = ctx.workspace().purposes;
-  return qualifies(profile.consent ?? [], d.purposes, (p) => purposes.defaultOf(p));
-}
-
 interface Outcome {
   statusCode: number | null;
   error: string | null;
   durationMs: number;
 }
 
-async function send(ctx: PipelineContext, d: Claimed): Promise<Outcome> {
+/**
+ * One attempt. A body with personal data goes through the consent gate: it is handed to undici as
+ * a stream that asks the gate only when undici reads it, which undici does once the connection is
+ * up and just before it writes the request (nothing, not even the headers, has left by then). So
+ * the gate's lock is held for the writing of a body, never for a connection being made.
+ */
+async function send(ctx: PipelineContext, d: Claimed): Promise<Outcome | 'withheld'> {
   const { allowPrivate, timeoutMs: defaultTimeout } = ctx.settings.delivery;
   const timeoutMs = d.timeout_ms ?? defaultTimeout;
   const previousValid = d.previous_secret && d.previous_secret_until && new Date(d.previous_secret_until).getTime() > Date.now();
@@ -186,6 +227,28 @@ async function send(ctx: PipelineContext, d: Claimed): Promise<Outcome> {
   const started = performance.now();
   let statusCode: number | null = null;
   let error: string | null = null;
+  // The timeout runs for the connection, and again from the gate's yes: a wait at the gate (behind
+  // a linking transaction) is not the destination's slowness.
+  const abort = new AbortController();
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  const startTimer = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, timeoutMs);
+  };
+  let withheld = false;
+  const gated = isNotice(d.event)
+    ? d.body
+    : gatedBody(ctx, d, {
+        onPass: startTimer,
+        onWithheld: () => {
+          withheld = true;
+        },
+      });
+  startTimer();
   try {
     const host = new URL(d.url).hostname.replace(/^\[|\]$/g, '');
     if (!allowPrivate && /^[\d.:a-f]+$/i.test(host) && isPrivateAddress(host)) throw new Error(`${host} is a private address`);
@@ -194,27 +257,66 @@ async function send(ctx: PipelineContext, d: Claimed): Promise<Outcome> {
       dispatcher: allowPrivate ? agents.any : agents.public,
       headers: {
         'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(d.body)),
         'user-agent': 'Aurum-Webhooks/1',
         'x-aurum-event': d.event,
         'x-aurum-delivery': d.id,
         ...signature,
       },
-      body: d.body,
-      signal: AbortSignal.timeout(timeoutMs),
+      body: gated,
+      signal: abort.signal,
     });
     statusCode = response.statusCode;
     await response.body.dump({ limit: 64 * 1024 });
     if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}`;
   } catch (e) {
+    if (withheld) return 'withheld';
     const err = e as Error & { cause?: { code?: string; message?: string } };
     error =
-      err.name === 'TimeoutError' || err.name === 'AbortError'
+      timedOut || err.name === 'TimeoutError' || err.name === 'AbortError'
         ? `timed out after ${timeoutMs} ms`
         : err.cause?.code === 'EPRIVATE'
           ? (err.cause.message ?? err.message)
           : err.message;
+  } finally {
+    clearTimeout(timer);
+    if (typeof gated !== 'string') gated.destroy();
   }
   return { statusCode, error, durationMs: Math.round(performance.now() - started) };
+}
+
+class Withheld extends Error {
+  override name = 'Withheld';
+}
+
+/** The body as a stream that asks the consent gate before it yields its bytes (see `send`). */
+function gatedBody(ctx: PipelineContext, d: Claimed, on: { onPass(): void; onWithheld(): void }): Readable {
+  let asked = false;
+  const body = new Readable({
+    read() {
+      if (asked) return;
+      asked = true;
+      consentGate(ctx)
+        .admit(d.id)
+        .then(
+          (admission) => {
+            if (!admission.pass) {
+              on.onWithheld();
+              body.destroy(new Withheld('consent withdrawn before it was sent'));
+              return;
+            }
+            // Handed over once undici has taken every byte (or the request is gone).
+            body.once('end', admission.handedOff).once('close', admission.handedOff);
+            if (body.destroyed) return admission.handedOff();
+            on.onPass();
+            body.push(d.body);
+            body.push(null);
+          },
+          (error: unknown) => body.destroy(error as Error),
+        );
+    },
+  });
+  return body;
 }
 
 /**
@@ -223,13 +325,14 @@ async function send(ctx: PipelineContext, d: Claimed): Promise<Outcome> {
  * every retry at once; past the retry window (or the retry limit) the delivery is a dead letter.
  * Failures in a row open the destination's circuit: no attempts for 30 s, doubling to 10 min.
  */
-async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome) {
+async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome, startedAt: Date) {
   const settings = ctx.settings.delivery;
   const attempt = d.attempts + 1;
   await ctx.database.db.transaction(async (tx) => {
+    // An attempt's time is when it was let go (by the rate limiter, if the destination has one).
     await tx.execute(sql`
-      insert into delivery_attempts (delivery_id, attempt, status_code, error, duration_ms)
-      values (${d.id}, ${attempt}, ${outcome.statusCode}, ${outcome.error}, ${outcome.durationMs})`);
+      insert into delivery_attempts (delivery_id, attempt, at, status_code, error, duration_ms)
+      values (${d.id}, ${attempt}, ${startedAt.toISOString()}, ${outcome.statusCode}, ${outcome.error}, ${outcome.durationMs})`);
     if (outcome.error === null) {
       await tx.execute(sql`
         update deliveries set status = 'delivered', attempts = ${attempt}, last_status_code = ${outcome.statusCode},

@@ -1,0 +1,150 @@
+import { sql } from 'drizzle-orm';
+import { type ConsentEntry, currentConsent, qualifies } from '../consent/status.ts';
+import { rowsOf, type Tx } from '../db/database.ts';
+import { lockResolutionShared, uuidArray } from '../db/sql.ts';
+import type { PipelineContext } from '../pipeline-context.ts';
+
+/** Notices that carry no personal data: they go whatever the consent, so a destination learns to delete. */
+export const isNotice = (event: string) => event === 'profile.suppressed' || event === 'profile.erased';
+
+/**
+ * The longest a gate keeps linking waiting for the bodies it let through to be handed to their
+ * sockets. Bodies are small and the sockets connected, so this is a backstop for a receiver that
+ * stopped reading: past it the lock goes, and the rest of that body (decided before) trickles out.
+ */
+const HOLD_MS = 1000;
+
+export interface Verdict {
+  status: string;
+  /** Erased, merged into an erased profile, or not every purpose of the destination granted by the ledger. */
+  allowed: boolean;
+}
+
+/**
+ * Whether each delivery may go now, decided by the consent ledger (the entries of the records the
+ * profile holds), not by the golden record: the golden record catches up with a withdrawal only
+ * when its refresh job runs, a second or more later under load. A profile merged away is judged by
+ * its survivor's ledger, where its records now are.
+ */
+export async function verdicts(ctx: PipelineContext, tx: Tx, deliveryIds: readonly string[]): Promise<Map<string, Verdict>> {
+  const rows = rowsOf<{
+    id: string;
+    status: string;
+    event: string;
+    purposes: string[];
+    found: boolean;
+    erased: boolean;
+    ledger: { purpose: string; status: 'granted' | 'denied'; at: string; source: string; recordId: string }[];
+  }>(
+    await tx.execute(sql`
+      select d.id, d.status, d.event, t.purposes, p.id is not null as found,
+        (p.erased_at is not null or s.erased_at is not null) as erased,
+        case when cardinality(t.purposes) = 0 then '[]'::json else coalesce((
+          select json_agg(json_build_object('purpose', ce.purpose, 'status', ce.status, 'at', ce.at, 'source', ce.source,
+            'recordId', ce.record_id))
+          from consent_entries ce join source_records sr on sr.id = ce.record_pk
+          where sr.profile_id = coalesce(p.merged_into, p.id) and sr.deleted_at is null), '[]'::json) end as ledger
+      from deliveries d join destinations t on t.id = d.destination_id
+        left join profiles p on p.id = d.profile_id
+        left join profiles s on s.id = p.merged_into
+      where d.id = any(${uuidArray(deliveryIds)})`),
+  );
+  const purposes = ctx.workspace().purposes;
+  const verdicts = new Map<string, Verdict>();
+  for (const row of rows) {
+    const entries: ConsentEntry[] = row.ledger.map((e) => ({ ...e, at: new Date(e.at) }));
+    const allowed =
+      isNotice(row.event) || (row.found && !row.erased && qualifies(currentConsent(entries), row.purposes, (p) => purposes.defaultOf(p)));
+    verdicts.set(row.id, { status: row.status, allowed });
+  }
+  return verdicts;
+}
+
+export type Admission = { pass: true; handedOff: () => void } | { pass: false };
+
+interface Waiting {
+  deliveryId: string;
+  resolve(admission: Admission): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The last check before a delivery's body leaves, closing the race with linking. Linking writes
+ * consent entries (and erasure empties profiles) under the resolution lock, held until it commits.
+ * The gate takes that lock shared, reads the ledger, lets the bodies that still qualify onto their
+ * already connected sockets, and releases the lock only once they are handed over. So a withdrawal
+ * either commits before the check (and the body is withheld) or waits until the body has gone:
+ * no body of a person leaves, for a purpose, after their withdrawal is linked.
+ *
+ * Every send waiting at one moment is decided in one transaction: the cost is one round trip per
+ * round, however many sends are in flight, and linking waits at most one round.
+ */
+export class ConsentGate {
+  readonly #ctx: PipelineContext;
+  #waiting: Waiting[] = [];
+  #running = false;
+
+  constructor(ctx: PipelineContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Resolves when the delivery may go (call `handedOff` once its bytes are on the socket), or must not. */
+  admit(deliveryId: string): Promise<Admission> {
+    return new Promise<Admission>((resolve, reject) => {
+      this.#waiting.push({ deliveryId, resolve, reject });
+      if (!this.#running) void this.#run();
+    });
+  }
+
+  async #run() {
+    this.#running = true;
+    try {
+      while (this.#waiting.length > 0) {
+        const round = this.#waiting.splice(0);
+        await this.#decide(round).catch((error: unknown) => {
+          for (const w of round) w.reject(error);
+        });
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #decide(round: Waiting[]) {
+    await this.#ctx.database.db.transaction(async (tx) => {
+      await tx.execute(lockResolutionShared());
+      const decided = await verdicts(
+        this.#ctx,
+        tx,
+        round.map((w) => w.deliveryId),
+      );
+      const go = round.filter((w) => {
+        const verdict = decided.get(w.deliveryId);
+        // Not `sending` any more: withdrawn by an erasure, or its destination deleted.
+        return verdict?.status === 'sending' && verdict.allowed;
+      });
+      const withheld = round.filter((w) => decided.get(w.deliveryId)?.status === 'sending' && !go.includes(w));
+      if (withheld.length > 0) {
+        await tx.execute(sql`
+          update deliveries set status = 'withheld', last_error = 'consent withdrawn before it was sent', updated_at = now()
+          where id = any(${uuidArray(withheld.map((w) => w.deliveryId))}) and status = 'sending'`);
+      }
+      const handedOff = go.map((w) => new Promise<void>((resolve) => w.resolve({ pass: true, handedOff: resolve })));
+      for (const w of round) if (!go.includes(w)) w.resolve({ pass: false });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(handedOff), new Promise((resolve) => (timer = setTimeout(resolve, HOLD_MS)))]);
+      clearTimeout(timer);
+    });
+  }
+}
+
+const gates = new WeakMap<PipelineContext, ConsentGate>();
+
+/** The gate of this hub (a test process may run several hubs, each with its own database). */
+export function consentGate(ctx: PipelineContext): ConsentGate {
+  const known = gates.get(ctx);
+  if (known) return known;
+  const gate = new ConsentGate(ctx);
+  gates.set(ctx, gate);
+  return gate;
+}
