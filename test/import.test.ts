@@ -30,7 +30,7 @@ interface ImportView {
   accepted: number;
   duplicates: number;
   rejected: number;
-  problems: { line: number | null; message: string }[];
+  problems: { line: number | null; code: string; message: string }[];
   processed: number;
   quarantined: number;
   progress: number;
@@ -49,7 +49,7 @@ describe('POST /sources/:source/import', () => {
     expect(received).toMatchObject({ status: 'received', accepted: 2, duplicates: 1, rejected: 0, bytes: Buffer.byteLength(csv) });
     await t.settle();
     const done = await t.json<ImportView>('GET', `/imports/${received.id}`);
-    expect(done).toMatchObject({ processed: 2, progress: 1, quarantined: 1 });
+    expect(done).toMatchObject({ status: 'done', processed: 2, progress: 1, quarantined: 1 });
     const { profiles } = await t.json<{ profiles: unknown[] }>('GET', '/profiles?email=ada@example.com');
     expect(profiles).toHaveLength(1);
   });
@@ -78,8 +78,8 @@ describe('POST /sources/:source/import', () => {
     const view = (await response.json()) as ImportView;
     expect(view).toMatchObject({ accepted: 5000, duplicates: 0, rejected: 2 });
     expect(view.problems).toEqual([
-      { line: 11, message: 'not valid JSON' },
-      { line: 12, message: 'not a JSON object' },
+      { line: 11, code: 'malformed_json', message: 'not valid JSON' },
+      { line: 12, code: 'not_an_object', message: 'not a JSON object' },
     ]);
     await t.settle();
     expect(await t.json<ImportView>('GET', `/imports/${view.id}`)).toMatchObject({ processed: 5000, progress: 1 });
