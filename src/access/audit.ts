@@ -12,6 +12,8 @@ export const AUDIT_ACTIONS = [
   'profile.erased',
   'consent.changed',
   'record.read',
+  /** Ops read quarantined raw payloads (`GET /quarantine`): `details.rawIds` says which. */
+  'quarantine.read',
   'key.created',
   'key.revoked',
 ] as const;

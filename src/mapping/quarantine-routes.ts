@@ -1,8 +1,10 @@
 import type { JSONSchemaType } from 'ajv';
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
-import type { AuthEnv } from '../api/auth.ts';
+import { audit } from '../access/audit.ts';
+import { type AuthEnv, reasonOf } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { capPage, runningBytes, withinPage } from '../api/page-bytes.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { ConfigError } from '../config/yaml-file.ts';
@@ -25,53 +27,86 @@ const replayRequest = bodyValidator<ReplayRequest>({
   },
 } as JSONSchemaType<ReplayRequest>);
 
+interface QuarantineRow {
+  id: string | number;
+  raw_id: string | number;
+  source: string;
+  mapping_file: string | null;
+  code: string;
+  message: string;
+  status: string;
+  created_at: Date | string;
+  resolved_at: Date | string | null;
+  received_at: Date | string;
+  payload: unknown;
+}
+
+const item = (r: QuarantineRow) => ({
+  id: Number(r.id),
+  rawId: Number(r.raw_id),
+  source: r.source,
+  mapping: r.mapping_file,
+  code: r.code,
+  message: r.message,
+  status: r.status,
+  quarantinedAt: new Date(r.created_at).toISOString(),
+  resolvedAt: r.resolved_at ? new Date(r.resolved_at).toISOString() : null,
+  receivedAt: new Date(r.received_at).toISOString(),
+  payload: r.payload,
+});
+
 /**
  * Quarantine: records a mapping could not turn into a valid fragment, with their error and raw payload.
  * Who may call: ops and admin (each route's `allow`).
+ * - `GET /quarantine?status=&source=&limit=&before=`: newest first, at most `MAX_PAGE_BYTES` a page,
+ *   `next` continuing it; each read is audited (`quarantine.read`, with the raw ids).
+ * - `POST /quarantine/replay {ids?, source?}`: maps the open entries again.
  */
 export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => void) {
   const db = ctx.database.db;
   return new Hono<AuthEnv>()
     .get('/quarantine', allow('ops'), async (c) => {
       const status = c.req.query('status') ?? 'open';
-      if (!['open', 'resolved', 'all'].includes(status)) throw new ApiError('invalid_request', 'status must be open, resolved or all');
+      if (!['open', 'resolved', 'flagged', 'all'].includes(status)) {
+        throw new ApiError('invalid_request', 'status must be open, resolved, flagged or all');
+      }
       const source = c.req.query('source');
+      const before = c.req.query('before');
+      if (before !== undefined && !/^[1-9][0-9]{0,17}$/.test(before)) throw new ApiError('invalid_request', 'before must be an entry id');
       const limit = pageLimit(c);
-      const rows = rowsOf<{
-        id: string | number;
-        raw_id: string | number;
-        source: string;
-        mapping_file: string | null;
-        code: string;
-        message: string;
-        status: string;
-        created_at: Date | string;
-        resolved_at: Date | string | null;
-        received_at: Date | string;
-        payload: unknown;
-      }>(
-        await db.execute(sql`
-          select q.id, q.raw_id, q.source, q.mapping_file, q.code, q.message, q.status, q.created_at, q.resolved_at,
-            r.received_at, r.payload
-          from quarantine q join raw_records r on r.id = q.raw_id
-          where true ${status === 'all' ? sql`` : sql`and q.status = ${status}`} ${source ? sql`and q.source = ${source}` : sql``}
-          order by q.id desc limit ${limit}`),
-      );
-      return c.json({
-        items: rows.map((r) => ({
-          id: Number(r.id),
-          rawId: Number(r.raw_id),
-          source: r.source,
-          mapping: r.mapping_file,
-          code: r.code,
-          message: r.message,
-          status: r.status,
-          quarantinedAt: new Date(r.created_at).toISOString(),
-          resolvedAt: r.resolved_at ? new Date(r.resolved_at).toISOString() : null,
-          receivedAt: new Date(r.received_at).toISOString(),
-          payload: r.payload,
-        })),
+      // The payloads are personal data: the read and its audit entry commit together, or neither.
+      const page = await db.transaction(async (tx) => {
+        // Limit first, then total the sizes of that page only; rows past the byte budget stay in the database.
+        const rows = rowsOf<QuarantineRow & { fetched: string | number }>(
+          await tx.execute(sql`
+            select * from (
+              select p.*, ${runningBytes(sql`octet_length(p.payload::text)`, sql`p.id desc`)} as running_bytes, count(*) over () as fetched
+              from (
+                select q.id, q.raw_id, q.source, q.mapping_file, q.code, q.message, q.status, q.created_at, q.resolved_at,
+                  r.received_at, r.payload
+                from quarantine q join raw_records r on r.id = q.raw_id
+                where true ${status === 'all' ? sql`` : sql`and q.status = ${status}`} ${source ? sql`and q.source = ${source}` : sql``}
+                  ${before ? sql`and q.id < ${before}` : sql``}
+                order by q.id desc limit ${limit + 1}) p) w
+            where ${withinPage(sql`running_bytes`)} order by id desc`),
+        );
+        const fetched = Number(rows[0]?.fetched ?? 0);
+        const capped = capPage(rows.slice(0, limit).map(item));
+        if (capped.items.length > 0) {
+          await audit(tx, {
+            actor: c.get('caller').name,
+            action: 'quarantine.read',
+            reason: reasonOf(c),
+            details: { rawIds: [...new Set(capped.items.map((i) => i.rawId))] },
+          });
+        }
+        // Cut by bytes in the database (fewer rows came than were fetched) or here: either way, more follow.
+        const truncated = capped.truncated || rows.length < Math.min(fetched, limit);
+        const more = fetched > limit || truncated;
+        return { capped, more, truncated };
       });
+      const last = page.capped.items.at(-1);
+      return c.json({ items: page.capped.items, next: page.more && last ? last.id : null, truncated: page.truncated });
     })
     .post('/quarantine/replay', allow('ops'), async (c) => {
       const input = await replayRequest(c, { optional: true });
