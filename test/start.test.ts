@@ -59,6 +59,18 @@ describe('aurum start on the embedded database', () => {
     expect(await exited(child)).toBe(0);
   });
 
+  it('starts at once after the previous hub on the data dir was killed with SIGKILL', async () => {
+    const killedDir = mkdtempSync(path.join(tmpdir(), 'aurum-data-'));
+    const { child } = await start(baseEnv(killedDir));
+    child.kill('SIGKILL');
+    await exited(child);
+    // Its lock is fresh (refreshed every 5 s, stale after 15 s), but its holder is gone.
+    const again = await start(baseEnv(killedDir));
+    expect(await (await fetch(`${again.url}/health`)).json()).toEqual({ status: 'ok', database: 'pglite' });
+    again.child.kill('SIGTERM');
+    expect(await exited(again.child)).toBe(0);
+  });
+
   it('stops at start-up naming an unset secret of the workspace', async () => {
     const env = baseEnv(mkdtempSync(path.join(tmpdir(), 'aurum-data-')));
     delete (env as Record<string, string>)['ERP_WEBHOOK_SECRET'];
@@ -67,6 +79,36 @@ describe('aurum start on the embedded database', () => {
     child.stderr.on('data', (c: Buffer) => (stderr += c));
     expect(await exited(child)).toBe(1);
     expect(stderr).toMatch(/connectors\/erp\.yaml:\d+ secret: environment variable ERP_WEBHOOK_SECRET is not set/);
+  });
+});
+
+describe('npm start', () => {
+  it('stops the hub on SIGTERM to npm, releasing the data dir', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'aurum-data-'));
+    // demo.env fills in what is not set here; the environment wins over it.
+    const npm = spawn('npm', ['start'], {
+      cwd: repo,
+      env: { PATH: process.env['PATH'] ?? '', HOME: tmpdir(), AURUM_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(npm);
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      npm.stdout.on('data', (chunk: Buffer) => {
+        out += chunk;
+        const match = /running at (http:\/\/localhost:\d+)/.exec(out);
+        if (match?.[1]) resolve(match[1]);
+      });
+      npm.on('exit', (code) => reject(new Error(`npm start exited ${code}: ${out}`)));
+    });
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    npm.kill('SIGTERM');
+    await exited(npm);
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+    // The hub itself is gone, not only npm: its data dir is free for the next one.
+    const next = await start(baseEnv(dataDir));
+    next.child.kill('SIGTERM');
+    expect(await exited(next.child)).toBe(0);
   });
 });
 

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -63,21 +64,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   let release: (() => Promise<void>) | undefined;
   if (dataDir !== 'memory://') {
     mkdirSync(dataDir, { recursive: true });
-    // PGlite would let a second process open the same files and corrupt them: hold a lock for our life.
-    try {
-      release = await lockfile.lock(dataDir, {
-        lockfilePath: path.join(dataDir, 'aurum.lock'),
-        stale: 15_000,
-        update: 5_000,
-        onCompromised: (error) => {
-          console.error(`lost the lock on ${dataDir}: ${error.message}; stopping to protect the data`);
-          process.exit(70);
-        },
-      });
-    } catch (error) {
-      if ((error as { code?: string }).code === 'ELOCKED') throw new DataDirLockedError(dataDir);
-      throw error;
-    }
+    release = await lockDataDir(dataDir);
   }
   const client = new PGlite(dataDir === 'memory://' ? undefined : path.join(dataDir, 'pgdata'));
   await client.waitReady;
@@ -90,6 +77,81 @@ async function openPglite(dataDir: string): Promise<Database> {
       await release?.();
     },
   };
+}
+
+/**
+ * PGlite would let a second process open the same files and corrupt them: hold a lock for our life.
+ * The lock is a directory whose mtime its holder refreshes (proper-lockfile), so a process killed
+ * with SIGKILL leaves one that only goes stale after `stale` ms: a restart would be refused that
+ * long. The holder's pid and host are written beside it, so a lock whose holder is known dead (its
+ * pid gone on this host) is taken over at once; a live holder's lock, or one from another host
+ * (a shared volume), still refuses.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const lockfilePath = path.join(dataDir, 'aurum.lock');
+  const ownerFile = path.join(dataDir, 'aurum.lock.owner');
+  const options = {
+    lockfilePath,
+    stale: 15_000,
+    update: 5_000,
+    onCompromised: (error: Error) => {
+      console.error(`lost the lock on ${dataDir}: ${error.message}; stopping to protect the data`);
+      process.exit(70);
+    },
+  };
+  // Taking over a dead holder's lock is remove-then-create, so two processes starting at once
+  // could each remove the other's new lock: the whole acquisition is serialised by a short lock.
+  const acquiring = await lockfile
+    .lock(path.join(dataDir, 'aurum-acquire'), { realpath: false, stale: 5_000, retries: { retries: 40, minTimeout: 25, maxTimeout: 250 } })
+    .catch((error: { code?: string }) => {
+      throw error.code === 'ELOCKED' ? new DataDirLockedError(dataDir) : error;
+    });
+  try {
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(dataDir, options);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ELOCKED') throw error;
+      if (!holderIsDead(dataDir, ownerFile)) throw new DataDirLockedError(dataDir);
+      rmSync(lockfilePath, { recursive: true, force: true });
+      release = await lockfile.lock(dataDir, options).catch((again: { code?: string }) => {
+        throw again.code === 'ELOCKED' ? new DataDirLockedError(dataDir) : again;
+      });
+    }
+    writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, host: hostname() }));
+    held.add(dataDir);
+    return async () => {
+      held.delete(dataDir);
+      await release();
+    };
+  } finally {
+    await acquiring();
+  }
+}
+
+/** Data dirs this process holds, so it never takes its own lock over. */
+const held = new Set<string>();
+
+/** The lock's holder was a process on this host that no longer runs. Unknown: not dead. */
+function holderIsDead(dataDir: string, ownerFile: string): boolean {
+  if (held.has(dataDir)) return false;
+  let owner: { pid?: unknown; host?: unknown };
+  try {
+    owner = JSON.parse(readFileSync(ownerFile, 'utf8')) as typeof owner;
+  } catch {
+    return false;
+  }
+  if (owner.host !== hostname() || typeof owner.pid !== 'number') return false;
+  // Our own pid, yet not held by us: an earlier life of this process's pid, as in a container
+  // restarted after a kill, where the hub is pid 1 every time.
+  if (owner.pid === process.pid) return true;
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (error) {
+    // EPERM: the pid is alive, though not ours to signal.
+    return (error as { code?: string }).code === 'ESRCH';
+  }
 }
 
 async function openPostgres(url: string, max: number): Promise<Database> {
