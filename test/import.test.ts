@@ -168,6 +168,34 @@ describe('aurum import', () => {
     }
   });
 
+  it('says which URL it could not reach and why, and how to point it elsewhere, when no hub listens', async () => {
+    // A port that was just free: nothing listens on it.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'aurum-import-')), 'one.ndjson');
+    writeFileSync(file, '{"id":"p1"}\n');
+    const failed = await promisify(execFile)(process.execPath, [
+      CLI,
+      'import',
+      '--source',
+      'crm',
+      file,
+      '--url',
+      `http://127.0.0.1:${port}`,
+      '--key',
+      'secret-key-not-shown',
+      '--no-progress',
+    ]).catch((e: { code: number; stderr: string }) => e);
+    expect(failed).toMatchObject({ code: 1 });
+    const { stderr } = failed as { stderr: string };
+    expect(stderr).toContain(`cannot reach the hub at http://127.0.0.1:${port} (ECONNREFUSED, connection refused`);
+    expect(stderr).toContain('--url or AURUM_URL');
+    expect(stderr).not.toContain('fetch failed');
+    expect(stderr).not.toContain('secret-key-not-shown');
+  });
+
   it('serves imports without a total request time limit, but cuts off a silent sender', async () => {
     const server = serveHub({ fetch: () => new Response('ok') }, 0);
     await new Promise((resolve) => server.once('listening', resolve));

@@ -22,6 +22,31 @@ interface ImportView {
   progress: number;
 }
 
+const WHY: Record<string, string> = {
+  ECONNREFUSED: 'connection refused: nothing listens there',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name could not be resolved',
+  ETIMEDOUT: 'the connection timed out',
+  ECONNRESET: 'the connection was reset',
+  UND_ERR_SOCKET: 'the connection closed',
+  EHOSTUNREACH: 'no route to the host',
+};
+
+/**
+ * fetch says only "fetch failed"; what failed is in its `cause`. Names the URL, the reason, and how
+ * to point the CLI elsewhere, without the key.
+ */
+async function reach(base: string, url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const code = cause?.code;
+    const why = code ? `${code}, ${WHY[code] ?? cause?.message ?? 'network error'}` : (cause?.message ?? (error as Error).message);
+    throw new Error(`cannot reach the hub at ${base} (${why}). Is it running (aurum start)? Point to another with --url or AURUM_URL.`);
+  }
+}
+
 /**
  * `aurum import --source S FILE`: streams a CSV or NDJSON file to a running hub's
  * `POST /sources/:source/import`, with a progress bar of the upload, then of the pipeline.
@@ -41,7 +66,7 @@ export async function runImport(file: string, options: ImportOptions): Promise<v
     bar.update('upload', sent, total);
   });
   const headers = { authorization: `Bearer ${key}`, 'content-type': format === 'csv' ? 'text/csv' : 'application/x-ndjson' };
-  const response = await fetch(`${base}/sources/${encodeURIComponent(options.source)}/import`, {
+  const response = await reach(base, `${base}/sources/${encodeURIComponent(options.source)}/import`, {
     method: 'POST',
     headers,
     body: Readable.toWeb(stream) as ReadableStream<Uint8Array>,
@@ -67,7 +92,7 @@ export async function runImport(file: string, options: ImportOptions): Promise<v
     while (view.progress < 1) {
       bar.update('process', view.processed, view.accepted);
       await new Promise((resolve) => setTimeout(resolve, 500));
-      const poll = await fetch(`${base}/imports/${view.id}`, { headers: { authorization: `Bearer ${key}` } });
+      const poll = await reach(base, `${base}/imports/${view.id}`, { headers: { authorization: `Bearer ${key}` } });
       if (!poll.ok) throw new Error(`GET /imports/${view.id} answered ${poll.status}`);
       view = (await poll.json()) as ImportView;
     }
