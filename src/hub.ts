@@ -1,4 +1,4 @@
-import type { PgBoss } from 'pg-boss';
+import type { Job, PgBoss, WorkOptions } from 'pg-boss';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.ts';
 import type { Settings } from './config/settings.ts';
@@ -14,6 +14,7 @@ import { type GoldenJob, refreshJobs } from './golden/refresh.ts';
 import { safeError } from './log.ts';
 import { type IngestJob, ingest } from './mapping/ingest-job.ts';
 import type { PipelineContext } from './pipeline-context.ts';
+import { jobFailure, withSafeFailures } from './queue/job-error.ts';
 import { QUEUES, startQueues } from './queue/queues.ts';
 import { ModelCache } from './resolution/live-model.ts';
 import { runTraining, type TrainJob } from './resolution/train-job.ts';
@@ -53,6 +54,21 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     }
   };
 
+  /** Every handler fails with a PII-free error (pg-boss keeps it in the job's output), and says so in the log. */
+  const work = <T>(name: string, workOptions: WorkOptions, handler: (jobs: Job<T>[]) => Promise<unknown>) =>
+    boss.work<T>(
+      name,
+      workOptions,
+      withSafeFailures(async (jobs: Job<T>[]) => {
+        try {
+          return await handler(jobs);
+        } catch (error) {
+          log.warn({ queue: name, jobs: jobs.length, error: safeError(jobFailure(error)) }, 'job failed; pg-boss retries it');
+          throw error;
+        }
+      }),
+    );
+
   if (options.workers) {
     // With a backlog, a full batch means more is waiting: fetch again at once instead of sleeping.
     // NOTIFY wakes workers for new jobs, but not for retries coming due: keep polling for those.
@@ -60,7 +76,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     const polling = { pollingIntervalSeconds: interval, notifyPollingIntervalSeconds: interval, burstWhenBatchFull: true };
     // Linking is serialised by the resolution lock, so a few large transactions beat many small
     // ones: up to 32 jobs a batch took incremental arrival from about 1,650 to 2,450 records/s.
-    await boss.work<IngestJob>(QUEUES.ingest, { ...polling, batchSize: 32, localConcurrency: settings.workerConcurrency }, async (jobs) => {
+    await work<IngestJob>(QUEUES.ingest, { ...polling, batchSize: 32, localConcurrency: settings.workerConcurrency }, async (jobs) => {
       const importOf = new Map<number, string>();
       for (const { data } of jobs) {
         if (data.importId) for (const rawId of data.rawIds) importOf.set(rawId, data.importId);
@@ -71,35 +87,35 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         importOf,
       );
     });
-    await boss.work<GoldenJob>(QUEUES.golden, { ...polling, batchSize: 20, localConcurrency: 2 }, async (jobs) => {
+    await work<GoldenJob>(QUEUES.golden, { ...polling, batchSize: 20, localConcurrency: 2 }, async (jobs) => {
       await refreshJobs(
         ctx,
         jobs.map((j) => j.data),
       );
     });
-    await boss.work<FanoutJob>(QUEUES.fanout, { ...polling, batchSize: 50, localConcurrency: 1 }, async (jobs) => {
+    await work<FanoutJob>(QUEUES.fanout, { ...polling, batchSize: 50, localConcurrency: 1 }, async (jobs) => {
       await fanout(
         ctx,
         jobs.flatMap((j) => j.data.changes),
       );
     });
-    await boss.work<SyncJob>(QUEUES.sync, { ...polling, batchSize: 1, localConcurrency: 2 }, async ([job]) => {
+    await work<SyncJob>(QUEUES.sync, { ...polling, batchSize: 1, localConcurrency: 2 }, async ([job]) => {
       if (job) await runSync(ctx, job.data);
     });
     await scheduleSyncs(boss, workspace);
-    await boss.work<IngestJob>(QUEUES.hydrate, { ...polling, batchSize: 8, localConcurrency: 2 }, async (jobs) => {
+    await work<IngestJob>(QUEUES.hydrate, { ...polling, batchSize: 8, localConcurrency: 2 }, async (jobs) => {
       await hydrate(
         ctx,
         jobs.flatMap((j) => j.data.rawIds),
       );
     });
-    await boss.work<TrainJob>(QUEUES.train, { ...polling, batchSize: 1, localConcurrency: 1 }, async () => {
+    await work<TrainJob>(QUEUES.train, { ...polling, batchSize: 1, localConcurrency: 1 }, async () => {
       await runTraining(ctx);
     });
     // Sends wait on the network, not the CPU: up to 64 at once, at most AURUM_DELIVERY_CONCURRENCY
     // per destination (its pg-boss group: a busy destination's jobs are not fetched). Batches,
     // because pg-boss waits a polling interval between fetches of a single job.
-    await boss.work<DeliverJob>(
+    await work<DeliverJob>(
       QUEUES.deliver,
       { ...polling, batchSize: 4, localConcurrency: 16, localGroupConcurrency: settings.delivery.concurrencyPerDestination },
       async (jobs) => {
@@ -110,7 +126,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         if (failed) throw failed.reason;
       },
     );
-    await boss.work<BackfillJob>(QUEUES.backfill, { ...polling, batchSize: 1, localConcurrency: 1 }, async ([job]) => {
+    await work<BackfillJob>(QUEUES.backfill, { ...polling, batchSize: 1, localConcurrency: 1 }, async ([job]) => {
       if (job) await runBackfill(ctx, job.data);
     });
   }

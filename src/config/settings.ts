@@ -84,7 +84,7 @@ const envSchema = {
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     AURUM_INGEST_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 5000, default: 500 },
     AURUM_WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
-    AURUM_SUPERVISE_INTERVAL: { type: 'integer', minimum: 1, maximum: 3600, default: 60 },
+    AURUM_SUPERVISE_INTERVAL: { type: 'integer', minimum: 1, maximum: 3600, default: 10 },
     AURUM_DELIVERY_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
     AURUM_DELIVERY_RETRY_LIMIT: { type: 'integer', minimum: 0 },
     AURUM_DELIVERY_RETRY_WINDOW: { type: 'integer', minimum: 1, default: 86_400 },

@@ -26,32 +26,41 @@ export const QUEUES = {
 /** The longest timeout a destination may set (`timeoutMs`). */
 export const MAX_DESTINATION_TIMEOUT_MS = 120_000;
 
+/**
+ * How soon a job whose process died is released: each worker refreshes its jobs' heartbeat every
+ * half of this, and the supervisor (every AURUM_SUPERVISE_INTERVAL) fails and retries a job whose
+ * heartbeat is older. Without one, a killed process's jobs stayed `active` until their expiry
+ * (15 minutes; an hour for training), its records in no profile. 10 s is pg-boss's minimum.
+ */
+export const HEARTBEAT_SECONDS = 10;
+
 export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'name'>> {
   // notify: a send wakes idle workers through LISTEN/NOTIFY instead of leaving the job to the next poll.
+  const leased = { heartbeatSeconds: HEARTBEAT_SECONDS };
   return {
-    [QUEUES.ingest]: { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
-    [QUEUES.golden]: { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
-    [QUEUES.fanout]: { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
+    [QUEUES.ingest]: { ...leased, notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
+    [QUEUES.golden]: { ...leased, notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
+    [QUEUES.fanout]: { ...leased, notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
     // A send schedules its own retries (backoff with jitter over the retry window, then a dead
     // letter: src/delivery/send.ts). pg-boss retries only a handler that crashed.
     [QUEUES.deliver]: {
+      ...leased,
       notify: true,
       retryLimit: 3,
-      retryDelay: 5,
+      retryDelay: 1,
       retryBackoff: true,
       // A hung receiver must not hold a job forever: the send itself times out well before this.
       expireInSeconds: Math.ceil(Math.max(settings.delivery.timeoutMs, MAX_DESTINATION_TIMEOUT_MS) / 1000) + 60,
     },
-    // exclusive: one training queued or running at a time, however many batches ask for one.
-    [QUEUES.train]: { policy: 'exclusive', retryLimit: 2, retryDelay: 60, expireInSeconds: 3600 },
+    // exclusive: one training queued or running at a time, however many batches ask for one. It
+    // trains off the event loop, so the heartbeat keeps beating through a long training.
+    [QUEUES.train]: { ...leased, policy: 'exclusive', retryLimit: 2, retryDelay: 5, expireInSeconds: 3600 },
     // exclusive per singletonKey (the source): a schedule firing during a run adds nothing. A run
     // records its own failure and resumes from its cursor next time, so the job is not retried.
-    // The heartbeat releases the job of a worker that died within a supervisor pass or two, so the
-    // next run can start and resume from the cursor saved, instead of waiting for the expiry.
-    [QUEUES.sync]: { policy: 'exclusive', retryLimit: 0, expireInSeconds: 6 * 3600, heartbeatSeconds: 10 },
-    [QUEUES.backfill]: { retryLimit: 5, retryDelay: 10, retryBackoff: true, expireInSeconds: 6 * 3600 },
+    [QUEUES.sync]: { ...leased, policy: 'exclusive', retryLimit: 0, expireInSeconds: 6 * 3600 },
+    [QUEUES.backfill]: { ...leased, retryLimit: 5, retryDelay: 10, retryBackoff: true, expireInSeconds: 6 * 3600 },
     // A vendor outage delays hydration: retried for about a day before the job fails for good.
-    [QUEUES.hydrate]: { notify: true, retryLimit: 30, retryDelay: 10, retryBackoff: true, retryDelayMax: 3600 },
+    [QUEUES.hydrate]: { ...leased, notify: true, retryLimit: 30, retryDelay: 10, retryBackoff: true, retryDelayMax: 3600 },
   };
 }
 
