@@ -53,4 +53,20 @@ describe('guards from identity.yaml', () => {
     const { history } = await t.json('GET', `/profiles/${first}/history`);
     expect(history.at(-1)).toMatchObject({ kind: 'refused', details: { reasons: ['more than 3 emails in one profile'] } });
   });
+
+  it('quarantine a single record carrying more identifiers than a profile may hold, alone, and link the rest of its body', async () => {
+    const emails = Array.from({ length: 30_000 }, (_, i) => `list.${i}@example.com`);
+    await send('crm', [
+      { id: 'many-1', email: emails, first_name: 'Mailing', last_name: 'List' },
+      { id: 'few-1', email: 'few@example.com', first_name: 'Fay' },
+    ] as unknown as Record<string, unknown>);
+    expect(await idOf('email=few@example.com')).toEqual(expect.any(String));
+    expect(await idOf('email=list.0@example.com')).toBeUndefined();
+    const { items } = await t.json('GET', '/quarantine?source=crm');
+    const entry = items.find((i: { payload: { id?: string } }) => i.payload.id === 'many-1');
+    expect(entry).toMatchObject({ code: 'too_many_identifiers', status: 'open' });
+    expect(entry.message).toContain('30000 emails (maxPerProfile.emails is 3)');
+    expect(entry.message).not.toContain('@');
+    expect(await t.count(`record_keys where key like 'email:list.%'`)).toBe(0);
+  });
 });

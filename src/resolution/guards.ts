@@ -18,6 +18,52 @@ interface Inventory {
   bySystem: Map<string, Set<string>>;
 }
 
+/** A record quarantined because it alone carries more identifiers of a type than a profile may hold. */
+export interface IdentifierLimitFailure {
+  rawId: number;
+  source: string;
+  mappingFile: string;
+  code: 'too_many_identifiers';
+  message: string;
+}
+
+/**
+ * `maxPerProfile` bounds a single record too: a fragment carrying more distinct emails, phones or
+ * external ids than a profile may hold could never sit in a valid profile (a record with 30,000
+ * emails is a mailing list, or a mapping gone wrong). It is quarantined alone, whole, rather than
+ * trimmed: which of its values are the person's is the mapping's call, not the hub's, and a
+ * quarantined record can be replayed once the mapping or the limit is fixed. The message gives
+ * the counts and the limit, never a value. Call it before linking; the rest of the batch goes on.
+ */
+export function limitIdentifiers(fragments: readonly Fragment[], guards: Guards): { kept: Fragment[]; failures: IdentifierLimitFailure[] } {
+  const kept: Fragment[] = [];
+  const failures: IdentifierLimitFailure[] = [];
+  for (const fragment of fragments) {
+    const counts = {
+      emails: new Set(fragment.profile.emails ?? []).size,
+      phones: new Set(fragment.profile.phones ?? []).size,
+      externalIds: Object.keys(fragment.profile.externalIds ?? {}).length,
+    };
+    const over = (['emails', 'phones', 'externalIds'] as const).filter((kind) => {
+      const limit = guards.maxPerProfile[kind];
+      return limit !== undefined && counts[kind] > limit;
+    });
+    if (over.length === 0) {
+      kept.push(fragment);
+      continue;
+    }
+    const what = over.map((kind) => `${counts[kind]} ${kind} (maxPerProfile.${kind} is ${guards.maxPerProfile[kind]})`).join(', ');
+    failures.push({
+      rawId: fragment.rawId,
+      source: fragment.source,
+      mappingFile: fragment.mappingFile,
+      code: 'too_many_identifiers',
+      message: `the record alone carries more identifiers than a profile may hold: ${what}; fix the mapping or raise the limit in identity.yaml, then replay`,
+    });
+  }
+  return { kept, failures };
+}
+
 /** What the profiles of crowded components hold, to check guards against. */
 async function inventories(tx: Tx, ids: string[]): Promise<Map<string, Inventory>> {
   const out = new Map<string, Inventory>();
