@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { accessRoutes } from '../access/routes.ts';
 import { complianceRoutes } from '../compliance/routes.ts';
 import { sourceRoutes } from '../connectors/sync/routes.ts';
@@ -11,7 +12,7 @@ import { quarantineRoutes } from '../mapping/quarantine-routes.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { identityRoutes } from '../resolution/identity-routes.ts';
 import { requireKey } from './auth.ts';
-import { errorBody, handleError } from './errors.ts';
+import { ApiError, errorBody, handleError } from './errors.ts';
 import { profileRoutes } from './profiles.ts';
 
 /**
@@ -42,6 +43,7 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
 
   // Every route registered after this line takes a key: a new route is authenticated by default.
   app.use('*', requireKey(ctx.settings.apiKeys, ctx.database.db));
+  app.use('*', jsonBodyLimit(ctx.settings.maxBodyBytes));
   app.route('/', profileRoutes(ctx));
   app.route('/', destinationRoutes(ctx));
   app.route('/', quarantineRoutes(ctx, reloadWorkspace));
@@ -58,3 +60,20 @@ function clientGone(c: Context): boolean {
   const node = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
   return c.req.raw.signal.aborted || node?.incoming?.destroyed === true || node?.outgoing?.headersSent === true;
 }
+
+/**
+ * Every authenticated route but the file import takes at most AURUM_MAX_BODY: a declared length
+ * over it is refused unread, and a body without one is counted as it arrives and refused as soon
+ * as it passes the limit (a 600 MB body was read whole before). The import streams records to
+ * storage as they arrive, so its size has no limit; each record in it has (AURUM_MAX_RECORD_BYTES).
+ */
+function jsonBodyLimit(maxBytes: number) {
+  const limit = bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new ApiError('body_too_large', `the body is larger than AURUM_MAX_BODY (${maxBytes} bytes)`);
+    },
+  });
+  return (c: Context, next: () => Promise<void>) => (c.req.method === 'POST' && IMPORT_ROUTE.test(c.req.path) ? next() : limit(c, next));
+}
+const IMPORT_ROUTE = /^\/sources\/[^/]+\/import\/?$/;
