@@ -78,6 +78,7 @@ describe('consent.yaml and consent queries', () => {
         decidedBy: {
           status: 'granted',
           at: '2024-03-01T00:00:00.000Z',
+          statedAt: null,
           receivedAt: expect.any(String),
           source: 'crm',
           recordId: 'cg-1',
@@ -126,6 +127,7 @@ describe('consent.yaml and consent queries', () => {
         purpose: 'marketing',
         status: 'granted',
         at: '2024-03-01T00:00:00.000Z',
+        statedAt: null,
         receivedAt: expect.any(String),
         source: 'crm',
         recordId: 'cg-1',

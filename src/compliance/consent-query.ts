@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
+import type { LedgerEntry } from '../consent/ledger.ts';
 import { type Db, rowsOf } from '../db/database.ts';
-import type { LedgerEntry } from '../golden/read.ts';
 
 export interface ConsentListing {
   profileId: string;
@@ -22,6 +22,7 @@ export async function listByConsent(
     id: string;
     status: 'granted' | 'denied' | null;
     at: Date | string | null;
+    stated_at: Date | string | null;
     received_at: Date | string | null;
     source: string | null;
     record_id: string | null;
@@ -29,11 +30,11 @@ export async function listByConsent(
   }>(
     await db.execute(sql`
       with decided as (
-        select distinct on (sr.profile_id) sr.profile_id, ce.status, ce.at, ce.received_at, ce.source, ce.record_id, ce.mapping_file
+        select distinct on (sr.profile_id) sr.profile_id, ce.status, ce.at, ce.stated_at, ce.received_at, ce.source, ce.record_id, ce.mapping_file
         from consent_entries ce join source_records sr on sr.id = ce.record_pk
         where ce.purpose = ${q.purpose} and sr.deleted_at is null
         order by sr.profile_id, ce.at desc, (ce.status = 'denied') desc, ce.id desc)
-      select p.id, d.status, d.at, d.received_at, d.source, d.record_id, d.mapping_file
+      select p.id, d.status, d.at, d.stated_at, d.received_at, d.source, d.record_id, d.mapping_file
       from profiles p left join decided d on d.profile_id = p.id
       where p.merged_into is null and p.erased_at is null
         and exists (select 1 from source_records m where m.profile_id = p.id and m.deleted_at is null)
@@ -51,6 +52,7 @@ export async function listByConsent(
           ? {
               status: r.status,
               at: new Date(r.at).toISOString(),
+              statedAt: r.stated_at ? new Date(r.stated_at).toISOString() : null,
               receivedAt: new Date(r.received_at).toISOString(),
               source: r.source,
               recordId: r.record_id,

@@ -60,40 +60,5 @@ export async function loadLineage(db: Queryable, id: string): Promise<Record<str
   return row?.lineage ?? {};
 }
 
-export interface LedgerEntry {
-  purpose: string;
-  status: 'granted' | 'denied';
-  at: string;
-  receivedAt: string;
-  source: string;
-  recordId: string;
-  mapping: string;
-  mappingHash: string;
-}
-
-export async function loadConsentLedger(db: Queryable, id: string): Promise<LedgerEntry[]> {
-  return rowsOf<{
-    purpose: string;
-    status: 'granted' | 'denied';
-    at: Date | string;
-    received_at: Date | string;
-    source: string;
-    record_id: string;
-    mapping_file: string;
-    mapping_hash: string;
-  }>(
-    await db.execute(sql`
-      select ce.purpose, ce.status, ce.at, ce.received_at, ce.source, ce.record_id, ce.mapping_file, ce.mapping_hash
-      from consent_entries ce join source_records sr on sr.id = ce.record_pk
-      where sr.profile_id = ${id} order by ce.at, ce.id`),
-  ).map((r) => ({
-    purpose: r.purpose,
-    status: r.status,
-    at: new Date(r.at).toISOString(),
-    receivedAt: new Date(r.received_at).toISOString(),
-    source: r.source,
-    recordId: r.record_id,
-    mapping: r.mapping_file,
-    mappingHash: r.mapping_hash,
-  }));
-}
+// The ledger is the consent module's table; kept importable from here for the profile routes and the export.
+export { type LedgerEntry, loadConsentLedger } from '../consent/ledger.ts';

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { normaliseProfile } from './profile.ts';
 
 const observedAt = new Date('2026-05-01T10:00:00Z');
-const normalise = (raw: unknown, region: string | null = 'GB') => normaliseProfile(raw, { defaultRegion: region ?? undefined, observedAt });
+const receivedAt = new Date('2026-05-01T10:05:00Z');
+const normalise = (raw: unknown, region: string | null = 'GB') =>
+  normaliseProfile(raw, { defaultRegion: region ?? undefined, observedAt, receivedAt });
 
 describe('normaliseProfile', () => {
   it('trims and lowercases emails and removes duplicates', () => {
@@ -38,6 +40,36 @@ describe('normaliseProfile', () => {
   it('dates consent statements without a time at the record’s observation', () => {
     expect(normalise({ consent: [{ purpose: 'marketing', status: 'granted' }] })).toMatchObject({
       profile: { consent: [{ purpose: 'marketing', status: 'granted', at: '2026-05-01T10:00:00.000Z' }] },
+    });
+  });
+
+  it('caps a consent time after the record’s receipt at the receipt, keeping the time stated', () => {
+    const result = normalise({
+      consent: [
+        { purpose: 'marketing', status: 'granted', at: '2099-01-01T00:00:00+01:00' },
+        { purpose: 'sms', status: 'denied', at: '2026-05-01T10:05:00Z' },
+        { purpose: 'email', status: 'granted', at: '2026-04-01T00:00:00Z' },
+      ],
+    });
+    expect(result).toEqual({
+      ok: true,
+      profile: {
+        consent: [
+          { purpose: 'marketing', status: 'granted', at: '2026-05-01T10:05:00.000Z', statedAt: '2098-12-31T23:00:00.000Z' },
+          { purpose: 'sms', status: 'denied', at: '2026-05-01T10:05:00Z' },
+          { purpose: 'email', status: 'granted', at: '2026-04-01T00:00:00Z' },
+        ],
+      },
+    });
+  });
+
+  it('caps a consent statement dated by a future observation time too', () => {
+    const result = normaliseProfile(
+      { consent: [{ purpose: 'marketing', status: 'granted' }] },
+      { defaultRegion: 'GB', observedAt: new Date('2099-06-01T00:00:00Z'), receivedAt },
+    );
+    expect(result).toMatchObject({
+      profile: { consent: [{ at: '2026-05-01T10:05:00.000Z', statedAt: '2099-06-01T00:00:00.000Z' }] },
     });
   });
 

@@ -16,7 +16,10 @@ export interface Address {
 export interface ConsentStatement {
   purpose: string;
   status: 'granted' | 'denied';
+  /** When the statement was made: as stated, or the record's receipt time where it stated a later one. */
   at: string;
+  /** The time the source stated, set only where it was after the record's receipt and `at` was capped. */
+  statedAt?: string;
 }
 
 /** The canonical profile: what every mapping produces and every golden record is made of. */
@@ -88,11 +91,20 @@ const unique = <T>(items: T[]): T[] => [...new Set(items)];
 
 export type NormaliseResult = { ok: true; profile: Profile } | { ok: false; message: string };
 
+export interface NormaliseOptions {
+  defaultRegion: string | undefined;
+  /** When the source says the record was true: a consent statement without a time is dated then. */
+  observedAt: Date;
+  /** When the hub received the record: no consent statement is dated later. */
+  receivedAt: Date;
+}
+
 /**
  * Normalises a mapped fragment (emails lowercased, phones to E.164, single values to lists, blank as
- * absent, consent time defaulting to when the record was observed), then validates it.
+ * absent, consent time defaulting to when the record was observed and capped at its receipt), then
+ * validates it.
  */
-export function normaliseProfile(raw: unknown, options: { defaultRegion: string | undefined; observedAt: Date }): NormaliseResult {
+export function normaliseProfile(raw: unknown, options: NormaliseOptions): NormaliseResult {
   const pruned = pruneBlank(raw) ?? {};
   if (typeof pruned !== 'object' || Array.isArray(pruned)) {
     return { ok: false, message: 'the profile expression must produce an object' };
@@ -151,7 +163,20 @@ export function normaliseProfile(raw: unknown, options: { defaultRegion: string 
     }
   }
   if (problems.length > 0) return { ok: false, message: unique(problems).join('; ') };
-  return { ok: true, profile: p as Profile };
+  const profile = p as Profile;
+  if (profile.consent) profile.consent = profile.consent.map((c) => capAtReceipt(c, options.receivedAt));
+  return { ok: true, profile };
+}
+
+/**
+ * Nobody can have said anything after the hub heard it: a statement dated later (a vendor's clock,
+ * a typo, a grant dated 2099 to outrank every withdrawal) is dated at the receipt, and keeps the time
+ * it stated so the ledger shows both. Checked after validation, so `at` is a valid date-time here.
+ */
+function capAtReceipt(statement: ConsentStatement, receivedAt: Date): ConsentStatement {
+  const stated = Date.parse(statement.at);
+  if (!(stated > receivedAt.getTime())) return statement;
+  return { ...statement, at: receivedAt.toISOString(), statedAt: new Date(stated).toISOString() };
 }
 
 /** Error messages end up in quarantine and logs: show the shape of a value, not the value. */

@@ -1,0 +1,50 @@
+import { sql } from 'drizzle-orm';
+import { type Queryable, rowsOf } from '../db/database.ts';
+
+/** One entry of a profile's consent ledger, as the API and the export show it. */
+export interface LedgerEntry {
+  purpose: string;
+  status: 'granted' | 'denied';
+  /** When the statement was made, never after its record was received. */
+  at: string;
+  /**
+   * The time the source stated, where it was after the record's receipt and `at` was capped there
+   * (a grant dated 2099 is dated at its receipt); null where the stated time stands.
+   */
+  statedAt: string | null;
+  receivedAt: string;
+  source: string;
+  recordId: string;
+  mapping: string;
+  mappingHash: string;
+}
+
+/** Every consent entry of the profile's member records, oldest first. */
+export async function loadConsentLedger(db: Queryable, id: string): Promise<LedgerEntry[]> {
+  return rowsOf<{
+    purpose: string;
+    status: 'granted' | 'denied';
+    at: Date | string;
+    stated_at: Date | string | null;
+    received_at: Date | string;
+    source: string;
+    record_id: string;
+    mapping_file: string;
+    mapping_hash: string;
+  }>(
+    await db.execute(sql`
+      select ce.purpose, ce.status, ce.at, ce.stated_at, ce.received_at, ce.source, ce.record_id, ce.mapping_file, ce.mapping_hash
+      from consent_entries ce join source_records sr on sr.id = ce.record_pk
+      where sr.profile_id = ${id} order by ce.at, ce.id`),
+  ).map((r) => ({
+    purpose: r.purpose,
+    status: r.status,
+    at: new Date(r.at).toISOString(),
+    statedAt: r.stated_at === null ? null : new Date(r.stated_at).toISOString(),
+    receivedAt: new Date(r.received_at).toISOString(),
+    source: r.source,
+    recordId: r.record_id,
+    mapping: r.mapping_file,
+    mappingHash: r.mapping_hash,
+  }));
+}
