@@ -285,7 +285,7 @@ describe('audit log', () => {
       entries: unknown[];
       next: null;
     };
-    expect(future).toEqual({ entries: [], next: null });
+    expect(future).toEqual({ entries: [], next: null, truncated: false });
     const past = (await (await as('compliance', 'GET', `/audit?to=${new Date(Date.now() - 3_600_000).toISOString()}`)).json()) as {
       entries: unknown[];
     };

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { capPage } from '../api/page-bytes.ts';
 import { type Db, rowsOf, type Tx } from '../db/database.ts';
 import { textArray } from '../db/sql.ts';
 
@@ -60,8 +61,12 @@ export interface AuditView {
   details: unknown;
 }
 
-/** Newest first, a page at a time; `next` continues where the page stopped. */
-export async function queryAudit(db: Db | Tx, q: AuditQuery): Promise<{ entries: AuditView[]; next: number | null }> {
+/**
+ * Newest first, a page at a time; `next` continues where the page stopped. A page also stops at
+ * MAX_PAGE_BYTES (`truncated`): entries are small, but a thousand reads of full quarantine pages
+ * each list a thousand raw ids.
+ */
+export async function queryAudit(db: Db | Tx, q: AuditQuery): Promise<{ entries: AuditView[]; next: number | null; truncated: boolean }> {
   const rows = rowsOf<{
     id: string | number;
     at: Date | string;
@@ -82,9 +87,8 @@ export async function queryAudit(db: Db | Tx, q: AuditQuery): Promise<{ entries:
         ${q.before ? sql`and id < ${q.before}` : sql``}
       order by id desc limit ${q.limit + 1}`),
   );
-  const page = rows.slice(0, q.limit);
-  return {
-    entries: page.map((r) => ({
+  const { items: entries, truncated } = capPage(
+    rows.slice(0, q.limit).map((r) => ({
       id: Number(r.id),
       at: new Date(r.at).toISOString(),
       actor: r.actor,
@@ -93,6 +97,7 @@ export async function queryAudit(db: Db | Tx, q: AuditQuery): Promise<{ entries:
       reason: r.reason,
       details: r.details,
     })),
-    next: rows.length > q.limit ? Number(page.at(-1)?.id) : null,
-  };
+  );
+  const more = rows.length > q.limit || truncated;
+  return { entries, next: more ? (entries.at(-1)?.id ?? null) : null, truncated };
 }
