@@ -186,6 +186,35 @@ describe('what each role sees of a golden record', () => {
   });
 });
 
+describe('profile search pages', () => {
+  it('pages the profiles holding a key with limit and next, oldest first', async () => {
+    for (const id of ['c-page-1', 'c-page-2']) {
+      expect((await t.postWebhook('crm', JSON.stringify({ id, email: 'shared.page@example.com', first_name: id }))).status).toBe(202);
+      await t.settle();
+    }
+    const search = async (query: string) =>
+      (await (await as('reader', 'GET', `/profiles?email=shared.page@example.com${query}`)).json()) as {
+        profiles: { id: string }[];
+        next: string | null;
+        truncated: boolean;
+      };
+    const [merged] = (await search('')).profiles;
+    // Split apart, both profiles hold the shared email.
+    const split = await as('ops', 'POST', `/profiles/${merged?.id}/split`, { records: [{ source: 'crm', recordId: 'c-page-2' }] });
+    expect(split.status).toBe(201);
+    const both = await search('');
+    expect(both.profiles).toHaveLength(2);
+    expect(both).toMatchObject({ next: null, truncated: false });
+    const first = await search('&limit=1');
+    expect(first.profiles.map((p) => p.id)).toEqual([both.profiles[0]?.id]);
+    expect(first).toMatchObject({ next: both.profiles[0]?.id, truncated: false });
+    const second = await search(`&limit=1&after=${first.next}`);
+    expect(second.profiles.map((p) => p.id)).toEqual([both.profiles[1]?.id]);
+    expect(second.next).toBeNull();
+    expect((await as('reader', 'GET', '/profiles?email=shared.page@example.com&after=nope')).status).toBe(400);
+  });
+});
+
 describe('reserved key names', () => {
   it.each(['aurum', 'cli', 'CLI', 'env:admin', 'env:ops-2', 'source:crm', 'cli:dana'])(
     '%s is refused as a key name: it is an actor the hub itself signs the audit log as',

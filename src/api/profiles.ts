@@ -5,6 +5,7 @@ import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/
 import { audit } from '../access/audit.ts';
 import { currentConsent } from '../consent/status.ts';
 import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
+import { isUuid } from '../db/sql.ts';
 import { loadLineageHistory } from '../golden/lineage-history.ts';
 import { findProfilesByKeys, loadConsentLedger, loadLineage, loadProfileViews, resolveProfileId } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -13,7 +14,7 @@ import type { LinkExplanation } from '../resolution/score-candidates.ts';
 import { type AuthEnv, reasonOf } from './auth.ts';
 import { ApiError } from './errors.ts';
 import { allow, profileFor } from './roles.ts';
-import { bodyValidator } from './validate.ts';
+import { bodyValidator, pageLimit } from './validate.ts';
 
 interface MergeRequest {
   ids: string[];
@@ -107,11 +108,14 @@ export function profileRoutes(ctx: PipelineContext) {
         keys.push(`ext:${externalId.slice(0, colon)}:${externalId.slice(colon + 1)}`);
       }
       if (keys.length === 0) throw new ApiError('invalid_request', 'query by email, phone or externalId=system:id');
-      const profiles = await auditedRead(c, 'search', async (tx) => {
-        const found = await findProfilesByKeys(tx, keys);
-        return { result: found, profileIds: found.map((p) => p.id) };
+      const after = c.req.query('after');
+      if (after !== undefined && !isUuid(after)) throw new ApiError('invalid_request', 'after must be a profile id');
+      const page = await auditedRead(c, 'search', async (tx) => {
+        const found = await findProfilesByKeys(tx, keys, { limit: pageLimit(c), ...(after ? { after } : {}) });
+        return { result: found, profileIds: found.profiles.map((p) => p.id) };
       });
-      return c.json({ profiles: profiles.map((p) => profileFor(c.get('caller').role, p)) });
+      const role = c.get('caller').role;
+      return c.json({ profiles: page.profiles.map((p) => profileFor(role, p)), next: page.next, truncated: page.truncated });
     })
     .get('/profiles/:id', allow('reader'), async (c) => {
       const profile = await readOne(c, 'profile', async (tx, id) => (await loadProfileViews(tx, [id]))[0]);

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { capPage, runningBytes, withinPage } from '../api/page-bytes.ts';
 import { type Queryable, rowsOf } from '../db/database.ts';
 import { isUuid, textArray, uuidArray } from '../db/sql.ts';
 import type { Golden } from './build.ts';
@@ -45,14 +46,35 @@ export async function loadProfileViews(db: Queryable, ids: readonly string[]): P
   return (await loadProfiles(db, ids)).map(({ hash: _hash, ...p }) => p);
 }
 
-/** Profiles holding any of the match keys (`email:…`, `phone:…`, `ext:system:id`). */
-export async function findProfilesByKeys(db: Queryable, keys: readonly string[]): Promise<ProfileView[]> {
-  const ids = rowsOf<{ profile_id: string }>(
+/**
+ * Profiles holding any of the match keys (`email:…`, `phone:…`, `ext:system:id`), oldest first, a
+ * page at a time: at most `limit`, and at most MAX_PAGE_BYTES of golden records, totalled in the
+ * database so a page of huge profiles never leaves it whole. `next` (a profile id, for `after`)
+ * continues the page; `truncated` says the byte budget cut it.
+ */
+export async function findProfilesByKeys(
+  db: Queryable,
+  keys: readonly string[],
+  page: { limit: number; after?: string },
+): Promise<{ profiles: ProfileView[]; next: string | null; truncated: boolean }> {
+  const rows = rowsOf<ProfileRow & { fetched: string | number }>(
     await db.execute(sql`
-      select distinct sr.profile_id from record_keys rk join source_records sr on sr.id = rk.record_pk
-      where rk.key = any(${textArray(keys)})`),
-  ).map((r) => r.profile_id);
-  return loadProfileViews(db, ids);
+      select * from (
+        select p.*, ${runningBytes(sql`octet_length(p.golden::text)`, sql`p.seq`)} as running_bytes, count(*) over () as fetched
+        from (
+          select id, golden, version, created_at, updated_at, golden_hash, seq from profiles
+          where merged_into is null and id in (
+            select sr.profile_id from record_keys rk join source_records sr on sr.id = rk.record_pk
+            where rk.key = any(${textArray(keys)}))
+            ${page.after ? sql`and seq > (select seq from profiles where id = ${page.after})` : sql``}
+          order by seq limit ${page.limit + 1}) p) w
+      where ${withinPage(sql`running_bytes`)} order by seq`),
+  );
+  const fetched = Number(rows[0]?.fetched ?? 0);
+  const { items, truncated: cut } = capPage(rows.slice(0, page.limit).map(view));
+  const truncated = cut || rows.length < Math.min(fetched, page.limit);
+  const more = fetched > page.limit || truncated;
+  return { profiles: items, next: more ? (items.at(-1)?.id ?? null) : null, truncated };
 }
 
 export async function loadLineage(db: Queryable, id: string): Promise<Record<string, unknown>> {
