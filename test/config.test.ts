@@ -65,6 +65,23 @@ describe('settings', () => {
     expect(() => parseSettings({})).toThrow(/AURUM_API_KEYS/);
     expect(parseSettings({ AURUM_ROLE: 'worker' }).role).toBe('worker');
   });
+
+  it('need no API keys for a command that serves no HTTP', () => {
+    expect(parseSettings({}, '/srv', { serveHttp: false }).apiKeys).toEqual([]);
+  });
+
+  it('refuse a default region phone numbers are not known for', () => {
+    expect(() => parseSettings({ AURUM_API_KEYS: 'admin:0123456789', AURUM_DEFAULT_REGION: 'XX' })).toThrow(
+      /AURUM_DEFAULT_REGION: not a region phone numbers are known for.*\(got "XX"\)/,
+    );
+    expect(parseSettings({ AURUM_API_KEYS: 'admin:0123456789', AURUM_DEFAULT_REGION: 'DE' }).defaultRegion).toBe('DE');
+  });
+
+  it('list the allowed values of a bad enum setting', () => {
+    const attempt = () => parseSettings({ AURUM_API_KEYS: 'admin:0123456789', AURUM_ROLE: 'boss', LOG_LEVEL: 'loud' });
+    expect(attempt).toThrow(/AURUM_ROLE: must be equal to one of the allowed values: api, worker, all \(got "boss"\)/);
+    expect(attempt).toThrow(/LOG_LEVEL: must be equal to one of the allowed values: fatal, error, warn, info, debug, trace, silent/);
+  });
 });
 
 describe('the workspace', () => {
@@ -85,6 +102,31 @@ describe('the workspace', () => {
         message: 'environment variable CRM_SECRET is not set',
       },
     ]);
+  });
+
+  it('lists every problem of a connector with an unset variable, and its mappings, without calling the source absent', () => {
+    const dir = workspace({
+      'connectors/crm.yaml': `${connector}colour: blue\n`,
+      'mappings/crm.yaml': 'source: crm\nrecordId: id\nprofile: |\n  { "emails": [email }\n',
+    });
+    const problems = problemsOf(dir, {});
+    expect(problems).toEqual([
+      expect.objectContaining({ field: 'secret', line: 2, message: 'environment variable CRM_SECRET is not set' }),
+      expect.objectContaining({ field: 'colour', line: 3, message: 'is not a known field' }),
+      expect.objectContaining({
+        file: expect.stringContaining('mappings/crm.yaml'),
+        field: 'profile',
+        line: 3,
+        message: expect.stringMatching(/JSONata/),
+      }),
+    ]);
+  });
+
+  it('loads without the variables when they are not required', () => {
+    const dir = workspace({ 'connectors/crm.yaml': connector, 'mappings/crm.yaml': mapping });
+    const loaded = loadWorkspace(dir, {}, { requireEnv: false });
+    expect(loaded.sources.get('crm')).toMatchObject({ type: 'webhook' });
+    expect(loaded.mappings).toHaveLength(1);
   });
 
   it('names unknown and mistyped fields with their line', () => {
@@ -170,6 +212,14 @@ describe('npm run aurum -- validate', () => {
       ERP_WEBHOOK_SECRET: 'x'.repeat(16),
     };
     const { stdout } = await run(process.execPath, [cli, 'validate', '--config', repo], { env });
+    expect(stdout).toContain('ok: 4 sources, 4 mappings');
+  });
+
+  it('loads demo.env, so it passes on a fresh clone with nothing set', async () => {
+    const { stdout } = await run('npm', ['run', '--silent', 'aurum', '--', 'validate'], {
+      cwd: repo,
+      env: { PATH: process.env['PATH'] ?? '', HOME: tmpdir() },
+    });
     expect(stdout).toContain('ok: 4 sources, 4 mappings');
   });
 

@@ -3,7 +3,7 @@
  * On PGlite the CLI and the hub take turns (embedded mode is one process); on PostgreSQL they share it.
  */
 import { type ChildProcess, execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +54,16 @@ async function withHub<T>(env: Record<string, string>, run: (url: string) => Pro
 }
 
 describe('aurum keys', () => {
+  it('lists no keys without creating a database where there is none', async () => {
+    const dataDir = path.join(mkdtempSync(path.join(tmpdir(), 'aurum-keys-')), '.aurum');
+    const listed = await aurum({ AURUM_DATA_DIR: dataDir }, 'list');
+    expect(listed).toMatchObject({ code: 0, stdout: expect.stringContaining(`no database yet in ${dataDir}`) });
+    expect(existsSync(dataDir)).toBe(false);
+    const revoked = await aurum({ AURUM_DATA_DIR: dataDir }, 'revoke', 'analyst');
+    expect(revoked).toMatchObject({ code: 1, stderr: `aurum: no database yet in ${dataDir}, so no key named analyst\n` });
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
   it('creates a key that works with its role, lists it without its token, and revokes it', { timeout: 120_000 }, async () => {
     const env = await target();
     const created = await aurum(

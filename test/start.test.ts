@@ -119,6 +119,23 @@ describe('aurum migrate', () => {
     });
     expect(stdout).toContain('migrations applied (pglite)');
   });
+
+  it('needs neither API keys nor webhook secrets: it serves no HTTP', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'migrate'], {
+      env: { PATH: process.env['PATH'] ?? '', AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'aurum-data-')), AURUM_CONFIG_DIR: repo },
+    });
+    expect(stdout).toContain('migrations applied (pglite)');
+  });
+});
+
+describe('aurum train', () => {
+  it('needs neither API keys nor webhook secrets: it reads stored records and identity.yaml', async () => {
+    const failed = await promisify(execFile)(process.execPath, [CLI, 'train'], {
+      env: { PATH: process.env['PATH'] ?? '', AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'aurum-data-')), AURUM_CONFIG_DIR: repo },
+    }).catch((e: { code: number; stderr: string }) => e);
+    // An empty database is the one thing it complains of.
+    expect(failed).toMatchObject({ code: 1, stderr: 'aurum: training needs at least 2 records; the hub holds 0\n' });
+  });
 });
 
 describe.runIf(process.env['TEST_DATABASE_URL'])('aurum start on PostgreSQL', () => {

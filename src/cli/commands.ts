@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { serveHub } from '../api/serve.ts';
-import { parseSettings, type Settings, SettingsError } from '../config/settings.ts';
-import { loadWorkspace } from '../config/workspace.ts';
+import { type ParseOptions, parseSettings, type Settings, SettingsError } from '../config/settings.ts';
+import { type LoadOptions, loadWorkspace } from '../config/workspace.ts';
 import { ConfigError } from '../config/yaml-file.ts';
 import { DataDirLockedError, openDatabase } from '../db/database.ts';
 import { createHub } from '../hub.ts';
@@ -17,9 +17,10 @@ function fail(error: unknown): never {
   throw error;
 }
 
-function settingsOrExit(): Settings {
+/** `serveHttp: false` for commands that serve no HTTP: they need no API keys. */
+function settingsOrExit(options: ParseOptions = {}): Settings {
   try {
-    return parseSettings();
+    return parseSettings(process.env, process.cwd(), options);
   } catch (error) {
     return fail(error);
   }
@@ -36,17 +37,20 @@ export async function runValidate(options: { config?: string }): Promise<void> {
 }
 
 export async function runMigrate(): Promise<void> {
-  const settings = settingsOrExit();
+  const settings = settingsOrExit({ serveHttp: false });
   const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }).catch(fail);
   await database.close();
   console.log(`migrations applied (${database.kind})`);
 }
 
-/** The workspace and the database the settings name, or exit 1 with the reason. */
-async function openOrExit(settings: Settings) {
+/**
+ * The workspace and the database the settings name, or exit 1 with the reason. `requireEnv: false`
+ * for commands that neither verify webhooks nor pull: the workspace's secrets need not be set.
+ */
+async function openOrExit(settings: Settings, options: LoadOptions = {}) {
   let workspace: ReturnType<typeof loadWorkspace>;
   try {
-    workspace = loadWorkspace(settings.configDir);
+    workspace = loadWorkspace(settings.configDir, process.env, options);
   } catch (error) {
     fail(error);
   }
@@ -56,7 +60,8 @@ async function openOrExit(settings: Settings) {
 
 /** `aurum train`: trains the live identity model on the stored records and puts it in force. */
 export async function runTrain(): Promise<void> {
-  const { workspace, database } = await openOrExit(settingsOrExit());
+  // Training reads stored records and identity.yaml: it serves nothing and verifies nothing.
+  const { workspace, database } = await openOrExit(settingsOrExit({ serveHttp: false }), { requireEnv: false });
   try {
     const { summary } = await trainModel(database.db, workspace.identity, 'cli');
     console.log(

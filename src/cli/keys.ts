@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { createKey, KeyError, listKeys, revokeKey } from '../access/api-keys.ts';
 import { parseSettings, ROLES, type Role, SettingsError } from '../config/settings.ts';
 import { type Database, DataDirLockedError, openDatabase } from '../db/database.ts';
@@ -9,10 +11,13 @@ const actor = () => (process.env['AURUM_ACTOR'] ? `cli:${process.env['AURUM_ACTO
  * `aurum keys …` works on the database directly, so it can make the first keys before any exist.
  * It needs the database settings only: not the API keys the server needs.
  */
-async function withDatabase<T>(run: (database: Database) => Promise<T>): Promise<T> {
+async function withDatabase<T>(run: (database: Database) => Promise<T>, options: { ifAbsent?: (dataDir: string) => T } = {}): Promise<T> {
   let database: Database;
   try {
-    const settings = parseSettings({ ...process.env, AURUM_ROLE: 'worker' });
+    const settings = parseSettings(process.env, process.cwd(), { serveHttp: false });
+    // Opening an embedded database creates it: only `create` should leave a new .aurum/ behind.
+    const { ifAbsent } = options;
+    if (ifAbsent && !settings.databaseUrl && !existsSync(path.join(settings.dataDir, 'pgdata'))) return ifAbsent(settings.dataDir);
     database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir });
   } catch (error) {
     if (error instanceof DataDirLockedError) {
@@ -45,7 +50,13 @@ export async function runKeysCreate(options: { role: string; name: string; reaso
 }
 
 export async function runKeysList(options: { revoked?: boolean }): Promise<void> {
-  const keys = await withDatabase((database) => listKeys(database.db, { includeRevoked: options.revoked ?? false }));
+  const keys = await withDatabase((database) => listKeys(database.db, { includeRevoked: options.revoked ?? false }), {
+    ifAbsent: (dataDir) => {
+      console.log(`no database yet in ${dataDir}, so no keys (aurum keys create or aurum start makes one)`);
+      return undefined;
+    },
+  });
+  if (keys === undefined) return;
   if (keys.length === 0) {
     console.log('no keys (AURUM_API_KEYS keys are not listed: they live in the environment)');
     return;
@@ -63,6 +74,10 @@ export async function runKeysList(options: { revoked?: boolean }): Promise<void>
 }
 
 export async function runKeysRevoke(name: string, options: { reason?: string }): Promise<void> {
-  const key = await withDatabase((database) => revokeKey(database.db, { name, actor: actor(), reason: options.reason ?? null }));
+  const key = await withDatabase((database) => revokeKey(database.db, { name, actor: actor(), reason: options.reason ?? null }), {
+    ifAbsent: (dataDir) => {
+      throw new Error(`no database yet in ${dataDir}, so no key named ${name}`);
+    },
+  });
   console.log(`revoked key ${key.name} (${key.role})`);
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Ajv } from 'ajv';
+import { isSupportedCountry } from 'libphonenumber-js';
 
 /**
  * Every setting the hub reads from its environment, parsed once at start-up.
@@ -29,7 +30,7 @@ export interface Settings {
   maxJsonDepth: number;
   /** The interface the HTTP server binds. */
   host: string;
-  /** A webhook request (headers to answer) taking longer than this is cut off. */
+  /** A webhook request still arriving this long after its headers is cut off (408); its headers get as long. */
   webhookTimeoutMs: number;
   /** Connections the HTTP server holds open at once; more are refused. */
   maxConnections: number;
@@ -80,6 +81,7 @@ const envSchema = {
     AURUM_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     AURUM_WEBHOOK_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 30_000 },
     AURUM_MAX_CONNECTIONS: { type: 'integer', minimum: 1, default: 4096 },
+    // Checked against libphonenumber's regions below: the pattern alone let XX through.
     AURUM_DEFAULT_REGION: { type: 'string', pattern: '^[A-Z]{2}$' },
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     AURUM_INGEST_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 5000, default: 500 },
@@ -126,7 +128,15 @@ function parseApiKeys(raw: string, problems: string[]): ApiKey[] {
   return keys;
 }
 
-export function parseSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Settings {
+export interface ParseOptions {
+  /**
+   * The command serves HTTP, so it needs API keys. Default: unless AURUM_ROLE=worker. Commands that
+   * serve nothing (`migrate`, `train`, `keys`) say false.
+   */
+  serveHttp?: boolean;
+}
+
+export function parseSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), options: ParseOptions = {}): Settings {
   // Blank values count as unset, as a shell's `VAR=` usually means "not configured".
   const input: Record<string, string> = {};
   for (const key of Object.keys(envSchema.properties)) {
@@ -138,12 +148,19 @@ export function parseSettings(env: NodeJS.ProcessEnv = process.env, cwd = proces
   if (!validateEnv(parsed)) {
     for (const error of validateEnv.errors ?? []) {
       const name = error.instancePath.slice(1) || String(error.params['missingProperty'] ?? '');
-      problems.push(`${name}: ${error.message ?? 'is invalid'} (got ${JSON.stringify(env[name] ?? '')})`);
+      const allowed = error.keyword === 'enum' ? `: ${(error.params['allowedValues'] as unknown[]).join(', ')}` : '';
+      problems.push(`${name}: ${error.message ?? 'is invalid'}${allowed} (got ${JSON.stringify(env[name] ?? '')})`);
     }
+  }
+  const region = parsed['AURUM_DEFAULT_REGION'];
+  if (typeof region === 'string' && /^[A-Z]{2}$/.test(region) && !isSupportedCountry(region)) {
+    problems.push(
+      `AURUM_DEFAULT_REGION: not a region phone numbers are known for; use an ISO 3166 code such as GB, US, DE (got "${region}")`,
+    );
   }
   const role = parsed['AURUM_ROLE'] as Settings['role'];
   const apiKeys = parseApiKeys(String(parsed['AURUM_API_KEYS'] ?? ''), problems);
-  if (role !== 'worker' && apiKeys.length === 0) {
+  if ((options.serveHttp ?? role !== 'worker') && apiKeys.length === 0) {
     problems.push('AURUM_API_KEYS: not set; set role:token pairs, e.g. admin:<long random token>');
   }
   if (problems.length > 0) throw new SettingsError(problems);

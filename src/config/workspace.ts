@@ -72,13 +72,23 @@ function yamlFiles(dir: string): string[] {
     .sort();
 }
 
+export interface LoadOptions {
+  /**
+   * `${VAR}`s must be set (default). Commands that neither verify webhooks nor pull (`train`) say
+   * false: an unset variable is then no problem, and reads as an empty string.
+   */
+  requireEnv?: boolean;
+}
+
 /**
  * Reads, validates and compiles the workspace under `dir`: every connector and mapping file, every
  * JSONata expression, and every cross-reference. Throws a ConfigError listing every problem found.
  */
-export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env): Workspace {
+export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Workspace {
   const problems: ConfigProblem[] = [];
   const sources = new Map<string, Source>();
+  /** Every connectors/ file by source name, valid or not: a mapping of a broken source is still checked. */
+  const declared = new Map<string, string | undefined>();
   const relative = (file: string) => path.relative(process.cwd(), file) || file;
 
   for (const name of yamlFiles(path.join(dir, 'connectors'))) {
@@ -88,12 +98,14 @@ export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env)
       problems.push({ file, message: 'the file name is the source name: use lowercase letters, digits, - and _' });
       continue;
     }
+    declared.set(sourceName, undefined);
     const yaml = new YamlFile(file, readFileSync(path.join(dir, 'connectors', name), 'utf8'), problems);
     if (yaml.value === undefined) continue;
-    const before = problems.length;
-    const value = yaml.interpolate(env, problems) as Record<string, unknown> | null;
-    // An unset variable is the problem; its empty stand-in would only add noise below.
-    if (problems.length > before) continue;
+    const unset: ConfigProblem[] = [];
+    const value = yaml.interpolate(env, unset) as Record<string, unknown> | null;
+    if (options.requireEnv ?? true) problems.push(...unset);
+    // An unset variable is the problem at its field; what its empty stand-in fails there is noise.
+    const unsetFields = new Set(unset.map((p) => p.field));
     const type = value && typeof value === 'object' ? value['type'] : undefined;
     const validate = typeof type === 'string' ? sourceValidators.get(type) : undefined;
     if (!validate) {
@@ -105,9 +117,11 @@ export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env)
       });
       continue;
     }
+    declared.set(sourceName, type as string);
     if (!validate(value)) {
-      problems.push(...yaml.schemaProblems(validate.errors));
-      continue;
+      const found = yaml.schemaProblems(validate.errors).filter((p) => !unsetFields.has(p.field));
+      problems.push(...found);
+      if (found.length > 0) continue;
     }
     if (typeof value?.['schedule'] === 'string') {
       try {
@@ -146,6 +160,8 @@ export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env)
   }
 
   const mappings: CompiledMapping[] = [];
+  /** Sources with a mapping file of their own, compiled or not: they take no default mapping. */
+  const mapped = new Set<string>();
   for (const name of yamlFiles(path.join(dir, 'mappings'))) {
     const file = relative(path.join(dir, 'mappings', name));
     const text = readFileSync(path.join(dir, 'mappings', name), 'utf8');
@@ -156,7 +172,8 @@ export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env)
       continue;
     }
     const spec = yaml.value;
-    if (!sources.has(spec.source)) {
+    mapped.add(spec.source);
+    if (!declared.has(spec.source)) {
       problems.push({
         file,
         field: 'source',
@@ -173,22 +190,23 @@ export function loadWorkspace(dir: string, env: NodeJS.ProcessEnv = process.env)
   }
 
   // A source with no mapping of its own uses its connector type's default mappings.
-  const mapped = new Set(mappings.map((m) => m.source));
-  for (const source of sources.values()) {
-    const folder = connectorTypes.get(source.type)?.defaultMappings;
-    if (!folder || mapped.has(source.name)) continue;
+  for (const [sourceName, type] of declared) {
+    const folder = type ? connectorTypes.get(type)?.defaultMappings : undefined;
+    if (!folder || mapped.has(sourceName)) continue;
     for (const name of yamlFiles(folder)) {
       const text = readFileSync(path.join(folder, name), 'utf8');
-      const file = `${relative(path.join(folder, name))} (default for source "${source.name}")`;
+      const file = `${relative(path.join(folder, name))} (default for source "${sourceName}")`;
       const yaml = new YamlFile(file, text, problems);
       if (yaml.value === undefined) continue;
-      const spec = { ...(yaml.value as object), source: source.name };
+      const spec = { ...(yaml.value as object), source: sourceName };
       if (!validateMappingFile(spec)) {
         problems.push(...yaml.schemaProblems(validateMappingFile.errors));
         continue;
       }
-      const hash = createHash('sha256').update(`${source.name}\n${text}`).digest('hex');
-      const compiled = compileMapping(file, hash, spec, (field, message) => problems.push({ file, field, message }));
+      const hash = createHash('sha256').update(`${sourceName}\n${text}`).digest('hex');
+      const compiled = compileMapping(file, hash, spec, (field, message) =>
+        problems.push({ file, field, ...lineOf(yaml, [field]), message }),
+      );
       if (compiled) mappings.push(compiled);
     }
   }
