@@ -42,8 +42,10 @@ export const QUARANTINE_CODES = {
   consent_purpose_unknown: 'a consent entry names a purpose consent.yaml does not declare',
   record_id_too_long: `recordId is longer than ${MAX_RECORD_ID_LENGTH} characters`,
   processing_failed: 'the record could not be processed; the rest of its batch was',
-  characters_replaced: 'the record held text the database cannot store (\\u0000 or a lone surrogate): stored and processed with U+FFFD in its place',
+  characters_replaced:
+    'the record held text the database cannot store (\\u0000 or a lone surrogate): stored and processed with U+FFFD in its place',
   key_too_long: 'a value was too long to serve as a key: the record was linked without it',
+  too_many_identifiers: 'the record alone carries more identifiers than identity.yaml maxPerProfile lets a profile hold',
 } as const;
 export type QuarantineCode = keyof typeof QUARANTINE_CODES;
 

@@ -5,6 +5,7 @@ import type { GoldenJob } from '../golden/refresh.ts';
 import { safeError } from '../log.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { QUEUES, sendInTx } from '../queue/queues.ts';
+import { limitIdentifiers } from '../resolution/guards.ts';
 import { linkFragments, type Merge } from '../resolution/link.ts';
 import { needsTraining, TrainingError, trainModel } from '../resolution/live-model.ts';
 import { countRecords, scheduleTrainingIfDue } from '../resolution/train-job.ts';
@@ -72,7 +73,13 @@ export async function ingest(
         defaultRegion: ctx.settings.defaultRegion,
         knownPurpose: (purpose) => workspace.purposes.known(purpose),
       });
-      loaded.push({ record, replaced: Boolean(raw.replaced), ...result });
+      const limited = limitIdentifiers(result.fragments, workspace.identity.guards);
+      loaded.push({
+        record,
+        replaced: Boolean(raw.replaced),
+        fragments: limited.kept,
+        failures: [...result.failures, ...limited.failures],
+      });
     } catch (error) {
       // mapRecord catches what a mapping throws; what escapes is a bug met by this record alone.
       loaded.push({ record, replaced: Boolean(raw.replaced), fragments: [], failures: [processingFailure(record, error)] });
