@@ -68,7 +68,7 @@ const stripBom = (text: string) => (text.charCodeAt(0) === 0xfeff ? text.slice(1
  * against the record limits. Every line or row that is not a storable record goes to `report`;
  * the ones after it go on, unless the problem is one of `FILE_BREAKS`.
  */
-export async function* fileRecords(
+export function fileRecords(
   body: AsyncIterable<Uint8Array>,
   format: FileFormat,
   limits: RecordLimits,
@@ -76,94 +76,96 @@ export async function* fileRecords(
   onBytes?: (n: number) => void,
 ): AsyncGenerator<FileRecord> {
   const pieces = splitRecords(body, { maxBytes: limits.maxRecordBytes, quotes: format === 'csv', ...(onBytes ? { onBytes } : {}) });
-  yield* format === 'csv' ? csvRecords(pieces, limits, report) : ndjsonRecords(pieces, limits, report);
+  return format === 'csv' ? csvRecords(pieces, limits, report) : ndjsonRecords(pieces, limits, report);
 }
 
-async function* ndjsonRecords(pieces: AsyncIterable<Piece>, limits: RecordLimits, report: (p: ImportProblem) => void) {
+async function* ndjsonRecords(chunks: AsyncIterable<Piece[]>, limits: RecordLimits, report: (p: ImportProblem) => void) {
   let first = true;
-  for await (const piece of pieces) {
-    if (piece.kind !== 'record') {
-      report(problem(piece.line, 'record_too_large', { message: `${IMPORT_PROBLEMS.record_too_large} (${limits.maxRecordBytes})` }));
-      continue;
+  for await (const pieces of chunks)
+    for (const piece of pieces) {
+      if (piece.kind !== 'record') {
+        report(problem(piece.line, 'record_too_large', { message: `${IMPORT_PROBLEMS.record_too_large} (${limits.maxRecordBytes})` }));
+        continue;
+      }
+      const decoded = decode(piece.bytes);
+      const text = first ? stripBom(decoded.text) : decoded.text;
+      first = false;
+      if (text.trim() === '') continue;
+      const checked = parseJsonWithin(text, limits);
+      if (!checked.ok) {
+        report(
+          problem(piece.line, checked.code, {
+            message: checked.code === 'malformed_json' ? IMPORT_PROBLEMS.malformed_json : checked.message,
+          }),
+        );
+        continue;
+      }
+      const value = checked.value;
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        report(problem(piece.line, 'not_an_object'));
+        continue;
+      }
+      yield {
+        line: piece.line,
+        record: value as Record<string, unknown>,
+        ...(checked.replaced || decoded.replaced ? { originalBody: piece.bytes } : {}),
+      };
     }
-    const decoded = decode(piece.bytes);
-    const text = first ? stripBom(decoded.text) : decoded.text;
-    first = false;
-    if (text.trim() === '') continue;
-    const checked = parseJsonWithin(text, limits);
-    if (!checked.ok) {
-      report(
-        problem(piece.line, checked.code, {
-          message: checked.code === 'malformed_json' ? IMPORT_PROBLEMS.malformed_json : checked.message,
-        }),
-      );
-      continue;
-    }
-    const value = checked.value;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      report(problem(piece.line, 'not_an_object'));
-      continue;
-    }
-    yield {
-      line: piece.line,
-      record: value as Record<string, unknown>,
-      ...(checked.replaced || decoded.replaced ? { originalBody: piece.bytes } : {}),
-    };
-  }
 }
 
-async function* csvRecords(pieces: AsyncIterable<Piece>, limits: RecordLimits, report: (p: ImportProblem) => void) {
+async function* csvRecords(chunks: AsyncIterable<Piece[]>, limits: RecordLimits, report: (p: ImportProblem) => void) {
   let header: string[] | undefined;
-  for await (const piece of pieces) {
-    if (piece.kind === 'unclosed_quote') {
-      report(problem(piece.line, 'csv_unclosed_quote'));
-      return;
-    }
-    if (piece.kind === 'too_large' && !header) {
-      report(problem(piece.line, 'csv_malformed_header'));
-      return;
-    }
-    if (piece.kind === 'too_large') {
-      report(problem(piece.line, 'record_too_large', { message: `${IMPORT_PROBLEMS.record_too_large} (${limits.maxRecordBytes})` }));
-      continue;
-    }
-    const decoded = decode(piece.bytes);
-    const text = header ? decoded.text : stripBom(decoded.text);
-    if (text.trim() === '') continue;
-    const fields = csvFields(text);
-    if (!header) {
-      if (!fields) {
+  for await (const pieces of chunks)
+    for (const piece of pieces) {
+      if (piece.kind === 'unclosed_quote') {
+        report(problem(piece.line, 'csv_unclosed_quote'));
+        return;
+      }
+      if (piece.kind === 'too_large' && !header) {
         report(problem(piece.line, 'csv_malformed_header'));
         return;
       }
-      header = fields;
-      continue;
+      if (piece.kind === 'too_large') {
+        report(problem(piece.line, 'record_too_large', { message: `${IMPORT_PROBLEMS.record_too_large} (${limits.maxRecordBytes})` }));
+        continue;
+      }
+      const decoded = decode(piece.bytes);
+      const text = header ? decoded.text : stripBom(decoded.text);
+      if (text.trim() === '') continue;
+      const fields = csvFields(text);
+      if (!header) {
+        if (!fields) {
+          report(problem(piece.line, 'csv_malformed_header'));
+          return;
+        }
+        header = fields;
+        continue;
+      }
+      if (!fields) {
+        report(problem(piece.line, 'csv_malformed_row'));
+        continue;
+      }
+      // A row with more or fewer fields than the header is refused, not stored: its values cannot be
+      // told apart from their neighbours' columns (one missing comma shifts an email into `phone`),
+      // and a wrong value that reaches identity resolution merges the wrong people. Listed in
+      // `problems` by line, it can be fixed and the file sent again: what was stored counts as duplicate.
+      if (fields.length !== header.length) {
+        report(problem(piece.line, 'csv_column_count', { expected: header.length, got: fields.length }));
+        continue;
+      }
+      const row: Record<string, unknown> = {};
+      for (const [i, name] of header.entries()) row[name] = fields[i];
+      // The row's bytes are already under the size limit, and a row of strings is one level deep:
+      // what is left to check is text jsonb cannot hold (a NUL in a cell).
+      const checked = checkRecord(row, limits, piece.bytes.length);
+      if (!checked.ok) {
+        report(problem(piece.line, checked.code, { message: checked.message }));
+        continue;
+      }
+      yield {
+        line: piece.line,
+        record: checked.value as Record<string, unknown>,
+        ...(checked.replaced || decoded.replaced ? { originalBody: piece.bytes } : {}),
+      };
     }
-    if (!fields) {
-      report(problem(piece.line, 'csv_malformed_row'));
-      continue;
-    }
-    // A row with more or fewer fields than the header is refused, not stored: its values cannot be
-    // told apart from their neighbours' columns (one missing comma shifts an email into `phone`),
-    // and a wrong value that reaches identity resolution merges the wrong people. Listed in
-    // `problems` by line, it can be fixed and the file sent again: what was stored counts as duplicate.
-    if (fields.length !== header.length) {
-      report(problem(piece.line, 'csv_column_count', { expected: header.length, got: fields.length }));
-      continue;
-    }
-    const row: Record<string, unknown> = {};
-    for (const [i, name] of header.entries()) row[name] = fields[i];
-    // The row's bytes are already under the size limit, and a row of strings is one level deep:
-    // what is left to check is text jsonb cannot hold (a NUL in a cell).
-    const checked = checkRecord(row, limits, piece.bytes.length);
-    if (!checked.ok) {
-      report(problem(piece.line, checked.code, { message: checked.message }));
-      continue;
-    }
-    yield {
-      line: piece.line,
-      record: checked.value as Record<string, unknown>,
-      ...(checked.replaced || decoded.replaced ? { originalBody: piece.bytes } : {}),
-    };
-  }
 }
