@@ -43,46 +43,95 @@ try {
   console.error(`No hub answers at ${hub}. Start it first with: npm start`);
   process.exit(1);
 }
-for (const [name, purposes] of [
-  ['all-changes', []],
-  ['marketing-only', ['marketing']],
-] as const) {
-  const created = await api<{ id: string; secret: string }>('POST', '/destinations', { url: `http://127.0.0.1:${port}/${name}`, purposes });
-  secrets.set(name, created.secret);
-  console.log(`subscriber ${name.padEnd(15)} ${purposes.length ? `purposes: ${purposes.join(', ')}` : 'no purposes: every change'}`);
+// The demo's subscribers live as long as this script: it deletes them when it ends, however it
+// ends, or the hub would retry a closed port for a day (two more destinations each run).
+const created: string[] = [];
+const cleanUp = async () => {
+  for (const id of created.splice(0)) await api('DELETE', `/destinations/${id}`).catch(() => {});
+  receiver.close();
+};
+process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+try {
+  await runDemo();
+} finally {
+  await cleanUp();
 }
 
-for (const source of sources) {
-  const body = readFileSync(path.join(import.meta.dirname, '..', 'examples', 'samples', `${source}.json`), 'utf8');
-  const secret = process.env[`${source.toUpperCase()}_WEBHOOK_SECRET`] ?? '';
-  const response = await fetch(`${hub}/webhooks/${source}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': await sign(secret, body) },
-    body,
-  });
-  console.log(`POST /webhooks/${source.padEnd(10)} → ${response.status} ${await response.text()}`);
+async function runDemo(): Promise<void> {
+  for (const [name, purposes] of [
+    ['all-changes', []],
+    ['marketing-only', ['marketing']],
+  ] as const) {
+    const destination = await api<{ id: string; secret: string }>('POST', '/destinations', {
+      url: `http://127.0.0.1:${port}/${name}`,
+      purposes,
+    });
+    created.push(destination.id);
+    secrets.set(name, destination.secret);
+    console.log(`subscriber ${name.padEnd(15)} ${purposes.length ? `purposes: ${purposes.join(', ')}` : 'no purposes: every change'}`);
+  }
+
+  for (const source of sources) {
+    const body = readFileSync(path.join(import.meta.dirname, '..', 'examples', 'samples', `${source}.json`), 'utf8');
+    const secret = process.env[`${source.toUpperCase()}_WEBHOOK_SECRET`] ?? '';
+    const response = await fetch(`${hub}/webhooks/${source}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': await sign(secret, body) },
+      body,
+    });
+    console.log(`POST /webhooks/${source.padEnd(10)} → ${response.status} ${await response.text()}`);
+  }
+
+  // Wait until the pipeline settles: every sample record belongs to a profile.
+  const probes = ['ada.lovelace@example.com', 'grace@navy.example', 'alan@bletchley.example'];
+  type Profile = { id: string; name?: { full?: string }; emails: string[]; sources: unknown[]; consent: unknown[] };
+  let profiles: Profile[] = [];
+  for (let tries = 0; tries < 60; tries++) {
+    profiles = (
+      await Promise.all(probes.map((email) => api<{ profiles: Profile[] }>('GET', `/profiles?email=${encodeURIComponent(email)}`)))
+    ).flatMap((r) => r.profiles);
+    if (profiles.length >= 3 && profiles.reduce((n, p) => n + p.sources.length, 0) >= 8) break;
+    await sleep(500);
+  }
+  await deliveriesSettled();
+
+  const unique = [...new Map(profiles.map((p) => [p.id, p])).values()];
+  console.log(`\n8 records from 4 silos became ${unique.length} golden records:\n`);
+  for (const profile of unique) console.log(JSON.stringify(profile, null, 2), '\n');
+  console.log('Deliveries received (signature checked with @octokit/webhooks-methods verify):');
+  for (const r of received)
+    console.log(`  ${r.name.padEnd(15)} ${r.event.padEnd(18)} ${r.id} signature ${r.verified ? 'valid' : 'INVALID'}`);
+  if (received.length === 0)
+    console.log('  none: these records were sent before and identical records change nothing (reset with rm -rf .aurum)');
+  console.log('\nGrace opted out of marketing email, so marketing-only never received her; Alan never said.');
+  console.log(`Try: curl -H 'Authorization: Bearer ${apiKey}' ${hub}/profiles/${unique[0]?.id}/lineage`);
 }
 
-// Wait until the pipeline settles: every sample record belongs to a profile.
-const probes = ['ada.lovelace@example.com', 'grace@navy.example', 'alan@bletchley.example'];
-type Profile = { id: string; name?: { full?: string }; emails: string[]; sources: unknown[]; consent: unknown[] };
-let profiles: Profile[] = [];
-for (let tries = 0; tries < 60; tries++) {
-  profiles = (
-    await Promise.all(probes.map((email) => api<{ profiles: Profile[] }>('GET', `/profiles?email=${encodeURIComponent(email)}`)))
-  ).flatMap((r) => r.profiles);
-  if (profiles.length >= 3 && profiles.reduce((n, p) => n + p.sources.length, 0) >= 8 && received.length > 0) break;
-  await new Promise((resolve) => setTimeout(resolve, 500));
+/**
+ * Until every delivery to the demo's subscribers is done (none pending, sending or retrying, every
+ * delivered one received here) and stays so a moment: the golden records' changes fan out after
+ * the records are linked, so deliveries keep appearing for a while after the profiles do. With no
+ * delivery at all (records sent before change nothing), the moment is longer.
+ */
+async function deliveriesSettled(): Promise<void> {
+  const open = new Set(['pending', 'sending', 'retrying']);
+  let quietSince: number | undefined;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const lists = await Promise.all(
+      created.map((id) => api<{ deliveries: { status: string }[] }>('GET', `/destinations/${id}/deliveries?limit=1000`)),
+    );
+    const deliveries = lists.flatMap((l) => l.deliveries);
+    const delivered = deliveries.filter((d) => d.status === 'delivered').length;
+    const settled = !deliveries.some((d) => open.has(d.status)) && received.length >= delivered;
+    if (!settled) quietSince = undefined;
+    else if (quietSince === undefined) quietSince = Date.now();
+    else if (Date.now() - quietSince >= (deliveries.length > 0 ? 2_000 : 5_000)) return;
+    await sleep(250);
+  }
+  console.log('(some deliveries were still under way after 60 s: the list below may be short)');
 }
-await new Promise((resolve) => setTimeout(resolve, 1500));
 
-const unique = [...new Map(profiles.map((p) => [p.id, p])).values()];
-console.log(`\n8 records from 4 silos became ${unique.length} golden records:\n`);
-for (const profile of unique) console.log(JSON.stringify(profile, null, 2), '\n');
-console.log('Deliveries received (signature checked with @octokit/webhooks-methods verify):');
-for (const r of received) console.log(`  ${r.name.padEnd(15)} ${r.event.padEnd(18)} ${r.id} signature ${r.verified ? 'valid' : 'INVALID'}`);
-if (received.length === 0)
-  console.log('  none: these records were sent before and identical records change nothing (reset with rm -rf .aurum)');
-console.log('\nGrace opted out of marketing email, so marketing-only never received her; Alan never said.');
-console.log(`Try: curl -H 'Authorization: Bearer ${apiKey}' ${hub}/profiles/${unique[0]?.id}/lineage`);
-receiver.close();
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

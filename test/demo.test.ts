@@ -1,0 +1,60 @@
+/**
+ * `npm run demo` against a running hub: it waits for the deliveries it shows, and leaves no
+ * destination behind to retry its closed port.
+ */
+import { type ChildProcess, execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startCli } from './helpers/cli.ts';
+
+const repo = path.join(import.meta.dirname, '..');
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+/** demo.env as `node --env-file` reads it, for a hub the demo can talk to. */
+const demoEnv = Object.fromEntries(
+  readFileSync(path.join(repo, 'demo.env'), 'utf8')
+    .split('\n')
+    .filter((line) => /^[A-Z_]+=/.test(line))
+    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+);
+const key = (demoEnv['AURUM_API_KEYS'] ?? '').split(':').slice(1).join(':');
+
+describe('npm run demo', () => {
+  it('shows a delivery for every golden record, then deletes the subscribers it made', { timeout: 180_000 }, async () => {
+    const hub = await startCli(
+      {
+        PATH: process.env['PATH'] ?? '',
+        ...demoEnv,
+        AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'aurum-demo-')),
+        AURUM_CONFIG_DIR: repo,
+        PORT: '0',
+        LOG_LEVEL: 'warn',
+      },
+      children,
+    );
+    const { stdout } = await promisify(execFile)(process.execPath, ['--env-file=demo.env', 'scripts/demo.ts'], {
+      cwd: repo,
+      env: { PATH: process.env['PATH'] ?? '', AURUM_URL: hub.url },
+    });
+    expect(stdout).toContain('8 records from 4 silos became 3 golden records');
+
+    const get = async <T>(route: string) =>
+      (await (await fetch(`${hub.url}${route}`, { headers: { authorization: `Bearer ${key}` } })).json()) as T;
+    const ids = new Set<string>();
+    for (const email of ['ada.lovelace@example.com', 'grace@navy.example', 'alan@bletchley.example']) {
+      for (const p of (await get<{ profiles: { id: string }[] }>(`/profiles?email=${encodeURIComponent(email)}`)).profiles) ids.add(p.id);
+    }
+    expect(ids.size).toBe(3);
+    // Every golden record changed, so the subscriber of every change was sent each one before the demo ended.
+    const allChanges = stdout.split('\n').filter((line) => line.trim().startsWith('all-changes'));
+    for (const id of ids) expect(allChanges.some((line) => line.includes(id) && line.endsWith('signature valid'))).toBe(true);
+
+    expect(await get('/destinations')).toEqual({ destinations: [] });
+  });
+});
