@@ -226,15 +226,23 @@ async function rawVersions(ctx: PipelineContext, tx: Tx, members: Member[], keys
   return [...ids];
 }
 
-/** Whether a payload holds one of `values` as a whole value, anywhere (a record id in its own field). */
+/**
+ * Whether a payload holds one of `values` (the person's record ids in its source) as the whole
+ * value of an id field (`id`, `customer_id`, `contactId`…), at any depth. Only id fields: a
+ * numeric record id (HubSpot's 101) also turns up as a count or an amount in someone else's record.
+ */
 function holdsValue(payload: unknown, values: ReadonlySet<string> | undefined): boolean {
   if (!values || values.size === 0) return false;
   const stack: unknown[] = [payload];
   while (stack.length > 0) {
     const value = stack.pop();
     if (Array.isArray(value)) stack.push(...value);
-    else if (value !== null && typeof value === 'object') stack.push(...Object.values(value));
-    else if ((typeof value === 'string' || typeof value === 'number') && values.has(String(value))) return true;
+    else if (value !== null && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) {
+        if ((typeof inner === 'string' || typeof inner === 'number') && /id$/i.test(key) && values.has(String(inner))) return true;
+        if (inner !== null && typeof inner === 'object') stack.push(inner);
+      }
+    }
   }
   return false;
 }
