@@ -23,6 +23,7 @@ export interface Settings {
   dataDir: string;
   databaseUrl: string | undefined;
   apiKeys: ApiKey[];
+  /** The largest request body of a webhook or an authenticated JSON route (413 past it); file imports have none. */
   maxBodyBytes: number;
   /** The largest single record, in bytes of its JSON: a webhook body's item, an import's line or row. */
   maxRecordBytes: number;
@@ -32,7 +33,7 @@ export interface Settings {
   host: string;
   /** A webhook request still arriving this long after its headers is cut off (408); its headers get as long. */
   webhookTimeoutMs: number;
-  /** Connections the HTTP server holds open at once; more are refused. */
+  /** Connections the HTTP server holds open at once; 16 more may ask /health alone (503 otherwise), more are closed. */
   maxConnections: number;
   defaultRegion: string | undefined;
   logLevel: string;
