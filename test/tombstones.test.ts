@@ -44,6 +44,11 @@ describe('payloadIdentifierKeys', () => {
     );
     expect(keys.sort()).toEqual(['email:ines.t@example.org', 'phone:+447400123456', 'phone:+447400654321']);
   });
+
+  it('walks a record of half a million values without overflowing the stack', () => {
+    const payload = { ids: Array.from({ length: 500_000 }, () => 1), contact: 'mailto:last@example.org' };
+    expect(payloadIdentifierKeys(payload)).toEqual(['email:last@example.org']);
+  });
 });
 
 describe('suppressUnmappedErased', () => {

@@ -236,7 +236,7 @@ function holdsValue(payload: unknown, values: ReadonlySet<string> | undefined): 
   const stack: unknown[] = [payload];
   while (stack.length > 0) {
     const value = stack.pop();
-    if (Array.isArray(value)) stack.push(...value);
+    if (Array.isArray(value)) for (const inner of value) stack.push(inner);
     else if (value !== null && typeof value === 'object') {
       for (const [key, inner] of Object.entries(value)) {
         if ((typeof inner === 'string' || typeof inner === 'number') && /id$/i.test(key) && values.has(String(inner))) return true;

@@ -41,7 +41,10 @@ export async function findTombstoned(tx: Tx, keys: readonly string[]): Promise<M
   return new Map(rows.map((r) => [r.key, r.erasure_id]));
 }
 
-const EMAIL = /[^\s<>"'(),;:[\]\\]+@[^\s<>"'(),;:[\]\\]+\.[^\s<>"'(),;:[\]\\.]{2,}/g;
+/** What separates an address from the text around it ("Ines <ines@example.org>", "mailto:…"). */
+const AROUND_EMAIL = /[\s<>"'(),;:[\]\\]+/;
+/** Anchored, on one token: no backtracking across a long string. */
+const EMAIL = /^[^@]+@[^@]+\.[^@.]{2,}$/;
 const PHONE_LIKE = /^\+?[\d\s().\-/]{7,32}$/;
 /** Longer strings are notes or documents, not an identifier a person could be recognised by. */
 const MAX_SCANNED = 4096;
@@ -59,10 +62,12 @@ export function payloadIdentifierKeys(payload: unknown, options: { defaultRegion
   const stack: unknown[] = [payload];
   for (let seen = 0; stack.length > 0 && seen < MAX_VALUES; seen++) {
     const value = stack.pop();
-    if (Array.isArray(value)) stack.push(...value);
-    else if (value !== null && typeof value === 'object') stack.push(...Object.values(value));
+    // One push per value: spreading an array of half a million into push() overflows the call stack.
+    if (value !== null && typeof value === 'object') for (const inner of Object.values(value)) stack.push(inner);
     else if (typeof value === 'string' && value.length <= MAX_SCANNED) {
-      for (const match of value.matchAll(EMAIL)) keys.add(`email:${match[0].toLowerCase()}`);
+      if (value.includes('@')) {
+        for (const token of value.split(AROUND_EMAIL)) if (EMAIL.test(token)) keys.add(`email:${token.toLowerCase()}`);
+      }
       addPhone(keys, value, options.defaultRegion);
     } else if (typeof value === 'number' && Number.isInteger(value) && value > 999_999)
       addPhone(keys, String(value), options.defaultRegion);
