@@ -4,12 +4,14 @@
  *   node bench/intake.ts [--duration 10] [--connections 32] [--batch 1]
  *   DATABASE_URL=postgres://… node bench/intake.ts      # on PostgreSQL (uses a fresh database)
  *
- * Phase 1 measures intake alone (AURUM_ROLE=api: store raw + enqueue, one transaction a request).
+ * Phase 0 measures a bare hono server on the same database: it checks the same HMAC and INSERTs
+ * each body, one statement a request: the floor any durable intake has to beat.
+ * Phase 1 measures the hub's intake alone (AURUM_ROLE=api: store raw + enqueue, group commit).
  * Phase 2 starts the workers and measures how fast the backlog is mapped, resolved and turned into
  * golden records.
  */
 import { fork } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,8 @@ import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
 import autocannon from 'autocannon';
 import { sql } from 'drizzle-orm';
+import { Hono } from 'hono';
+import postgres from 'postgres';
 import { parseSettings } from '../src/config/settings.ts';
 import { loadWorkspace } from '../src/config/workspace.ts';
 import { openDatabase, rowsOf } from '../src/db/database.ts';
@@ -96,6 +100,45 @@ const settings = parseSettings({
   AURUM_DATA_DIR: dataDir,
 });
 const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, max: 20 });
+
+type LoadResult = { ok: number; non2xx: number; errors: number; timeouts: number; p50: number; p99: number };
+function load(url: string): Promise<LoadResult> {
+  const client = fork(import.meta.filename, [
+    '--client',
+    url,
+    '--duration',
+    args.duration,
+    '--connections',
+    args.connections,
+    '--batch',
+    args.batch,
+  ]);
+  return new Promise((resolve) => client.once('message', (m) => resolve(m as never)));
+}
+
+// Phase 0: the bare server. Same HMAC check (constant time, after a length check), one INSERT each.
+await database.db.execute(sql`create table bare_intake (id bigint generated always as identity primary key, body jsonb not null)`);
+const bareSql = databaseUrl ? postgres(databaseUrl, { max: 20, onnotice: () => {} }) : undefined;
+const insertBare = bareSql
+  ? async (body: string) => {
+      await bareSql`insert into bare_intake (body) values (${body}::jsonb)`;
+    }
+  : async (body: string) => {
+      await database.db.execute(sql`insert into bare_intake (body) values (${body}::jsonb)`);
+    };
+const bareApp = new Hono().post('/webhooks/bare', async (c) => {
+  const body = await c.req.text();
+  const given = Buffer.from(c.req.header('x-hub-signature-256') ?? '');
+  const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return c.json({ error: 'signature' }, 401);
+  await insertBare(body);
+  return c.json({ accepted: 1 }, 202);
+});
+const bareServer = serve({ fetch: bareApp.fetch, port: 0 });
+await new Promise((resolve) => bareServer.once('listening', resolve));
+const bare = await load(`http://127.0.0.1:${(bareServer.address() as AddressInfo).port}/webhooks/bare`);
+bareServer.close();
+await bareSql?.end();
 const workspace = loadWorkspace(workspaceDir, env);
 const log = createLogger('warn');
 const api = await createHub({ settings, database, workspace, log, workers: false });
@@ -103,19 +146,7 @@ const server = serve({ fetch: api.app.fetch, port: 0 });
 await new Promise((resolve) => server.once('listening', resolve));
 const port = (server.address() as AddressInfo).port;
 
-const client = fork(import.meta.filename, [
-  '--client',
-  `http://127.0.0.1:${port}/webhooks/support`,
-  '--duration',
-  args.duration,
-  '--connections',
-  args.connections,
-  '--batch',
-  args.batch,
-]);
-const result = await new Promise<{ ok: number; non2xx: number; errors: number; timeouts: number; p50: number; p99: number }>((resolve) =>
-  client.once('message', (m) => resolve(m as never)),
-);
+const result = await load(`http://127.0.0.1:${port}/webhooks/support`);
 const accepted = result.ok;
 const records = Number(rowsOf<{ n: string }>(await database.db.execute(sql`select count(*) as n from raw_records`))[0]?.n);
 
@@ -137,6 +168,14 @@ const report = {
   recordsPerRequest: Number(args.batch),
   durationSeconds: Number(args.duration),
   requests: { ok: accepted, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts },
+  bare: {
+    requestsPerSecond: Math.round(bare.ok / Number(args.duration)),
+    latencyMs: { p50: bare.p50, p99: bare.p99 },
+    non2xx: bare.non2xx,
+    errors: bare.errors,
+  },
+  /** The hub's accepted requests per second over the bare server's: the goal is 1.0 or more. */
+  ratio: Number((accepted / Math.max(bare.ok, 1)).toFixed(2)),
   intake: {
     requestsPerSecond: Math.round(accepted / Number(args.duration)),
     recordsPerSecond: Math.round(records / Number(args.duration)),
