@@ -109,6 +109,20 @@ export async function suppressUnmappedErased(
     suppressed.add(raw.rawId);
     rows.push({ erasureId: tombstoned.get(hit) as string, source: raw.source, rawId: raw.rawId, matched: keyKind(hit) });
   }
+  await suppressRecords(tx, rows);
+  return suppressed;
+}
+
+/**
+ * Logs records of erased people as suppressed (`GET /erasures/:id/suppressions`) and empties them:
+ * payload and original body, and the messages of their quarantine entries, which may quote a
+ * value. The one way a suppression is written, whether linking or a failed mapping found it.
+ */
+export async function suppressRecords(
+  tx: Tx,
+  rows: readonly { erasureId: string; source: string; rawId: number; matched: string }[],
+): Promise<void> {
+  if (rows.length === 0) return;
   const rawIds = bigintArray(rows.map((r) => r.rawId));
   await tx.execute(sql`
     insert into suppressions (erasure_id, source, raw_id, matched)
@@ -120,5 +134,4 @@ export async function suppressUnmappedErased(
   await tx.execute(sql`
     update quarantine set message = 'erased', status = 'resolved', resolved_at = coalesce(resolved_at, now())
     where raw_id = any(${rawIds})`);
-  return suppressed;
 }
