@@ -25,7 +25,7 @@ describe('aurum keys create', () => {
         (r) => ({ code: 0, ...r }),
         (e: { code: number; stdout: string; stderr: string }) => e,
       );
-    for (const name of ['aurum', 'cli']) {
+    for (const name of ['aurum', 'cli', 'env:admin', 'source:crm']) {
       const refused = await run('create', '--role', 'admin', '--name', name);
       expect(refused.code, name).not.toBe(0);
       expect(refused.stderr).toContain('reserved');

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createKey, KeyError, listKeys, revokeKey } from '../access/api-keys.ts';
+import { createKey, KeyError, keyNameProblem, listKeys, revokeKey } from '../access/api-keys.ts';
 import { parseSettings, ROLES, type Role, SettingsError } from '../config/settings.ts';
 import { type Database, DataDirLockedError, openDatabase } from '../db/database.ts';
 
@@ -40,7 +40,9 @@ async function withDatabase<T>(run: (database: Database) => Promise<T>, options:
 
 export async function runKeysCreate(options: { role: string; name: string; reason?: string }): Promise<void> {
   if (!ROLES.includes(options.role as Role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
-  if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(options.name)) throw new Error('--name must be 1-64 letters, digits, or _ . @ -');
+  // The same rule as POST /keys: reserved actor names (aurum, cli, env:*, source:*) and the character set.
+  const problem = keyNameProblem(options.name);
+  if (problem) throw new Error(`--name: ${problem.message}`);
   const { key, token } = await withDatabase((database) =>
     createKey(database.db, { name: options.name, role: options.role as Role, actor: actor(), reason: options.reason ?? null }),
   );
