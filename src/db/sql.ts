@@ -34,12 +34,6 @@ const RESOLUTION_LOCK = 7_220_115_002;
  */
 export const lockResolution = (): SQL => sql`select pg_advisory_xact_lock(${RESOLUTION_LOCK})`;
 
-/**
- * The resolution lock, shared: held by a delivery's last consent check until its body has left
- * (src/delivery/consent-gate.ts), so no linking commits a withdrawal between the two.
- */
-export const lockResolutionShared = (): SQL => sql`select pg_advisory_xact_lock_shared(${RESOLUTION_LOCK})`;
-
 /** Errors PostgreSQL asks us to retry: serialization failure and deadlock. */
 export function isRetryable(error: unknown): boolean {
   let e = error as { code?: string; cause?: unknown } | undefined;
