@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
+import { suppressUnmappedErased } from '../compliance/tombstones.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
-import { bigintArray, isTransient, textArray, withRetry } from '../db/sql.ts';
+import { bigintArray, isTransient, lockResolution, textArray, withRetry } from '../db/sql.ts';
 import type { GoldenJob } from '../golden/refresh.ts';
 import { safeError } from '../log.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -158,12 +159,26 @@ async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: Rea
     if (importId) imported.set(importId, (imported.get(importId) ?? 0) + 1);
   }
 
+  // Records that failed mapping may still be an erased person's: recognised by the identifiers in
+  // their payload, and suppressed instead of quarantined in full.
+  const unmapped = batch.filter((l) => l.fragments.length === 0 && l.failures.length > 0);
+
   const outcome = await withRetry(() =>
     ctx.database.db.transaction(async (tx) => {
+      let erased = new Set<number>();
+      if (unmapped.length > 0) {
+        // Under the resolution lock, as linking checks tombstones: an erasure committed before is seen.
+        await tx.execute(lockResolution());
+        erased = await suppressUnmappedErased(
+          tx,
+          unmapped.map((l) => ({ rawId: l.record.id, source: l.record.source, payload: l.record.payload })),
+          { defaultRegion: ctx.settings.defaultRegion },
+        );
+      }
       await quarantineFailures(
         tx,
         batch.map((l) => l.record.id),
-        failures,
+        failures.filter((f) => !erased.has(f.rawId)),
       );
       for (const [importId, n] of imported) {
         await tx.execute(sql`update imports set processed = processed + ${n} where id = ${importId}`);

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { findTombstoned, keyKind, tombstoneKeys } from '../compliance/tombstones.ts';
+import { findTombstoned, keyKind, suppressRecords, tombstoneKeys } from '../compliance/tombstones.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { bigintArray, lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.ts';
 import type { Fragment } from '../mapping/apply.ts';
@@ -374,12 +374,7 @@ async function suppressErased(tx: Tx, fragments: readonly Fragment[], blocked: R
     suppressed.add(i);
     rows.push({ erasureId: tombstoned.get(hit) as string, source: fragment.source, rawId: fragment.rawId, matched: keyKind(hit) });
   }
-  await tx.execute(sql`
-    insert into suppressions (erasure_id, source, raw_id, matched)
-    select * from unnest(${uuidArray(rows.map((r) => r.erasureId))}, ${textArray(rows.map((r) => r.source))},
-      ${bigintArray(rows.map((r) => r.rawId))}, ${textArray(rows.map((r) => r.matched))})`);
-  await tx.execute(sql`
-    update raw_records set payload = '{}'::jsonb, erased_at = now() where id = any(${bigintArray(rows.map((r) => r.rawId))})`);
+  await suppressRecords(tx, rows);
   return suppressed;
 }
 
