@@ -167,8 +167,8 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
     const interrupted = row.status === 'sending' && (retried || leaseLeft <= 0);
     if (row.status === 'sending' && !interrupted) return { kind: 'defer', seconds: leaseLeft + 1 };
     if (interrupted) {
-      // The lost attempt goes in the log and counts towards the retry limit like any other; from
-      // here the delivery is an ordinary retry (which a deferral below keeps it).
+      // The lost attempt goes in the log and counts towards the retry limit like any other. From
+      // here the delivery is an ordinary retry, so a deferral below hands it to a fresh job intact.
       await tx.execute(sql`
         insert into delivery_attempts (delivery_id, attempt, at, status_code, error, duration_ms)
         values (${row.id}, ${row.attempts + 1}, ${new Date(row.updated_at).toISOString()}, null, ${INTERRUPTED}, 0)`);
