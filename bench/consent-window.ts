@@ -15,10 +15,18 @@
  * - violations: bodies of the person received after the link was seen committed (must be 0).
  * - notice: from the 202 to the destination receiving `profile.suppressed`.
  *
+ * With `--crash` (PostgreSQL only) the hub runs as its own process (`aurum start`), is killed with
+ * SIGKILL half-way through and started again at once; clients retry what the dead process did not
+ * answer. The same figures are then given for the withdrawals accepted in the `--before-crash`
+ * seconds before the kill: their jobs die with the process and resume within
+ * AURUM_SUPERVISE_INTERVAL plus the 10 s heartbeat.
+ *
  *   node bench/consent-window.ts [--people 2000] [--rate 200] [--withdrawals 5] [--seconds 60]
  *   DATABASE_URL=postgres://… node bench/consent-window.ts      # on PostgreSQL (a fresh database)
+ *   DATABASE_URL=postgres://… node bench/consent-window.ts --crash [--before-crash 5]
  */
 
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +40,7 @@ import { loadWorkspace } from '../src/config/workspace.ts';
 import { openDatabase, rowsOf } from '../src/db/database.ts';
 import { createHub } from '../src/hub.ts';
 import { createLogger } from '../src/log.ts';
+import { startCli } from '../test/helpers/cli.ts';
 import { freshDatabase } from './fresh-database.ts';
 
 const { values: args } = parseArgs({
@@ -40,8 +49,12 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '200' },
     withdrawals: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '60' },
+    crash: { type: 'boolean', default: false },
+    'before-crash': { type: 'string', default: '5' },
   },
 });
+if (args.crash && !process.env['DATABASE_URL'])
+  throw new Error('--crash needs DATABASE_URL: the killed process and the next share a server');
 const people = Number(args.people);
 const rate = Number(args.rate);
 const withdrawalRate = Number(args.withdrawals);
@@ -79,32 +92,68 @@ const env = {
   ...(fresh.url ? { DATABASE_URL: fresh.url } : {}),
 };
 const settings = parseSettings(env);
-const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, max: 20 });
-const hub = await createHub({
-  settings,
-  database,
-  workspace: loadWorkspace(env.AURUM_CONFIG_DIR, env),
-  log: createLogger('warn'),
-  workers: true,
-  pollingIntervalSeconds: 0.5,
+
+/** The hub under test: in this process, or (with --crash) its own process, reached over HTTP. */
+interface Target {
+  request(route: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<Response>;
+  stop(): Promise<void>;
+}
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
 });
+async function inProcess(): Promise<Target & { database: Awaited<ReturnType<typeof openDatabase>> }> {
+  const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, max: 20 });
+  const hub = await createHub({
+    settings,
+    database,
+    workspace: loadWorkspace(env.AURUM_CONFIG_DIR, env),
+    log: createLogger('warn'),
+    workers: true,
+    pollingIntervalSeconds: 0.5,
+  });
+  return {
+    database,
+    request: async (route, init) => hub.app.request(route, init),
+    async stop() {
+      await hub.stop();
+      await database.close();
+    },
+  };
+}
+async function ownProcess(): Promise<Target & { child: ChildProcess }> {
+  const { child, url } = await startCli({ ...env, PATH: process.env['PATH'] ?? '', PORT: '0' }, children);
+  return { child, request: (route, init) => fetch(`${url}${route}`, init), stop: async () => void child.kill('SIGTERM') };
+}
+const local = args.crash ? undefined : await inProcess();
+let target: Target = local ?? (await ownProcess());
+// With the hub in its own process, this one reads the database beside it (the hub migrated it).
+const database = local?.database ?? (await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: 'unused', max: 4, migrate: false }));
+
 const api = async (method: string, route: string, body?: unknown) => {
-  const response = await hub.app.request(route, {
+  const response = await target.request(route, {
     method,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   return (await response.json()) as Record<string, any>;
 };
+/** Posts until accepted, as a webhook sender retries: resolves with the time of the 202. */
 const webhook = async (records: object[]) => {
   const body = JSON.stringify(records);
-  const response = await hub.app.request('/webhooks/crm', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': await sign(secret, body) },
-    body,
-  });
-  if (response.status !== 202) throw new Error(`intake answered ${response.status}`);
-  return Date.now();
+  const signature = await sign(secret, body);
+  for (;;) {
+    const response = await target
+      .request('/webhooks/crm', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
+        body,
+      })
+      .catch(() => undefined); // the process died under it: send again
+    if (response?.status === 202) return Date.now();
+    if (response && response.status !== 503) throw new Error(`intake answered ${response.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 };
 const email = (p: number) => `consent${p}@example.com`;
 await api('POST', '/destinations', { url: `${base}/marketing`, purposes: ['marketing'] });
@@ -149,7 +198,14 @@ const started = performance.now();
 const pending: Promise<unknown>[] = [];
 let updates = 0;
 let nextWithdrawal = 0;
+let crash: { killedAt: number; restartedInMs: number } | undefined;
 while (performance.now() - started < seconds * 1000) {
+  if (args.crash && !crash && performance.now() - started > (seconds * 1000) / 2) {
+    const killedAt = Date.now();
+    (target as Target & { child: ChildProcess }).child.kill('SIGKILL');
+    target = await ownProcess();
+    crash = { killedAt, restartedInMs: Date.now() - killedAt };
+  }
   const due = started + (updates / rate) * 1000;
   if (due > performance.now()) await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
   const batch = Array.from({ length: 10 }, (_, j) => {
@@ -182,31 +238,50 @@ for (;;) {
 watching = false;
 await watcher;
 
-const windows: number[] = [];
-const enforced: number[] = [];
-const noticeLags: number[] = [];
-let violations = 0;
-let sentAfter202 = 0;
-for (const p of withdrawn) {
-  const at202 = accepted.get(p) as number;
-  const link = linked.get(`c-${p}`) as number;
-  const bodies = received.get(profileOf.get(p) as string) ?? [];
-  const after202 = bodies.filter((t) => t > at202);
-  sentAfter202 += after202.length;
-  violations += bodies.filter((t) => t > link).length;
-  windows.push(Math.max(0, ...after202.map((t) => t - at202)));
-  enforced.push(link - at202);
-  const notice = notices.get(profileOf.get(p) as string);
-  if (notice) noticeLags.push(notice - at202);
-}
-const [{ withheld } = { withheld: 0 }] = rowsOf<{ withheld: number }>(
-  await database.db.execute(sql`select count(*)::int as withheld from deliveries where status = 'withheld'`),
-);
 const stats = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const pct = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   return { p50: pct(0.5), p99: pct(0.99), max: sorted.at(-1) };
 };
+function figures(ps: number[]) {
+  const windows: number[] = [];
+  const enforced: number[] = [];
+  const noticeLags: number[] = [];
+  let violations = 0;
+  let sentAfter202 = 0;
+  for (const p of ps) {
+    const at202 = accepted.get(p) as number;
+    const link = linked.get(`c-${p}`) as number;
+    const bodies = received.get(profileOf.get(p) as string) ?? [];
+    const after202 = bodies.filter((t) => t > at202);
+    sentAfter202 += after202.length;
+    violations += bodies.filter((t) => t > link).length;
+    windows.push(Math.max(0, ...after202.map((t) => t - at202)));
+    enforced.push(link - at202);
+    const notice = notices.get(profileOf.get(p) as string);
+    if (notice) noticeLags.push(notice - at202);
+  }
+  return {
+    withdrawals: ps.length,
+    windowMs: stats(windows),
+    bodiesAfter202: sentAfter202,
+    enforcedMs: stats(enforced),
+    violations,
+    suppressionNoticeMs: { ...stats(noticeLags), received: noticeLags.length },
+  };
+}
+const [{ withheld } = { withheld: 0 }] = rowsOf<{ withheld: number }>(
+  await database.db.execute(sql`select count(*)::int as withheld from deliveries where status = 'withheld'`),
+);
+const beforeCrash = crash
+  ? [...withdrawn].filter((p) => {
+      const at = accepted.get(p) as number;
+      return (
+        at <= (crash as { killedAt: number }).killedAt &&
+        at > (crash as { killedAt: number }).killedAt - Number(args['before-crash']) * 1000
+      );
+    })
+  : [];
 
 console.log(
   JSON.stringify(
@@ -216,19 +291,24 @@ console.log(
       machine: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
       people,
       load: { updatesPerSecond: Math.round(updates / loadSeconds), seconds: Number(loadSeconds.toFixed(1)), updates },
-      withdrawals: withdrawn.size,
-      windowMs: stats(windows),
-      bodiesAfter202: sentAfter202,
-      enforcedMs: stats(enforced),
-      violations,
+      ...figures([...withdrawn]),
       deliveriesWithheldAtSendTime: withheld,
-      suppressionNoticeMs: { ...stats(noticeLags), received: noticeLags.length },
+      ...(crash
+        ? {
+            crash: {
+              superviseIntervalSeconds: settings.superviseIntervalSeconds,
+              restartedInMs: crash.restartedInMs,
+              acceptedInTheSecondsBefore: Number(args['before-crash']),
+              ...figures(beforeCrash),
+            },
+          }
+        : {}),
     },
     null,
     2,
   ),
 );
-await hub.stop();
-await database.close();
+await target.stop();
+if (!local) await database.close();
 receiver.close();
 await fresh.drop();
