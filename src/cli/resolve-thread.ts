@@ -12,7 +12,7 @@ import { FeatureTable } from '../resolution/probabilistic/feature-table.ts';
 import { ChunkPacker, type MappedChunk, type ThreadRequest } from './resolve-pool.ts';
 
 const { configDir, defaultRegion } = workerData as { configDir: string; defaultRegion: string | undefined };
-const workspace = loadWorkspace(configDir);
+const workspace = loadWorkspace(configDir, process.env, { requireEnv: false });
 const engine = engineFor(loadIdentityConfig(configDir));
 const port = parentPort;
 let table: FeatureTable | undefined;

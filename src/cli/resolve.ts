@@ -50,7 +50,7 @@ async function* readRecords(file: string, onBytes: (bytes: number) => void): Asy
 
 export async function runResolve(options: ResolveOptions): Promise<void> {
   const configDir = path.resolve(options.config);
-  const workspace = loadWorkspace(configDir);
+  const workspace = loadWorkspace(configDir, process.env, { requireEnv: false });
   const engine = engineFor(loadIdentityConfig(configDir));
   const bar = progressBar(options.progress ?? true);
   const inputs = options.input.map((spec) => {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import type { Job } from 'pg-boss';
@@ -251,7 +252,8 @@ async function send(ctx: PipelineContext, d: Claimed): Promise<Outcome | 'withhe
   startTimer();
   try {
     const host = new URL(d.url).hostname.replace(/^\[|\]$/g, '');
-    if (!allowPrivate && /^[\d.:a-f]+$/i.test(host) && isPrivateAddress(host)) throw new Error(`${host} is a private address`);
+    // Only a literal address is checked here; a name is checked as it resolves (publicOnlyLookup).
+    if (!allowPrivate && isIP(host) !== 0 && isPrivateAddress(host)) throw new Error(`${host} is a private address`);
     const response = await request(d.url, {
       method: 'POST',
       dispatcher: allowPrivate ? agents.any : agents.public,

@@ -46,7 +46,9 @@ export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'na
     [QUEUES.deliver]: {
       ...leased,
       notify: true,
-      retryLimit: 3,
+      // Only a crashed handler is retried here; each retry takes over the interrupted send. Ten
+      // crashes in a row are needed to strand a delivery in `sending`.
+      retryLimit: 10,
       retryDelay: 1,
       retryBackoff: true,
       // A hung receiver must not hold a job forever: the send itself times out well before this.
