@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli } from './helpers/cli.ts';
-import { waitFor } from './helpers/hub.ts';
+import { copyWorkspace, SECRETS, waitFor } from './helpers/hub.ts';
 
-const repo = path.join(import.meta.dirname, '..');
 const KEY = 'slow-clients-admin-key-0123';
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -23,11 +22,8 @@ const env = (extra: Record<string, string>) => ({
   PATH: process.env['PATH'] ?? '',
   AURUM_API_KEYS: `admin:${KEY}`,
   AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'aurum-slow-')),
-  AURUM_CONFIG_DIR: repo,
-  MARKETING_WEBHOOK_SECRET: 'm'.repeat(16),
-  SUPPORT_WEBHOOK_SECRET: 's'.repeat(16),
-  BILLING_WEBHOOK_SECRET: 'b'.repeat(16),
-  ERP_WEBHOOK_SECRET: 'e'.repeat(16),
+  AURUM_CONFIG_DIR: copyWorkspace(),
+  ...SECRETS,
   PORT: '0',
   ...extra,
 });
@@ -56,7 +52,7 @@ async function trickle(socket: net.Socket, text: string, everyMs: number): Promi
 }
 
 const webhookHead = (length: number) =>
-  `POST /webhooks/support HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n` +
+  `POST /webhooks/crm HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n` +
   `X-Hub-Signature-256: sha256=${'0'.repeat(64)}\r\n\r\n`;
 
 describe('a hub with a 1 s webhook limit and 4 connections at most', () => {
@@ -101,7 +97,7 @@ describe('a hub with a 1 s webhook limit and 4 connections at most', () => {
     const lines = [1, 2, 3, 4, 5].map((id) => `${JSON.stringify({ id, email: `import-${id}@example.com` })}\n`);
     const body = lines.join('');
     client.socket.write(
-      `POST /sources/support/import?format=ndjson HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${KEY}\r\n` +
+      `POST /sources/crm/import?format=ndjson HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${KEY}\r\n` +
         `Content-Type: application/x-ndjson\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`,
     );
     // A line each 500 ms: 2.5 s in all, well past the 1 s a webhook gets.
@@ -121,7 +117,7 @@ describe('a hub with a 1 s webhook limit and 4 connections at most', () => {
     for (const holder of holders) {
       await holder.opened;
       holder.socket.write(
-        `POST /sources/support/import?format=ndjson HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${KEY}\r\n` +
+        `POST /sources/crm/import?format=ndjson HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${KEY}\r\n` +
           'Content-Type: application/x-ndjson\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n',
       );
       await waitFor(async () => holder.state.received.includes('100 Continue'), 10_000);
@@ -143,6 +139,26 @@ describe('a hub with a 1 s webhook limit and 4 connections at most', () => {
     } finally {
       for (const holder of holders) holder.socket.destroy();
     }
+  });
+
+  // After the connection-cap test: fetch keeps its connections open, and the cap is 4.
+  it('answers an error found after the body was read, instead of leaving the client waiting', async () => {
+    const base = `http://127.0.0.1:${port}`;
+    const badSignature = await fetch(`${base}/webhooks/crm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` },
+      body: '{"id":"x"}',
+      signal: AbortSignal.timeout(5000),
+    });
+    expect(badSignature.status).toBe(401);
+    const reserved = await fetch(`${base}/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'aurum', role: 'reader' }),
+      signal: AbortSignal.timeout(5000),
+    });
+    expect(reserved.status).toBe(400);
+    expect(((await reserved.json()) as { error: { code: string } }).error.code).toBe('key_name_reserved');
   });
 
   it('binds loopback only by default (AURUM_HOST=127.0.0.1)', async () => {

@@ -58,7 +58,9 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
 /** The request's connection closed, or the server already answered it (a webhook cut off with 408). */
 function clientGone(c: Context): boolean {
   const node = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
-  return c.req.raw.signal.aborted || node?.incoming?.destroyed === true || node?.outgoing?.headersSent === true;
+  // The socket, not the request: a request stream is destroyed (and node-server's signal aborted)
+  // once its body has been read, while its client still waits for the answer.
+  return node?.outgoing?.headersSent === true || node?.outgoing?.writableEnded === true || node?.incoming?.socket?.destroyed === true;
 }
 
 /**
