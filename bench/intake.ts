@@ -136,7 +136,9 @@ const bareApp = new Hono().post('/webhooks/bare', async (c) => {
 });
 const bareServer = serve({ fetch: bareApp.fetch, port: 0 });
 await new Promise((resolve) => bareServer.once('listening', resolve));
+let cpu = process.cpuUsage();
 const bare = await load(`http://127.0.0.1:${(bareServer.address() as AddressInfo).port}/webhooks/bare`);
+const bareCpu = process.cpuUsage(cpu);
 bareServer.close();
 await bareSql?.end();
 const workspace = loadWorkspace(workspaceDir, env);
@@ -146,7 +148,11 @@ const server = serve({ fetch: api.app.fetch, port: 0 });
 await new Promise((resolve) => server.once('listening', resolve));
 const port = (server.address() as AddressInfo).port;
 
+cpu = process.cpuUsage();
 const result = await load(`http://127.0.0.1:${port}/webhooks/support`);
+const hubCpu = process.cpuUsage(cpu);
+/** CPU time of this process (the server under test) per accepted request, in microseconds. */
+const cpuPerRequest = (used: NodeJS.CpuUsage, ok: number) => Math.round((used.user + used.system) / Math.max(ok, 1));
 const accepted = result.ok;
 const records = Number(rowsOf<{ n: string }>(await database.db.execute(sql`select count(*) as n from raw_records`))[0]?.n);
 
@@ -173,6 +179,7 @@ const report = {
     latencyMs: { p50: bare.p50, p99: bare.p99 },
     non2xx: bare.non2xx,
     errors: bare.errors,
+    cpuMicrosPerRequest: cpuPerRequest(bareCpu, bare.ok),
   },
   /** The hub's accepted requests per second over the bare server's: the goal is 1.0 or more. */
   ratio: Number((accepted / Math.max(bare.ok, 1)).toFixed(2)),
@@ -180,6 +187,7 @@ const report = {
     requestsPerSecond: Math.round(accepted / Number(args.duration)),
     recordsPerSecond: Math.round(records / Number(args.duration)),
     latencyMs: { p50: result.p50, p99: result.p99 },
+    cpuMicrosPerRequest: cpuPerRequest(hubCpu, accepted),
   },
   pipeline: { records, seconds: Number(drainSeconds.toFixed(1)), recordsPerSecond: Math.round(records / drainSeconds) },
   hubPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),

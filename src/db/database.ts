@@ -154,11 +154,46 @@ function holderIsDead(dataDir: string, ownerFile: string): boolean {
   }
 }
 
+/**
+ * drizzle runs `db.execute` unprepared (`prepare: false`): every statement is parsed, described and
+ * planned again on each call, and its ParameterDescription read back. The hub's SQL is static text
+ * with array parameters, so each connection prepares each statement once instead (postgres.js keeps
+ * them per connection).
+ */
+function preparing(client: postgres.Sql): postgres.Sql {
+  return new Proxy(client, {
+    get(target, key, receiver) {
+      if (key === 'unsafe') {
+        return (query: string, params?: unknown[], options?: postgres.UnsafeQueryOptions) =>
+          target.unsafe(query, params as never, { ...options, prepare: true });
+      }
+      if (key === 'begin') {
+        return (...args: unknown[]) => {
+          const fn = args.pop() as (sql: postgres.TransactionSql) => unknown;
+          return (target.begin as (...a: unknown[]) => unknown)(...args, (sql: postgres.TransactionSql) =>
+            fn(preparing(sql as unknown as postgres.Sql) as unknown as postgres.TransactionSql),
+          );
+        };
+      }
+      if (key === 'savepoint') {
+        return (...args: unknown[]) => {
+          const fn = args.pop() as (sql: postgres.TransactionSql) => unknown;
+          const savepoint = (target as unknown as { savepoint: (...a: unknown[]) => unknown }).savepoint;
+          return savepoint(...args, (sql: postgres.TransactionSql) =>
+            fn(preparing(sql as unknown as postgres.Sql) as unknown as postgres.TransactionSql),
+          );
+        };
+      }
+      return Reflect.get(target, key, receiver);
+    },
+  });
+}
+
 async function openPostgres(url: string, max: number): Promise<Database> {
   const client = postgres(url, { max, onnotice: () => {} });
   return {
     kind: 'postgres',
-    db: drizzlePostgres(client, { schema }) as unknown as Db,
+    db: drizzlePostgres(preparing(client), { schema }) as unknown as Db,
     bossOptions: { connectionString: url, max: Math.max(4, Math.ceil(max / 2)) },
     async close() {
       await client.end({ timeout: 5 });

@@ -12,14 +12,14 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
   const declared = Number(request.headers.get('content-length') ?? Number.NaN);
   const tooLarge = () => new ApiError('body_too_large', `the body is larger than AURUM_MAX_BODY (${limit} bytes)`);
   if (declared > limit) throw tooLarge();
-  if (!request.body) return new Uint8Array();
-  // A declared length is what Node's parser delivers, no more: read it whole in one go (the
-  // server's fast path, without a web stream).
+  // A declared length is what Node's parser delivers, no more: read it whole in one go, on the
+  // server's fast path. Touching `request.body` first would build a web stream for nothing.
   if (Number.isInteger(declared)) {
     const bytes = new Uint8Array(await request.arrayBuffer());
     if (bytes.byteLength > limit) throw tooLarge();
     return bytes;
   }
+  if (!request.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of request.body) {
