@@ -85,6 +85,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         ctx,
         jobs.flatMap((j) => j.data.rawIds),
         importOf,
+        jobs.flatMap((j) => j.data.intakeIds ?? []),
       );
     });
     await work<GoldenJob>(QUEUES.golden, { ...polling, batchSize: 20, localConcurrency: 2 }, async (jobs) => {

@@ -227,3 +227,23 @@ describe('POST /profiles/:id/erase', () => {
     expect(await t.count(`quarantine where status = 'open'`)).toBe(0);
   });
 });
+
+describe('a record of the person that mapped but was never linked', () => {
+  it('is emptied by the erasure too (here: quarantined as too_many_identifiers, one of its emails the person’s)', async () => {
+    await send('crm', { id: 'ul-1', email: 'ulla.unlinked@example.org', first_name: 'Ulla', last_name: 'Unlinkedsdottir' });
+    const emails = ['ulla.unlinked@example.org', ...Array.from({ length: 25 }, (_, i) => `ul.list.${i}@example.org`)];
+    await send('crm', { id: 'ul-list', email: emails, first_name: 'Ulla', last_name: 'Unlinkedsdottir' });
+    const held = async () =>
+      Number(
+        rowsOf<{ n: string | number }>(
+          await t.testDb.database.db.execute(sql`select count(*) as n from raw_records where payload::text like '%Unlinkedsdottir%'`),
+        )[0]?.n,
+      );
+    expect(await held()).toBe(2);
+    expect(await t.count("quarantine where code = 'too_many_identifiers' and status = 'open'")).toBeGreaterThan(0);
+
+    const id = await idOf('ulla.unlinked@example.org');
+    expect((await t.call('POST', `/profiles/${id}/erase`, { reason: 'test' })).status).toBe(200);
+    expect(await held()).toBe(0);
+  });
+});

@@ -131,7 +131,8 @@ export async function eraseProfile(
       deliveriesWithdrawn: withdrawn.length,
     };
   });
-  if (result) await vacuumErased(ctx);
+  // In the background: vacuuming a large table takes minutes, and the erasure has already committed.
+  if (result) void vacuumErased(ctx);
   return result;
 }
 
@@ -191,14 +192,21 @@ async function rawVersions(ctx: PipelineContext, tx: Tx, members: Member[], keys
   const patterns = textArray([...new Set([...members.map((m) => m.record_id), ...emails])].map((v) => `%${likeEscape(v)}%`));
   const digits = textArray([...new Set(phoneDigits)].map((d) => `%${d}%`));
   const holds = sql`(r.payload::text ilike any(${patterns}) or regexp_replace(r.payload::text, '[^0-9]', '', 'g') like any(${digits}))`;
-  type Candidate = { id: string | number; source: string; received_at: Date | string; content_hash: string; payload: unknown };
+  type Candidate = {
+    id: string | number;
+    source: string;
+    received_at: Date | string;
+    content_hash: string;
+    payload: unknown;
+    unlinked: boolean;
+  };
   const candidates = rowsOf<Candidate>(
     await tx.execute(sql`
-      select r.id, r.source, r.received_at, r.content_hash, r.payload from raw_records r
+      select r.id, r.source, r.received_at, r.content_hash, r.payload, false as unlinked from raw_records r
       where r.erased_at is null and r.source = any(${textArray([...idsOf.keys()])}) and ${holds}
         and r.id <> all(${bigintArray([...ids])})
       union
-      select r.id, r.source, r.received_at, r.content_hash, r.payload from raw_records r
+      select r.id, r.source, r.received_at, r.content_hash, r.payload, true as unlinked from raw_records r
       where r.erased_at is null and r.id in (select raw_id from quarantine where status <> 'flagged')
         and not exists (select 1 from source_records sr where sr.raw_id = r.id) and ${holds}
         and r.id <> all(${bigintArray([...ids])})`),
@@ -216,9 +224,11 @@ async function rawVersions(ctx: PipelineContext, tx: Tx, members: Member[], keys
       mappings,
       { defaultRegion: ctx.settings.defaultRegion },
     );
+    // A record that maps yet was never linked (it failed later, in linking or a guard) holds the
+    // person by its values, as one that fails mapping does.
     const ours =
       fragments.some((f) => wanted.has(recordIdentity(f))) ||
-      (fragments.length === 0 &&
+      ((fragments.length === 0 || raw.unlinked) &&
         (payloadIdentifierKeys(raw.payload, { defaultRegion: ctx.settings.defaultRegion }).some((k) => personal.has(k)) ||
           holdsValue(raw.payload, idsOf.get(raw.source))));
     if (ours) ids.add(Number(raw.id));

@@ -52,7 +52,9 @@ export function isTransient(error: unknown): boolean {
   let e = error as { code?: string; cause?: unknown } | undefined;
   for (let depth = 0; e && depth < 4; depth++, e = e.cause as typeof e) {
     const code = typeof e.code === 'string' ? e.code : '';
-    if (/^(08|53|57|58)/.test(code) || code === '40001' || code === '40P01') return true;
+    // 0A000/26000: a statement this connection prepared before another process migrated the
+    // schema; postgres.js drops it, and the next attempt prepares it again.
+    if (/^(08|53|57|58)/.test(code) || ['40001', '40P01', '0A000', '26000'].includes(code)) return true;
     if (/^(CONNECT|CONNECTION_|ECONN|EPIPE|ETIMEDOUT|EAI_AGAIN)/.test(code)) return true;
   }
   return false;

@@ -4,6 +4,7 @@ import { stringify } from 'safe-stable-stringify';
 import { ApiError } from '../api/errors.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { isTransient, textArray } from '../db/sql.ts';
+import type { IngestJob } from '../mapping/ingest-job.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { ingestJobs, QUEUES, txAdapter } from '../queue/queues.ts';
 import { hasUnstorableEscape, toStorable } from './record-limits.ts';
@@ -141,16 +142,25 @@ export class RawStore {
       }
       const rows = batch.filter((p) => !replayed.has(p)).flatMap((p) => p.records.map((record) => ({ p, record })));
       if (rows.length === 0) return replayed;
-      const rawIds = await insertRawRecords(
-        tx,
-        rows.map((r) => ({
-          source: r.p.source,
-          intakeId: r.p.intakeId,
-          bodyHash: r.p.bodyHash,
-          record: r.record,
-          ...(r.p.body ? { originalBody: r.p.body } : {}),
-        })),
-      );
+      const insert = () =>
+        insertRawRecords(
+          tx,
+          rows.map((r) => ({
+            source: r.p.source,
+            intakeId: r.p.intakeId,
+            bodyHash: r.p.bodyHash,
+            record: r.record,
+            ...(r.p.body ? { originalBody: r.p.body } : {}),
+          })),
+        );
+      if (!rows.some((r) => r.p.hydrate)) {
+        // Jobs named by intake id need nothing back from the insert, so both statements go to the
+        // server in one write and return in one round trip (postgres.js pipelines them).
+        const intakes = batch.filter((p) => !replayed.has(p));
+        await Promise.all([insert(), this.#ctx.boss.insert(QUEUES.ingest, intakeJobs(intakes, size), { db: txAdapter(tx) })]);
+        return replayed;
+      }
+      const rawIds = await insert();
       const toIngest = rawIds.filter((_, i) => !rows[i]?.p.hydrate);
       if (toIngest.length > 0) await this.#ctx.boss.insert(QUEUES.ingest, ingestJobs(toIngest, size), { db: txAdapter(tx) });
       const toHydrate = rawIds.filter((_, i) => rows[i]?.p.hydrate);
@@ -160,6 +170,24 @@ export class RawStore {
       return replayed;
     });
   }
+}
+
+/** Ingest jobs naming intakes, about `size` records a job (an intake larger than that alone). */
+function intakeJobs(intakes: readonly Pending[], size: number): { data: IngestJob }[] {
+  const jobs: { data: IngestJob }[] = [];
+  let current: string[] = [];
+  let records = 0;
+  for (const p of intakes) {
+    if (current.length > 0 && records + p.records.length > size) {
+      jobs.push({ data: { rawIds: [], intakeIds: current } });
+      current = [];
+      records = 0;
+    }
+    current.push(p.intakeId);
+    records += p.records.length;
+  }
+  if (current.length > 0) jobs.push({ data: { rawIds: [], intakeIds: current } });
+  return jobs;
 }
 
 export interface RawRow {

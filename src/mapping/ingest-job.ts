@@ -1,10 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { suppressUnmappedErased } from '../compliance/tombstones.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
-import { bigintArray, isTransient, lockResolution, textArray, withRetry } from '../db/sql.ts';
+import { bigintArray, isTransient, lockResolution, textArray, uuidArray, withRetry } from '../db/sql.ts';
 import type { GoldenJob } from '../golden/refresh.ts';
 import { safeError } from '../log.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { jobFailure } from '../queue/job-error.ts';
 import { QUEUES, sendInTx } from '../queue/queues.ts';
 import { limitIdentifiers } from '../resolution/guards.ts';
 import { linkFragments, type Merge } from '../resolution/link.ts';
@@ -14,6 +15,8 @@ import { type Fragment, type MappingFailure, mapRecord, QUARANTINE_CODES, type Q
 
 export interface IngestJob {
   rawIds: number[];
+  /** The records of these intakes (webhook bodies) too: named so, the job needs no raw id back from the insert. */
+  intakeIds?: string[];
   /** Set for the records of a file import, whose progress the stage counts. */
   importId?: string;
 }
@@ -46,6 +49,7 @@ export async function ingest(
   rawIds: readonly number[],
   /** The import each raw record of a file import belongs to: counted as processed when it commits. */
   importOf: ReadonlyMap<number, string> = new Map(),
+  intakeIds: readonly string[] = [],
 ): Promise<IngestOutcome> {
   const workspace = ctx.workspace();
   const raws = rowsOf<{
@@ -58,7 +62,7 @@ export async function ingest(
   }>(
     await ctx.database.db.execute(sql`
       select id, source, received_at, content_hash, payload, original_body is not null as replaced from raw_records
-      where id = any(${bigintArray(rawIds)}) order by id`),
+      where id = any(${bigintArray(rawIds)}) or intake_id = any(${uuidArray(intakeIds)}) order by id`),
   );
   const loaded: LoadedRaw[] = [];
   for (const raw of raws) {
@@ -87,6 +91,17 @@ export async function ingest(
     }
   }
   const outcome = await isolate(ctx, loaded, importOf);
+  // After the batch committed, and outside isolate(): a failure here is no record's fault.
+  try {
+    const model = await ctx.models.current(ctx.database.db, workspace.identity);
+    await scheduleTrainingIfDue(
+      ctx,
+      model,
+      loaded.reduce((n, l) => n + l.fragments.length, 0),
+    );
+  } catch (error) {
+    ctx.log.error({ error: safeError(jobFailure(error)) }, 'training not scheduled; the next batch tries again');
+  }
   const summary = { records: raws.length, fragments: loaded.reduce((n, l) => n + l.fragments.length, 0), ...outcome };
   ctx.log.debug({ ingest: summary }, 'ingested batch');
   const failures = loaded.flatMap((l) => l.failures);
@@ -106,7 +121,11 @@ async function isolate(ctx: PipelineContext, batch: LoadedRaw[], importOf: Reado
     if (batch.length === 1) {
       const [only] = batch as [LoadedRaw];
       const failure = processingFailure(only.record, error);
-      ctx.log.error({ rawId: failure.rawId, source: failure.source, error: safeError(error) }, 'record failed processing: quarantined');
+      // Kind and code only: a database message can quote the record's values.
+      ctx.log.error(
+        { rawId: failure.rawId, source: failure.source, error: safeError(jobFailure(error)) },
+        'record failed processing: quarantined',
+      );
       return linkBatch(ctx, [{ ...only, fragments: [], failures: [failure] }], importOf);
     }
     const half = Math.ceil(batch.length / 2);
@@ -207,7 +226,6 @@ async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: Rea
     }),
   );
   if (outcome.trained) ctx.models.invalidate();
-  await scheduleTrainingIfDue(ctx, model, fragments.length);
   return { quarantined: failures.length, unchanged: outcome.unchanged, profilesChanged: outcome.profilesChanged };
 }
 

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { findTombstoned, keyKind, suppressRecords, tombstoneKeys } from '../compliance/tombstones.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
-import { bigintArray, lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.ts';
+import { lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.ts';
 import type { Fragment } from '../mapping/apply.ts';
 import { enforceGuards } from './guards.ts';
 import { blockedValues, matchKeys, recordIdentity } from './keys.ts';
