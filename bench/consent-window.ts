@@ -27,11 +27,9 @@
  */
 
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
-import path from 'node:path';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { sign } from '@octokit/webhooks-methods';
 import { sql } from 'drizzle-orm';
@@ -41,7 +39,7 @@ import { openDatabase, rowsOf } from '../src/db/database.ts';
 import { createHub } from '../src/hub.ts';
 import { createLogger } from '../src/log.ts';
 import { startCli } from '../test/helpers/cli.ts';
-import { freshDatabase } from './fresh-database.ts';
+import { BENCH_KEY, BENCH_SECRET, fixtureHubEnv, freshDatabase } from './fresh-database.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -78,18 +76,10 @@ await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
 const fresh = await freshDatabase(process.env['DATABASE_URL']);
-const secret = 'bench-secret-0123456789';
-const key = 'bench-admin-key-0123456789';
+const secret = BENCH_SECRET;
+const key = BENCH_KEY;
 const env = {
-  AURUM_API_KEYS: `admin:${key}`,
-  AURUM_CONFIG_DIR: path.join(import.meta.dirname, '..', 'test', 'fixtures', 'workspace'),
-  AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'aurum-consent-bench-')),
-  AURUM_ALLOW_PRIVATE_DESTINATIONS: 'true',
-  AURUM_DEFAULT_REGION: 'GB',
-  LOG_LEVEL: 'warn',
-  CRM_SECRET: secret,
-  SHOP_SECRET: secret,
-  ...(fresh.url ? { DATABASE_URL: fresh.url } : {}),
+  ...fixtureHubEnv('consent', fresh.url),
 };
 const settings = parseSettings(env);
 

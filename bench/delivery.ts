@@ -11,11 +11,8 @@
  *   DATABASE_URL=postgres://… node bench/delivery.ts      # on PostgreSQL (uses a fresh database)
  */
 
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sign } from '@octokit/webhooks-methods';
 import { sql } from 'drizzle-orm';
@@ -24,7 +21,7 @@ import { loadWorkspace } from '../src/config/workspace.ts';
 import { openDatabase, rowsOf } from '../src/db/database.ts';
 import { createHub } from '../src/hub.ts';
 import { createLogger } from '../src/log.ts';
-import { freshDatabase } from './fresh-database.ts';
+import { BENCH_KEY, BENCH_SECRET, fixtureHubEnv, freshDatabase } from './fresh-database.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -56,18 +53,10 @@ await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
 const fresh = await freshDatabase(process.env['DATABASE_URL']);
-const secret = 'bench-secret-0123456789';
-const key = 'bench-admin-key-0123456789';
+const secret = BENCH_SECRET;
+const key = BENCH_KEY;
 const env = {
-  AURUM_API_KEYS: `admin:${key}`,
-  AURUM_CONFIG_DIR: path.join(import.meta.dirname, '..', 'test', 'fixtures', 'workspace'),
-  AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'aurum-delivery-bench-')),
-  AURUM_ALLOW_PRIVATE_DESTINATIONS: 'true',
-  AURUM_DEFAULT_REGION: 'GB',
-  LOG_LEVEL: 'warn',
-  CRM_SECRET: secret,
-  SHOP_SECRET: secret,
-  ...(fresh.url ? { DATABASE_URL: fresh.url } : {}),
+  ...fixtureHubEnv('delivery', fresh.url),
   // Delivery settings to try, from the environment.
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('AURUM_DELIVERY_'))),
 };

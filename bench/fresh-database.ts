@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import postgres from 'postgres';
 
 /**
@@ -19,5 +22,27 @@ export async function freshDatabase(serverUrl: string | undefined) {
       await admin.end();
     },
     keep: () => admin.end(),
+  };
+}
+
+/** The secret the fixture workspace's sources sign with, and the admin key, in the delivery benches. */
+export const BENCH_SECRET = 'bench-secret-0123456789';
+export const BENCH_KEY = 'bench-admin-key-0123456789';
+
+/**
+ * A hub's environment on the test fixture workspace (sources crm and shop), with destinations on
+ * localhost allowed, on `databaseUrl` or a fresh embedded data dir.
+ */
+export function fixtureHubEnv(name: string, databaseUrl: string | undefined) {
+  return {
+    AURUM_API_KEYS: `admin:${BENCH_KEY}`,
+    AURUM_CONFIG_DIR: path.join(import.meta.dirname, '..', 'test', 'fixtures', 'workspace'),
+    AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), `aurum-${name}-bench-`)),
+    AURUM_ALLOW_PRIVATE_DESTINATIONS: 'true',
+    AURUM_DEFAULT_REGION: 'GB',
+    LOG_LEVEL: 'warn',
+    CRM_SECRET: BENCH_SECRET,
+    SHOP_SECRET: BENCH_SECRET,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   };
 }

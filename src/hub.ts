@@ -14,7 +14,7 @@ import { type GoldenJob, refreshJobs } from './golden/refresh.ts';
 import { safeError } from './log.ts';
 import { type IngestJob, ingest } from './mapping/ingest-job.ts';
 import type { PipelineContext } from './pipeline-context.ts';
-import { jobFailure, withSafeFailures } from './queue/job-error.ts';
+import { jobFailure } from './queue/job-error.ts';
 import { QUEUES, startQueues } from './queue/queues.ts';
 import { ModelCache } from './resolution/live-model.ts';
 import { runTraining, type TrainJob } from './resolution/train-job.ts';
@@ -56,18 +56,15 @@ export async function createHub(options: HubOptions): Promise<Hub> {
 
   /** Every handler fails with a PII-free error (pg-boss keeps it in the job's output), and says so in the log. */
   const work = <T>(name: string, workOptions: WorkOptions, handler: (jobs: Job<T>[]) => Promise<unknown>) =>
-    boss.work<T>(
-      name,
-      workOptions,
-      withSafeFailures(async (jobs: Job<T>[]) => {
-        try {
-          return await handler(jobs);
-        } catch (error) {
-          log.warn({ queue: name, jobs: jobs.length, error: safeError(jobFailure(error)) }, 'job failed; pg-boss retries it');
-          throw error;
-        }
-      }),
-    );
+    boss.work<T>(name, workOptions, async (jobs: Job<T>[]) => {
+      try {
+        return await handler(jobs);
+      } catch (error) {
+        const failure = jobFailure(error);
+        log.warn({ queue: name, jobs: jobs.length, error: safeError(failure) }, 'job failed; pg-boss retries it');
+        throw failure;
+      }
+    });
 
   if (options.workers) {
     // With a backlog, a full batch means more is waiting: fetch again at once instead of sleeping.

@@ -34,13 +34,19 @@ const RESOLUTION_LOCK = 7_220_115_002;
  */
 export const lockResolution = (): SQL => sql`select pg_advisory_xact_lock(${RESOLUTION_LOCK})`;
 
+/** The codes of an error and of the causes it wraps (drizzle wraps the driver's error). */
+function codesOf(error: unknown): string[] {
+  const codes: string[] = [];
+  let e = error as { code?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 4; depth++, e = e.cause as typeof e) {
+    if (typeof e.code === 'string') codes.push(e.code);
+  }
+  return codes;
+}
+
 /** Errors PostgreSQL asks us to retry: serialization failure and deadlock. */
 export function isRetryable(error: unknown): boolean {
-  let e = error as { code?: string; cause?: unknown } | undefined;
-  for (let depth = 0; e && depth < 4; depth++, e = e.cause as typeof e) {
-    if (e.code === '40001' || e.code === '40P01') return true;
-  }
-  return false;
+  return codesOf(error).some((code) => code === '40001' || code === '40P01');
 }
 
 /**
@@ -49,15 +55,18 @@ export function isRetryable(error: unknown): boolean {
  * isolated to the record at fault.
  */
 export function isTransient(error: unknown): boolean {
-  let e = error as { code?: string; cause?: unknown } | undefined;
-  for (let depth = 0; e && depth < 4; depth++, e = e.cause as typeof e) {
-    const code = typeof e.code === 'string' ? e.code : '';
-    // 0A000/26000: a statement this connection prepared before another process migrated the
-    // schema; postgres.js drops it, and the next attempt prepares it again.
-    if (/^(08|53|57|58)/.test(code) || ['40001', '40P01', '0A000', '26000'].includes(code)) return true;
-    if (/^(CONNECT|CONNECTION_|ECONN|EPIPE|ETIMEDOUT|EAI_AGAIN)/.test(code)) return true;
-  }
-  return false;
+  // 0A000/26000: a statement this connection prepared before another process migrated the
+  // schema; postgres.js drops it, and the next attempt prepares it again.
+  return (
+    isRetryable(error) ||
+    codesOf(error).some(
+      (code) =>
+        /^(08|53|57|58)/.test(code) ||
+        code === '0A000' ||
+        code === '26000' ||
+        /^(CONNECT|CONNECTION_|ECONN|EPIPE|ETIMEDOUT|EAI_AGAIN)/.test(code),
+    )
+  );
 }
 
 /** Runs a transaction again when PostgreSQL aborted it to break a deadlock or a serialization conflict. */

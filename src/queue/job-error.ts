@@ -24,14 +24,3 @@ export function jobFailure(error: unknown): JobFailure {
   if (OWN_ERRORS.has(name)) return new JobFailure(name, code, message);
   return new JobFailure(name, code, code ? `${name} ${code}` : name);
 }
-
-/** A job handler whose failures are recorded without personal data (see `jobFailure`). */
-export function withSafeFailures<A extends unknown[], R>(handler: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-  return async (...args: A) => {
-    try {
-      return await handler(...args);
-    } catch (error) {
-      throw jobFailure(error);
-    }
-  };
-}
