@@ -92,6 +92,8 @@ describe('a send interrupted by a hub that died', () => {
     await waitFor(async () => receiver.arrivals.length === 1, 60_000);
     expect(receiver.arrivals[0]).toMatchObject({ delivery: inFlight?.['id'], event: 'profile.updated' });
     expect(receiver.arrivals[0]?.json.profile.emails).toEqual(['ic1@example.com']);
+    // The receiver records the body before it answers: the hub records the 204 just after.
+    await waitFor(async () => (await deliveriesOf(second, destination.id))[0]?.['status'] !== 'sending', 30_000);
     const [delivered] = await deliveriesOf(second, destination.id);
     expect(delivered).toMatchObject({ id: inFlight?.['id'], status: 'delivered' });
     expect(delivered?.['attempts']).toMatchObject([
