@@ -5,6 +5,7 @@
  */
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/db/database.ts';
@@ -15,12 +16,12 @@ interface Arrival {
   delivery: string;
   event: string;
   json: any;
-  /** When the body was complete at the receiver, by this process's clock. */
+  /** When the body was complete at the receiver (Date.now(), one clock for every thread). */
   at: number;
 }
 
 /** A receiver that can leave a request unanswered, as a hung downstream tool would. */
-async function startRecorder(hang: (path: string) => boolean = () => false, answerAfterMs = 0) {
+async function startRecorder(hang: (path: string) => boolean) {
   const arrivals: Arrival[] = [];
   const hanging: ServerResponse[] = [];
   const server = createServer((req, res) => {
@@ -41,7 +42,7 @@ async function startRecorder(hang: (path: string) => boolean = () => false, answ
         json: JSON.parse(body),
         at,
       });
-      setTimeout(() => res.writeHead(204).end(), answerAfterMs);
+      res.writeHead(204).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -54,6 +55,52 @@ async function startRecorder(hang: (path: string) => boolean = () => false, answ
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * The same receiver on a thread of its own, for timing: it stamps each body when it is complete
+ * there, however busy this thread (and, on PGlite, the hub's database in it) is at that moment.
+ * A receiver on this thread would notice a body that left before a withdrawal committed only
+ * once this thread got round to it, which may be after the poller saw the withdrawal.
+ */
+async function startTimedRecorder(answerAfterMs: number) {
+  const worker = new Worker(
+    `const { createServer } = require('node:http');
+    const { parentPort, workerData } = require('node:worker_threads');
+    const server = createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const at = Date.now();
+        parentPort.postMessage({ arrival: { path: req.url ?? '/', delivery: String(req.headers['x-aurum-delivery']),
+          event: String(req.headers['x-aurum-event']), body: Buffer.concat(chunks).toString('utf8'), at } });
+        setTimeout(() => res.writeHead(204).end(), workerData.answerAfterMs);
+      });
+    });
+    server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
+    parentPort.on('message', () => { server.closeAllConnections(); server.close(() => process.exit(0)); });`,
+    { eval: true, workerData: { answerAfterMs } },
+  );
+  const arrivals: Arrival[] = [];
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.on('error', reject);
+    worker.on('message', (m: { port?: number; arrival?: Omit<Arrival, 'json'> & { body: string } }) => {
+      if (m.port !== undefined) resolve(m.port);
+      if (m.arrival) {
+        const { body, ...rest } = m.arrival;
+        arrivals.push({ ...rest, json: JSON.parse(body) });
+      }
+    });
+  });
+  return {
+    arrivals,
+    url: (path: string) => `http://127.0.0.1:${port}${path}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        worker.once('exit', () => resolve());
+        worker.postMessage('close');
       }),
   };
 }
@@ -109,7 +156,7 @@ describe('consent under concurrency', () => {
   it('sends no granted body of a person for the purpose once their withdrawal is linked, with many sends in flight', {
     timeout: 120_000,
   }, async () => {
-    const receiver = await startRecorder(undefined, 40);
+    const receiver = await startTimedRecorder(40);
     cleanup.push(() => receiver.close());
     const t = await startTestHub();
     cleanup.push(() => t.stop());
