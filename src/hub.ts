@@ -11,6 +11,7 @@ import { type BackfillJob, runBackfill } from './delivery/backfill.ts';
 import { type FanoutJob, fanout } from './delivery/fanout.ts';
 import { type DeliverJob, deliver } from './delivery/send.ts';
 import { type GoldenJob, refreshJobs } from './golden/refresh.ts';
+import { IntakeDispatcher } from './intake/dispatch.ts';
 import { safeError } from './log.ts';
 import { type IngestJob, ingest } from './mapping/ingest-job.ts';
 import type { PipelineContext } from './pipeline-context.ts';
@@ -45,7 +46,18 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const boss = await startQueues(database, settings, (error) => log.error({ error: safeError(error) }, 'queue error'), {
     supervise: options.workers,
   });
-  const ctx: PipelineContext = { database, boss, settings, log, workspace: () => workspace, models: new ModelCache() };
+  // Every process dispatches: its own intakes at once, and those of a process that died within a second.
+  const ctx: PipelineContext = {
+    database,
+    boss,
+    settings,
+    log,
+    workspace: () => workspace,
+    models: new ModelCache(),
+    intakeQueued: () => dispatcher.wake(),
+  };
+  const dispatcher = new IntakeDispatcher(ctx);
+  dispatcher.start();
   const reloadWorkspace = () => {
     workspace = loadWorkspace(settings.configDir);
     log.info({ sources: workspace.sources.size, mappings: workspace.mappings.length }, 'workspace reloaded');
@@ -135,6 +147,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     boss,
     reloadWorkspace,
     async stop() {
+      await dispatcher.stop();
       await boss.stop({ graceful: true, timeout: 10_000, close: true });
     },
   };

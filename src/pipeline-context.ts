@@ -15,4 +15,6 @@ export interface PipelineContext {
   workspace(): Workspace;
   /** The identity model in force, read from the database and cached briefly. */
   models: ModelCache;
+  /** Intakes were written to `intake_outbox`: this process's dispatcher hands them to the ingest queue soon. */
+  intakeQueued(): void;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webhookConnector } from '../src/connectors/webhook/index.ts';
-import { startTestHub, type TestHub } from './helpers/hub.ts';
+import { startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
 
 let t: TestHub;
 beforeAll(async () => {
@@ -19,6 +19,7 @@ async function expectRejected(response: Response, status: number, code: string) 
 
 async function nothingStored() {
   expect(await t.count('raw_records')).toBe(0);
+  expect(await t.count('intake_outbox')).toBe(0);
   expect(await t.count("pgboss.job where name = 'aurum-ingest'")).toBe(0);
 }
 
@@ -92,6 +93,9 @@ describe('POST /webhooks/:source accepts signed records', () => {
     expect(response.status).toBe(202);
     expect(await response.json()).toMatchObject({ accepted: 1 });
     expect(await t.count('raw_records')).toBe(1);
+    // Queued with the record, in the intake outbox or already handed from it to the ingest queue.
+    expect((await t.count('intake_outbox')) + (await t.count("pgboss.job where name = 'aurum-ingest'"))).toBe(1);
+    await waitFor(async () => (await t.count('intake_outbox')) === 0);
     expect(await t.count("pgboss.job where name = 'aurum-ingest'")).toBe(1);
   });
 

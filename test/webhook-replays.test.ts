@@ -66,6 +66,30 @@ describe('Stripe replays', () => {
     });
   }
 
+  it('stores once a delivery sent five times at once, with unsigned-replay neighbours in the same commit, and refuses the rest', async () => {
+    const body = stripeEvent();
+    const ts = now();
+    const v1 = hmac(STRIPE_SECRET, `${ts}.${body}`, 'hex');
+    const other = stripeEvent();
+    const otherV1 = hmac(STRIPE_SECRET, `${ts}.${other}`, 'hex');
+    const outcomes = await Promise.all([
+      ...Array.from({ length: 5 }, (_, i) =>
+        post('billing', body, { 'stripe-signature': i % 2 ? `v1=${v1},t=${ts}` : `t=${ts},v1=${v1}` }),
+      ),
+      post('billing', other, { 'stripe-signature': `t=${ts},v1=${otherV1}` }),
+    ]).then((responses) => Promise.all(responses.map(outcome)));
+    expect(outcomes.slice(0, 5).sort()).toEqual([
+      202,
+      '409 webhook_replayed',
+      '409 webhook_replayed',
+      '409 webhook_replayed',
+      '409 webhook_replayed',
+    ]);
+    expect(outcomes[5]).toBe(202);
+    const id = (JSON.parse(body) as { id: string }).id;
+    expect(await t.count(`raw_records where payload->>'id' = '${id}'`)).toBe(1);
+  });
+
   it('refuses a replay of a delivery rewritten first and sent plainly after', async () => {
     const body = stripeEvent();
     const ts = now();

@@ -51,6 +51,24 @@ export const rawRecords = pgTable(
 );
 
 /**
+ * Intakes stored but not yet handed to the ingest queue. A webhook's records and its row here are
+ * written by one statement, so a 202 means both are durable; a dispatcher in every hub process
+ * moves rows to pg-boss jobs in the transaction that deletes them (see `intake/dispatch.ts`).
+ */
+export const intakeOutbox = pgTable(
+  'intake_outbox',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    intakeId: uuid('intake_id').notNull(),
+    records: integer('records').notNull(),
+    /** The records name objects to fetch (`ConnectorType.hydrate`): they go to the hydrate queue. */
+    hydrate: boolean('hydrate').notNull().default(false),
+    queuedAt: at('queued_at').notNull().defaultNow(),
+  },
+  (t) => [check('intake_outbox_records_positive', sql`${t.records} > 0`)],
+);
+
+/**
  * Replay keys of signed webhook deliveries (see `ConnectorType.verifyWebhook`). A delivery whose key
  * is here was received before. Kept a day, far longer than any vendor's timestamp tolerance.
  */

@@ -1,20 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { stringify } from 'safe-stable-stringify';
 import { ApiError } from '../api/errors.ts';
-import { rowsOf, type Tx } from '../db/database.ts';
-import { isTransient, textArray } from '../db/sql.ts';
-import type { IngestJob } from '../mapping/ingest-job.ts';
+import { type Queryable, rowsOf } from '../db/database.ts';
+import { isTransient, textArray, uuidArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { ingestJobs, QUEUES, txAdapter } from '../queue/queues.ts';
 import { hasUnstorableEscape, toStorable } from './record-limits.ts';
 
 export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 /** sha256 of a record's canonical JSON: equal content, equal hash, whatever the key order. */
 export const contentHash = (record: unknown): string => sha256(stringify(record) ?? 'null');
-
-/** How often a process prunes replay keys older than a day. */
-const PRUNE_EVERY_MS = 10 * 60_000;
 
 export interface Intake {
   source: string;
@@ -35,24 +30,28 @@ interface Pending extends Intake {
 }
 
 /**
- * Stores records exactly as received (append-only) and enqueues their processing in the same
- * transaction. Concurrent requests share a transaction (group commit): one raw insert and one job
- * insert per batch instead of per request. A caller's promise settles only once its records are
- * committed, so a 202 still means nothing can be lost.
+ * Stores records exactly as received (append-only) and queues their processing in the same
+ * statement. Concurrent requests share that statement (group commit): one insert per batch instead
+ * of per request. A caller's promise settles only once its records are committed, so a 202 still
+ * means nothing can be lost.
+ *
+ * The queue they are written to is `intake_outbox`, which the dispatcher (`dispatch.ts`) turns into
+ * pg-boss jobs. One statement, with no transaction around it, is one round trip; a transaction
+ * that also inserted the pg-boss jobs took four, and their planning: on PostgreSQL it held intake
+ * to 0.7–0.9 of a bare server doing one INSERT a request, and one statement took it to 1.3–1.5
+ * (bench/intake.ts, 32 connections).
  */
 export class RawStore {
   readonly #ctx: PipelineContext;
   #pending: Pending[] = [];
   #inFlight = 0;
   #scheduled = false;
-  #prunedAt = 0;
   /**
-   * Transactions in flight at once; arrivals meanwhile wait and go together in the next one. One at
-   * a time gathers the largest batches, and a batch costs four round trips whatever its size: on
-   * PostgreSQL, one in flight took 32 connections from 3,300 to 3,800-4,100 requests/s against two
-   * (bench/intake.ts). A further one starts only when a backlog of `BACKLOG` intakes has built up
-   * behind those in flight (a slow commit), so one stalled transaction does not hold every sender.
-   * PGlite is one connection that runs on this thread: a second flush would only start a tiny batch.
+   * Statements in flight at once; arrivals meanwhile wait and go together in the next one. One at
+   * a time gathers the largest batches; a further one starts only when a backlog of `BACKLOG`
+   * intakes has built up behind those in flight (a slow commit), so one stalled statement does not
+   * hold every sender. PGlite is one connection that runs on this thread: a second statement would
+   * only start a tiny batch.
    */
   readonly #maxInFlight: number;
   static readonly BACKLOG = 64;
@@ -99,95 +98,73 @@ export class RawStore {
    * database refuses) is its own 500, never its neighbours'.
    */
   async #settle(batch: Pending[]): Promise<void> {
+    let admitted: Set<string>;
     try {
-      const replayed = await this.#write(batch);
-      for (const p of batch) {
-        if (replayed.has(p)) p.reject(new ApiError('webhook_replayed', 'this signed delivery was received before'));
-        else p.resolve({ intakeId: p.intakeId });
-      }
+      admitted = await storeIntakes(this.#ctx.database.db, batch);
     } catch (error) {
       if (batch.length === 1 || isTransient(error)) {
         for (const p of batch) p.reject(error);
         return;
       }
       for (const p of batch) await this.#settle([p]);
+      return;
     }
-  }
-
-  /** Writes a batch in one transaction; returns the intakes refused as replays. */
-  async #write(batch: Pending[]): Promise<Set<Pending>> {
-    const size = this.#ctx.settings.ingestBatchSize;
-    return this.#ctx.database.db.transaction(async (tx) => {
-      // Receipts commit with the records they admit: a delivery that failed to store can come again.
-      const replayed = new Set<Pending>();
-      const signed = batch.filter((p) => p.receipt !== undefined);
-      if (signed.length > 0) {
-        const fresh = new Set(
-          rowsOf<{ source: string; receipt: string }>(
-            await tx.execute(sql`
-              insert into webhook_receipts (source, receipt)
-              select * from unnest(${textArray(signed.map((p) => p.source))}, ${textArray(signed.map((p) => p.receipt as string))})
-              on conflict do nothing
-              returning source, receipt`),
-          ).map((r) => `${r.source}\u0000${r.receipt}`),
-        );
-        for (const p of signed) {
-          // The first of two identical deliveries in one batch takes the receipt; the second is a replay.
-          if (!fresh.delete(`${p.source}\u0000${p.receipt}`)) replayed.add(p);
-        }
-      }
-      if (signed.length > 0 && Date.now() - this.#prunedAt > PRUNE_EVERY_MS) {
-        this.#prunedAt = Date.now();
-        await tx.execute(sql`delete from webhook_receipts where received_at < now() - interval '1 day'`);
-      }
-      const rows = batch.filter((p) => !replayed.has(p)).flatMap((p) => p.records.map((record) => ({ p, record })));
-      if (rows.length === 0) return replayed;
-      const insert = () =>
-        insertRawRecords(
-          tx,
-          rows.map((r) => ({
-            source: r.p.source,
-            intakeId: r.p.intakeId,
-            bodyHash: r.p.bodyHash,
-            record: r.record,
-            ...(r.p.body ? { originalBody: r.p.body } : {}),
-          })),
-        );
-      if (!rows.some((r) => r.p.hydrate)) {
-        // Jobs named by intake id need nothing back from the insert, so both statements go to the
-        // server in one write and return in one round trip (postgres.js pipelines them).
-        const intakes = batch.filter((p) => !replayed.has(p));
-        await Promise.all([insert(), this.#ctx.boss.insert(QUEUES.ingest, intakeJobs(intakes, size), { db: txAdapter(tx) })]);
-        return replayed;
-      }
-      const rawIds = await insert();
-      const toIngest = rawIds.filter((_, i) => !rows[i]?.p.hydrate);
-      if (toIngest.length > 0) await this.#ctx.boss.insert(QUEUES.ingest, ingestJobs(toIngest, size), { db: txAdapter(tx) });
-      const toHydrate = rawIds.filter((_, i) => rows[i]?.p.hydrate);
-      if (toHydrate.length > 0) {
-        await this.#ctx.boss.insert(QUEUES.hydrate, ingestJobs(toHydrate, size), { db: txAdapter(tx) });
-      }
-      return replayed;
-    });
+    if (admitted.size > 0) this.#ctx.intakeQueued();
+    for (const p of batch) {
+      if (admitted.has(p.intakeId)) p.resolve({ intakeId: p.intakeId });
+      else p.reject(new ApiError('webhook_replayed', 'this signed delivery was received before'));
+    }
   }
 }
 
-/** Ingest jobs naming intakes, about `size` records a job (an intake larger than that alone). */
-function intakeJobs(intakes: readonly Pending[], size: number): { data: IngestJob }[] {
-  const jobs: { data: IngestJob }[] = [];
-  let current: string[] = [];
-  let records = 0;
-  for (const p of intakes) {
-    if (current.length > 0 && records + p.records.length > size) {
-      jobs.push({ data: { rawIds: [], intakeIds: current } });
-      current = [];
-      records = 0;
-    }
-    current.push(p.intakeId);
-    records += p.records.length;
-  }
-  if (current.length > 0) jobs.push({ data: { rawIds: [], intakeIds: current } });
-  return jobs;
+/**
+ * One statement that takes each signed intake's receipt, stores the records of every intake
+ * admitted and queues them in `intake_outbox`; returns the intakes admitted. A receipt already held
+ * is a replay: its intake is refused, and so is the second of two identical deliveries in one batch
+ * (`on conflict do nothing` lets the first row of a key in and skips the rest). Receipts commit
+ * with the records they admit, so a delivery that failed to store can come again.
+ */
+async function storeIntakes(db: Queryable, batch: readonly Pending[]): Promise<Set<string>> {
+  const rows = batch.flatMap((p) =>
+    p.records.map((record) => ({
+      source: p.source,
+      intakeId: p.intakeId,
+      bodyHash: p.bodyHash,
+      record,
+      ...(p.body ? { originalBody: p.body } : {}),
+    })),
+  );
+  const signed = batch.some((p) => p.receipt !== undefined);
+  // Counts and flags are bound as text arrays: postgres.js binds a JS array of numbers or booleans
+  // as a scalar of their type, which PostgreSQL will not cast to an array.
+  const intakes = sql`unnest(${uuidArray(batch.map((p) => p.intakeId))}, ${textArray(batch.map((p) => p.source))},
+    ${sql.param(batch.map((p) => p.receipt ?? null))}::text[], ${textArray(batch.map((p) => String(p.records.length)))}::int[],
+    ${textArray(batch.map((p) => String(p.hydrate === true)))}::bool[]) with ordinality as i(intake_id, source, receipt, records, hydrate, n)`;
+  // Unsigned batches (most) skip the receipt lookup; the plan is then two plain inserts.
+  const admitted = signed
+    ? sql`fresh as (
+          insert into webhook_receipts (source, receipt)
+          select source, receipt from ${intakes} where receipt is not null order by n
+          on conflict do nothing
+          returning source, receipt),
+        admitted as (
+          select i.* from ${intakes} where i.receipt is null
+          union all
+          (select distinct on (i.source, i.receipt) i.* from ${intakes} join fresh f on f.source = i.source and f.receipt = i.receipt
+           order by i.source, i.receipt, i.n))`
+    : sql`admitted as (select i.* from ${intakes})`;
+  return new Set(
+    rowsOf<{ intake_id: string }>(
+      await db.execute(sql`
+        with ${admitted},
+        raw as (
+          insert into raw_records (source, intake_id, body_hash, content_hash, payload, original_body)
+          ${rawRowsSelect(rows, signed ? sql`i::uuid in (select intake_id from admitted)` : undefined)}),
+        queued as (
+          insert into intake_outbox (intake_id, records, hydrate) select intake_id, records, hydrate from admitted order by n)
+        select intake_id::text from admitted`),
+    ).map((r) => r.intake_id),
+  );
 }
 
 export interface RawRow {
@@ -207,8 +184,18 @@ export interface RawRow {
  * jsonb refuses (`\u0000`, lone surrogates) is stored with U+FFFD in place and its exact bytes in
  * `original_body`, so nothing that arrived is lost and the record is still processed (and flagged).
  */
-export async function insertRawRecords(tx: Tx, rows: readonly RawRow[]): Promise<number[]> {
+export async function insertRawRecords(tx: Queryable, rows: readonly RawRow[]): Promise<number[]> {
   if (rows.length === 0) return [];
+  return rowsOf<{ id: string | number }>(
+    await tx.execute(sql`
+      insert into raw_records (source, intake_id, body_hash, content_hash, payload, original_body)
+      ${rawRowsSelect(rows)}
+      returning id`),
+  ).map((r) => Number(r.id));
+}
+
+/** The rows to insert into raw_records, in order, as one select over array parameters; `where` may narrow them. */
+function rawRowsSelect(rows: readonly RawRow[], where?: SQL): SQL {
   const payloads: string[] = [];
   const originals: (string | null)[] = [];
   for (const r of rows) {
@@ -221,14 +208,11 @@ export async function insertRawRecords(tx: Tx, rows: readonly RawRow[]): Promise
     payloads.push(JSON.stringify(toStorable(r.record).value));
     originals.push(Buffer.from(r.originalBody ?? Buffer.from(json)).toString('hex'));
   }
-  return rowsOf<{ id: string | number }>(
-    await tx.execute(sql`
-      insert into raw_records (source, intake_id, body_hash, content_hash, payload, original_body)
-      select s, i::uuid, b, h, p, decode(o, 'hex')
-      from unnest(${textArray(rows.map((r) => r.source))}, ${textArray(rows.map((r) => r.intakeId))},
-        ${textArray(rows.map((r) => r.bodyHash))}, ${textArray(rows.map((r) => r.contentHash ?? contentHash(r.record)))},
-        ${sql.param(payloads)}::jsonb[], ${sql.param(originals)}::text[]) with ordinality as r(s, i, b, h, p, o, n)
-      order by n
-      returning id`),
-  ).map((r) => Number(r.id));
+  return sql`
+    select s, i::uuid, b, h, p, decode(o, 'hex')
+    from unnest(${textArray(rows.map((r) => r.source))}, ${textArray(rows.map((r) => r.intakeId))},
+      ${textArray(rows.map((r) => r.bodyHash))}, ${textArray(rows.map((r) => r.contentHash ?? contentHash(r.record)))},
+      ${sql.param(payloads)}::jsonb[], ${sql.param(originals)}::text[]) with ordinality as r(s, i, b, h, p, o, n)
+    ${where ? sql`where ${where}` : sql``}
+    order by n`;
 }

@@ -131,7 +131,9 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     async settle() {
       await waitFor(async () => {
         const [row] = rowsOf<{ n: string | number }>(
-          await db.execute(sql`select count(*) as n from pgboss.job where state < 'completed' and name like 'aurum-%'`),
+          await db.execute(
+            sql`select (select count(*) from pgboss.job where state < 'completed' and name like 'aurum-%') + (select count(*) from intake_outbox) as n`,
+          ),
         );
         return Number(row?.n) === 0;
       }, 30_000);
