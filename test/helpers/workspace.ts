@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -13,6 +13,35 @@ export function writeWorkspace(files: Record<string, string>, prefix = 'aurum-ws
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+const REPO = path.join(import.meta.dirname, '..', '..');
+
+/**
+ * The example workspace shipped at the repository's root, by name. An ops engineer adds their own
+ * sources beside these (as the README tells them to), so a test of the example copies these files
+ * and no others: a source added there, with its secret unset, does not break it.
+ */
+export const EXAMPLE_WORKSPACE_FILES = [
+  'connectors/billing.yaml',
+  'connectors/erp.yaml',
+  'connectors/marketing.yaml',
+  'connectors/support.yaml',
+  'mappings/billing-customer.yaml',
+  'mappings/erp-partner.yaml',
+  'mappings/marketing-contact.yaml',
+  'mappings/support-user.yaml',
+  'consent.yaml',
+] as const;
+
+/** A copy of the shipped example workspace (its files alone) in a fresh temp dir. */
+export function copyExampleWorkspace(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'aurum-example-'));
+  for (const name of EXAMPLE_WORKSPACE_FILES) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    cpSync(path.join(REPO, name), path.join(dir, name));
   }
   return dir;
 }
