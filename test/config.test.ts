@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSettings, SettingsError } from '../src/config/settings.ts';
 import { loadWorkspace } from '../src/config/workspace.ts';
 import { ConfigError } from '../src/config/yaml-file.ts';
+import { copyExampleWorkspace } from './helpers/workspace.ts';
 
 const run = promisify(execFile);
 const cli = path.join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
@@ -211,14 +212,16 @@ describe('npm run aurum -- validate', () => {
       BILLING_WEBHOOK_SECRET: 'x'.repeat(16),
       ERP_WEBHOOK_SECRET: 'x'.repeat(16),
     };
-    const { stdout } = await run(process.execPath, [cli, 'validate', '--config', repo], { env });
+    // Its files alone: a source an ops engineer added beside them in the repo is theirs to validate.
+    const { stdout } = await run(process.execPath, [cli, 'validate', '--config', copyExampleWorkspace()], { env });
     expect(stdout).toContain('ok: 4 sources, 4 mappings');
   });
 
   it('loads demo.env, so it passes on a fresh clone with nothing set', async () => {
     const { stdout } = await run('npm', ['run', '--silent', 'aurum', '--', 'validate'], {
       cwd: repo,
-      env: { PATH: process.env['PATH'] ?? '', HOME: tmpdir() },
+      // Only the workspace is named (the example's files, as on a fresh clone); demo.env sets the rest.
+      env: { PATH: process.env['PATH'] ?? '', HOME: tmpdir(), AURUM_CONFIG_DIR: copyExampleWorkspace() },
     });
     expect(stdout).toContain('ok: 4 sources, 4 mappings');
   });

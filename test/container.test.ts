@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadWorkspace } from '../src/config/workspace.ts';
+import { copyExampleWorkspace } from './helpers/workspace.ts';
 
 const repo = path.join(import.meta.dirname, '..');
 const secrets = Object.fromEntries(['MARKETING', 'SUPPORT', 'BILLING', 'ERP'].map((s) => [`${s}_WEBHOOK_SECRET`, 'x'.repeat(16)]));
@@ -45,9 +46,11 @@ function buildApp(context: string): string {
 describe('the image', () => {
   it('carries the whole workspace: connectors, mappings, consent.yaml and identity.yaml when there is one', () => {
     const context = mkdtempSync(path.join(tmpdir(), 'aurum-context-'));
-    for (const name of ['package.json', 'src', 'migrations', 'connectors', 'mappings', 'consent.yaml']) {
-      cpSync(path.join(repo, name), path.join(context, name), { recursive: true });
-    }
+    for (const name of ['package.json', 'src', 'migrations']) cpSync(path.join(repo, name), path.join(context, name), { recursive: true });
+    // The example's own files, not whatever else an ops engineer keeps beside them in connectors/.
+    const example = copyExampleWorkspace();
+    for (const name of ['connectors', 'mappings', 'consent.yaml'])
+      cpSync(path.join(example, name), path.join(context, name), { recursive: true });
     writeFileSync(path.join(context, 'identity.yaml'), 'threshold: 0.8\n');
     const inImage = loadWorkspace(buildApp(context), secrets);
     const inRepo = loadWorkspace(context, secrets);
@@ -82,7 +85,8 @@ describe('docker compose', () => {
       expect(service?.environment['AURUM_CONFIG_DIR']).toBe(inContainer);
       // By default the mount is this repository: the example workspace, every file of it.
       const defaultDir = path.join(repo, (hostSide ?? '').replace(/^\$\{AURUM_WORKSPACE:-(.*)\}$/, '$1'));
-      expect(loadWorkspace(defaultDir, secrets).purposes.declared.length).toBeGreaterThan(0);
+      // Secrets not required: a source an ops engineer added there, its secret unset here, is no problem of the mount.
+      expect(loadWorkspace(defaultDir, secrets, { requireEnv: false }).purposes.declared.length).toBeGreaterThan(0);
       expect(service?.environment['AURUM_HOST']).toBe('0.0.0.0');
     });
   }

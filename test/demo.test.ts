@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startCli } from './helpers/cli.ts';
+import { copyExampleWorkspace } from './helpers/workspace.ts';
 
 const repo = path.join(import.meta.dirname, '..');
 const children: ChildProcess[] = [];
@@ -32,7 +33,8 @@ describe('npm run demo', () => {
         PATH: process.env['PATH'] ?? '',
         ...demoEnv,
         AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'aurum-demo-')),
-        AURUM_CONFIG_DIR: repo,
+        // The example's files alone: a source an ops engineer added beside them would wait for its secret.
+        AURUM_CONFIG_DIR: copyExampleWorkspace(),
         PORT: '0',
         LOG_LEVEL: 'warn',
       },

@@ -6,8 +6,19 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, startCli } from './helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { writeWorkspace } from './helpers/workspace.ts';
 
 const repo = path.join(import.meta.dirname, '..');
+/**
+ * The hub's own workspace, not the example at the repo root (an ops engineer adds sources there).
+ * Its secrets are named as demo.env names them, so `npm start` fills them in from there.
+ */
+const configDir = writeWorkspace({
+  'connectors/support.yaml': 'type: webhook\nsecret: ${SUPPORT_WEBHOOK_SECRET}\n',
+  'connectors/erp.yaml': 'type: webhook\nsecret: ${ERP_WEBHOOK_SECRET}\n',
+  'mappings/support-user.yaml':
+    'source: support\nrecordId: id\nupdatedAt: updated_at\nprofile: |\n  { "name": { "full": name }, "emails": [email] }\n',
+});
 const children: ChildProcess[] = [];
 const databases: TestDatabase[] = [];
 afterAll(async () => {
@@ -19,10 +30,8 @@ const baseEnv = (dataDir: string, extra: Record<string, string> = {}) => ({
   PATH: process.env['PATH'] ?? '',
   AURUM_API_KEYS: 'admin:start-test-key-0123',
   AURUM_DATA_DIR: dataDir,
-  AURUM_CONFIG_DIR: repo,
-  MARKETING_WEBHOOK_SECRET: 'm'.repeat(16),
+  AURUM_CONFIG_DIR: configDir,
   SUPPORT_WEBHOOK_SECRET: 's'.repeat(16),
-  BILLING_WEBHOOK_SECRET: 'b'.repeat(16),
   ERP_WEBHOOK_SECRET: 'e'.repeat(16),
   PORT: '0',
   LOG_LEVEL: 'warn',
@@ -95,10 +104,17 @@ describe('aurum start on the embedded database', () => {
 describe('npm start', () => {
   it('stops the hub on SIGTERM to npm, releasing the data dir', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'aurum-data-'));
-    // demo.env fills in what is not set here; the environment wins over it.
+    // demo.env fills in what is not set here (the workspace's secrets); the environment wins over it (the workspace).
     const npm = spawn('npm', ['start'], {
       cwd: repo,
-      env: { PATH: process.env['PATH'] ?? '', HOME: tmpdir(), AURUM_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' },
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: tmpdir(),
+        AURUM_DATA_DIR: dataDir,
+        AURUM_CONFIG_DIR: configDir,
+        PORT: '0',
+        LOG_LEVEL: 'warn',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(npm);
@@ -132,7 +148,11 @@ describe('aurum migrate', () => {
 
   it('needs neither API keys nor webhook secrets: it serves no HTTP', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'migrate'], {
-      env: { PATH: process.env['PATH'] ?? '', AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'aurum-data-')), AURUM_CONFIG_DIR: repo },
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'aurum-data-')),
+        AURUM_CONFIG_DIR: configDir,
+      },
     });
     expect(stdout).toContain('migrations applied (pglite)');
   });
@@ -141,7 +161,11 @@ describe('aurum migrate', () => {
 describe('aurum train', () => {
   it('needs neither API keys nor webhook secrets: it reads stored records and identity.yaml', async () => {
     const failed = await promisify(execFile)(process.execPath, [CLI, 'train'], {
-      env: { PATH: process.env['PATH'] ?? '', AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'aurum-data-')), AURUM_CONFIG_DIR: repo },
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        AURUM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'aurum-data-')),
+        AURUM_CONFIG_DIR: configDir,
+      },
     }).catch((e: { code: number; stderr: string }) => e);
     // An empty database is the one thing it complains of.
     expect(failed).toMatchObject({ code: 1, stderr: 'aurum: training needs at least 2 records; the hub holds 0\n' });
