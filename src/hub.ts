@@ -17,6 +17,8 @@ import { type IngestJob, ingest } from './mapping/ingest-job.ts';
 import type { PipelineContext } from './pipeline-context.ts';
 import { jobFailure } from './queue/job-error.ts';
 import { QUEUES, startQueues } from './queue/queues.ts';
+import { rebuildStale, runRebuild } from './rebuild/run.ts';
+import type { RebuildJob } from './rebuild/store.ts';
 import { ModelCache } from './resolution/live-model.ts';
 import { runTraining, type TrainJob } from './resolution/train-job.ts';
 
@@ -63,6 +65,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     log.info({ sources: workspace.sources.size, mappings: workspace.mappings.length }, 'workspace reloaded');
     if (options.workers) {
       scheduleSyncs(boss, workspace).catch((error: unknown) => log.error({ error: safeError(error) }, 'sync schedules not updated'));
+      rebuildStale(ctx).catch((error: unknown) => log.error({ error: safeError(error) }, 'stale derived data not queued for rebuild'));
     }
   };
 
@@ -136,6 +139,10 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         if (failed) throw failed.reason;
       },
     );
+    await work<RebuildJob>(QUEUES.rebuild, { ...polling, batchSize: 1, localConcurrency: 1 }, async ([job]) => {
+      if (job) await runRebuild(ctx, job.data);
+    });
+    await rebuildStale(ctx);
     await work<BackfillJob>(QUEUES.backfill, { ...polling, batchSize: 1, localConcurrency: 1 }, async ([job]) => {
       if (job) await runBackfill(ctx, job.data);
     });

@@ -10,6 +10,7 @@ import { importRoutes } from '../intake/import-route.ts';
 import { webhookRoutes } from '../intake/webhook-route.ts';
 import { quarantineRoutes } from '../mapping/quarantine-routes.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { rebuildRoutes } from '../rebuild/routes.ts';
 import { identityRoutes } from '../resolution/identity-routes.ts';
 import { requireKey } from './auth.ts';
 import { ApiError, errorBody, handleError } from './errors.ts';
@@ -52,6 +53,7 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.route('/', importRoutes(ctx));
   app.route('/', accessRoutes(ctx));
   app.route('/', complianceRoutes(ctx));
+  app.route('/', rebuildRoutes(ctx));
   return app;
 }
 

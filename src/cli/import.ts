@@ -1,5 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { hubOf, reach } from './hub-client.ts';
 import { progressBar } from './progress.ts';
 
 export interface ImportOptions {
@@ -22,39 +23,12 @@ interface ImportView {
   progress: number;
 }
 
-const WHY: Record<string, string> = {
-  ECONNREFUSED: 'connection refused: nothing listens there',
-  ENOTFOUND: 'no such host',
-  EAI_AGAIN: 'the host name could not be resolved',
-  ETIMEDOUT: 'the connection timed out',
-  ECONNRESET: 'the connection was reset',
-  UND_ERR_SOCKET: 'the connection closed',
-  EHOSTUNREACH: 'no route to the host',
-};
-
-/**
- * fetch says only "fetch failed"; what failed is in its `cause`. Names the URL, the reason, and how
- * to point the CLI elsewhere, without the key.
- */
-async function reach(base: string, url: string, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const code = cause?.code;
-    const why = code ? `${code}, ${WHY[code] ?? cause?.message ?? 'network error'}` : (cause?.message ?? (error as Error).message);
-    throw new Error(`cannot reach the hub at ${base} (${why}). Is it running (aurum start)? Point to another with --url or AURUM_URL.`);
-  }
-}
-
 /**
  * `aurum import --source S FILE`: streams a CSV or NDJSON file to a running hub's
  * `POST /sources/:source/import`, with a progress bar of the upload, then of the pipeline.
  */
 export async function runImport(file: string, options: ImportOptions): Promise<void> {
-  const base = (options.url ?? process.env['AURUM_URL'] ?? `http://localhost:${process.env['PORT'] ?? 3000}`).replace(/\/+$/, '');
-  const key = options.key ?? process.env['AURUM_API_KEY'];
-  if (!key) throw new Error('give an API key: --key or AURUM_API_KEY');
+  const { base, key } = hubOf(options);
   const format = options.format ?? (/\.csv$/i.test(file) ? 'csv' : /\.(nd)?jsonl?$|\.ndjson$/i.test(file) ? 'ndjson' : undefined);
   if (!format) throw new Error(`cannot tell the format of ${file}: name it .csv or .ndjson, or say --format csv|ndjson`);
   const total = statSync(file).size;

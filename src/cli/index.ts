@@ -47,6 +47,16 @@ program
   .option('--no-progress', 'no progress bar')
   .action(async (file, options) => (await import('./import.ts')).runImport(file, options));
 program
+  .command('rebuild')
+  .description('derive the record keys and golden records again on a running hub (POST /rebuilds), with a progress bar')
+  .option('--kind <kind...>', 'keys, golden, or both (default: both)')
+  .option('--reason <text>', 'why, for GET /rebuilds')
+  .option('--wait', 'wait until every rebuild is done')
+  .option('--no-progress', 'no progress bar')
+  .option('--url <url>', 'the hub (default: AURUM_URL or http://localhost:$PORT)')
+  .option('--key <token>', 'an API key (default: AURUM_API_KEY)')
+  .action(async (options) => (await import('./rebuild.ts')).runRebuildCommand(options));
+program
   .command('evaluate')
   .description('pairwise precision, recall and F1 of clusters against a truth file, with the worst errors explained')
   .requiredOption('--clusters <file>', 'source,record_id,profile_id (from resolve)')

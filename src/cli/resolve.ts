@@ -6,7 +6,6 @@ import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
 import { loadWorkspace } from '../config/workspace.ts';
 import { resolveBatch } from '../resolution/probabilistic/batch.ts';
-import { BlockIndex } from '../resolution/probabilistic/block-index.ts';
 import { loadIdentityConfig } from '../resolution/probabilistic/config.ts';
 import { type Engine, engineFor, type LinkKey } from '../resolution/probabilistic/engine.ts';
 import { FeatureTableBuilder } from '../resolution/probabilistic/feature-table.ts';
@@ -84,7 +83,7 @@ async function resolveWith(
   const recordIds: string[] = [];
   const sources: string[] = [];
   const linkKeys: LinkKey[][] = [];
-  const blocks = new BlockIndex(engine.config);
+  const blocks = engine.blockIndex();
   let quarantined = 0;
   const pending: { file: string; source: string; lines: number[]; chunk: Promise<MappedChunk> }[] = [];
   const absorbNext = async () => {

@@ -594,3 +594,35 @@ export const lineageHistory = pgTable(
   },
   (t) => [index('lineage_history_profile_idx').on(t.profileId, t.version)],
 );
+
+/**
+ * Re-derivations of stored data after its definition changed: `keys` (the record keys that
+ * identity.yaml's rules make) and `golden` (golden records, after a source's priority changed). A
+ * rebuild walks its table in id order; `cursor` is the last id done, so a rebuild whose process died
+ * resumes where it stopped.
+ */
+export const rebuilds = pgTable(
+  'rebuilds',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    kind: text('kind').notNull(),
+    reason: text('reason').notNull(),
+    /** The hash of the definition it derives from: the next start compares the workspace's with it. */
+    definition: text('definition').notNull(),
+    status: text('status').notNull().default('queued'),
+    total: integer('total').notNull().default(0),
+    processed: integer('processed').notNull().default(0),
+    cursor: bigint('cursor', { mode: 'number' }).notNull().default(0),
+    error: text('error'),
+    createdAt: at('created_at').notNull().defaultNow(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+    finishedAt: at('finished_at'),
+  },
+  (t) => [
+    check('rebuilds_kind', sql`${t.kind} in ('keys', 'golden')`),
+    check('rebuilds_status', sql`${t.status} in ('queued', 'running', 'done', 'failed')`),
+    // One rebuild of a kind at a time: a second asked for meanwhile is the same one.
+    uniqueIndex('rebuilds_active_idx').on(t.kind).where(sql`${t.status} in ('queued', 'running')`),
+    index('rebuilds_kind_idx').on(t.kind, t.createdAt),
+  ],
+);

@@ -84,3 +84,15 @@ export async function loadLineage(db: Queryable, id: string): Promise<Record<str
 
 // The ledger is the consent module's table; kept importable from here for the profile routes and the export.
 export { type LedgerEntry, loadConsentLedger } from '../consent/ledger.ts';
+
+/** Live profiles (not merged away) after `afterSeq`, in creation order: a rebuild's next page. */
+export async function profilesAfter(db: Queryable, afterSeq: number, limit: number): Promise<{ seq: number; id: string }[]> {
+  return rowsOf<{ seq: string | number; id: string }>(
+    await db.execute(sql`select seq, id::text from profiles where merged_into is null and seq > ${afterSeq} order by seq limit ${limit}`),
+  ).map((r) => ({ seq: Number(r.seq), id: r.id }));
+}
+
+export async function countLiveProfiles(db: Queryable): Promise<number> {
+  const [row] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from profiles where merged_into is null`));
+  return Number(row?.n ?? 0);
+}

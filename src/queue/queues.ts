@@ -21,6 +21,8 @@ export const QUEUES = {
   hydrate: 'aurum-hydrate',
   /** a new destination → every qualifying profile, a page at a time → deliver */
   backfill: 'aurum-backfill',
+  /** derived data whose definition changed (keys, golden records) → derived again, a batch at a time */
+  rebuild: 'aurum-rebuild',
 } as const;
 
 /** The longest timeout a destination may set (`timeoutMs`). */
@@ -61,6 +63,8 @@ export function queueOptions(settings: Settings): Record<string, Omit<Queue, 'na
     // records its own failure and resumes from its cursor next time, so the job is not retried.
     [QUEUES.sync]: { ...leased, policy: 'exclusive', retryLimit: 0, expireInSeconds: 6 * 3600 },
     [QUEUES.backfill]: { ...leased, retryLimit: 5, retryDelay: 10, retryBackoff: true, expireInSeconds: 6 * 3600 },
+    // A rebuild resumes at its cursor when retried, so a retry repeats at most one batch.
+    [QUEUES.rebuild]: { ...leased, retryLimit: 20, retryDelay: 5, retryBackoff: true, retryDelayMax: 600, expireInSeconds: 12 * 3600 },
     // A vendor outage delays hydration: retried for about a day before the job fails for good.
     [QUEUES.hydrate]: { ...leased, notify: true, retryLimit: 30, retryDelay: 10, retryBackoff: true, retryDelayMax: 3600 },
   };

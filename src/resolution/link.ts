@@ -1,12 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { findTombstoned, keyKind, suppressRecords, tombstoneKeys } from '../compliance/tombstones.ts';
-import { rowsOf, type Tx } from '../db/database.ts';
+import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
 import { lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.ts';
 import type { Fragment } from '../mapping/apply.ts';
 import { enforceGuards } from './guards.ts';
 import { blockedValues, matchKeys, recordIdentity } from './keys.ts';
 import type { IdentityConfig } from './probabilistic/config.ts';
-import { engineFor, type Model } from './probabilistic/engine.ts';
+import { type Engine, engineFor, type Model } from './probabilistic/engine.ts';
 import { type LinkExplanation, type RecordRef, scoreCandidates } from './score-candidates.ts';
 
 export interface Merge {
@@ -451,4 +451,51 @@ async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; 
         ${textArray(consent.map((c) => c.fragment.mappingFile))}, ${textArray(consent.map((c) => c.fragment.mappingHash))})
       on conflict do nothing`);
   }
+}
+
+/** Every key stored for a record of `profile`: rule, identifier and blocking keys, those short enough to be keys. */
+function keysToStore(engine: Engine, profile: Fragment['profile'], blocked: ReadonlySet<string>): string[] {
+  const keys = new Set([
+    ...engine.linkKeys(profile).map((k) => k.key),
+    ...identifierKeys(profile, blocked).map((k) => k.key),
+    ...engine.blockingKeys(profile).map((k) => `b${k}`),
+  ]);
+  return [...keys].filter((k) => k.length <= MAX_KEY_LENGTH);
+}
+
+/**
+ * Derives again, from their stored fragments, the keys of up to `limit` live records with ids after
+ * `afterId` (`identity` has new rules). Under the resolution lock, so linking sees a record's old
+ * keys or its new ones, never none. Returns the last id done (null when none was left) and how many.
+ */
+export async function rederiveKeys(
+  tx: Tx,
+  identity: IdentityConfig,
+  afterId: number,
+  limit: number,
+): Promise<{ lastId: number | null; count: number }> {
+  await tx.execute(lockResolution());
+  const records = rowsOf<{ id: string | number; fragment: Fragment['profile'] }>(
+    await tx.execute(sql`
+      select id, fragment from source_records where id > ${afterId} and deleted_at is null order by id limit ${limit}`),
+  );
+  if (records.length === 0) return { lastId: null, count: 0 };
+  const engine = engineFor(identity);
+  const blocked = blockedValues(identity.blockedValues);
+  const pks = records.map((r) => String(r.id));
+  await tx.execute(sql`delete from record_keys where record_pk = any(${sql.param(pks)}::bigint[])`);
+  const keyRows = records.flatMap((r, i) => keysToStore(engine, r.fragment, blocked).map((key) => [key, pks[i] as string] as const));
+  if (keyRows.length > 0) {
+    await tx.execute(sql`
+      insert into record_keys (key, record_pk)
+      select * from unnest(${textArray(keyRows.map((k) => k[0]))}, ${sql.param(keyRows.map((k) => k[1]))}::bigint[])
+      on conflict do nothing`);
+  }
+  return { lastId: Number(records[records.length - 1]?.id), count: records.length };
+}
+
+/** Live records (not deleted by their source): what a rebuild of keys goes through. */
+export async function countLiveRecords(db: Queryable): Promise<number> {
+  const [row] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from source_records where deleted_at is null`));
+  return Number(row?.n ?? 0);
 }

@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { sql } from 'drizzle-orm';
 import { type Queryable, rowsOf } from '../db/database.ts';
+import { textArray } from '../db/sql.ts';
 import type { Profile } from '../mapping/profile.ts';
 import type { IdentityConfig } from './probabilistic/config.ts';
 import { engineFor, type Model } from './probabilistic/engine.ts';
+import { ruleId } from './probabilistic/features.ts';
 import { describeLevel } from './probabilistic/levels.ts';
 import { deserialise, type SerialisedModel, serialise } from './probabilistic/model-json.ts';
 
@@ -18,13 +20,26 @@ export interface StoredModel {
   model: Model;
 }
 
-/** What a model depends on: a model trained for other comparisons or blocking rules is not used. */
+/**
+ * What a model depends on: a model trained for other comparisons or blocking rules is not used. The
+ * rules count by content (`ruleId`), so listing them in another order keeps the model.
+ */
 export function configHash(config: IdentityConfig): string {
   const { comparisons, blocking, nicknames } = config;
   return createHash('sha256')
+    .update(JSON.stringify({ comparisons, blocking: blocking.map(ruleId).sort(), nicknames: nicknames ?? null }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** The hashes a stored model of this configuration may carry: `configHash`, and the one of models trained when rules counted by position. */
+function configHashes(config: IdentityConfig): string[] {
+  const { comparisons, blocking, nicknames } = config;
+  const byPosition = createHash('sha256')
     .update(JSON.stringify({ comparisons, blocking, nicknames: nicknames ?? null }))
     .digest('hex')
     .slice(0, 16);
+  return [configHash(config), byPosition];
 }
 
 export class TrainingError extends Error {
@@ -171,10 +186,11 @@ export class ModelCache {
 
   async #read(db: Queryable, config: IdentityConfig): Promise<StoredModel | undefined> {
     const hash = configHash(config);
+    const hashes = configHashes(config);
     const loaded = this.#loaded;
     if (loaded && loaded.hash === hash && Date.now() - loaded.at < this.#ttlMs) return loaded.value;
     const [latest] = rowsOf<{ id: string | number }>(
-      await db.execute(sql`select id from identity_models where config_hash = ${hash} order by id desc limit 1`),
+      await db.execute(sql`select id from identity_models where config_hash = any(${textArray(hashes)}) order by id desc limit 1`),
     );
     const id = latest ? Number(latest.id) : undefined;
     let value = loaded?.hash === hash && loaded.value?.id === id ? loaded.value : undefined;
@@ -221,7 +237,7 @@ export async function describeModel(db: Queryable, config: IdentityConfig) {
   }>(
     await db.execute(sql`
       select id, records, sampled, candidate_pairs, model, trained_by, trained_at from identity_models
-      where config_hash = ${configHash(config)} order by id desc limit 1`),
+      where config_hash = any(${textArray(configHashes(config))}) order by id desc limit 1`),
   );
   if (!row) return undefined;
   const { lambda, m, u, tf } = row.model;

@@ -7,7 +7,7 @@
  * (`compareHere`), or split over worker threads (`src/cli/resolve-pool.ts`).
  */
 import type { Profile } from '../../mapping/profile.ts';
-import { BlockIndex } from './block-index.ts';
+import type { BlockIndex } from './block-index.ts';
 import { clusterLinks, PairList, UnionFind } from './cluster.ts';
 import { comparePairs, type PatternCounts } from './compare-pairs.ts';
 import type { Engine, LinkKey, Model, Progress } from './engine.ts';
@@ -53,7 +53,7 @@ export interface BatchResult {
 export function describeRecords(engine: Engine, profiles: readonly Profile[]): BatchRecords {
   const table = new FeatureTableBuilder(engine.config.comparisons.length);
   const linkKeys: LinkKey[][] = [];
-  const blocks = new BlockIndex(engine.config);
+  const blocks = engine.blockIndex();
   for (const profile of profiles) {
     const described = engine.describe(profile);
     table.add(described.features);

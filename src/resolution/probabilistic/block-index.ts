@@ -1,5 +1,3 @@
-import type { IdentityConfig } from './config.ts';
-
 /**
  * Records by blocking key, filled record by record (a batch adds them as they are mapped), then
  * turned into candidate pairs: each pair once, with the rules that proposed it as a bit set. A pair
@@ -9,11 +7,15 @@ export class BlockIndex {
   readonly #blocks = new Map<string, number[]>();
   readonly #maxBlockSize: number;
   readonly #rules: number;
+  /** Each blocking rule's position by its id: a pair's code carries the position. */
+  readonly #ruleOf: Map<string, number>;
   #records = 0;
 
-  constructor(config: Pick<IdentityConfig, 'maxBlockSize' | 'blocking'>) {
-    this.#maxBlockSize = config.maxBlockSize;
-    this.#rules = config.blocking.length;
+  /** `ruleIds`: the blocking rules' ids (`ruleId`), in the order EM sessions number them. */
+  constructor(maxBlockSize: number, ruleIds: readonly string[]) {
+    this.#maxBlockSize = maxBlockSize;
+    this.#rules = ruleIds.length;
+    this.#ruleOf = new Map(ruleIds.map((id, i) => [id, i]));
   }
 
   /** Adds the next record's keys (`Engine.blockingKeys`). */
@@ -44,7 +46,9 @@ export class BlockIndex {
     let count = 0;
     for (const [blockKey, block] of this.#blocks) {
       if (block.length < 2 || block.length > this.#maxBlockSize) continue;
-      const rule = Number(blockKey.slice(0, blockKey.indexOf('\u0001')));
+      const rule = this.#ruleOf.get(blockKey.slice(0, blockKey.indexOf('\u0001')));
+      // A key of a rule this configuration no longer has (stored before it changed) proposes nothing.
+      if (rule === undefined) continue;
       for (let x = 0; x < block.length; x++) {
         for (let y = x + 1; y < block.length; y++) {
           if (count === codes.length) {

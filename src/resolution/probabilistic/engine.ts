@@ -5,7 +5,7 @@ import { comparePairs, type PatternCounts } from './compare-pairs.ts';
 import type { IdentityConfig } from './config.ts';
 import { estimateLambda, estimateMBySession } from './em.ts';
 import { type FeatureTable, FeatureTableBuilder } from './feature-table.ts';
-import { type KeyPart, keyPart, normaliseText, valuesOf } from './features.ts';
+import { type KeyPart, normaliseText, ruleId, ruleParts, valuesOf } from './features.ts';
 import { describeLevel, FieldComparator, levelOfIds, NULL_LEVEL } from './levels.ts';
 import { Nicknames } from './nicknames.ts';
 
@@ -63,21 +63,38 @@ export interface LinkKey {
 
 export type Progress = (stage: string, done: number, total: number) => void;
 
+/** A key rule, parsed: its id (see `ruleId`) and its parts in key order. */
+interface Rule {
+  id: string;
+  parts: KeyPart[];
+}
+
 export class Engine {
   readonly config: IdentityConfig;
   readonly nicknames: Nicknames;
   readonly #blocked: ReadonlySet<string>;
   readonly #comparators: FieldComparator[];
-  readonly #blockingRules: KeyPart[][];
-  readonly #deterministicRules: KeyPart[][];
+  readonly #blockingRules: Rule[];
+  readonly #deterministicRules: Rule[];
+  /** Each deterministic rule's id and how the explanation names it. */
+  readonly #deterministicNames: Map<string, string>;
 
   constructor(config: IdentityConfig, nicknames: Nicknames) {
     this.config = config;
     this.nicknames = nicknames;
     this.#blocked = blockedValues(config.blockedValues);
     this.#comparators = config.comparisons.map((c) => new FieldComparator(c.levels, nicknames));
-    this.#blockingRules = config.blocking.map((rule) => rule.map(keyPart));
-    this.#deterministicRules = config.deterministic.map((rule) => rule.map(keyPart));
+    this.#blockingRules = config.blocking.map((rule) => ({ id: ruleId(rule), parts: ruleParts(rule) }));
+    this.#deterministicRules = config.deterministic.map((rule) => ({ id: ruleId(rule), parts: ruleParts(rule) }));
+    this.#deterministicNames = new Map(config.deterministic.map((rule) => [ruleId(rule), rule.join('+')]));
+  }
+
+  /** An empty index of blocks, which knows each blocking key's rule by its id. */
+  blockIndex(): BlockIndex {
+    return new BlockIndex(
+      this.config.maxBlockSize,
+      this.#blockingRules.map((r) => r.id),
+    );
   }
 
   /** The values of every compared field of a profile. */
@@ -104,14 +121,14 @@ export class Engine {
   }
 
   /**
-   * The keys of a profile for each rule: `<rule index>\u0001<value>\u0001<value>…`, one for every
+   * The keys of a profile for each rule: `<rule id>\u0001<value>\u0001<value>…`, one for every
    * combination of the rule's fields' values.
    */
-  #keys(rules: readonly KeyPart[][], values: (field: string) => string[]): string[] {
+  #keys(rules: readonly Rule[], values: (field: string) => string[]): string[] {
     const out: string[] = [];
-    for (let r = 0; r < rules.length; r++) {
-      let parts: string[] = [`${r}`];
-      for (const part of rules[r] as KeyPart[]) {
+    for (const rule of rules) {
+      let parts: string[] = [rule.id];
+      for (const part of rule.parts) {
         const fieldValues = part.transform(values(part.field));
         if (fieldValues.length === 0) {
           parts = [];
@@ -301,7 +318,7 @@ export class Engine {
 
   /** Candidate pairs of records sharing a blocking key (see `BlockIndex`); `blockKeys[i]` are record i's keys. */
   candidatePairs(blockKeys: readonly (readonly string[])[]): { pairs: Float64Array; rulesOf: Uint32Array } {
-    const index = new BlockIndex(this.config);
+    const index = this.blockIndex();
     for (const keys of blockKeys) index.add(keys);
     return index.pairs();
   }
@@ -346,7 +363,7 @@ export class Engine {
   linkKeys(profile: Profile, values = this.#values(profile)): LinkKey[] {
     const out = this.#keys(this.#deterministicRules, values).map((key) => ({
       key: `d${key}`,
-      rule: (this.config.deterministic[Number(key.slice(0, key.indexOf('\u0001')))] ?? []).join('+'),
+      rule: this.#deterministicNames.get(key.slice(0, key.indexOf('\u0001'))) ?? '',
     }));
     for (const [system, id] of Object.entries(profile.externalIds ?? {})) {
       if (!this.#blocked.has(normaliseText(id))) out.push({ key: `ext:${system}:${id}`, rule: `externalIds.${system}` });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { doubleMetaphone } from 'double-metaphone';
 import type { Profile } from '../../mapping/profile.ts';
 
@@ -70,6 +71,21 @@ export interface KeyPart {
   field: string;
   transform: (values: readonly string[]) => readonly string[];
 }
+
+/**
+ * A rule's name in the keys it makes: a hash of its parts, sorted. Keys are stored with the records
+ * they come from, so a name by position would change when `identity.yaml` lists its rules (or a
+ * rule's parts) in another order, and stored records would silently stop matching.
+ */
+export function ruleId(rule: readonly string[]): string {
+  return createHash('sha256')
+    .update([...rule].sort().join('+'))
+    .digest('hex')
+    .slice(0, 10);
+}
+
+/** A rule's parts in the order its keys are built: sorted, as `ruleId` names them. */
+export const ruleParts = (rule: readonly string[]): KeyPart[] => [...rule].sort().map(keyPart);
 
 /** Parses a key rule's part once: `field` or `field:transform` (metaphone, year, prefixN). */
 export function keyPart(spec: string): KeyPart {

@@ -1,0 +1,66 @@
+import type { JSONSchemaType } from 'ajv';
+import { Hono } from 'hono';
+import type { AuthEnv } from '../api/auth.ts';
+import { ApiError } from '../api/errors.ts';
+import { allow } from '../api/roles.ts';
+import { bodyValidator, pageLimit } from '../api/validate.ts';
+import { isUuid } from '../db/sql.ts';
+import type { PipelineContext } from '../pipeline-context.ts';
+import { REBUILD_KINDS, type RebuildKind } from './definitions.ts';
+import { requestRebuilds } from './run.ts';
+import { getRebuild, listRebuilds, type Rebuild } from './store.ts';
+
+interface RebuildRequest {
+  kinds: RebuildKind[];
+  reason?: string;
+}
+
+const requestSchema: JSONSchemaType<RebuildRequest> = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kinds'],
+  properties: {
+    kinds: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...REBUILD_KINDS] } },
+    reason: { type: 'string', nullable: true, minLength: 1, maxLength: 500 },
+  },
+};
+const readRequest = bodyValidator(requestSchema);
+
+/** A rebuild as the API shows it: `progress` from 0 to 1. */
+const view = ({ definition: _definition, cursor: _cursor, ...r }: Rebuild) => ({
+  ...r,
+  progress: r.status === 'done' ? 1 : r.total > 0 ? Math.min(r.processed / r.total, 1) : 0,
+});
+
+/**
+ * Re-derivations of stored data (record keys, golden records). Who may call: ops and admin.
+ * - `GET /rebuilds?limit=&cursor=`: newest first, `{rebuilds: [{id, kind, reason, status, total, processed, progress, …}], next}`.
+ * - `GET /rebuilds/:id`: one of them.
+ * - `POST /rebuilds` `{kinds: ["keys", "golden"], reason?}`: rebuilds those kinds now;
+ *   a rebuild of a kind already queued or running is answered instead of a second one.
+ */
+export function rebuildRoutes(ctx: PipelineContext) {
+  return new Hono<AuthEnv>()
+    .get('/rebuilds', allow('ops'), async (c) => {
+      const limit = pageLimit(c, 50, 200);
+      const cursor = c.req.query('cursor');
+      if (cursor !== undefined && Number.isNaN(Date.parse(cursor)))
+        throw new ApiError('invalid_request', 'cursor is not one this route gave');
+      const page = await listRebuilds(ctx.database.db, limit + 1, cursor);
+      const shown = page.slice(0, limit);
+      const last = shown[shown.length - 1];
+      return c.json({ rebuilds: shown.map(view), next: page.length > limit && last ? last.createdAt : null });
+    })
+    .get('/rebuilds/:id', allow('ops'), async (c) => {
+      const id = c.req.param('id');
+      const rebuild = isUuid(id) ? await getRebuild(ctx.database.db, id) : undefined;
+      if (!rebuild) throw new ApiError('not_found', `there is no rebuild ${id}`);
+      return c.json(view(rebuild));
+    })
+    .post('/rebuilds', allow('ops'), async (c) => {
+      const input = await readRequest(c);
+      const caller = c.get('caller').name;
+      const rebuilds = await requestRebuilds(ctx, input.kinds, input.reason ?? `asked for by ${caller}`);
+      return c.json({ rebuilds: rebuilds.map(view) }, 202);
+    });
+}

@@ -1,0 +1,114 @@
+import { sql } from 'drizzle-orm';
+import type { Queryable, Tx } from '../db/database.ts';
+import { rowsOf } from '../db/database.ts';
+import type { PipelineContext } from '../pipeline-context.ts';
+import { QUEUES, sendInTx } from '../queue/queues.ts';
+import type { RebuildKind } from './definitions.ts';
+
+export type RebuildStatus = 'queued' | 'running' | 'done' | 'failed';
+
+export interface Rebuild {
+  id: string;
+  kind: RebuildKind;
+  reason: string;
+  definition: string;
+  status: RebuildStatus;
+  total: number;
+  processed: number;
+  cursor: number;
+  error: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface RebuildJob {
+  rebuildId: string;
+}
+
+// Aliased to the API's shape, so rows need no mapper.
+const COLUMNS = sql`id::text, kind, reason, definition, status, total, processed, cursor::float8 as cursor, error,
+  created_at as "createdAt", finished_at as "finishedAt"`;
+
+const normalise = (r: Rebuild): Rebuild => ({
+  ...r,
+  cursor: Number(r.cursor),
+  createdAt: new Date(r.createdAt).toISOString(),
+  finishedAt: r.finishedAt ? new Date(r.finishedAt).toISOString() : null,
+});
+
+/**
+ * Queues a rebuild of `kind`, with its job, in `tx`; a rebuild of that kind already queued or
+ * running is the one returned instead (it is started again with the newest definition when it ends:
+ * see `runRebuild`).
+ */
+export async function requestRebuild(
+  ctx: PipelineContext,
+  tx: Tx,
+  kind: RebuildKind,
+  reason: string,
+  definition: string,
+): Promise<Rebuild> {
+  const [created] = rowsOf<Rebuild>(
+    await tx.execute(sql`
+      insert into rebuilds (kind, reason, definition) values (${kind}, ${reason}, ${definition})
+      on conflict (kind) where status in ('queued', 'running') do nothing
+      returning ${COLUMNS}`),
+  );
+  if (created) {
+    await sendInTx(ctx.boss, tx, QUEUES.rebuild, { rebuildId: created.id } satisfies RebuildJob);
+    return normalise(created);
+  }
+  const [active] = rowsOf<Rebuild>(
+    await tx.execute(sql`select ${COLUMNS} from rebuilds where kind = ${kind} and status in ('queued', 'running')`),
+  );
+  return normalise(active as Rebuild);
+}
+
+/** Records that derived data of `kind` is current with `definition`, with nothing to rebuild (a new hub). */
+export async function recordCurrent(tx: Tx, kind: RebuildKind, definition: string): Promise<void> {
+  await tx.execute(sql`
+    insert into rebuilds (kind, reason, definition, status, finished_at)
+    values (${kind}, 'nothing stored yet', ${definition}, 'done', now())`);
+}
+
+/** The definition the data of `kind` was last derived from (or is being derived from), if any. */
+export async function lastDefinition(db: Queryable, kind: RebuildKind): Promise<string | undefined> {
+  const [row] = rowsOf<{ definition: string }>(
+    await db.execute(sql`
+      select definition from rebuilds where kind = ${kind} and status <> 'failed' order by created_at desc, id limit 1`),
+  );
+  return row?.definition;
+}
+
+export async function getRebuild(db: Queryable, id: string): Promise<Rebuild | undefined> {
+  const [row] = rowsOf<Rebuild>(await db.execute(sql`select ${COLUMNS} from rebuilds where id = ${id}::uuid`));
+  return row ? normalise(row) : undefined;
+}
+
+/** Newest first; `before` is the `createdAt` of the last one of the previous page. */
+export async function listRebuilds(db: Queryable, limit: number, before?: string): Promise<Rebuild[]> {
+  return rowsOf<Rebuild>(
+    await db.execute(sql`
+      select ${COLUMNS} from rebuilds ${before ? sql`where created_at < ${before}::timestamptz` : sql``}
+      order by created_at desc, id limit ${limit}`),
+  ).map(normalise);
+}
+
+export async function startRebuild(tx: Tx, id: string, total: number): Promise<void> {
+  await tx.execute(sql`
+    update rebuilds set status = 'running', total = greatest(total, ${total}), updated_at = now() where id = ${id}::uuid and status = 'queued'`);
+}
+
+/** Moves a rebuild's cursor past a batch done, in the batch's transaction. */
+export async function advanceRebuild(tx: Tx, id: string, cursor: number, done: number): Promise<void> {
+  await tx.execute(sql`
+    update rebuilds set cursor = ${cursor}, processed = processed + ${done}, total = greatest(total, processed + ${done}),
+      updated_at = now()
+    where id = ${id}::uuid`);
+}
+
+export async function finishRebuild(db: Queryable, id: string, error?: string): Promise<void> {
+  await db.execute(sql`
+    update rebuilds set status = ${error ? 'failed' : 'done'}, error = ${error ?? null}, finished_at = now(), updated_at = now()
+    where id = ${id}::uuid`);
+}
