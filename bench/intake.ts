@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     client: { type: 'string' },
+    /** The first person number of a client: each load gets people of its own. */
+    offset: { type: 'string', default: '0' },
   },
 });
 const secret = 'bench-secret-0123456789';
@@ -43,14 +45,15 @@ const secret = 'bench-secret-0123456789';
 // The load generator runs in a process of its own, so it never shares an event loop with the hub.
 if (args.client) {
   const batch = Number(args.batch);
-  let n = 0;
+  let n = Number(args.offset);
   const person = () => {
     n++;
     return {
       id: n,
       name: `Person ${n}`,
       email: `person${n}@bench.example`,
-      phone: `+4420794${String(n % 100000).padStart(5, '0')}`,
+      // London numbers, distinct for ten million people.
+      phone: `+44207${String(n % 10_000_000).padStart(7, '0')}`,
       updated_at: '2026-01-01T00:00:00Z',
       open_tickets: n % 3,
     };
@@ -103,8 +106,13 @@ const settings = parseSettings({
 const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, max: 20 });
 
 type LoadResult = { ok: number; non2xx: number; errors: number; timeouts: number; p50: number; p99: number };
+let loads = 0;
 function load(url: string): Promise<LoadResult> {
+  // A million people a load: no two loads send the same person.
+  const offset = String(loads++ * 1_000_000);
   const client = fork(import.meta.filename, [
+    '--offset',
+    offset,
     '--client',
     url,
     '--duration',
