@@ -81,6 +81,8 @@ export async function fanout(
     const planned: Planned[] = [];
     const newStates: { destinationId: string; profileId: string; status: 'sent' | 'suppressed'; hash: string }[] = [];
     const dropped: { destinationId: string; profileId: string }[] = [];
+    /** Ids merged away: nothing of theirs not yet sent may go after their merge. */
+    const retiredPairs: { destinationId: string; profileId: string }[] = [];
     for (const destination of destinations) {
       for (const change of changes) {
         if (change.event === 'profile.erased') {
@@ -104,7 +106,10 @@ export async function fanout(
         const state = states.get(`${destination.id}/${profile.id}`);
         const retired = change.event === 'profile.merged' ? change.merged : [];
         const retiredSent = retired.filter((id) => states.get(`${destination.id}/${id}`)?.status === 'sent');
-        for (const id of retired) dropped.push({ destinationId: destination.id, profileId: id });
+        for (const id of retired) {
+          dropped.push({ destinationId: destination.id, profileId: id });
+          retiredPairs.push({ destinationId: destination.id, profileId: id });
+        }
 
         if (qualifies(profile.consent, destination.purposes, defaultOf)) {
           if (change.event === 'profile.updated' && state?.status === 'sent' && state.golden_hash === hash) continue;
@@ -147,6 +152,7 @@ export async function fanout(
     }
     await saveStates(tx, newStates, dropped);
     const openUntil = new Map(destinations.map((d) => [d.id, d.circuit_open_until ? new Date(d.circuit_open_until) : null]));
+    await supersede(tx, [...planned, ...retiredPairs]);
     return enqueueDeliveries(ctx, tx, planned, openUntil);
   });
 }
@@ -193,6 +199,21 @@ async function saveStates(
       status = excluded.status, golden_hash = excluded.golden_hash, updated_at = now()`);
 }
 
+/**
+ * A newer version supersedes an older snapshot not yet sent, so that one is never sent after it;
+ * so does a merge, for the snapshots of the ids it retires (a retired id hears nothing after its
+ * merge; an erasure is the one exception). Merges and splits are not snapshots (they say which
+ * ids went where): they stay, and go first (see the order check in `send.ts`).
+ */
+async function supersede(tx: Tx, pairs: readonly { destinationId: string; profileId: string }[]) {
+  if (pairs.length === 0) return;
+  await tx.execute(sql`
+    update deliveries set status = 'superseded', next_attempt_at = null, updated_at = now()
+    where status in ('pending', 'retrying') and event in ('profile.updated', 'profile.suppressed')
+      and (destination_id, profile_id) in (
+        select * from unnest(${uuidArray(pairs.map((p) => p.destinationId))}, ${uuidArray(pairs.map((p) => p.profileId))}))`);
+}
+
 async function enqueueDeliveries(
   ctx: PipelineContext,
   tx: Tx,
@@ -202,12 +223,6 @@ async function enqueueDeliveries(
   if (planned.length === 0) return 0;
   const destinations = uuidArray(planned.map((p) => p.destinationId));
   const profiles = uuidArray(planned.map((p) => p.profileId));
-  // A newer version supersedes an older snapshot not yet sent, so that one is never sent after it.
-  // Merges and splits are not snapshots (they say which ids went where): they stay, and go first.
-  await tx.execute(sql`
-    update deliveries set status = 'superseded', next_attempt_at = null, updated_at = now()
-    where status in ('pending', 'retrying') and event in ('profile.updated', 'profile.suppressed')
-      and (destination_id, profile_id) in (select * from unnest(${destinations}, ${profiles}))`);
   const rows = rowsOf<{ id: string; destination_id: string }>(
     await tx.execute(sql`
       insert into deliveries (destination_id, profile_id, event, body, changed_at)

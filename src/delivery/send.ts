@@ -56,8 +56,9 @@ type Claim = { kind: 'send'; delivery: Claimed } | { kind: 'defer'; seconds: num
 
 /**
  * Sends one delivery: the stored bytes, signed. Before sending it checks, in order, that the
- * delivery is still live (not superseded, withdrawn or sent), that no older delivery of the same
- * profile to the same destination is in flight (order), that the destination's circuit is closed,
+ * delivery is still live (not superseded, withdrawn or sent), that it is no snapshot of a profile
+ * merged away since, that no older delivery of the same profile (or of one merged into it) to the
+ * same destination is in flight (order), that the destination's circuit is closed,
  * and that the profile still qualifies (consent at send time, by the ledger); and once more, by the
  * consent gate, as its body is about to leave. Failures are retried with exponential backoff and
  * jitter across the retry window, then kept as dead letters.
@@ -141,6 +142,7 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
         circuit_open_until: Date | string | null;
         consecutive_failures: number;
         probing: boolean;
+        retired: boolean;
         ahead: string | number;
         lease_left: number | string | null;
         updated_at: Date | string;
@@ -153,7 +155,9 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
           extract(epoch from d.updated_at + ${SENDING_LEASE} - now()) as lease_left,
           exists (select 1 from deliveries s where s.destination_id = d.destination_id and s.status = 'sending'
             and s.id <> d.id and s.updated_at > now() - ${SENDING_LEASE}) as probing,
-          (select count(*) from deliveries o where o.destination_id = d.destination_id and o.profile_id = d.profile_id
+          exists (select 1 from profiles p where p.id = d.profile_id and p.merged_into is not null) as retired,
+          (select count(*) from deliveries o where o.destination_id = d.destination_id
+             and o.profile_id in (select d.profile_id union all select r.id from profiles r where r.merged_into = d.profile_id)
              and o.id <> d.id and (o.created_at, o.id) < (d.created_at, d.id)
              and (o.status in ('pending', 'retrying') or (o.status = 'sending' and o.updated_at > now() - ${SENDING_LEASE}))
           ) as ahead
@@ -181,6 +185,14 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
     }
     // Sent, superseded by a newer version, withheld or withdrawn.
     if (!['pending', 'retrying'].includes(row.status)) return { kind: 'done' };
+    // A snapshot of a profile merged away since: its merge (queued or sent) is the last the destination
+    // hears of that id, so it must not arrive after it. The merge's fan-out supersedes such snapshots
+    // too; this one was claimed between the merge and its fan-out.
+    if (row.retired && row.event === 'profile.updated') {
+      await tx.execute(sql`
+        update deliveries set status = 'superseded', next_attempt_at = null, updated_at = now() where id = ${row.id}`);
+      return { kind: 'done' };
+    }
     const openUntil = row.circuit_open_until ? new Date(row.circuit_open_until).getTime() : 0;
     if (openUntil > Date.now()) return { kind: 'defer', seconds: (openUntil - Date.now()) / 1000 + Math.random() * 10 };
     // Half-open: the cooldown is over but the last attempts failed. One attempt at a time probes the
@@ -190,7 +202,8 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
       await holdBack(tx, row.destination_id, seconds);
       return { kind: 'defer', seconds: seconds + Math.random() * 10 };
     }
-    // Order: an older delivery of this profile to this destination goes first.
+    // Order: an older delivery of this profile, or of a profile merged into it since, to this
+    // destination goes first (a merge or split of a retired id, or its snapshot still in flight).
     if (Number(row.ahead) > 0) return { kind: 'defer', seconds: 1 };
     // Consent at send time: a delivery queued before a withdrawal must not go (checked again at the gate).
     if (!(await verdicts(ctx, tx, [row.id])).get(row.id)?.allowed) {
