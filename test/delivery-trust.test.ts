@@ -114,6 +114,50 @@ describe('per destination', () => {
   });
 });
 
+describe('field allowlist', () => {
+  it('sends nothing to a destination with an allowlist when only other fields change', async () => {
+    const minimal = await destination('/only-emails-name', { fields: ['emails', 'name'] });
+    await destination('/everything');
+    await crm({ id: 'fa-1', email: 'fa1@example.com', first_name: 'Fay', phone: '+447911123001' });
+    await waitFor(async () => at('/only-emails-name').length === 1 && at('/everything').length === 1);
+
+    // A new phone and company: a new version, news to a destination holding every field only.
+    await crm({ id: 'fa-1', email: 'fa1@example.com', first_name: 'Fay', phone: '+447911123002', company: 'Fay Ltd' });
+    await waitFor(async () => at('/everything').length === 2);
+    expect(at('/everything')[1]?.json.profile).toMatchObject({ phones: ['+447911123002'], version: 2 });
+    await t.settle();
+    expect(at('/only-emails-name')).toHaveLength(1);
+    expect((await deliveries(minimal.id)).map((d) => d['status'])).toEqual(['delivered']);
+
+    // A change to an allowlisted field is news.
+    await crm({ id: 'fa-1', email: 'fa1@example.com', first_name: 'Faye', phone: '+447911123002', company: 'Fay Ltd' });
+    await waitFor(async () => at('/only-emails-name').length === 2);
+    expect(at('/only-emails-name')[1]?.json.profile).toMatchObject({ name: { given: 'Faye' }, emails: ['fa1@example.com'] });
+    expect(at('/only-emails-name')[1]?.body).not.toContain('+447911123002');
+  });
+
+  it('refuses field names the golden record does not have, on POST and PATCH, naming them and the allowed ones', async () => {
+    const refused = await t.call('POST', '/destinations', { url: receiver.url('/misspelt'), fields: ['email', 'name', 'fullName'] });
+    expect(refused.status).toBe(422);
+    const { error } = (await refused.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('unknown_field');
+    expect(error.message).toContain('email, fullName');
+    for (const allowed of ['emails', 'phones', 'name', 'dateOfBirth', 'addresses', 'externalIds', 'attributes', 'consent', 'sources']) {
+      expect(error.message).toContain(allowed);
+    }
+    expect((await t.json<{ destinations: { url: string }[] }>('GET', '/destinations')).destinations.map((d) => d.url)).not.toContain(
+      receiver.url('/misspelt'),
+    );
+
+    const d = await destination('/spelt', { fields: ['emails'] });
+    const patched = await t.call('PATCH', `/destinations/${d.id}`, { fields: ['emails', 'phone'] });
+    expect(patched.status).toBe(422);
+    expect(await patched.json()).toMatchObject({ error: { code: 'unknown_field', message: expect.stringContaining('phone;') } });
+    expect((await t.json<Destination>('GET', `/destinations/${d.id}`))['fields']).toEqual(['emails']);
+    expect((await t.call('PATCH', `/destinations/${d.id}`, { fields: ['emails', 'phones', 'consent'] })).status).toBe(200);
+  });
+});
+
 describe('rate and timeout per destination', () => {
   it('spaces sends by the destination’s rateLimit, and gives up an attempt at its timeoutMs', async () => {
     const paced = await destination('/paced', { rateLimit: 5 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import { stringify } from 'safe-stable-stringify';
 import { qualifies } from '../consent/status.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { lockKeys, textArray, uuidArray } from '../db/sql.ts';
@@ -36,6 +37,14 @@ function minimise<T extends Record<string, unknown>>(profile: T, fields: readonl
   const kept: Record<string, unknown> = { id: profile['id'], version: profile['version'], updatedAt: profile['updatedAt'] };
   for (const field of fields) if (field in profile) kept[field] = profile[field];
   return kept;
+}
+
+/** What a destination with an allowlist holds of a profile: the allowlisted fields' values, in a stable form. */
+function allowlistHash(profile: Record<string, unknown>, fields: readonly string[]): string {
+  const held = Object.fromEntries([...fields].sort().map((field) => [field, profile[field] ?? null]));
+  return createHash('sha256')
+    .update(stringify(held) ?? '')
+    .digest('hex');
 }
 
 /**
@@ -101,8 +110,9 @@ export async function fanout(
         if (!profile) continue; // merged away since: the survivor's own change covers it
         const { hash: fullHash, ...fullProfile } = profile;
         const publicProfile = minimise(fullProfile, destination.fields);
-        // With an allowlist, only a change to the fields it sends is news to the destination.
-        const hash = destination.fields ? createHash('sha256').update(JSON.stringify(publicProfile)).digest('hex') : fullHash;
+        // With an allowlist, only a change to the fields it sends is news to the destination: the
+        // version and time change with every field, so they are left out of the hash.
+        const hash = destination.fields ? allowlistHash(fullProfile, destination.fields) : fullHash;
         const state = states.get(`${destination.id}/${profile.id}`);
         const retired = change.event === 'profile.merged' ? change.merged : [];
         const retiredSent = retired.filter((id) => states.get(`${destination.id}/${id}`)?.status === 'sent');

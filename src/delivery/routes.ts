@@ -7,6 +7,7 @@ import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { type Db, rowsOf } from '../db/database.ts';
 import { isUuid, textArray } from '../db/sql.ts';
+import { GOLDEN_FIELDS } from '../golden/build.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { MAX_DESTINATION_TIMEOUT_MS, QUEUES, txAdapter } from '../queue/queues.ts';
 import { backfillProgress, startBackfill } from './backfill.ts';
@@ -108,6 +109,15 @@ export function destinationRoutes(ctx: PipelineContext) {
     return row;
   };
   const check = async (input: Partial<DestinationSettings>) => {
+    // A misspelt field (`email` for `emails`) would send the destination nothing of it, silently.
+    const unknownFields = (input.fields ?? []).filter((f) => !GOLDEN_FIELDS.includes(f));
+    if (unknownFields.length > 0) {
+      throw new ApiError(
+        'unknown_field',
+        `fields not in the golden record: ${unknownFields.join(', ')}; the fields are ${GOLDEN_FIELDS.join(', ')} ` +
+          '(id, version and updatedAt are always sent)',
+      );
+    }
     const purposes = ctx.workspace().purposes;
     const unknown = (input.purposes ?? []).filter((p) => !purposes.known(p));
     if (unknown.length > 0) throw new ApiError('invalid_request', `purposes not declared in consent.yaml: ${unknown.join(', ')}`);
