@@ -162,7 +162,7 @@ export async function fanout(
     }
     await saveStates(tx, newStates, dropped);
     const openUntil = new Map(destinations.map((d) => [d.id, d.circuit_open_until ? new Date(d.circuit_open_until) : null]));
-    await supersede(tx, [...planned, ...retiredPairs]);
+    await supersede(tx, planned, retiredPairs);
     return enqueueDeliveries(ctx, tx, planned, openUntil);
   });
 }
@@ -209,19 +209,27 @@ async function saveStates(
       status = excluded.status, golden_hash = excluded.golden_hash, updated_at = now()`);
 }
 
+type Pair = { destinationId: string; profileId: string };
+
 /**
- * A newer version supersedes an older snapshot not yet sent, so that one is never sent after it;
- * so does a merge, for the snapshots of the ids it retires (a retired id hears nothing after its
- * merge; an erasure is the one exception). Merges and splits are not snapshots (they say which
- * ids went where): they stay, and go first (see the order check in `send.ts`).
+ * A newer version supersedes an older snapshot (or suppression) not yet sent, so that one is never
+ * sent after it; a merge supersedes the snapshots of the ids it retires, so a retired id hears
+ * nothing after its merge (an erasure is the one exception). Merges, splits and a retired id's
+ * suppression stay: they say which ids went where, or that one must be deleted, and go first (see
+ * the order check in `send.ts`).
  */
-async function supersede(tx: Tx, pairs: readonly { destinationId: string; profileId: string }[]) {
-  if (pairs.length === 0) return;
+async function supersede(tx: Tx, planned: readonly Pair[], retired: readonly Pair[]) {
+  const pairs = (list: readonly Pair[]) =>
+    sql`(destination_id, profile_id) in (
+      select * from unnest(${uuidArray(list.map((p) => p.destinationId))}, ${uuidArray(list.map((p) => p.profileId))}))`;
+  const superseded = [
+    ...(planned.length > 0 ? [sql`(event in ('profile.updated', 'profile.suppressed') and ${pairs(planned)})`] : []),
+    ...(retired.length > 0 ? [sql`(event = 'profile.updated' and ${pairs(retired)})`] : []),
+  ];
+  if (superseded.length === 0) return;
   await tx.execute(sql`
     update deliveries set status = 'superseded', next_attempt_at = null, updated_at = now()
-    where status in ('pending', 'retrying') and event in ('profile.updated', 'profile.suppressed')
-      and (destination_id, profile_id) in (
-        select * from unnest(${uuidArray(pairs.map((p) => p.destinationId))}, ${uuidArray(pairs.map((p) => p.profileId))}))`);
+    where status in ('pending', 'retrying') and (${sql.join(superseded, sql` or `)})`);
 }
 
 async function enqueueDeliveries(
