@@ -68,7 +68,8 @@ describe('signatures', () => {
       expect(response.status).toBe(200);
       const body = (await response.json()) as Destination;
       expect(body.secret).not.toBe(d.secret);
-      expect(Date.parse(body['previousSecretValidUntil'])).toBeGreaterThan(Date.now() + 3500_000);
+      // The overlap runs from the rotation, by the database's clock: exactly the hour asked for.
+      expect(Date.parse(body['previousSecretValidUntil']) - Date.parse(body['updatedAt'])).toBe(3600_000);
       return body.secret;
     };
     const [ghNew, stdNew] = [await rotated(gh), await rotated(std)];
@@ -166,15 +167,15 @@ describe('rate and timeout per destination', () => {
     const records = Array.from({ length: 6 }, (_, i) => ({ id: `rt-${i}`, email: `rt${i}@example.com` }));
     expect((await t.postWebhook('crm', JSON.stringify(records))).status).toBe(202);
     await waitFor(async () => at('/paced').filter((r) => r.json.profile?.emails?.[0]?.startsWith('rt')).length === 6);
-    // An attempt's time is when the rate limiter let it go, by the limiter's own clock: five a
-    // second means each of the six was let go a fifth of a second after the one before, at least.
-    // (A slow machine only widens the gaps; a limiter that let a burst through narrows them.)
-    const times = (await deliveries(paced.id))
+    // An attempt's time is the slot the rate limiter gave it (the next free one, a fifth of a second
+    // after the one taken before it, at five a second): the schedule the hub wrote, not a clock read
+    // by the test. A limiter that let a burst through would have given out slots closer together.
+    const slots = (await deliveries(paced.id))
       .flatMap((d) => d['attempts'].map((a: { at: string }) => Date.parse(a.at)))
       .sort((a: number, b: number) => a - b);
-    expect(times).toHaveLength(6);
-    const gaps = times.slice(1).map((time: number, i: number) => time - (times[i] as number));
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(200);
+    expect(slots).toHaveLength(6);
+    const spacing = slots.slice(1).map((slot: number, i: number) => slot - (slots[i] as number));
+    expect(Math.min(...spacing)).toBeGreaterThanOrEqual(200);
 
     await waitFor(async () =>
       (await deliveries(sluggish.id)).some((d) => d['attempts'].some((a: { error: string }) => a.error?.includes('timed out'))),
@@ -235,11 +236,19 @@ describe('ordering, consent at send time, retries', () => {
       40_000,
     );
     const { deadLetters } = await t.json<{ deadLetters: Record<string, any>[] }>('GET', `/destinations/${d.id}/dead-letters`);
-    // The first attempt and three retries (AURUM_DELIVERY_RETRY_LIMIT=3), each further apart.
-    const attempts = deadLetters[0]?.['attempts'] as { at: string }[];
-    expect(attempts).toHaveLength(4);
-    const gaps = attempts.slice(1).map((a, i) => Date.parse(a.at) - Date.parse(attempts[i]?.at as string));
-    expect(gaps[2]).toBeGreaterThan(gaps[0] as number);
+    // The first attempt and three retries (AURUM_DELIVERY_RETRY_LIMIT=3), each scheduled further
+    // out: the backoff each failure chose (AURUM_DELIVERY_RETRY_DELAY=1 s, doubling, times a jitter
+    // in [0.5, 1)), and none after the last.
+    const attempts = deadLetters[0]?.['attempts'] as { attempt: number; retryDelayMs: number | null }[];
+    expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3, 4]);
+    const [first, second, third, last] = attempts.map((a) => a.retryDelayMs);
+    expect(first).toBeGreaterThanOrEqual(500);
+    expect(first).toBeLessThan(1000);
+    expect(second).toBeGreaterThanOrEqual(1000);
+    expect(second).toBeLessThan(2000);
+    expect(third).toBeGreaterThanOrEqual(2000);
+    expect(third).toBeLessThan(4000);
+    expect(last).toBeNull();
     // Eight failures in a row: the circuit is open.
     const state = await t.json<Destination>('GET', `/destinations/${d.id}`);
     expect(state['circuit']).toMatchObject({ state: 'open', consecutiveFailures: 8 });

@@ -251,13 +251,20 @@ async function listDeliveries(db: Db, destinationId: string, status: string | un
     created_at: Date | string;
     delivered_at: Date | string | null;
     next_attempt_at: Date | string | null;
-    attempt_log: { attempt: number; at: string; statusCode: number | null; error: string | null; durationMs: number }[];
+    attempt_log: {
+      attempt: number;
+      at: string;
+      statusCode: number | null;
+      error: string | null;
+      durationMs: number;
+      retryDelayMs: number | null;
+    }[];
   }>(
     await db.execute(sql`
       select d.id, d.profile_id, d.event, d.status, d.attempts, d.last_status_code, d.last_error, d.created_at, d.delivered_at,
         d.next_attempt_at,
         coalesce((select json_agg(json_build_object('attempt', a.attempt, 'at', a.at, 'statusCode', a.status_code,
-          'error', a.error, 'durationMs', a.duration_ms) order by a.attempt)
+          'error', a.error, 'durationMs', a.duration_ms, 'retryDelayMs', a.retry_delay_ms) order by a.attempt)
           from delivery_attempts a where a.delivery_id = d.id), '[]'::json) as attempt_log
       from deliveries d
       where d.destination_id = ${destinationId} ${status ? sql`and d.status = ${status}` : sql``}
