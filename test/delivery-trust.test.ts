@@ -68,7 +68,8 @@ describe('signatures', () => {
       expect(response.status).toBe(200);
       const body = (await response.json()) as Destination;
       expect(body.secret).not.toBe(d.secret);
-      expect(Date.parse(body['previousSecretValidUntil'])).toBeGreaterThan(Date.now() + 3500_000);
+      // The overlap runs from the rotation, by the database's clock: exactly the hour asked for.
+      expect(Date.parse(body['previousSecretValidUntil']) - Date.parse(body['updatedAt'])).toBe(3600_000);
       return body.secret;
     };
     const [ghNew, stdNew] = [await rotated(gh), await rotated(std)];
@@ -114,6 +115,50 @@ describe('per destination', () => {
   });
 });
 
+describe('field allowlist', () => {
+  it('sends nothing to a destination with an allowlist when only other fields change', async () => {
+    const minimal = await destination('/only-emails-name', { fields: ['emails', 'name'] });
+    await destination('/everything');
+    await crm({ id: 'fa-1', email: 'fa1@example.com', first_name: 'Fay', phone: '+447911123001' });
+    await waitFor(async () => at('/only-emails-name').length === 1 && at('/everything').length === 1);
+
+    // A new phone and company: a new version, news to a destination holding every field only.
+    await crm({ id: 'fa-1', email: 'fa1@example.com', first_name: 'Fay', phone: '+447911123002', company: 'Fay Ltd' });
+    await waitFor(async () => at('/everything').length === 2);
+    expect(at('/everything')[1]?.json.profile).toMatchObject({ phones: ['+447911123002'], version: 2 });
+    await t.settle();
+    expect(at('/only-emails-name')).toHaveLength(1);
+    expect((await deliveries(minimal.id)).map((d) => d['status'])).toEqual(['delivered']);
+
+    // A change to an allowlisted field is news.
+    await crm({ id: 'fa-1', email: 'fa1@example.com', first_name: 'Faye', phone: '+447911123002', company: 'Fay Ltd' });
+    await waitFor(async () => at('/only-emails-name').length === 2);
+    expect(at('/only-emails-name')[1]?.json.profile).toMatchObject({ name: { given: 'Faye' }, emails: ['fa1@example.com'] });
+    expect(at('/only-emails-name')[1]?.body).not.toContain('+447911123002');
+  });
+
+  it('refuses field names the golden record does not have, on POST and PATCH, naming them and the allowed ones', async () => {
+    const refused = await t.call('POST', '/destinations', { url: receiver.url('/misspelt'), fields: ['email', 'name', 'fullName'] });
+    expect(refused.status).toBe(422);
+    const { error } = (await refused.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('unknown_field');
+    expect(error.message).toContain('email, fullName');
+    for (const allowed of ['emails', 'phones', 'name', 'dateOfBirth', 'addresses', 'externalIds', 'attributes', 'consent', 'sources']) {
+      expect(error.message).toContain(allowed);
+    }
+    expect((await t.json<{ destinations: { url: string }[] }>('GET', '/destinations')).destinations.map((d) => d.url)).not.toContain(
+      receiver.url('/misspelt'),
+    );
+
+    const d = await destination('/spelt', { fields: ['emails'] });
+    const patched = await t.call('PATCH', `/destinations/${d.id}`, { fields: ['emails', 'phone'] });
+    expect(patched.status).toBe(422);
+    expect(await patched.json()).toMatchObject({ error: { code: 'unknown_field', message: expect.stringContaining('phone;') } });
+    expect((await t.json<Destination>('GET', `/destinations/${d.id}`))['fields']).toEqual(['emails']);
+    expect((await t.call('PATCH', `/destinations/${d.id}`, { fields: ['emails', 'phones', 'consent'] })).status).toBe(200);
+  });
+});
+
 describe('rate and timeout per destination', () => {
   it('spaces sends by the destination’s rateLimit, and gives up an attempt at its timeoutMs', async () => {
     const paced = await destination('/paced', { rateLimit: 5 });
@@ -122,15 +167,15 @@ describe('rate and timeout per destination', () => {
     const records = Array.from({ length: 6 }, (_, i) => ({ id: `rt-${i}`, email: `rt${i}@example.com` }));
     expect((await t.postWebhook('crm', JSON.stringify(records))).status).toBe(202);
     await waitFor(async () => at('/paced').filter((r) => r.json.profile?.emails?.[0]?.startsWith('rt')).length === 6);
-    // An attempt's time is when the rate limiter let it go, by the limiter's own clock: five a
-    // second means each of the six was let go a fifth of a second after the one before, at least.
-    // (A slow machine only widens the gaps; a limiter that let a burst through narrows them.)
-    const times = (await deliveries(paced.id))
+    // An attempt's time is the slot the rate limiter gave it (the next free one, a fifth of a second
+    // after the one taken before it, at five a second): the schedule the hub wrote, not a clock read
+    // by the test. A limiter that let a burst through would have given out slots closer together.
+    const slots = (await deliveries(paced.id))
       .flatMap((d) => d['attempts'].map((a: { at: string }) => Date.parse(a.at)))
       .sort((a: number, b: number) => a - b);
-    expect(times).toHaveLength(6);
-    const gaps = times.slice(1).map((time: number, i: number) => time - (times[i] as number));
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(200);
+    expect(slots).toHaveLength(6);
+    const spacing = slots.slice(1).map((slot: number, i: number) => slot - (slots[i] as number));
+    expect(Math.min(...spacing)).toBeGreaterThanOrEqual(200);
 
     await waitFor(async () =>
       (await deliveries(sluggish.id)).some((d) => d['attempts'].some((a: { error: string }) => a.error?.includes('timed out'))),
@@ -191,11 +236,19 @@ describe('ordering, consent at send time, retries', () => {
       40_000,
     );
     const { deadLetters } = await t.json<{ deadLetters: Record<string, any>[] }>('GET', `/destinations/${d.id}/dead-letters`);
-    // The first attempt and three retries (AURUM_DELIVERY_RETRY_LIMIT=3), each further apart.
-    const attempts = deadLetters[0]?.['attempts'] as { at: string }[];
-    expect(attempts).toHaveLength(4);
-    const gaps = attempts.slice(1).map((a, i) => Date.parse(a.at) - Date.parse(attempts[i]?.at as string));
-    expect(gaps[2]).toBeGreaterThan(gaps[0] as number);
+    // The first attempt and three retries (AURUM_DELIVERY_RETRY_LIMIT=3), each scheduled further
+    // out: the backoff each failure chose (AURUM_DELIVERY_RETRY_DELAY=1 s, doubling, times a jitter
+    // in [0.5, 1)), and none after the last.
+    const attempts = deadLetters[0]?.['attempts'] as { attempt: number; retryDelayMs: number | null }[];
+    expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3, 4]);
+    const [first, second, third, last] = attempts.map((a) => a.retryDelayMs);
+    expect(first).toBeGreaterThanOrEqual(500);
+    expect(first).toBeLessThan(1000);
+    expect(second).toBeGreaterThanOrEqual(1000);
+    expect(second).toBeLessThan(2000);
+    expect(third).toBeGreaterThanOrEqual(2000);
+    expect(third).toBeLessThan(4000);
+    expect(last).toBeNull();
     // Eight failures in a row: the circuit is open.
     const state = await t.json<Destination>('GET', `/destinations/${d.id}`);
     expect(state['circuit']).toMatchObject({ state: 'open', consecutiveFailures: 8 });

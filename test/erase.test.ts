@@ -72,6 +72,7 @@ describe('POST /profiles/:id/erase', () => {
   let id: string;
   let other: string;
   let erasureId: string;
+  let retiredIds: string[];
 
   it('erases the person from every table and column, keeps others, and tells every destination', async () => {
     const everything = await t.json<{ id: string; secret: string }>('POST', '/destinations', { url: receiver.url('/all') });
@@ -147,6 +148,7 @@ describe('POST /profiles/:id/erase', () => {
     // Six raw records: both versions of zq-1 and of zq-2, sq-1, and the quarantined sq-2.
     expect(result).toMatchObject({ id, records: 3, rawRecords: 6, retiredIds: [id === alt ? expect.any(String) : alt] });
     erasureId = result['erasureId'];
+    retiredIds = result['retiredIds'];
     await t.settle();
 
     for (const value of ERASED) expect(await scan(value), value).toEqual([]);
@@ -154,8 +156,10 @@ describe('POST /profiles/:id/erase', () => {
     expect(await scan('Otherson')).toContain('public.raw_records');
 
     for (const path of ['/all', '/marketing']) {
-      await waitFor(async () => receiver.received.some((r) => r.path === path && r.json.event === 'profile.erased'));
-      const erased = receiver.received.find((r) => r.path === path && r.json.event === 'profile.erased');
+      // The profile's own erasure (each retired id hears its own too: see the next test).
+      const own = (r: (typeof receiver.received)[number]) => r.path === path && r.json.event === 'profile.erased' && r.json.id === id;
+      await waitFor(async () => receiver.received.some(own));
+      const erased = receiver.received.find(own);
       expect(erased?.json).toEqual({ event: 'profile.erased', id });
       expect(erased?.signatureValid).toBe(true);
     }
@@ -175,6 +179,22 @@ describe('POST /profiles/:id/erase', () => {
         details: expect.objectContaining({ erasure: erasureId, records: 3 }),
       }),
     ]);
+  });
+
+  it('tells every destination of the erasure of each id merged into the profile too', async () => {
+    expect(retiredIds).toHaveLength(1);
+    for (const path of ['/all', '/marketing']) {
+      for (const retired of retiredIds) {
+        await waitFor(async () =>
+          receiver.received.some((r) => r.path === path && r.json.event === 'profile.erased' && r.json.id === retired),
+        );
+      }
+      const erased = receiver.received.filter((r) => r.path === path && r.json.event === 'profile.erased');
+      expect(erased.map((r) => r.json).sort((a, b) => a.id.localeCompare(b.id))).toEqual(
+        [id, ...retiredIds].sort().map((erasedId) => ({ event: 'profile.erased', id: erasedId })),
+      );
+      expect(erased.every((r) => r.signatureValid)).toBe(true);
+    }
   });
 
   it('vacuums the tables it emptied once the erasure has committed', async () => {

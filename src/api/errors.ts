@@ -35,6 +35,7 @@ export const ERROR_STATUS = {
   not_pullable: 422,
   invalid_config: 422,
   destination_private: 422,
+  unknown_field: 422,
   internal: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 

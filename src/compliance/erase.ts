@@ -43,7 +43,8 @@ interface Member {
  * - the bodies of its deliveries, emptied, and those not yet sent withdrawn with their jobs;
  * - the record ids in its merge history, removed.
  * It keeps salted hashes of the identifiers, so a later record of the person is suppressed rather
- * than re-create them; the erasure is audited, and every destination hears `profile.erased`.
+ * than re-create them; the erasure is audited, and every destination hears `profile.erased` for
+ * the profile and for each id merged into it.
  * After it commits, the tables it emptied are vacuumed (see `vacuumErased`).
  */
 export async function eraseProfile(
@@ -119,7 +120,10 @@ export async function eraseProfile(
       reason: actor.reason,
       details: { erasure: erasureId, records: members.length, rawRecords: rawIds.length, identifiers: keys.length },
     });
-    await sendInTx(ctx.boss, tx, QUEUES.fanout, { changes: [{ profileId: id, event: 'profile.erased' }] });
+    // A destination may hold the person under an id merged away since (sent before the merge): every id is erased.
+    await sendInTx(ctx.boss, tx, QUEUES.fanout, {
+      changes: profileIds.map((profileId) => ({ profileId, event: 'profile.erased' as const })),
+    });
     return {
       id,
       erasureId,

@@ -347,6 +347,11 @@ export const destinations = pgTable(
     /** Circuit breaker: failures in a row, and until when no attempt is made. */
     consecutiveFailures: integer('consecutive_failures').notNull().default(0),
     circuitOpenUntil: at('circuit_open_until'),
+    /**
+     * Rate limiter, shared by every hub process: when the latest send was (or is to be) let go, by
+     * the database's clock. A send takes the next slot, `1 / rate_limit` s after it, in one update.
+     */
+    rateSlotAt: at('rate_slot_at'),
     createdAt: at('created_at').notNull().defaultNow(),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
@@ -424,6 +429,8 @@ export const deliveryAttempts = pgTable(
     statusCode: integer('status_code'),
     error: text('error'),
     durationMs: integer('duration_ms').notNull(),
+    /** The backoff chosen after this attempt failed; null: no retry (delivered, or given up). */
+    retryDelayMs: integer('retry_delay_ms'),
   },
   (t) => [index('delivery_attempts_delivery_idx').on(t.deliveryId)],
 );

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import { stringify } from 'safe-stable-stringify';
 import { qualifies } from '../consent/status.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { lockKeys, textArray, uuidArray } from '../db/sql.ts';
@@ -36,6 +37,14 @@ function minimise<T extends Record<string, unknown>>(profile: T, fields: readonl
   const kept: Record<string, unknown> = { id: profile['id'], version: profile['version'], updatedAt: profile['updatedAt'] };
   for (const field of fields) if (field in profile) kept[field] = profile[field];
   return kept;
+}
+
+/** What a destination with an allowlist holds of a profile: the allowlisted fields' values, in a stable form. */
+function allowlistHash(profile: Record<string, unknown>, fields: readonly string[]): string {
+  const held = Object.fromEntries([...fields].sort().map((field) => [field, profile[field] ?? null]));
+  return createHash('sha256')
+    .update(stringify(held) ?? '')
+    .digest('hex');
 }
 
 /**
@@ -81,6 +90,8 @@ export async function fanout(
     const planned: Planned[] = [];
     const newStates: { destinationId: string; profileId: string; status: 'sent' | 'suppressed'; hash: string }[] = [];
     const dropped: { destinationId: string; profileId: string }[] = [];
+    /** Ids merged away: nothing of theirs not yet sent may go after their merge. */
+    const retiredPairs: { destinationId: string; profileId: string }[] = [];
     for (const destination of destinations) {
       for (const change of changes) {
         if (change.event === 'profile.erased') {
@@ -99,12 +110,16 @@ export async function fanout(
         if (!profile) continue; // merged away since: the survivor's own change covers it
         const { hash: fullHash, ...fullProfile } = profile;
         const publicProfile = minimise(fullProfile, destination.fields);
-        // With an allowlist, only a change to the fields it sends is news to the destination.
-        const hash = destination.fields ? createHash('sha256').update(JSON.stringify(publicProfile)).digest('hex') : fullHash;
+        // With an allowlist, only a change to the fields it sends is news to the destination: the
+        // version and time change with every field, so they are left out of the hash.
+        const hash = destination.fields ? allowlistHash(fullProfile, destination.fields) : fullHash;
         const state = states.get(`${destination.id}/${profile.id}`);
         const retired = change.event === 'profile.merged' ? change.merged : [];
         const retiredSent = retired.filter((id) => states.get(`${destination.id}/${id}`)?.status === 'sent');
-        for (const id of retired) dropped.push({ destinationId: destination.id, profileId: id });
+        for (const id of retired) {
+          dropped.push({ destinationId: destination.id, profileId: id });
+          retiredPairs.push({ destinationId: destination.id, profileId: id });
+        }
 
         if (qualifies(profile.consent, destination.purposes, defaultOf)) {
           if (change.event === 'profile.updated' && state?.status === 'sent' && state.golden_hash === hash) continue;
@@ -147,6 +162,7 @@ export async function fanout(
     }
     await saveStates(tx, newStates, dropped);
     const openUntil = new Map(destinations.map((d) => [d.id, d.circuit_open_until ? new Date(d.circuit_open_until) : null]));
+    await supersede(tx, planned, retiredPairs);
     return enqueueDeliveries(ctx, tx, planned, openUntil);
   });
 }
@@ -193,6 +209,29 @@ async function saveStates(
       status = excluded.status, golden_hash = excluded.golden_hash, updated_at = now()`);
 }
 
+type Pair = { destinationId: string; profileId: string };
+
+/**
+ * A newer version supersedes an older snapshot (or suppression) not yet sent, so that one is never
+ * sent after it; a merge supersedes the snapshots of the ids it retires, so a retired id hears
+ * nothing after its merge (an erasure is the one exception). Merges, splits and a retired id's
+ * suppression stay: they say which ids went where, or that one must be deleted, and go first (see
+ * the order check in `send.ts`).
+ */
+async function supersede(tx: Tx, planned: readonly Pair[], retired: readonly Pair[]) {
+  const pairs = (list: readonly Pair[]) =>
+    sql`(destination_id, profile_id) in (
+      select * from unnest(${uuidArray(list.map((p) => p.destinationId))}, ${uuidArray(list.map((p) => p.profileId))}))`;
+  const superseded = [
+    ...(planned.length > 0 ? [sql`(event in ('profile.updated', 'profile.suppressed') and ${pairs(planned)})`] : []),
+    ...(retired.length > 0 ? [sql`(event = 'profile.updated' and ${pairs(retired)})`] : []),
+  ];
+  if (superseded.length === 0) return;
+  await tx.execute(sql`
+    update deliveries set status = 'superseded', next_attempt_at = null, updated_at = now()
+    where status in ('pending', 'retrying') and (${sql.join(superseded, sql` or `)})`);
+}
+
 async function enqueueDeliveries(
   ctx: PipelineContext,
   tx: Tx,
@@ -202,12 +241,6 @@ async function enqueueDeliveries(
   if (planned.length === 0) return 0;
   const destinations = uuidArray(planned.map((p) => p.destinationId));
   const profiles = uuidArray(planned.map((p) => p.profileId));
-  // A newer version supersedes an older snapshot not yet sent, so that one is never sent after it.
-  // Merges and splits are not snapshots (they say which ids went where): they stay, and go first.
-  await tx.execute(sql`
-    update deliveries set status = 'superseded', next_attempt_at = null, updated_at = now()
-    where status in ('pending', 'retrying') and event in ('profile.updated', 'profile.suppressed')
-      and (destination_id, profile_id) in (select * from unnest(${destinations}, ${profiles}))`);
   const rows = rowsOf<{ id: string; destination_id: string }>(
     await tx.execute(sql`
       insert into deliveries (destination_id, profile_id, event, body, changed_at)

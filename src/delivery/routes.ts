@@ -7,6 +7,7 @@ import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { type Db, rowsOf } from '../db/database.ts';
 import { isUuid, textArray } from '../db/sql.ts';
+import { GOLDEN_FIELDS } from '../golden/build.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { MAX_DESTINATION_TIMEOUT_MS, QUEUES, txAdapter } from '../queue/queues.ts';
 import { backfillProgress, startBackfill } from './backfill.ts';
@@ -108,6 +109,15 @@ export function destinationRoutes(ctx: PipelineContext) {
     return row;
   };
   const check = async (input: Partial<DestinationSettings>) => {
+    // A misspelt field (`email` for `emails`) would send the destination nothing of it, silently.
+    const unknownFields = (input.fields ?? []).filter((f) => !GOLDEN_FIELDS.includes(f));
+    if (unknownFields.length > 0) {
+      throw new ApiError(
+        'unknown_field',
+        `fields not in the golden record: ${unknownFields.join(', ')}; the fields are ${GOLDEN_FIELDS.join(', ')} ` +
+          '(id, version and updatedAt are always sent)',
+      );
+    }
     const purposes = ctx.workspace().purposes;
     const unknown = (input.purposes ?? []).filter((p) => !purposes.known(p));
     if (unknown.length > 0) throw new ApiError('invalid_request', `purposes not declared in consent.yaml: ${unknown.join(', ')}`);
@@ -241,13 +251,20 @@ async function listDeliveries(db: Db, destinationId: string, status: string | un
     created_at: Date | string;
     delivered_at: Date | string | null;
     next_attempt_at: Date | string | null;
-    attempt_log: { attempt: number; at: string; statusCode: number | null; error: string | null; durationMs: number }[];
+    attempt_log: {
+      attempt: number;
+      at: string;
+      statusCode: number | null;
+      error: string | null;
+      durationMs: number;
+      retryDelayMs: number | null;
+    }[];
   }>(
     await db.execute(sql`
       select d.id, d.profile_id, d.event, d.status, d.attempts, d.last_status_code, d.last_error, d.created_at, d.delivered_at,
         d.next_attempt_at,
         coalesce((select json_agg(json_build_object('attempt', a.attempt, 'at', a.at, 'statusCode', a.status_code,
-          'error', a.error, 'durationMs', a.duration_ms) order by a.attempt)
+          'error', a.error, 'durationMs', a.duration_ms, 'retryDelayMs', a.retry_delay_ms) order by a.attempt)
           from delivery_attempts a where a.delivery_id = d.id), '[]'::json) as attempt_log
       from deliveries d
       where d.destination_id = ${destinationId} ${status ? sql`and d.status = ${status}` : sql``}

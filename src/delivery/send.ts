@@ -26,15 +26,18 @@ const agents = {
   any: new Agent({ keepAliveTimeout: 30_000, connections: 64 }),
 };
 
-/** Per destination, in this process: when its latest send was let go by the rate limiter. */
-const lastRelease = new Map<string, Promise<number>>();
-
 /**
  * A send in `sending` whose attempt has not been recorded in this long was interrupted: no live
  * attempt lasts it (the longest destination timeout is two minutes).
  */
 const SENDING_LEASE = sql`interval '5 minutes'`;
 const INTERRUPTED = 'interrupted: the hub stopped before the answer was recorded';
+/**
+ * The furthest ahead a send takes a rate-limit slot: it waits for it in `sending`, well inside the
+ * lease. A destination whose slots are taken further ahead (a slow rate, many workers) gets the
+ * send back later, as a new job.
+ */
+const MAX_SLOT_WAIT_SECONDS = 30;
 
 interface Claimed {
   id: string;
@@ -52,12 +55,19 @@ interface Claimed {
   timeout_ms: number | null;
 }
 
-type Claim = { kind: 'send'; delivery: Claimed } | { kind: 'defer'; seconds: number } | { kind: 'done' };
+/** A rate-limited send's slot: when it is let go, by the database's clock, and how long that is from now. */
+interface Slot {
+  at: Date;
+  waitMs: number;
+}
+
+type Claim = { kind: 'send'; delivery: Claimed; slot: Slot | null } | { kind: 'defer'; seconds: number } | { kind: 'done' };
 
 /**
  * Sends one delivery: the stored bytes, signed. Before sending it checks, in order, that the
- * delivery is still live (not superseded, withdrawn or sent), that no older delivery of the same
- * profile to the same destination is in flight (order), that the destination's circuit is closed,
+ * delivery is still live (not superseded, withdrawn or sent), that it is no snapshot of a profile
+ * merged away since, that no older delivery of the same profile (or of one merged into it) to the
+ * same destination is in flight (order), that the destination's circuit is closed,
  * and that the profile still qualifies (consent at send time, by the ledger); and once more, by the
  * consent gate, as its body is about to leave. Failures are retried with exponential backoff and
  * jitter across the retry window, then kept as dead letters.
@@ -69,7 +79,8 @@ export async function deliver(ctx: PipelineContext, job: Pick<Job<DeliverJob>, '
   const claim = await claimDelivery(ctx, job.data.deliveryId, job.retryCount > 0);
   if (claim.kind === 'done') return;
   if (claim.kind === 'defer') return defer(ctx, job.data, claim.seconds);
-  const startedAt = await throttle(claim.delivery.destination_id, claim.delivery.rate_limit);
+  if (claim.slot) await sleepFor(claim.slot.waitMs);
+  const startedAt = claim.slot?.at ?? new Date();
   const outcome = await send(ctx, claim.delivery);
   // Withheld by the gate: nothing left, and the gate recorded why.
   if (outcome === 'withheld') return;
@@ -110,22 +121,35 @@ async function defer(ctx: PipelineContext, data: DeliverJob, seconds: number) {
 }
 
 /**
- * Requests per second per destination: each send is let go at least `1000 / rate` ms after the
- * previous one was, by this clock, so a stall (a slow event loop, a busy database) never lets a
- * burst through to catch up. Resolves with the time the send was let go: its attempt's time.
+ * Takes the destination's next rate-limit slot, `1 / rate` s after the one taken last by any hub
+ * process, or now if that is past: one update, so two processes never take the same slot, and a
+ * stall (a slow event loop, a busy database) never lets a burst through to catch up. When the
+ * slots are taken more than MAX_SLOT_WAIT_SECONDS ahead it takes none, and says for how many
+ * seconds more that holds (`fullFor`). Runs in the claim's transaction, so a claim that does not
+ * commit takes no slot.
  */
-async function throttle(destinationId: string, rate: number | null): Promise<Date> {
-  if (!rate) return new Date();
-  const interval = 1000 / rate;
-  const mine = (lastRelease.get(destinationId) ?? Promise.resolve(Number.NEGATIVE_INFINITY)).then(async (previous) => {
-    // A timer may fire a millisecond early by Date.now(): wait again until the slot has come.
-    for (let wait = previous + interval - Date.now(); wait > 0; wait = previous + interval - Date.now()) {
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-    return Date.now();
-  });
-  lastRelease.set(destinationId, mine);
-  return new Date(await mine);
+async function takeSlot(tx: Tx, destinationId: string, rate: number): Promise<Slot | { fullFor: number }> {
+  const interval = sql`make_interval(secs => ${1 / rate})`;
+  const [taken] = rowsOf<{ slot: Date | string; wait_ms: number | string }>(
+    await tx.execute(sql`
+      update destinations set rate_slot_at = greatest(rate_slot_at + ${interval}, clock_timestamp())
+      where id = ${destinationId}
+        and (rate_slot_at is null or rate_slot_at + ${interval} <= clock_timestamp() + make_interval(secs => ${MAX_SLOT_WAIT_SECONDS}))
+      returning rate_slot_at as slot, greatest(extract(epoch from rate_slot_at - clock_timestamp()) * 1000, 0) as wait_ms`),
+  );
+  if (taken) return { at: new Date(taken.slot), waitMs: Number(taken.wait_ms) };
+  const [full] = rowsOf<{ seconds: number | string }>(
+    await tx.execute(sql`
+      select extract(epoch from rate_slot_at + ${interval} - clock_timestamp()) - ${MAX_SLOT_WAIT_SECONDS} as seconds
+      from destinations where id = ${destinationId}`),
+  );
+  return { fullFor: Number(full?.seconds ?? 0) };
+}
+
+/** Waits `ms` by the monotonic clock; a timer may fire a millisecond early, so it waits again until due. */
+async function sleepFor(ms: number) {
+  const due = performance.now() + ms;
+  for (let left = ms; left > 0; left = due - performance.now()) await new Promise((resolve) => setTimeout(resolve, left));
 }
 
 /**
@@ -141,6 +165,7 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
         circuit_open_until: Date | string | null;
         consecutive_failures: number;
         probing: boolean;
+        retired: boolean;
         ahead: string | number;
         lease_left: number | string | null;
         updated_at: Date | string;
@@ -153,7 +178,9 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
           extract(epoch from d.updated_at + ${SENDING_LEASE} - now()) as lease_left,
           exists (select 1 from deliveries s where s.destination_id = d.destination_id and s.status = 'sending'
             and s.id <> d.id and s.updated_at > now() - ${SENDING_LEASE}) as probing,
-          (select count(*) from deliveries o where o.destination_id = d.destination_id and o.profile_id = d.profile_id
+          exists (select 1 from profiles p where p.id = d.profile_id and p.merged_into is not null) as retired,
+          (select count(*) from deliveries o where o.destination_id = d.destination_id
+             and o.profile_id in (select d.profile_id union all select r.id from profiles r where r.merged_into = d.profile_id)
              and o.id <> d.id and (o.created_at, o.id) < (d.created_at, d.id)
              and (o.status in ('pending', 'retrying') or (o.status = 'sending' and o.updated_at > now() - ${SENDING_LEASE}))
           ) as ahead
@@ -181,6 +208,14 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
     }
     // Sent, superseded by a newer version, withheld or withdrawn.
     if (!['pending', 'retrying'].includes(row.status)) return { kind: 'done' };
+    // A snapshot of a profile merged away since: its merge (queued or sent) is the last the destination
+    // hears of that id, so it must not arrive after it. The merge's fan-out supersedes such snapshots
+    // too; this one was claimed between the merge and its fan-out.
+    if (row.retired && row.event === 'profile.updated') {
+      await tx.execute(sql`
+        update deliveries set status = 'superseded', next_attempt_at = null, updated_at = now() where id = ${row.id}`);
+      return { kind: 'done' };
+    }
     const openUntil = row.circuit_open_until ? new Date(row.circuit_open_until).getTime() : 0;
     if (openUntil > Date.now()) return { kind: 'defer', seconds: (openUntil - Date.now()) / 1000 + Math.random() * 10 };
     // Half-open: the cooldown is over but the last attempts failed. One attempt at a time probes the
@@ -190,7 +225,8 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
       await holdBack(tx, row.destination_id, seconds);
       return { kind: 'defer', seconds: seconds + Math.random() * 10 };
     }
-    // Order: an older delivery of this profile to this destination goes first.
+    // Order: an older delivery of this profile, or of a profile merged into it since, to this
+    // destination goes first (a merge or split of a retired id, or its snapshot still in flight).
     if (Number(row.ahead) > 0) return { kind: 'defer', seconds: 1 };
     // Consent at send time: a delivery queued before a withdrawal must not go (checked again at the gate).
     if (!(await verdicts(ctx, tx, [row.id])).get(row.id)?.allowed) {
@@ -199,8 +235,15 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
         where id = ${row.id}`);
       return { kind: 'done' };
     }
+    // Last, once the delivery is sure to go: a slot taken is a slot the destination's other sends lose.
+    let slot: Slot | null = null;
+    if (row.rate_limit) {
+      const taken = await takeSlot(tx, row.destination_id, row.rate_limit);
+      if ('fullFor' in taken) return { kind: 'defer', seconds: taken.fullFor + Math.random() * 5 };
+      slot = taken;
+    }
     await tx.execute(sql`update deliveries set status = 'sending', updated_at = now() where id = ${row.id}`);
-    return { kind: 'send', delivery: row };
+    return { kind: 'send', delivery: row, slot };
   });
 }
 
@@ -330,11 +373,19 @@ function gatedBody(ctx: PipelineContext, d: Claimed, on: { onPass(): void; onWit
 async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome, startedAt: Date) {
   const settings = ctx.settings.delivery;
   const attempt = d.attempts + 1;
+  // Whole milliseconds, as the attempt log keeps it: the schedule and the log agree.
+  const delayMs = Math.floor(
+    Math.min(settings.retryDelaySeconds * 2 ** (attempt - 1), settings.retryDelayMaxSeconds) * (0.5 + Math.random() / 2) * 1000,
+  );
+  const deadline = new Date(d.created_at).getTime() + settings.retryWindowSeconds * 1000;
+  const exhausted = Date.now() + delayMs > deadline || (settings.retryLimit !== undefined && attempt > settings.retryLimit);
+  const retryDelayMs = outcome.error !== null && !exhausted ? delayMs : null;
   await ctx.database.db.transaction(async (tx) => {
-    // An attempt's time is when it was let go (by the rate limiter, if the destination has one).
+    // An attempt's time is when it was let go (its rate-limit slot, if the destination has a limit).
     await tx.execute(sql`
-      insert into delivery_attempts (delivery_id, attempt, at, status_code, error, duration_ms)
-      values (${d.id}, ${attempt}, ${startedAt.toISOString()}, ${outcome.statusCode}, ${outcome.error}, ${outcome.durationMs})`);
+      insert into delivery_attempts (delivery_id, attempt, at, status_code, error, duration_ms, retry_delay_ms)
+      values (${d.id}, ${attempt}, ${startedAt.toISOString()}, ${outcome.statusCode}, ${outcome.error}, ${outcome.durationMs},
+        ${retryDelayMs})`);
     if (outcome.error === null) {
       await tx.execute(sql`
         update deliveries set status = 'delivered', attempts = ${attempt}, last_status_code = ${outcome.statusCode},
@@ -357,20 +408,17 @@ async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome, starte
         update destinations set circuit_open_until = now() + make_interval(secs => ${cooldown}) where id = ${d.destination_id}`);
       await holdBack(tx, d.destination_id, cooldown);
     }
-    const delay = Math.min(settings.retryDelaySeconds * 2 ** (attempt - 1), settings.retryDelayMaxSeconds) * (0.5 + Math.random() / 2);
-    const deadline = new Date(d.created_at).getTime() + settings.retryWindowSeconds * 1000;
-    const exhausted = Date.now() + delay * 1000 > deadline || (settings.retryLimit !== undefined && attempt > settings.retryLimit);
     // Only while it is still ours: an erasure may have withdrawn it during the attempt.
     const still = rowsOf(
       await tx.execute(sql`
         update deliveries set status = ${exhausted ? 'failed' : 'retrying'}, attempts = ${attempt},
           last_status_code = ${outcome.statusCode}, last_error = ${outcome.error}, updated_at = now(),
-          next_attempt_at = ${exhausted ? null : new Date(Date.now() + delay * 1000).toISOString()}
+          next_attempt_at = ${exhausted ? null : new Date(Date.now() + delayMs).toISOString()}
         where id = ${d.id} and status = 'sending' returning id`),
     );
     if (!exhausted && still.length > 0) {
       const job = deliverJob(d.id, d.destination_id);
-      await ctx.boss.send(QUEUES.deliver, job.data, { startAfter: Math.ceil(delay), group: job.group, db: txAdapter(tx) });
+      await ctx.boss.send(QUEUES.deliver, job.data, { startAfter: Math.ceil(delayMs / 1000), group: job.group, db: txAdapter(tx) });
     }
   });
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { type ConsentEntry, type ConsentStatus, currentConsent } from '../consent/status.ts';
-import type { Address, Profile } from '../mapping/profile.ts';
+import { type Address, type Profile, profileSchema } from '../mapping/profile.ts';
 
 /** A member record of a profile, as survivorship sees it. */
 export interface Member {
@@ -51,6 +51,15 @@ export interface Golden {
   consent: ConsentStatus[];
   sources: { source: string; object: string; recordId: string }[];
 }
+
+/**
+ * The golden record's top-level fields, by name: every field of the canonical profile
+ * (profile.schema.json), and the member records it was built from. A destination's `fields` names these.
+ */
+export const GOLDEN_FIELDS: readonly string[] = [
+  ...Object.keys(profileSchema['properties'] as Record<string, unknown>),
+  'sources' satisfies keyof Golden,
+];
 
 export interface Built {
   golden: Golden;
