@@ -68,7 +68,7 @@ const MATRIX: [method: string, route: string, audience: Audience, path: string][
   ['DELETE', '/keys/:name', 'admin', '/keys/no-such-key'],
 ];
 /** Routes that take no API key: their own authentication, or none. */
-const OPEN = ['GET /health', 'GET /webhooks/:source', 'POST /webhooks/:source'];
+const OPEN = ['GET /health', 'GET /openapi.json', 'GET /docs', 'GET /webhooks/:source', 'POST /webhooks/:source'];
 
 let t: TestHub;
 beforeAll(async () => {

@@ -2,6 +2,7 @@ import type { JSONSchemaType } from 'ajv';
 import { Hono } from 'hono';
 import { type AuthEnv, reasonOf } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { any, arr, bool, dateTime, describeRoute, int, limitQuery, nullable, obj, str, strEnum, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { ROLES, type Role } from '../config/settings.ts';
@@ -33,6 +34,75 @@ const keyed = async <T>(run: () => Promise<T>): Promise<T> => {
     throw error;
   }
 };
+
+const keySchema = obj({
+  id: int,
+  name: str,
+  role: strEnum(...ROLES),
+  tokenPrefix: str,
+  createdBy: str,
+  createdAt: dateTime,
+  revokedAt: nullable(dateTime),
+  revokedBy: nullable(str),
+});
+describeRoute('POST /keys', {
+  tag: 'Access',
+  audience: 'admin',
+  summary: 'Makes an API key; its token is shown this once',
+  body: { schema: keyRequest.schema },
+  responses: {
+    201: {
+      description: 'the key and its token',
+      schema: {
+        ...keySchema,
+        required: [...(keySchema['required'] as string[]), 'token'],
+        properties: { ...(keySchema['properties'] as object), token: str },
+      },
+    },
+  },
+  errors: ['key_name_taken', 'key_name_reserved'],
+});
+describeRoute('GET /keys', {
+  tag: 'Access',
+  audience: 'admin',
+  summary: 'The API keys (never their tokens)',
+  query: { revoked: { type: 'string', enum: ['true', 'false'], description: 'include revoked keys' } },
+  responses: { 200: { description: 'keys', schema: obj({ keys: arr(keySchema) }) } },
+});
+describeRoute('DELETE /keys/:name', {
+  tag: 'Access',
+  audience: 'admin',
+  summary: 'Revokes a key',
+  responses: { 200: { description: 'the revoked key', schema: keySchema } },
+  errors: ['key_not_found'],
+});
+describeRoute('GET /audit', {
+  tag: 'Access',
+  audience: 'compliance',
+  summary: 'The audit log, newest first, paged by `next`',
+  query: {
+    profile: { type: 'string', format: 'uuid' },
+    actor: { type: 'string' },
+    action: { type: 'string', enum: [...AUDIT_ACTIONS] },
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    before: { type: 'integer', minimum: 1, description: 'the `next` of the previous page' },
+    limit: limitQuery(100, 1000),
+  },
+  responses: {
+    200: {
+      description: 'a page of entries',
+      schema: obj({
+        entries: arr(
+          obj({ id: int, at: dateTime, actor: str, action: str, profileId: nullable(uuid), reason: nullable(str), details: any }),
+        ),
+        next: nullable(int),
+        truncated: bool,
+      }),
+    },
+  },
+  errors: ['invalid_request'],
+});
 
 function timeParam(name: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;

@@ -13,12 +13,31 @@ import type { PipelineContext } from '../pipeline-context.ts';
 import { rebuildRoutes } from '../rebuild/routes.ts';
 import { identityRoutes } from '../resolution/identity-routes.ts';
 import { requireKey } from './auth.ts';
+import { docsRoutes } from './docs-page.ts';
 import { ApiError, errorBody, handleError } from './errors.ts';
+import { describeRoute } from './openapi.ts';
 import { profileRoutes } from './profiles.ts';
+
+describeRoute('GET /health', {
+  tag: 'Reference',
+  audience: 'anyone',
+  summary: 'The hub is up, and which database it runs on',
+  responses: {
+    200: {
+      description: 'up',
+      schema: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['status', 'database'],
+        properties: { status: { const: 'ok' }, database: { type: 'string', enum: ['pglite', 'postgres'] } },
+      },
+    },
+  },
+});
 
 /**
  * The HTTP API. Who may call what:
- * - `GET /health`: anyone.
+ * - `GET /health`, `GET /openapi.json`, `GET /docs`: anyone (they hold no data).
  * - `GET|POST /webhooks/:source`: anyone holding the source's secret (the signature is the authentication).
  * - everything else: an API key (`Authorization: Bearer <token>`) whose role the route's `allow(...)`
  *   admits: reader, ops, compliance or admin (`src/api/roles.ts`).
@@ -40,6 +59,7 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 
   app.get('/health', (c) => c.json({ status: 'ok', database: ctx.database.kind }));
+  app.route('/', docsRoutes());
   app.route('/', webhookRoutes(ctx));
 
   // Every route registered after this line takes a key: a new route is authenticated by default.

@@ -13,6 +13,7 @@ import { DecisionError, forceMerge, splitProfile } from '../resolution/decisions
 import type { LinkExplanation } from '../resolution/score-candidates.ts';
 import { type AuthEnv, reasonOf } from './auth.ts';
 import { ApiError } from './errors.ts';
+import { any, arr, dateTime, describeRoute, int, limitQuery, nullable, obj, type Schema, str, uuid } from './openapi.ts';
 import { allow, profileFor } from './roles.ts';
 import { bodyValidator, pageLimit } from './validate.ts';
 
@@ -53,6 +54,127 @@ const splitRequest = bodyValidator<SplitRequest>({
     reason: { type: 'string', nullable: true, maxLength: 2000 },
   },
 } as JSONSchemaType<SplitRequest>);
+
+/** A golden record as a route shows it: the person's fields, and `consent`/`sources` for the roles that see them. */
+export const profileSchema: Schema = {
+  type: 'object',
+  required: ['id', 'version', 'createdAt', 'updatedAt'],
+  properties: {
+    id: uuid,
+    version: int,
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    name: { type: 'object', properties: { given: str, family: str, full: str } },
+    emails: arr(str),
+    phones: arr(str),
+    consent: arr({ type: 'object', required: ['purpose', 'status'], properties: { purpose: str, status: str } }),
+    sources: arr(obj({ source: str, object: str, recordId: str })),
+  },
+};
+const TAG = 'Profiles';
+const idParam = 'a profile id (a retired id answers with its survivor)';
+describeRoute('GET /profiles', {
+  tag: TAG,
+  audience: 'reader',
+  summary: 'Finds the profiles holding an email, phone or external id, oldest first',
+  query: {
+    email: { type: 'string' },
+    phone: { type: 'string', description: 'parsed with AURUM_DEFAULT_REGION' },
+    externalId: { type: 'string', description: 'system:id' },
+    limit: limitQuery(100, 1000),
+    after: { type: 'string', format: 'uuid', description: 'the `next` of the previous page' },
+  },
+  responses: {
+    200: {
+      description: 'a page of profiles; `truncated` says the byte budget cut it',
+      schema: obj({ profiles: arr(profileSchema), next: nullable(uuid), truncated: { type: 'boolean' } }),
+    },
+  },
+  errors: ['invalid_request'],
+});
+describeRoute('GET /profiles/:id', {
+  tag: TAG,
+  audience: 'reader',
+  summary: 'One golden record',
+  description: idParam,
+  responses: { 200: { description: 'the golden record', schema: profileSchema } },
+  errors: ['profile_not_found'],
+});
+describeRoute('GET /profiles/:id/lineage', {
+  tag: TAG,
+  audience: 'compliance',
+  summary: 'Which source record gave each field, and (`?history=true`) how it changed',
+  query: { history: { type: 'string', enum: ['true', 'false'] } },
+  responses: { 200: { description: 'lineage', schema: obj({ id: uuid, fields: any, history: any }, ['history']) } },
+  errors: ['profile_not_found'],
+});
+describeRoute('POST /profiles/merge', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Merges profiles by hand',
+  body: { schema: mergeRequest.schema },
+  responses: { 200: { description: 'the survivor', schema: obj({ profile: profileSchema, merged: any }) } },
+  errors: ['profile_not_found'],
+});
+describeRoute('POST /profiles/:id/split', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Moves source records out of a profile into a new one',
+  body: { schema: splitRequest.schema },
+  responses: { 201: { description: 'both profiles', schema: obj({ profile: profileSchema, split: profileSchema, moved: any }) } },
+  errors: ['profile_not_found'],
+});
+describeRoute('GET /profiles/:id/history', {
+  tag: TAG,
+  audience: 'records',
+  summary: 'Merges and splits the profile took part in, oldest first',
+  responses: {
+    200: {
+      description: 'its history',
+      schema: obj({
+        id: uuid,
+        history: arr(obj({ kind: str, at: dateTime, actor: str, reason: nullable(str), profile: uuid, others: arr(uuid), details: any })),
+      }),
+    },
+  },
+  errors: ['profile_not_found'],
+});
+describeRoute('GET /profiles/:id/matches', {
+  tag: TAG,
+  audience: 'records',
+  summary: 'The source records of a profile and how each was linked',
+  responses: {
+    200: {
+      description: 'members and manual merges',
+      schema: obj({
+        id: uuid,
+        members: arr(obj({ source: str, object: str, recordId: str, linkedBy: any })),
+        manualMerges: arr(obj({ retiredIds: arr(uuid), actor: str, reason: nullable(str), at: dateTime })),
+      }),
+    },
+  },
+  errors: ['profile_not_found'],
+});
+describeRoute('GET /profiles/:id/consent', {
+  tag: TAG,
+  audience: 'compliance',
+  summary: 'Current consent per purpose and the consent ledger',
+  responses: {
+    200: {
+      description: 'consent',
+      schema: obj({
+        id: uuid,
+        purposes: arr({
+          type: 'object',
+          required: ['purpose', 'status', 'decidedBy'],
+          properties: { purpose: str, status: str, decidedBy: { enum: ['entry', 'default'] } },
+        }),
+        ledger: arr({ type: 'object' }),
+      }),
+    },
+  },
+  errors: ['profile_not_found'],
+});
 
 const decided = async <T>(run: () => Promise<T>): Promise<T> => {
   try {

@@ -6,10 +6,13 @@ import { ApiError } from './errors.ts';
 const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, strict: true });
 addFormats.default(ajv, ['uri', 'uuid', 'date-time']);
 
-/** Compiles a request-body validator once; the route then receives a typed value. */
+/**
+ * Compiles a request-body validator once; the route then receives a typed value. The validator
+ * carries its schema, so the API document (`describeRoute`) declares the body with the same one.
+ */
 export function bodyValidator<T>(schema: JSONSchemaType<T>) {
   const validate = ajv.compile(schema);
-  return async (c: Context, options: { optional?: boolean } = {}): Promise<T> => {
+  const read = async (c: Context, options: { optional?: boolean } = {}): Promise<T> => {
     const text = await c.req.text();
     let value: unknown;
     if (text.trim() === '' && options.optional) value = {};
@@ -29,6 +32,7 @@ export function bodyValidator<T>(schema: JSONSchemaType<T>) {
     }
     return value;
   };
+  return Object.assign(read, { schema: schema as Record<string, unknown> });
 }
 
 /** `?limit=` clamped to 1..max, default `fallback`. */

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { audit } from '../access/audit.ts';
 import { type AuthEnv, reasonOf } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { any, arr, describeRoute, limitQuery, obj, str, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { isUuid } from '../db/sql.ts';
@@ -20,6 +21,64 @@ const eraseRequest = bodyValidator<EraseRequest>({
   additionalProperties: false,
   properties: { reason: { type: 'string', nullable: true, minLength: 1, maxLength: 2000 } },
 } as JSONSchemaType<EraseRequest>);
+
+const TAG = 'Compliance';
+const object = { type: 'object' };
+describeRoute('GET /profiles/:id/export', {
+  tag: TAG,
+  audience: 'compliance',
+  summary: 'Everything held on the person, as one JSON document (a download)',
+  responses: { 200: { description: 'the export', schema: { type: 'object', required: ['id'], properties: { id: uuid } } } },
+  errors: ['profile_not_found'],
+});
+describeRoute('GET /records/:source/:recordId', {
+  tag: TAG,
+  audience: 'compliance',
+  summary: "A source record's raw payloads, fragments and profile",
+  responses: { 200: { description: 'the record', schema: obj({ source: str, recordId: str, records: arr(object) }) } },
+  errors: ['record_not_found'],
+});
+describeRoute('POST /profiles/:id/erase', {
+  tag: TAG,
+  audience: 'compliance',
+  summary: 'Erases the person; the reason comes in the body or X-Aurum-Reason',
+  body: { schema: eraseRequest.schema, required: false },
+  responses: { 200: { description: 'the erasure', schema: object } },
+  errors: ['profile_not_found'],
+});
+describeRoute('GET /erasures', {
+  tag: TAG,
+  audience: 'compliance',
+  summary: 'Erasures, newest first',
+  query: { limit: limitQuery(100, 1000) },
+  responses: { 200: { description: 'erasures', schema: obj({ erasures: arr(object) }) } },
+});
+describeRoute('GET /erasures/:id/suppressions', {
+  tag: TAG,
+  audience: 'compliance',
+  summary: 'Records suppressed since an erasure',
+  query: { limit: limitQuery(100, 1000) },
+  responses: { 200: { description: 'suppressions', schema: object } },
+  errors: ['erasure_not_found'],
+});
+describeRoute('GET /consent', {
+  tag: TAG,
+  audience: 'compliance',
+  summary: 'The profiles with a consent status for a purpose, and what decided it',
+  query: {
+    purpose: { type: 'string', required: true },
+    status: { type: 'string', enum: ['granted', 'denied'], required: true },
+    after: { type: 'string', format: 'uuid' },
+    limit: limitQuery(100, 1000),
+  },
+  responses: {
+    200: {
+      description: 'a page',
+      schema: { type: 'object', required: ['purpose', 'status', 'default'], properties: { purpose: str, status: str, default: any } },
+    },
+  },
+  errors: ['invalid_request'],
+});
 
 /**
  * Data-subject requests and record lookups. Who may call: compliance and admin.

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { arr, dateTime, describeRoute, int, limitQuery, nullable, num, obj, type Schema, str, strEnum, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { type Db, rowsOf } from '../db/database.ts';
@@ -59,6 +60,124 @@ const replayRequest = bodyValidator<{ from: string; to: string }>({
   required: ['from', 'to'],
   properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } },
 } as JSONSchemaType<{ from: string; to: string }>);
+
+const destinationSchema: Schema = obj({
+  id: uuid,
+  url: str,
+  purposes: arr(str),
+  signature: strEnum('github', 'standard-webhooks'),
+  fields: nullable(arr(str)),
+  events: nullable(arr(str)),
+  rateLimit: nullable(num),
+  timeoutMs: nullable(int),
+  previousSecretValidUntil: nullable(dateTime),
+  circuit: obj({ state: strEnum('open', 'closed'), consecutiveFailures: int, openUntil: nullable(dateTime) }),
+  createdAt: dateTime,
+  updatedAt: dateTime,
+});
+const withSecret: Schema = {
+  ...destinationSchema,
+  required: [...(destinationSchema['required'] as string[]), 'secret'],
+  properties: { ...(destinationSchema['properties'] as object), secret: str },
+};
+const deliverySchema = obj({
+  id: uuid,
+  profileId: uuid,
+  event: str,
+  status: str,
+  attempts: arr(
+    obj({ attempt: int, at: str, statusCode: nullable(int), error: nullable(str), durationMs: num, retryDelayMs: nullable(num) }),
+  ),
+  lastStatusCode: nullable(int),
+  lastError: nullable(str),
+  createdAt: dateTime,
+  deliveredAt: nullable(dateTime),
+  nextAttemptAt: nullable(dateTime),
+});
+const TAG = 'Destinations';
+const bodyErrors = ['unknown_field', 'destination_private'] as const;
+describeRoute('POST /destinations', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Adds a destination; its secret is shown this once',
+  body: { schema: newDestination.schema },
+  responses: { 201: { description: 'the destination and its secret', schema: withSecret } },
+  errors: [...bodyErrors],
+});
+describeRoute('GET /destinations', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Every destination, oldest first',
+  responses: { 200: { description: 'destinations', schema: obj({ destinations: arr(destinationSchema) }) } },
+});
+describeRoute('GET /destinations/:id', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'One destination',
+  responses: { 200: { description: 'the destination', schema: destinationSchema } },
+  errors: ['destination_not_found'],
+});
+describeRoute('PATCH /destinations/:id', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Changes a destination',
+  body: { schema: destinationPatch.schema },
+  responses: { 200: { description: 'the destination', schema: destinationSchema } },
+  errors: ['destination_not_found', ...bodyErrors],
+});
+describeRoute('DELETE /destinations/:id', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Removes a destination and its delivery log',
+  responses: { 204: { description: 'removed' } },
+  errors: ['destination_not_found'],
+});
+describeRoute('POST /destinations/:id/rotate-secret', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'A new secret; the old one signs too for `overlapSeconds` (default a day)',
+  body: { schema: rotation.schema, required: false },
+  responses: { 200: { description: 'the destination and its new secret', schema: withSecret } },
+  errors: ['destination_not_found'],
+});
+describeRoute('GET /destinations/:id/deliveries', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Its deliveries, newest first, with each attempt',
+  query: { status: str, limit: limitQuery(100, 1000) },
+  responses: { 200: { description: 'deliveries', schema: obj({ deliveries: arr(deliverySchema) }) } },
+  errors: ['destination_not_found'],
+});
+describeRoute('GET /destinations/:id/dead-letters', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Its failed deliveries, newest first',
+  query: { limit: limitQuery(100, 1000) },
+  responses: { 200: { description: 'dead letters', schema: obj({ deadLetters: arr(deliverySchema) }) } },
+  errors: ['destination_not_found'],
+});
+describeRoute('POST /destinations/:id/replay', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Sends the dead letters of a window again',
+  body: { schema: replayRequest.schema },
+  responses: { 202: { description: 'the new deliveries', schema: obj({ replayed: int, deliveries: arr(uuid) }) } },
+  errors: ['destination_not_found'],
+});
+describeRoute('POST /destinations/:id/backfill', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Sends every profile to the destination, in the background',
+  responses: { 202: { description: 'the backfill', schema: { type: 'object' } } },
+  errors: ['destination_not_found'],
+});
+describeRoute('GET /destinations/:id/backfill', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'The progress of its backfill',
+  responses: { 200: { description: 'the backfill', schema: { type: 'object' } } },
+  errors: ['destination_not_found', 'not_found'],
+});
 
 interface DestinationRow {
   id: string;

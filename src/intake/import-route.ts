@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { arr, describeRoute, obj, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import { FILE_BREAKS, type FileFormat, fileRecords, type ImportProblem, problem } from '../connectors/file/file-records.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -24,6 +25,36 @@ import { contentHash } from './store.ts';
 const BATCH = 1000;
 /** Problems kept per import; `rejected` counts them all. */
 const MAX_PROBLEMS = 20;
+
+const importSchema = {
+  type: 'object',
+  required: ['id', 'source', 'status'],
+  properties: { id: uuid, source: { type: 'string' }, status: { enum: ['receiving', 'received', 'done', 'failed', 'interrupted'] } },
+};
+describeRoute('POST /sources/:source/import', {
+  tag: 'Sources',
+  audience: 'ops',
+  summary: 'Imports a CSV (header row) or NDJSON file, streamed; no size limit on the file',
+  query: { format: { type: 'string', enum: ['csv', 'ndjson'], description: 'instead of Content-Type' } },
+  body: { schema: { type: 'string' }, contentType: ['text/csv', 'application/x-ndjson'] },
+  responses: { 202: { description: 'the counts and the first problems', schema: importSchema } },
+  errors: ['unknown_source', 'invalid_request', 'unsupported_format', 'malformed_body', 'record_too_large', 'json_too_deep'],
+});
+describeRoute('GET /imports', {
+  tag: 'Sources',
+  audience: 'ops',
+  summary: 'Imports, newest first (20, at most 100)',
+  query: { source: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+  responses: { 200: { description: 'imports', schema: obj({ imports: arr(importSchema) }) } },
+  errors: ['invalid_request'],
+});
+describeRoute('GET /imports/:id', {
+  tag: 'Sources',
+  audience: 'ops',
+  summary: 'The counts of an import, and how far the pipeline has got',
+  responses: { 200: { description: 'the import', schema: importSchema } },
+  errors: ['not_found'],
+});
 
 function formatOf(contentType: string | undefined, asked: string | undefined): FileFormat {
   const given = asked ?? contentType?.split(';')[0]?.trim().toLowerCase();

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { ApiError } from '../api/errors.ts';
+import { describeRoute } from '../api/openapi.ts';
 import { connectorTypes } from '../connectors/registry.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { type Checked, checkRecord, parseJsonWithin, type RecordLimits } from './record-limits.ts';
@@ -57,6 +58,50 @@ function recordsOf(body: string, bytes: number, parsed: unknown[] | undefined, l
 function refuse(checked: Checked<unknown>): void {
   if (!checked.ok) throw new ApiError(checked.code, checked.message);
 }
+
+const SIGNATURE_ERRORS = [
+  'unknown_source',
+  'signature_missing',
+  'signature_invalid',
+  'secret_missing',
+  'timestamp_out_of_tolerance',
+] as const;
+describeRoute('POST /webhooks/:source', {
+  tag: 'Webhooks',
+  audience: 'signed',
+  summary: "Receives a source's webhook; the signature (or Mailchimp's URL token) is the authentication",
+  body: { schema: {}, contentType: '*/*', description: "the vendor's payload, hashed as received" },
+  responses: {
+    202: {
+      description: 'stored, to be mapped',
+      schema: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['accepted', 'intakeId'],
+        properties: { accepted: { type: 'integer' }, intakeId: { type: 'string' } },
+      },
+    },
+  },
+  errors: [
+    ...SIGNATURE_ERRORS,
+    'webhook_replayed',
+    'body_too_large',
+    'request_timeout',
+    'malformed_body',
+    'malformed_json',
+    'record_too_large',
+    'json_too_deep',
+  ],
+});
+describeRoute('GET /webhooks/:source', {
+  tag: 'Webhooks',
+  audience: 'signed',
+  summary: "Answers a vendor's check of the webhook URL (Mailchimp's), with the same token",
+  responses: {
+    200: { description: 'the URL is right', schema: { type: 'object', required: ['ok'], properties: { ok: { const: true } } } },
+  },
+  errors: [...SIGNATURE_ERRORS, 'not_found'],
+});
 
 /**
  * `POST /webhooks/:source`. Who may call: anyone holding the source's signing secret (or, for

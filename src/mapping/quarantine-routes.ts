@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { audit } from '../access/audit.ts';
 import { type AuthEnv, reasonOf } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { any, arr, bool, dateTime, describeRoute, int, limitQuery, nullable, obj, str } from '../api/openapi.ts';
 import { capPage, runningBytes, withinPage } from '../api/page-bytes.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
@@ -53,6 +54,51 @@ const item = (r: QuarantineRow) => ({
   resolvedAt: r.resolved_at ? new Date(r.resolved_at).toISOString() : null,
   receivedAt: new Date(r.received_at).toISOString(),
   payload: r.payload,
+});
+
+describeRoute('GET /quarantine', {
+  tag: 'Quarantine',
+  audience: 'ops',
+  summary: 'Records a mapping could not turn into a valid fragment, newest first (each read audited)',
+  query: {
+    status: { type: 'string', enum: ['open', 'resolved', 'flagged', 'all'], default: 'open' },
+    source: { type: 'string' },
+    before: { type: 'string', description: 'the `next` of the previous page' },
+    limit: limitQuery(100, 1000),
+  },
+  responses: {
+    200: {
+      description: 'a page of entries',
+      schema: obj({
+        items: arr(
+          obj({
+            id: int,
+            rawId: int,
+            source: str,
+            mapping: nullable(str),
+            code: str,
+            message: str,
+            status: str,
+            quarantinedAt: dateTime,
+            resolvedAt: nullable(dateTime),
+            receivedAt: dateTime,
+            payload: any,
+          }),
+        ),
+        next: nullable(int),
+        truncated: bool,
+      }),
+    },
+  },
+  errors: ['invalid_request'],
+});
+describeRoute('POST /quarantine/replay', {
+  tag: 'Quarantine',
+  audience: 'ops',
+  summary: 'Reloads the workspace and maps the open entries again',
+  body: { schema: replayRequest.schema, required: false },
+  responses: { 202: { description: 'how many were queued', schema: obj({ replayed: int }) } },
+  errors: ['invalid_config'],
 });
 
 /**

@@ -2,6 +2,7 @@ import type { JSONSchemaType } from 'ajv';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { arr, describeRoute, limitQuery, nullable, num, obj, str, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { isUuid } from '../db/sql.ts';
@@ -30,6 +31,42 @@ const readRequest = bodyValidator(requestSchema);
 const view = ({ definition: _definition, cursor: _cursor, ...r }: Rebuild) => ({
   ...r,
   progress: r.status === 'done' ? 1 : r.total > 0 ? Math.min(r.processed / r.total, 1) : 0,
+});
+
+const rebuildSchema = {
+  type: 'object',
+  required: ['id', 'kind', 'status', 'total', 'processed', 'progress'],
+  properties: {
+    id: uuid,
+    kind: str,
+    reason: nullable(str),
+    status: str,
+    total: num,
+    processed: num,
+    progress: { type: 'number', minimum: 0, maximum: 1 },
+  },
+};
+describeRoute('GET /rebuilds', {
+  tag: 'Rebuilds',
+  audience: 'ops',
+  summary: 'Re-derivations of stored data, newest first',
+  query: { limit: limitQuery(50, 200), cursor: { type: 'string', description: 'the `next` of the previous page' } },
+  responses: { 200: { description: 'a page', schema: obj({ rebuilds: arr(rebuildSchema), next: nullable(str) }) } },
+  errors: ['invalid_request'],
+});
+describeRoute('GET /rebuilds/:id', {
+  tag: 'Rebuilds',
+  audience: 'ops',
+  summary: 'One rebuild',
+  responses: { 200: { description: 'the rebuild', schema: rebuildSchema } },
+  errors: ['not_found'],
+});
+describeRoute('POST /rebuilds', {
+  tag: 'Rebuilds',
+  audience: 'ops',
+  summary: 'Rebuilds those kinds now (one already queued or running answers instead)',
+  body: { schema: readRequest.schema },
+  responses: { 202: { description: 'the rebuilds', schema: obj({ rebuilds: arr(rebuildSchema) }) } },
 });
 
 /**

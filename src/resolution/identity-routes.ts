@@ -1,9 +1,25 @@
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { describeRoute } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { describeModel, TrainingError, trainModel } from './live-model.ts';
+
+describeRoute('GET /identity/model', {
+  tag: 'Identity',
+  audience: 'ops',
+  summary: "The model in force: every field's levels with m, u and weight",
+  responses: { 200: { description: 'the model', schema: { type: 'object' } } },
+  errors: ['not_found'],
+});
+describeRoute('POST /identity/train', {
+  tag: 'Identity',
+  audience: 'ops',
+  summary: 'Trains a model on the stored records now and puts it in force',
+  responses: { 201: { description: 'the training summary', schema: { type: 'object' } } },
+  errors: ['invalid_request'],
+});
 
 /**
  * The live identity model. Who may call: ops and admin (each route's `allow`).

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { ApiError } from '../../api/errors.ts';
+import { any, arr, bool, dateTime, describeRoute, int, nullable, num, obj, type Schema, str, strEnum } from '../../api/openapi.ts';
 import { allow } from '../../api/roles.ts';
 import { rowsOf } from '../../db/database.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
@@ -52,6 +53,71 @@ function runView(r: RunRow) {
     errors: r.error ? [r.error] : [],
   };
 }
+
+const errorSchema = obj({ code: str, message: str }, [], true);
+const runSchema: Schema = obj({
+  id: int,
+  source: str,
+  full: bool,
+  trigger: str,
+  status: str,
+  queuedAt: dateTime,
+  startedAt: nullable(dateTime),
+  finishedAt: nullable(dateTime),
+  seconds: nullable(num),
+  pages: int,
+  records: int,
+  requests: int,
+  cursorFrom: any,
+  cursorTo: any,
+  cursor: any,
+  error: nullable(errorSchema),
+  errors: arr(errorSchema),
+});
+const TAG = 'Sources';
+describeRoute('GET /sources', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Every source with its health, last run and cursor',
+  responses: {
+    200: {
+      description: 'sources',
+      schema: obj({
+        sources: arr(
+          obj({
+            name: str,
+            type: str,
+            priority: num,
+            webhook: str,
+            pulls: bool,
+            schedule: nullable(str),
+            rateLimit: any,
+            health: strEnum('webhooks_only', 'never_synced', 'failing', 'ok'),
+            lastRun: nullable(runSchema),
+            lastSuccessAt: nullable(dateTime),
+            cursor: nullable(obj({ cursor: any, updatedAt: nullable(dateTime) })),
+          }),
+        ),
+      }),
+    },
+  },
+});
+describeRoute('POST /sources/:source/sync', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Queues a pull now',
+  body: { schema: obj({ full: bool }, ['full']), required: false },
+  responses: { 202: { description: 'the queued run', schema: runSchema } },
+  errors: ['unknown_source', 'not_pullable', 'sync_in_progress'],
+});
+describeRoute('GET /sources/:source/runs', {
+  tag: TAG,
+  audience: 'ops',
+  summary: 'Its runs, newest first',
+  query: { limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+  responses: { 200: { description: 'runs', schema: obj({ runs: arr(runSchema) }) } },
+  errors: ['unknown_source'],
+});
 
 /**
  * Sources and their syncs. Who may call: ops and admin (each route's `allow`).
