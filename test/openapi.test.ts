@@ -5,7 +5,7 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ROLE_KEYS, startTestHub, type TestHub } from './helpers/hub.ts';
+import { ROLE_KEYS, startTestHub, type TestHub } from './helpers/hub.ts';
 
 type Role = keyof typeof ROLE_KEYS;
 const ROLES: Role[] = ['reader', 'ops', 'compliance', 'admin'];
@@ -221,6 +221,31 @@ describe('real answers match the declared schemas', () => {
     await conforms('POST', '/profiles/:id/erase', erased);
     await conforms('GET', '/erasures', await t.as('compliance', 'GET', '/erasures'));
     await conforms('GET', '/quarantine', await t.as('ops', 'GET', '/quarantine?status=all'));
+  });
+
+  it('a file import, a backfill and the consent listing', async () => {
+    const imported = await t.hub.app.request('/sources/crm/import', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ROLE_KEYS.ops}`, 'content-type': 'text/csv' },
+      body: 'id,email\nc-doc-3,fay.doc@example.com\n',
+    });
+    expect(imported.status).toBe(202);
+    const view = await conforms('POST', '/sources/:source/import', imported);
+    await t.settle();
+    await conforms('GET', '/imports', await t.as('ops', 'GET', '/imports'));
+    await conforms('GET', '/imports/:id', await t.as('ops', 'GET', `/imports/${view.id}`));
+    const destination = await conforms(
+      'POST',
+      '/destinations',
+      await t.as('ops', 'POST', '/destinations', { url: 'http://127.0.0.1:9/backfill' }),
+    );
+    const started = await t.as('ops', 'POST', `/destinations/${destination.id}/backfill`);
+    expect(started.status).toBe(202);
+    await conforms('POST', '/destinations/:id/backfill', started);
+    await conforms('GET', '/destinations/:id/backfill', await t.as('ops', 'GET', `/destinations/${destination.id}/backfill`));
+    const consent = await t.as('compliance', 'GET', '/consent?purpose=marketing&status=granted');
+    expect(consent.status).toBe(200);
+    await conforms('GET', '/consent', consent);
   });
 
   it('errors: the shared {error: {code, message}} body, at a status the route declares', async () => {

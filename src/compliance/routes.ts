@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { audit } from '../access/audit.ts';
 import { type AuthEnv, reasonOf } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
-import { any, arr, describeRoute, limitQuery, obj, str, uuid } from '../api/openapi.ts';
+import { arr, dateTime, describeRoute, int, limitQuery, nullable, obj, str, strEnum, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { isUuid } from '../db/sql.ts';
@@ -51,14 +51,42 @@ describeRoute('GET /erasures', {
   audience: 'compliance',
   summary: 'Erasures, newest first',
   query: { limit: limitQuery(100, 1000) },
-  responses: { 200: { description: 'erasures', schema: obj({ erasures: arr(object) }) } },
+  responses: {
+    200: {
+      description: 'erasures',
+      schema: obj({
+        erasures: arr(
+          obj({
+            id: uuid,
+            profileId: uuid,
+            at: dateTime,
+            actor: str,
+            reason: nullable(str),
+            records: int,
+            rawRecords: int,
+            identifiers: int,
+            suppressed: int,
+          }),
+        ),
+      }),
+    },
+  },
 });
 describeRoute('GET /erasures/:id/suppressions', {
   tag: TAG,
   audience: 'compliance',
   summary: 'Records suppressed since an erasure',
   query: { limit: limitQuery(100, 1000) },
-  responses: { 200: { description: 'suppressions', schema: object } },
+  responses: {
+    200: {
+      description: 'suppressions, newest first',
+      schema: obj({
+        erasureId: uuid,
+        total: int,
+        suppressions: arr(obj({ id: int, at: dateTime, source: str, rawId: int, matched: str })),
+      }),
+    },
+  },
   errors: ['erasure_not_found'],
 });
 describeRoute('GET /consent', {
@@ -73,8 +101,14 @@ describeRoute('GET /consent', {
   },
   responses: {
     200: {
-      description: 'a page',
-      schema: { type: 'object', required: ['purpose', 'status', 'default'], properties: { purpose: str, status: str, default: any } },
+      description: 'a page, in profile-id order',
+      schema: obj({
+        purpose: str,
+        status: strEnum('granted', 'denied'),
+        default: strEnum('granted', 'denied'),
+        profiles: arr(obj({ profileId: uuid, status: strEnum('granted', 'denied'), decidedBy: nullable({ type: 'object' }) })),
+        next: nullable(uuid),
+      }),
     },
   },
   errors: ['invalid_request'],

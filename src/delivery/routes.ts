@@ -94,6 +94,17 @@ const deliverySchema = obj({
   deliveredAt: nullable(dateTime),
   nextAttemptAt: nullable(dateTime),
 });
+const backfillSchema = obj({
+  id: uuid,
+  destinationId: uuid,
+  status: strEnum('running', 'done'),
+  total: int,
+  processed: int,
+  queued: int,
+  progress: { type: 'number', minimum: 0, maximum: 1 },
+  startedAt: dateTime,
+  finishedAt: nullable(dateTime),
+});
 const TAG = 'Destinations';
 const bodyErrors = ['unknown_field', 'destination_private'] as const;
 describeRoute('POST /destinations', {
@@ -168,14 +179,14 @@ describeRoute('POST /destinations/:id/backfill', {
   tag: TAG,
   audience: 'ops',
   summary: 'Sends every profile to the destination, in the background',
-  responses: { 202: { description: 'the backfill', schema: { type: 'object' } } },
+  responses: { 202: { description: 'the backfill (a running one as is)', schema: backfillSchema } },
   errors: ['destination_not_found'],
 });
 describeRoute('GET /destinations/:id/backfill', {
   tag: TAG,
   audience: 'ops',
   summary: 'The progress of its backfill',
-  responses: { 200: { description: 'the backfill', schema: { type: 'object' } } },
+  responses: { 200: { description: 'its latest backfill', schema: backfillSchema } },
   errors: ['destination_not_found', 'not_found'],
 });
 

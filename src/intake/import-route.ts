@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
-import { arr, describeRoute, obj, uuid } from '../api/openapi.ts';
+import { any, arr, bool, dateTime, describeRoute, int, nullable, num, obj, str, strEnum, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import { FILE_BREAKS, type FileFormat, fileRecords, type ImportProblem, problem } from '../connectors/file/file-records.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -26,11 +26,25 @@ const BATCH = 1000;
 /** Problems kept per import; `rejected` counts them all. */
 const MAX_PROBLEMS = 20;
 
-const importSchema = {
-  type: 'object',
-  required: ['id', 'source', 'status'],
-  properties: { id: uuid, source: { type: 'string' }, status: { enum: ['receiving', 'received', 'done', 'failed', 'interrupted'] } },
-};
+const importSchema = obj({
+  id: uuid,
+  source: str,
+  format: strEnum('csv', 'ndjson'),
+  status: strEnum('receiving', 'received', 'done', 'failed', 'interrupted'),
+  bytes: int,
+  accepted: int,
+  duplicates: int,
+  rejected: int,
+  problems: arr(any),
+  processed: int,
+  quarantined: int,
+  quarantinedCapped: bool,
+  progress: num,
+  createdBy: str,
+  createdAt: dateTime,
+  finishedAt: nullable(dateTime),
+  heartbeatAt: dateTime,
+});
 describeRoute('POST /sources/:source/import', {
   tag: 'Sources',
   audience: 'ops',
