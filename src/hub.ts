@@ -1,26 +1,26 @@
-import type { Job, PgBoss, WorkOptions } from 'pg-boss';
+import type { Job, JobResult, PgBoss, WorkOptions } from 'pg-boss';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.ts';
 import type { Settings } from './config/settings.ts';
 import { loadWorkspace, type Workspace } from './config/workspace.ts';
 import { hydrate } from './connectors/sync/hydrate.ts';
-import { runSync, type SyncJob } from './connectors/sync/run.ts';
+import { runSync } from './connectors/sync/run.ts';
 import { scheduleSyncs } from './connectors/sync/schedule.ts';
 import type { Database } from './db/database.ts';
-import { type BackfillJob, runBackfill } from './delivery/backfill.ts';
-import { type FanoutJob, fanout } from './delivery/fanout.ts';
-import { type DeliverJob, deliver } from './delivery/send.ts';
-import { type GoldenJob, refreshJobs } from './golden/refresh.ts';
+import { runBackfill } from './delivery/backfill.ts';
+import { fanout } from './delivery/fanout.ts';
+import { deliver } from './delivery/send.ts';
+import { refreshJobs } from './golden/refresh.ts';
 import { IntakeDispatcher } from './intake/dispatch.ts';
 import { safeError } from './log.ts';
-import { type IngestJob, ingest } from './mapping/ingest-job.ts';
+import { ingest } from './mapping/ingest-job.ts';
 import type { PipelineContext } from './pipeline-context.ts';
+import { checkJobData, type PayloadOf, QUEUES, type QueueKey } from './queue/catalog.ts';
 import { jobFailure } from './queue/job-error.ts';
-import { QUEUES, startQueues } from './queue/queues.ts';
+import { startQueues } from './queue/queues.ts';
 import { rebuildStale, runRebuild } from './rebuild/run.ts';
-import type { RebuildJob } from './rebuild/store.ts';
 import { ModelCache } from './resolution/live-model.ts';
-import { runTraining, type TrainJob } from './resolution/train-job.ts';
+import { runTraining } from './resolution/train-job.ts';
 
 export interface Hub {
   app: ReturnType<typeof buildApp>;
@@ -69,17 +69,38 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     }
   };
 
-  /** Every handler fails with a PII-free error (pg-boss keeps it in the job's output), and says so in the log. */
-  const work = <T>(name: string, workOptions: WorkOptions, handler: (jobs: Job<T>[]) => Promise<unknown>) =>
-    boss.work<T>(name, workOptions, async (jobs: Job<T>[]) => {
+  /**
+   * Every handler sees only jobs whose data matches its queue's schema (src/queue/catalog.ts): one
+   * that does not is failed for good with the paths that failed (a retry would not change its data),
+   * and the rest of its batch runs. Every handler fails with a PII-free error (pg-boss keeps it in
+   * the job's output), and says so in the log.
+   */
+  const work = <Q extends QueueKey>(queue: Q, workOptions: WorkOptions, handler: (jobs: Job<PayloadOf<Q>>[]) => Promise<unknown>) => {
+    const name = QUEUES[queue];
+    return boss.work<unknown>(name, { ...workOptions, perJobResults: true }, async (jobs) => {
+      const valid: Job<PayloadOf<Q>>[] = [];
+      const results: JobResult[] = [];
+      for (const job of jobs) {
+        const checked = checkJobData(queue, job.data);
+        if (checked.ok) valid.push({ ...job, data: checked.data });
+        else {
+          const failure = jobFailure(checked.error);
+          log.warn({ queue: name, job: job.id, error: safeError(failure) }, 'job data does not match its schema; failed for good');
+          // deadletter: failed now, whatever retries remain (these queues have no dead letter queue).
+          results.push({ id: job.id, status: 'deadletter', output: failure });
+        }
+      }
+      if (valid.length === 0) return results;
       try {
-        return await handler(jobs);
+        await handler(valid);
       } catch (error) {
         const failure = jobFailure(error);
         log.warn({ queue: name, jobs: jobs.length, error: safeError(failure) }, 'job failed; pg-boss retries it');
         throw failure;
       }
+      return [...results, ...valid.map((job): JobResult => ({ id: job.id, status: 'completed' }))];
     });
+  };
 
   if (options.workers) {
     // With a backlog, a full batch means more is waiting: fetch again at once instead of sleeping.
@@ -88,7 +109,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     const polling = { pollingIntervalSeconds: interval, notifyPollingIntervalSeconds: interval, burstWhenBatchFull: true };
     // Linking is serialised by the resolution lock, so a few large transactions beat many small
     // ones: up to 32 jobs a batch took incremental arrival from about 1,650 to 2,450 records/s.
-    await work<IngestJob>(QUEUES.ingest, { ...polling, batchSize: 32, localConcurrency: settings.workerConcurrency }, async (jobs) => {
+    await work('ingest', { ...polling, batchSize: 32, localConcurrency: settings.workerConcurrency }, async (jobs) => {
       const importOf = new Map<number, string>();
       for (const { data } of jobs) {
         if (data.importId) for (const rawId of data.rawIds) importOf.set(rawId, data.importId);
@@ -100,36 +121,36 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         jobs.flatMap((j) => j.data.intakeIds ?? []),
       );
     });
-    await work<GoldenJob>(QUEUES.golden, { ...polling, batchSize: 20, localConcurrency: 2 }, async (jobs) => {
+    await work('golden', { ...polling, batchSize: 20, localConcurrency: 2 }, async (jobs) => {
       await refreshJobs(
         ctx,
         jobs.map((j) => j.data),
       );
     });
-    await work<FanoutJob>(QUEUES.fanout, { ...polling, batchSize: 50, localConcurrency: 1 }, async (jobs) => {
+    await work('fanout', { ...polling, batchSize: 50, localConcurrency: 1 }, async (jobs) => {
       await fanout(
         ctx,
         jobs.flatMap((j) => j.data.changes),
       );
     });
-    await work<SyncJob>(QUEUES.sync, { ...polling, batchSize: 1, localConcurrency: 2 }, async ([job]) => {
+    await work('sync', { ...polling, batchSize: 1, localConcurrency: 2 }, async ([job]) => {
       if (job) await runSync(ctx, job.data);
     });
     await scheduleSyncs(boss, workspace);
-    await work<IngestJob>(QUEUES.hydrate, { ...polling, batchSize: 8, localConcurrency: 2 }, async (jobs) => {
+    await work('hydrate', { ...polling, batchSize: 8, localConcurrency: 2 }, async (jobs) => {
       await hydrate(
         ctx,
         jobs.flatMap((j) => j.data.rawIds),
       );
     });
-    await work<TrainJob>(QUEUES.train, { ...polling, batchSize: 1, localConcurrency: 1 }, async () => {
+    await work('train', { ...polling, batchSize: 1, localConcurrency: 1 }, async () => {
       await runTraining(ctx);
     });
     // Sends wait on the network, not the CPU: up to 64 at once, at most AURUM_DELIVERY_CONCURRENCY
     // per destination (its pg-boss group: a busy destination's jobs are not fetched). Batches,
     // because pg-boss waits a polling interval between fetches of a single job.
-    await work<DeliverJob>(
-      QUEUES.deliver,
+    await work(
+      'deliver',
       { ...polling, batchSize: 4, localConcurrency: 16, localGroupConcurrency: settings.delivery.concurrencyPerDestination },
       async (jobs) => {
         const results = await Promise.allSettled(jobs.map((job) => deliver(ctx, job)));
@@ -139,11 +160,11 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         if (failed) throw failed.reason;
       },
     );
-    await work<RebuildJob>(QUEUES.rebuild, { ...polling, batchSize: 1, localConcurrency: 1 }, async ([job]) => {
+    await work('rebuild', { ...polling, batchSize: 1, localConcurrency: 1 }, async ([job]) => {
       if (job) await runRebuild(ctx, job.data);
     });
     await rebuildStale(ctx);
-    await work<BackfillJob>(QUEUES.backfill, { ...polling, batchSize: 1, localConcurrency: 1 }, async ([job]) => {
+    await work('backfill', { ...polling, batchSize: 1, localConcurrency: 1 }, async ([job]) => {
       if (job) await runBackfill(ctx, job.data);
     });
   }

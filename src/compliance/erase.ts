@@ -8,7 +8,7 @@ import { resolveProfileId } from '../golden/read.ts';
 import { mapRecord } from '../mapping/apply.ts';
 import type { Profile } from '../mapping/profile.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { QUEUES, sendInTx } from '../queue/queues.ts';
+import { enqueue, QUEUES } from '../queue/catalog.ts';
 import { blockedValues, recordIdentity } from '../resolution/keys.ts';
 import { payloadIdentifierKeys, tombstoneHash, tombstoneKeys } from './tombstones.ts';
 
@@ -121,7 +121,7 @@ export async function eraseProfile(
       details: { erasure: erasureId, records: members.length, rawRecords: rawIds.length, identifiers: keys.length },
     });
     // A destination may hold the person under an id merged away since (sent before the merge): every id is erased.
-    await sendInTx(ctx.boss, tx, QUEUES.fanout, {
+    await enqueue(ctx.boss, tx, 'fanout', {
       changes: profileIds.map((profileId) => ({ profileId, event: 'profile.erased' as const })),
     });
     return {

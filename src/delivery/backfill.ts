@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { QUEUES, sendInTx } from '../queue/queues.ts';
+import { enqueue } from '../queue/catalog.ts';
 import { fanout } from './fanout.ts';
 
 export interface BackfillJob {
@@ -47,7 +47,7 @@ export async function startBackfill(ctx: PipelineContext, destinationId: string)
         returning *`),
     );
     const backfill = created as BackfillRow;
-    await sendInTx(ctx.boss, tx, QUEUES.backfill, { backfillId: backfill.id } satisfies BackfillJob);
+    await enqueue(ctx.boss, tx, 'backfill', { backfillId: backfill.id });
     return view(backfill);
   });
 }

@@ -7,7 +7,7 @@ import { lockKeys, textArray, uuidArray } from '../db/sql.ts';
 import { loadProfiles } from '../golden/read.ts';
 import type { ProfileChange } from '../golden/refresh.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { QUEUES, txAdapter } from '../queue/queues.ts';
+import { enqueue } from '../queue/catalog.ts';
 import { deliverJob } from './send.ts';
 
 export interface FanoutJob {
@@ -248,10 +248,11 @@ async function enqueueDeliveries(
         ${textArray(planned.map((p) => p.body))}, ${sql.param(planned.map((p) => p.changedAt))}::text[]) as v(d, p, e, b, c)
       returning id, destination_id`),
   );
-  await ctx.boss.insert(
-    QUEUES.deliver,
+  await enqueue(
+    ctx.boss,
+    tx,
+    'deliver',
     rows.map((r) => deliverJob(r.id, r.destination_id, openUntil.get(r.destination_id))),
-    { db: txAdapter(tx) },
   );
   return rows.length;
 }

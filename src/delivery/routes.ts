@@ -10,7 +10,7 @@ import { type Db, rowsOf } from '../db/database.ts';
 import { isUuid, textArray } from '../db/sql.ts';
 import { GOLDEN_FIELDS } from '../golden/build.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { MAX_DESTINATION_TIMEOUT_MS, QUEUES, txAdapter } from '../queue/queues.ts';
+import { enqueue, MAX_DESTINATION_TIMEOUT_MS } from '../queue/catalog.ts';
 import { backfillProgress, startBackfill } from './backfill.ts';
 import { privateDestinationProblem } from './private-addresses.ts';
 import { deliverJob } from './send.ts';
@@ -344,10 +344,11 @@ export function destinationRoutes(ctx: PipelineContext) {
             returning id, destination_id`),
         );
         if (rows.length > 0) {
-          await ctx.boss.insert(
-            QUEUES.deliver,
+          await enqueue(
+            ctx.boss,
+            tx,
+            'deliver',
             rows.map((r) => deliverJob(r.id, r.destination_id)),
-            { db: txAdapter(tx) },
           );
         }
         return rows.map((r) => r.id);

@@ -5,7 +5,7 @@ import type { Job } from 'pg-boss';
 import { Agent, request } from 'undici';
 import { rowsOf, type Tx } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { QUEUES, txAdapter } from '../queue/queues.ts';
+import { enqueue, QUEUES } from '../queue/catalog.ts';
 import { consentGate, isNotice, verdicts } from './consent-gate.ts';
 import { isPrivateAddress, publicOnlyLookup } from './private-addresses.ts';
 import { type SignatureScheme, signatureHeaders } from './signing.ts';
@@ -114,7 +114,7 @@ async function holdBack(tx: Tx, destinationId: string, seconds: number) {
 }
 
 async function defer(ctx: PipelineContext, data: DeliverJob, seconds: number) {
-  await ctx.boss.send(QUEUES.deliver, data, {
+  await enqueue(ctx.boss, undefined, 'deliver', data, {
     startAfter: Math.max(1, Math.ceil(seconds)),
     ...(data.destinationId ? { group: { id: data.destinationId } } : {}),
   });
@@ -418,7 +418,7 @@ async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome, starte
     );
     if (!exhausted && still.length > 0) {
       const job = deliverJob(d.id, d.destination_id);
-      await ctx.boss.send(QUEUES.deliver, job.data, { startAfter: Math.ceil(delayMs / 1000), group: job.group, db: txAdapter(tx) });
+      await enqueue(ctx.boss, tx, 'deliver', job.data, { startAfter: Math.ceil(delayMs / 1000), group: job.group });
     }
   });
 }

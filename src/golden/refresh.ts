@@ -5,7 +5,7 @@ import { rowsOf, type Tx } from '../db/database.ts';
 import { textArray, uuidArray, withRetry } from '../db/sql.ts';
 import type { Profile } from '../mapping/profile.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { QUEUES, sendInTx } from '../queue/queues.ts';
+import { enqueue } from '../queue/catalog.ts';
 import { lockProfiles, type Merge } from '../resolution/link.ts';
 import { buildGolden, type Member } from './build.ts';
 
@@ -36,7 +36,7 @@ export async function refreshJobs(ctx: PipelineContext, jobs: readonly GoldenJob
       const targets = new Set([...ids].map((id) => active.get(id) ?? id));
       const merges = [...absorbed].map(([survivorId, retired]) => ({ survivorId, retiredIds: [...retired] }));
       const changes = await refreshGolden(tx, targets, priorityOf, merges);
-      if (changes.length > 0) await sendInTx(ctx.boss, tx, QUEUES.fanout, { changes });
+      if (changes.length > 0) await enqueue(ctx.boss, tx, 'fanout', { changes });
       return changes.length;
     }),
   );

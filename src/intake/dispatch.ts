@@ -4,7 +4,7 @@ import { uuidArray } from '../db/sql.ts';
 import { safeError } from '../log.ts';
 import type { IngestJob } from '../mapping/ingest-job.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { ingestJobs, QUEUES, txAdapter } from '../queue/queues.ts';
+import { enqueue, ingestJobs } from '../queue/catalog.ts';
 
 /** Outbox rows a round claims at most; a full round means more are waiting, and the next starts at once. */
 const ROUND = 2_000;
@@ -107,7 +107,7 @@ export class IntakeDispatcher {
           returning seq, intake_id::text, records, hydrate`),
       ).sort((a, b) => Number(a.seq) - Number(b.seq));
       const toIngest = claimed.filter((c) => !c.hydrate);
-      if (toIngest.length > 0) await this.#ctx.boss.insert(QUEUES.ingest, intakeJobs(toIngest, size), { db: txAdapter(tx) });
+      if (toIngest.length > 0) await enqueue(this.#ctx.boss, tx, 'ingest', intakeJobs(toIngest, size));
       const toHydrate = claimed.filter((c) => c.hydrate);
       if (toHydrate.length > 0) {
         const rawIds = rowsOf<{ id: string | number }>(
@@ -115,7 +115,7 @@ export class IntakeDispatcher {
             sql`select id from raw_records where intake_id = any(${uuidArray(toHydrate.map((c) => c.intake_id))}) order by id`,
           ),
         ).map((r) => Number(r.id));
-        await this.#ctx.boss.insert(QUEUES.hydrate, ingestJobs(rawIds, size), { db: txAdapter(tx) });
+        await enqueue(this.#ctx.boss, tx, 'hydrate', ingestJobs(rawIds, size));
       }
       return claimed.length;
     });

@@ -5,7 +5,7 @@ import type { imports } from '../db/schema.ts';
 import { isTransient, isUuid, textArray } from '../db/sql.ts';
 import { safeError } from '../log.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { ingestJobs, QUEUES, txAdapter } from '../queue/queues.ts';
+import { enqueue, ingestJobs } from '../queue/catalog.ts';
 import { insertRawRecords } from './store.ts';
 
 /** How often a process receiving a file says it is alive, besides each stored batch (a slow sender may take longer than that for a batch). */
@@ -110,7 +110,7 @@ async function writeBatch(ctx: PipelineContext, target: { id: string; source: st
       })),
     );
     if (rawIds.length > 0) {
-      await ctx.boss.insert(QUEUES.ingest, ingestJobs(rawIds, ctx.settings.ingestBatchSize, target.id), { db: txAdapter(tx) });
+      await enqueue(ctx.boss, tx, 'ingest', ingestJobs(rawIds, ctx.settings.ingestBatchSize, target.id));
     }
     const first = rawIds.length > 0 ? Math.min(...rawIds) : null;
     const last = rawIds.length > 0 ? Math.max(...rawIds) : null;

@@ -2,11 +2,10 @@ import { sql } from 'drizzle-orm';
 import { suppressUnmappedErased } from '../compliance/tombstones.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { bigintArray, isTransient, lockResolution, textArray, uuidArray, withRetry } from '../db/sql.ts';
-import type { GoldenJob } from '../golden/refresh.ts';
 import { safeError } from '../log.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { enqueue } from '../queue/catalog.ts';
 import { jobFailure } from '../queue/job-error.ts';
-import { QUEUES, sendInTx } from '../queue/queues.ts';
 import { limitIdentifiers } from '../resolution/guards.ts';
 import { linkFragments, type Merge } from '../resolution/link.ts';
 import { needsTraining, TrainingError, trainModel } from '../resolution/live-model.ts';
@@ -221,7 +220,7 @@ async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: Rea
       }
       await flagViolations(tx, flags);
       // Golden records are rebuilt by the next stage, outside the resolution lock.
-      if (profileIds.size > 0) await sendInTx(ctx.boss, tx, QUEUES.golden, { profileIds: [...profileIds], merges } satisfies GoldenJob);
+      if (profileIds.size > 0) await enqueue(ctx.boss, tx, 'golden', { profileIds: [...profileIds], merges });
       return { unchanged, profilesChanged: profileIds.size, trained: current !== model };
     }),
   );

@@ -12,7 +12,7 @@ import { ConfigError } from '../config/yaml-file.ts';
 import { rowsOf } from '../db/database.ts';
 import { bigintArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { ingestJobs, QUEUES } from '../queue/queues.ts';
+import { enqueue, ingestJobs } from '../queue/catalog.ts';
 
 interface ReplayRequest {
   ids?: number[];
@@ -175,8 +175,8 @@ export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => vo
       const fetch = entries.filter((e) => e.code === 'fetch_failed').map((e) => Number(e.raw_id));
       const map = entries.filter((e) => e.code !== 'fetch_failed').map((e) => Number(e.raw_id));
       const size = ctx.settings.ingestBatchSize;
-      if (map.length > 0) await ctx.boss.insert(QUEUES.ingest, ingestJobs(map, size));
-      if (fetch.length > 0) await ctx.boss.insert(QUEUES.hydrate, ingestJobs(fetch, size));
+      if (map.length > 0) await enqueue(ctx.boss, undefined, 'ingest', ingestJobs(map, size));
+      if (fetch.length > 0) await enqueue(ctx.boss, undefined, 'hydrate', ingestJobs(fetch, size));
       return c.json({ replayed: entries.length }, 202);
     });
 }

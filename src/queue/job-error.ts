@@ -17,7 +17,7 @@ export class JobFailure extends Error {
 }
 
 /** Errors whose messages the hub writes itself, with ids and codes only. */
-const OWN_ERRORS = new Set(['ApiError', 'TrainingError', 'DecisionError', 'VendorHttpError', 'ConfigError', 'JobFailure']);
+const OWN_ERRORS = new Set(['ApiError', 'TrainingError', 'DecisionError', 'VendorHttpError', 'ConfigError', 'JobFailure', 'JobDataError']);
 
 export function jobFailure(error: unknown): JobFailure {
   const { name, code, message } = safeError(error);

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../db/database.ts';
 import { rowsOf } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { QUEUES, sendInTx } from '../queue/queues.ts';
+import { enqueue } from '../queue/catalog.ts';
 import type { RebuildKind } from './definitions.ts';
 
 export type RebuildStatus = 'queued' | 'running' | 'done' | 'failed';
@@ -55,7 +55,7 @@ export async function requestRebuild(
       returning ${COLUMNS}`),
   );
   if (created) {
-    await sendInTx(ctx.boss, tx, QUEUES.rebuild, { rebuildId: created.id } satisfies RebuildJob);
+    await enqueue(ctx.boss, tx, 'rebuild', { rebuildId: created.id });
     return normalise(created);
   }
   const [active] = rowsOf<Rebuild>(

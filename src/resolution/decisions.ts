@@ -3,7 +3,7 @@ import { rowsOf, type Tx } from '../db/database.ts';
 import { lockResolution, uuidArray } from '../db/sql.ts';
 import { type ProfileChange, refreshGolden } from '../golden/refresh.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { QUEUES, sendInTx } from '../queue/queues.ts';
+import { enqueue } from '../queue/catalog.ts';
 import { lockProfiles, retire } from './link.ts';
 
 /** Why a decision cannot be carried out; the API turns these into 400/404 answers. */
@@ -43,7 +43,7 @@ async function lockForDecision(tx: Tx, ids: string[]) {
 }
 
 async function publish(ctx: PipelineContext, tx: Tx, changes: ProfileChange[]) {
-  if (changes.length > 0) await sendInTx(ctx.boss, tx, QUEUES.fanout, { changes });
+  if (changes.length > 0) await enqueue(ctx.boss, tx, 'fanout', { changes });
 }
 
 const priorityOf = (ctx: PipelineContext) => (source: string) => ctx.workspace().sources.get(source)?.priority ?? 0;

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { type Queryable, rowsOf } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { QUEUES } from '../queue/queues.ts';
+import { enqueue } from '../queue/catalog.ts';
 import { needsTraining, type StoredModel, TrainingError, type TrainingSummary, trainModel } from './live-model.ts';
 
 export interface TrainJob {
@@ -31,7 +31,7 @@ export async function scheduleTrainingIfDue(ctx: PipelineContext, current: Store
   const records = await countRecords(ctx.database.db);
   ctx.models.noteRecords(records);
   if (!needsTraining(identity, records, current, ctx.models.failedAt)) return;
-  await ctx.boss.send(QUEUES.train, { records } satisfies TrainJob);
+  await enqueue(ctx.boss, undefined, 'train', { records });
   ctx.models.noteTrainingQueued(current);
   ctx.log.info({ records, model: current?.id ?? null }, 'identity model training queued');
 }

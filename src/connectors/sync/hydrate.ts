@@ -5,7 +5,7 @@ import { bigintArray } from '../../db/sql.ts';
 import { insertRawRecords, sha256 } from '../../intake/store.ts';
 import { QUARANTINE_CODES } from '../../mapping/apply.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
-import { ingestJobs, QUEUES, txAdapter } from '../../queue/queues.ts';
+import { enqueue, ingestJobs } from '../../queue/catalog.ts';
 import { VendorHttpError } from '../http/client.ts';
 import { connectorTypes } from '../registry.ts';
 import { sourceClient } from './run.ts';
@@ -57,7 +57,7 @@ export async function hydrate(ctx: PipelineContext, rawIds: readonly number[]): 
         tx,
         objects.map((record) => ({ source: name, intakeId, bodyHash: sha256(JSON.stringify(record)), record })),
       );
-      if (ids.length > 0) await ctx.boss.insert(QUEUES.ingest, ingestJobs(ids, ctx.settings.ingestBatchSize), { db: txAdapter(tx) });
+      if (ids.length > 0) await enqueue(ctx.boss, tx, 'ingest', ingestJobs(ids, ctx.settings.ingestBatchSize));
     });
     stored += objects.length;
   }

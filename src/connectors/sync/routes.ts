@@ -5,7 +5,7 @@ import { any, arr, bool, dateTime, describeRoute, int, nullable, num, obj, type 
 import { allow } from '../../api/roles.ts';
 import { rowsOf } from '../../db/database.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
-import { QUEUES, txAdapter } from '../../queue/queues.ts';
+import { enqueue, QUEUES } from '../../queue/catalog.ts';
 import { connectorTypes } from '../registry.ts';
 import { markInterrupted, type SyncJob } from './run.ts';
 
@@ -206,7 +206,7 @@ export function sourceRoutes(ctx: PipelineContext) {
         if (!row) throw busy();
         const job: SyncJob = { source: source.name, full, runId: Number(row.id) };
         // A scheduled run may be queued without a row yet: then the job is not created, and nor is the run.
-        if (!(await ctx.boss.send(QUEUES.sync, job, { singletonKey: source.name, db: txAdapter(tx) }))) throw busy();
+        if (!(await enqueue(ctx.boss, tx, 'sync', job, { singletonKey: source.name }))) throw busy();
         return row;
       });
       return c.json(runView(run), 202);

@@ -5,7 +5,7 @@ import { type Queryable, rowsOf } from '../../db/database.ts';
 import { textArray } from '../../db/sql.ts';
 import { insertRawRecords, sha256 } from '../../intake/store.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
-import { ingestJobs, QUEUES, txAdapter } from '../../queue/queues.ts';
+import { enqueue, ingestJobs } from '../../queue/catalog.ts';
 import { ApiClient, type ApiClientOptions, VendorHttpError } from '../http/client.ts';
 import { connectorTypes } from '../registry.ts';
 import type { SyncCursor } from '../types.ts';
@@ -109,8 +109,7 @@ export async function runSync(ctx: PipelineContext, job: SyncJob): Promise<void>
           tx,
           page.records.map((record) => ({ source: job.source, intakeId, bodyHash: sha256(JSON.stringify(record)), record })),
         );
-        if (rawIds.length > 0)
-          await ctx.boss.insert(QUEUES.ingest, ingestJobs(rawIds, ctx.settings.ingestBatchSize), { db: txAdapter(tx) });
+        if (rawIds.length > 0) await enqueue(ctx.boss, tx, 'ingest', ingestJobs(rawIds, ctx.settings.ingestBatchSize));
         await tx.execute(sql`
           insert into source_cursors (source, cursor) values (${job.source}, ${JSON.stringify(page.cursor)}::jsonb)
           on conflict (source) do update set cursor = excluded.cursor, updated_at = now()`);
