@@ -42,6 +42,7 @@ describe('the queue catalog', () => {
   });
 
   it('fails for good a job whose stored data does not match its schema, naming the paths and none of the data', async () => {
+    // The extra `email` is let through (a newer process may queue fields this one does not know); the rest is not.
     const bad = { profileIds: 'ann@example.com', merges: [{ survivorId: 'ann@example.com' }], email: 'ann@example.com' };
     const id = await t.hub.boss.send(QUEUES.golden, bad);
     await t.settle();
@@ -55,7 +56,6 @@ describe('the queue catalog', () => {
     expect(output.message).toContain('aurum-golden job data does not match its schema');
     expect(output.message).toContain('/profileIds must be array');
     expect(output.message).toContain("/merges/0 must have required property 'retiredIds'");
-    expect(output.message).toContain('must NOT have additional properties');
     expect(JSON.stringify(job.output)).not.toContain('ann@');
   });
 

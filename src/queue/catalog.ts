@@ -24,8 +24,9 @@ export const MAX_DESTINATION_TIMEOUT_MS = 120_000;
 export const HEARTBEAT_SECONDS = 10;
 
 // Optional properties are `nullable` in ajv's JSONSchemaType, so a stored `null` passes for absent:
-// every handler reads them with `??` or a truthiness test. Extra properties are refused: no version
-// of the hub wrote any, and one would be data the hub did not mean to keep.
+// every handler reads them with `??` or a truthiness test. Extra properties are let through: in a
+// rolling upgrade a newer process may queue a field this one does not know yet, and failing its job
+// for good would leave its records unprocessed.
 const rawIds: JSONSchemaType<IngestJob> = {
   type: 'object',
   properties: {
@@ -34,7 +35,7 @@ const rawIds: JSONSchemaType<IngestJob> = {
     importId: { type: 'string', nullable: true },
   },
   required: ['rawIds'],
-  additionalProperties: false,
+  additionalProperties: true,
 };
 
 const ids = { type: 'array', items: { type: 'string' } } as const;
@@ -45,13 +46,13 @@ const change: JSONSchemaType<ProfileChange> = {
       type: 'object',
       properties: { profileId: { type: 'string' }, event: { type: 'string', const: 'profile.updated' } },
       required: ['profileId', 'event'],
-      additionalProperties: false,
+      additionalProperties: true,
     },
     {
       type: 'object',
       properties: { profileId: { type: 'string' }, event: { type: 'string', const: 'profile.merged' }, merged: ids },
       required: ['profileId', 'event', 'merged'],
-      additionalProperties: false,
+      additionalProperties: true,
     },
     {
       type: 'object',
@@ -62,13 +63,13 @@ const change: JSONSchemaType<ProfileChange> = {
         splitInto: { ...ids, nullable: true },
       },
       required: ['profileId', 'event'],
-      additionalProperties: false,
+      additionalProperties: true,
     },
     {
       type: 'object',
       properties: { profileId: { type: 'string' }, event: { type: 'string', const: 'profile.erased' } },
       required: ['profileId', 'event'],
-      additionalProperties: false,
+      additionalProperties: true,
     },
   ],
 };
@@ -110,12 +111,12 @@ export const CATALOG = {
             type: 'object',
             properties: { survivorId: { type: 'string' }, retiredIds: ids },
             required: ['survivorId', 'retiredIds'],
-            additionalProperties: false,
+            additionalProperties: true,
           },
         },
       },
       required: ['profileIds', 'merges'],
-      additionalProperties: false,
+      additionalProperties: true,
     },
     options: () => stage,
   }),
@@ -126,7 +127,7 @@ export const CATALOG = {
       type: 'object',
       properties: { changes: { type: 'array', items: change } },
       required: ['changes'],
-      additionalProperties: false,
+      additionalProperties: true,
     },
     options: () => stage,
   }),
@@ -137,7 +138,7 @@ export const CATALOG = {
       type: 'object',
       properties: { deliveryId: { type: 'string' }, destinationId: { type: 'string', nullable: true } },
       required: ['deliveryId'],
-      additionalProperties: false,
+      additionalProperties: true,
     },
     // A send schedules its own retries (backoff with jitter over the retry window, then a dead
     // letter: src/delivery/send.ts). pg-boss retries only a handler that crashed.
@@ -156,7 +157,7 @@ export const CATALOG = {
   /** train the identity model on the stored records; one at a time */
   train: entry<TrainJob>({
     name: 'aurum-train',
-    schema: { type: 'object', properties: { records: { type: 'number' } }, required: ['records'], additionalProperties: false },
+    schema: { type: 'object', properties: { records: { type: 'number' } }, required: ['records'], additionalProperties: true },
     // exclusive: one training queued or running at a time, however many batches ask for one. It
     // trains off the event loop, so the heartbeat keeps beating through a long training.
     options: () => ({ ...leased, policy: 'exclusive', retryLimit: 2, retryDelay: 5, expireInSeconds: 3600 }),
@@ -172,7 +173,7 @@ export const CATALOG = {
         runId: { type: 'integer', nullable: true },
       },
       required: ['source'],
-      additionalProperties: false,
+      additionalProperties: true,
     },
     // exclusive per singletonKey (the source): a schedule firing during a run adds nothing. A run
     // records its own failure and resumes from its cursor next time, so the job is not retried.
@@ -188,13 +189,13 @@ export const CATALOG = {
   /** a new destination → every qualifying profile, a page at a time → deliver */
   backfill: entry<BackfillJob>({
     name: 'aurum-backfill',
-    schema: { type: 'object', properties: { backfillId: { type: 'string' } }, required: ['backfillId'], additionalProperties: false },
+    schema: { type: 'object', properties: { backfillId: { type: 'string' } }, required: ['backfillId'], additionalProperties: true },
     options: () => ({ ...leased, retryLimit: 5, retryDelay: 10, retryBackoff: true, expireInSeconds: 6 * 3600 }),
   }),
   /** derived data whose definition changed (keys, golden records) → derived again, a batch at a time */
   rebuild: entry<RebuildJob>({
     name: 'aurum-rebuild',
-    schema: { type: 'object', properties: { rebuildId: { type: 'string' } }, required: ['rebuildId'], additionalProperties: false },
+    schema: { type: 'object', properties: { rebuildId: { type: 'string' } }, required: ['rebuildId'], additionalProperties: true },
     // A rebuild resumes at its cursor when retried, so a retry repeats at most one batch.
     options: () => ({ ...leased, retryLimit: 20, retryDelay: 5, retryBackoff: true, retryDelayMax: 600, expireInSeconds: 12 * 3600 }),
   }),
