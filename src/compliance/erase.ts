@@ -8,8 +8,9 @@ import { resolveProfileId } from '../golden/read.ts';
 import { mapRecord } from '../mapping/apply.ts';
 import type { Profile } from '../mapping/profile.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { enqueue, QUEUES } from '../queue/catalog.ts';
+import { enqueue } from '../queue/catalog.ts';
 import { blockedValues, recordIdentity } from '../resolution/keys.ts';
+import { erasedTables, runErasers } from './erasers.ts';
 import { payloadIdentifierKeys, tombstoneHash, tombstoneKeys } from './tombstones.ts';
 
 export interface ErasureResult {
@@ -35,13 +36,14 @@ interface Member {
 
 /**
  * `POST /profiles/:id/erase`: removes a person's personal data, in one transaction under the
- * resolution lock, so no record can link to the profile half-way:
+ * resolution lock, so no record can link to the profile half-way. Every module that stores personal
+ * data removes the person from its tables (the erasers of `compliance/erasers.ts`, in pipeline order):
  * - the raw payloads of its records (every version held), and of failed records holding its
- *   identifiers, emptied;
- * - its member records, with their keys, pins and consent entries, deleted;
+ *   identifiers, emptied, and their quarantine messages;
+ * - its member records, with their keys, pins and consent entries, deleted; the record ids in its
+ *   merge history, removed;
  * - its golden record and lineage (and those of profiles merged into it), emptied, and its lineage history deleted;
- * - the bodies of its deliveries, emptied, and those not yet sent withdrawn with their jobs;
- * - the record ids in its merge history, removed.
+ * - the bodies of its deliveries, emptied, and those not yet sent withdrawn with their jobs.
  * It keeps salted hashes of the identifiers, so a later record of the person is suppressed rather
  * than re-create them; the erasure is audited, and every destination hears `profile.erased` for
  * the profile and for each id merged into it.
@@ -83,36 +85,13 @@ export async function eraseProfile(
       select ${tombstoneHash(sql`k.key`)}, ${erasureId}::uuid from unnest(${textArray(keys)}) as k(key)
       on conflict (hash) do nothing`);
 
-    await tx.execute(
-      sql`update raw_records set payload = '{}'::jsonb, original_body = null, erased_at = now() where id = any(${bigintArray(rawIds)})`,
-    );
-    // Quarantine messages may quote the values that failed.
-    await tx.execute(sql`
-      update quarantine set message = 'erased', status = 'resolved', resolved_at = coalesce(resolved_at, now())
-      where raw_id = any(${bigintArray(rawIds)})`);
-    await tx.execute(sql`delete from source_records where profile_id = ${id}`);
-    await tx.execute(sql`
-      update profiles set golden = '{}'::jsonb, lineage = '{}'::jsonb, golden_hash = '', erased_at = now(), updated_at = now()
-      where id = any(${uuidArray(profileIds)})`);
-    await tx.execute(sql`delete from lineage_history where profile_id = any(${uuidArray(profileIds)})`);
-    await tx.execute(sql`
-      update profile_merges set details = '{"erased": true}'::jsonb
-      where survivor_id = any(${uuidArray(profileIds)}) or retired_ids && ${uuidArray(profileIds)}`);
-    // Deliveries not yet sent are withdrawn with their jobs; every body keeps only the event and the id.
-    const withdrawn = rowsOf<{ id: string }>(
-      await tx.execute(sql`
-        update deliveries set status = 'withdrawn', last_error = 'the profile was erased', updated_at = now()
-        where profile_id = any(${uuidArray(profileIds)}) and status in ('pending', 'sending', 'retrying') returning id`),
-    );
-    await tx.execute(sql`
-      update deliveries set body = json_build_object('event', event, 'id', profile_id, 'erased', true)::text
-      where profile_id = any(${uuidArray(profileIds)})`);
-    if (withdrawn.length > 0) {
-      await tx.execute(sql`
-        delete from pgboss.job where name = ${QUEUES.deliver} and state in ('created', 'retry')
-          and data->>'deliveryId' = any(${textArray(withdrawn.map((d) => d.id))})`);
-    }
-    await tx.execute(sql`delete from destination_states where profile_id = any(${uuidArray(profileIds)})`);
+    const { deliveriesWithdrawn } = await runErasers(tx, {
+      profileId: id,
+      profileIds,
+      recordPks: members.map((m) => Number(m.id)),
+      rawIds,
+      identifiers: keys,
+    });
     await audit(tx, {
       actor: actor.name,
       action: 'profile.erased',
@@ -132,29 +111,13 @@ export async function eraseProfile(
       records: members.length,
       rawRecords: rawIds.length,
       identifiers: keys.length,
-      deliveriesWithdrawn: withdrawn.length,
+      deliveriesWithdrawn,
     };
   });
   // In the background: vacuuming a large table takes minutes, and the erasure has already committed.
   if (result) void vacuumErased(ctx);
   return result;
 }
-
-/** Every table an erasure empties rows of or deletes rows from (pg-boss's job table: withdrawn deliveries). */
-const ERASED_TABLES = [
-  'raw_records',
-  'quarantine',
-  'source_records',
-  'record_keys',
-  'consent_entries',
-  'link_pins',
-  'profiles',
-  'lineage_history',
-  'profile_merges',
-  'deliveries',
-  'destination_states',
-  'pgboss.job',
-] as const;
 
 /**
  * An emptied or deleted row stays on disk as a dead tuple, readable in the data files, until
@@ -163,7 +126,7 @@ const ERASED_TABLES = [
  * leaves the erasure done (autovacuum gets there later) and is logged, never thrown.
  */
 async function vacuumErased(ctx: PipelineContext): Promise<void> {
-  for (const table of ERASED_TABLES) {
+  for (const table of erasedTables()) {
     try {
       await ctx.database.db.execute(sql.raw(`vacuum ${table}`));
     } catch (error) {

@@ -1,0 +1,32 @@
+import { sql } from 'drizzle-orm';
+import type { Eraser } from '../compliance/eraser.ts';
+import { rowsOf } from '../db/database.ts';
+import { textArray, uuidArray } from '../db/sql.ts';
+import { QUEUES } from '../queue/catalog.ts';
+
+/**
+ * Deliveries not yet sent are withdrawn with their jobs; every body keeps only the event and the
+ * id; what each destination was last sent of the profile is forgotten.
+ */
+export const deliveryEraser: Eraser = {
+  name: 'delivery',
+  tables: ['deliveries', 'destination_states', 'pgboss.job'],
+  async erase(tx, subject) {
+    const ids = uuidArray(subject.profileIds);
+    const withdrawn = rowsOf<{ id: string }>(
+      await tx.execute(sql`
+        update deliveries set status = 'withdrawn', last_error = 'the profile was erased', updated_at = now()
+        where profile_id = any(${ids}) and status in ('pending', 'sending', 'retrying') returning id`),
+    );
+    await tx.execute(sql`
+      update deliveries set body = json_build_object('event', event, 'id', profile_id, 'erased', true)::text
+      where profile_id = any(${ids})`);
+    if (withdrawn.length > 0) {
+      await tx.execute(sql`
+        delete from pgboss.job where name = ${QUEUES.deliver} and state in ('created', 'retry')
+          and data->>'deliveryId' = any(${textArray(withdrawn.map((d) => d.id))})`);
+    }
+    await tx.execute(sql`delete from destination_states where profile_id = any(${ids})`);
+    return { deliveriesWithdrawn: withdrawn.length };
+  },
+};

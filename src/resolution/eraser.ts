@@ -1,0 +1,19 @@
+import { sql } from 'drizzle-orm';
+import type { Eraser } from '../compliance/eraser.ts';
+import { uuidArray } from '../db/sql.ts';
+
+/**
+ * The member records go, and with them (by `on delete cascade`) their keys, consent entries and
+ * pins; the merge history keeps its rows, without the record ids its details held.
+ */
+export const resolutionEraser: Eraser = {
+  name: 'resolution',
+  tables: ['source_records', 'record_keys', 'consent_entries', 'link_pins', 'profile_merges'],
+  async erase(tx, subject) {
+    await tx.execute(sql`delete from source_records where profile_id = ${subject.profileId}`);
+    await tx.execute(sql`
+      update profile_merges set details = '{"erased": true}'::jsonb
+      where survivor_id = any(${uuidArray(subject.profileIds)}) or retired_ids && ${uuidArray(subject.profileIds)}`);
+    return undefined;
+  },
+};
