@@ -67,3 +67,12 @@ export function cursorQuery(c: Context, shape: readonly ('string' | 'number')[])
   if (!fits) throw new ApiError('invalid_request', 'cursor must be the `next` of a previous page');
   return position as (string | number)[];
 }
+
+/**
+ * `?cursor=` of a list whose `next` is a plain id, or the older name the route documented for it
+ * (`after`, `before`): both take the previous page's `next`, so old callers keep working.
+ */
+export function cursorOrOlder(c: Context, olderName: 'after' | 'before'): string | undefined {
+  const value = c.req.query('cursor') || c.req.query(olderName);
+  return value === '' ? undefined : value;
+}

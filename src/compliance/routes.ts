@@ -5,7 +5,7 @@ import { type AuthEnv, reasonOf } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
 import { arr, dateTime, describeRoute, int, limitQuery, nullable, obj, str, strEnum, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
-import { bodyValidator, pageLimit } from '../api/validate.ts';
+import { bodyValidator, cursorOrOlder, pageLimit } from '../api/validate.ts';
 import { isUuid } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { listByConsent } from './consent-query.ts';
@@ -96,7 +96,8 @@ describeRoute('GET /consent', {
   query: {
     purpose: { type: 'string', required: true },
     status: { type: 'string', enum: ['granted', 'denied'], required: true },
-    after: { type: 'string', format: 'uuid' },
+    cursor: { type: 'string', format: 'uuid', description: 'the `next` of the previous page' },
+    after: { type: 'string', format: 'uuid', description: 'older name of `cursor`' },
     limit: limitQuery(100, 1000),
   },
   responses: {
@@ -168,12 +169,14 @@ export function complianceRoutes(ctx: PipelineContext) {
       return c.json(page);
     })
     .get('/consent', allow('compliance'), async (c) => {
-      const { purpose, status, after } = c.req.query();
+      const { purpose, status } = c.req.query();
+      const after = cursorOrOlder(c, 'after');
       if (!purpose) throw new ApiError('invalid_request', 'purpose is required');
       if (status !== 'granted' && status !== 'denied') throw new ApiError('invalid_request', 'status must be granted or denied');
       const purposes = ctx.workspace().purposes;
       if (!purposes.known(purpose)) throw new ApiError('invalid_request', `purpose ${purpose} is not declared in consent.yaml`);
-      if (after !== undefined && !isUuid(after)) throw new ApiError('invalid_request', 'after must be a profile id');
+      if (after !== undefined && !isUuid(after))
+        throw new ApiError('invalid_request', 'cursor (or after) must be the `next` of a previous page');
       const page = await listByConsent(db, {
         purpose,
         status,
