@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { audit } from '../access/audit.ts';
 import { type AuthEnv, reasonOf } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { idCursor, timeCursor } from '../api/keyset.ts';
 import { arr, dateTime, describeRoute, int, limitQuery, nullable, obj, str, strEnum, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, cursorOrOlder, pageLimit } from '../api/validate.ts';
@@ -50,7 +51,7 @@ describeRoute('GET /erasures', {
   tag: TAG,
   audience: 'compliance',
   summary: 'Erasures, newest first',
-  query: { limit: limitQuery(100, 1000) },
+  query: { limit: limitQuery(100, 1000), cursor: { type: 'string', description: 'the `next` of the previous page' } },
   responses: {
     200: {
       description: 'erasures',
@@ -68,6 +69,7 @@ describeRoute('GET /erasures', {
             suppressed: int,
           }),
         ),
+        next: nullable(str),
       }),
     },
   },
@@ -76,7 +78,7 @@ describeRoute('GET /erasures/:id/suppressions', {
   tag: TAG,
   audience: 'compliance',
   summary: 'Records suppressed since an erasure',
-  query: { limit: limitQuery(100, 1000) },
+  query: { limit: limitQuery(100, 1000), cursor: { type: 'string', description: 'the `next` of the previous page' } },
   responses: {
     200: {
       description: 'suppressions, newest first',
@@ -84,6 +86,7 @@ describeRoute('GET /erasures/:id/suppressions', {
         erasureId: uuid,
         total: int,
         suppressions: arr(obj({ id: int, at: dateTime, source: str, rawId: int, matched: str })),
+        next: nullable(str),
       }),
     },
   },
@@ -162,9 +165,13 @@ export function complianceRoutes(ctx: PipelineContext) {
       if (!result) throw new ApiError('profile_not_found', `there is no profile ${c.req.param('id')}`);
       return c.json(result);
     })
-    .get('/erasures', allow('compliance'), async (c) => c.json({ erasures: await listErasures(db, pageLimit(c)) }))
+    .get('/erasures', allow('compliance'), async (c) => {
+      const after = timeCursor(c);
+      return c.json(await listErasures(db, { limit: pageLimit(c), ...(after ? { after } : {}) }));
+    })
     .get('/erasures/:id/suppressions', allow('compliance'), async (c) => {
-      const page = await listSuppressions(db, c.req.param('id'), pageLimit(c));
+      const below = idCursor(c);
+      const page = await listSuppressions(db, c.req.param('id'), { limit: pageLimit(c), ...(below === undefined ? {} : { below }) });
       if (!page) throw new ApiError('erasure_not_found', `there is no erasure ${c.req.param('id')}`);
       return c.json(page);
     })
