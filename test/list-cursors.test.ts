@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyWorkspace, startTestHub, type TestHub } from './helpers/hub.ts';
 import { startReceiver } from './helpers/receiver.ts';
@@ -143,8 +144,26 @@ describe('lists that had no cursor', () => {
     expect(suppressions).toEqual(await whole(route, 'suppressions'));
   });
 
+  it('pages a source’s sync runs with cursor', async () => {
+    // Finished runs as a pull leaves them (the fixture's sources take webhooks, so none pull).
+    for (const n of [1, 2, 3]) {
+      await t.testDb.database.db.execute(
+        sql`insert into sync_runs (source, trigger, status, pages) values ('crm', 'api', 'succeeded', ${n})`,
+      );
+    }
+    const paged = await walk('/sources/crm/runs', 'runs', 'cursor');
+    expect(paged).toHaveLength(3);
+    expect(new Set(paged).size).toBe(3);
+    expect(paged).toEqual(await whole('/sources/crm/runs', 'runs'));
+  });
+
   it('answers 400 for a cursor these lists did not give', async () => {
-    for (const route of ['/imports?cursor=abc', `/destinations/${destination}/deliveries?cursor=abc`, '/erasures?cursor=WzEsMl0']) {
+    for (const route of [
+      '/imports?cursor=abc',
+      '/sources/crm/runs?cursor=abc',
+      `/destinations/${destination}/deliveries?cursor=abc`,
+      '/erasures?cursor=WzEsMl0',
+    ]) {
       const response = await t.call('GET', route);
       expect(response.status, route).toBe(400);
     }
