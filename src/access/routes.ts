@@ -4,7 +4,7 @@ import { type AuthEnv, reasonOf } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
 import { any, arr, bool, dateTime, describeRoute, int, limitQuery, nullable, obj, str, strEnum, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
-import { bodyValidator, pageLimit } from '../api/validate.ts';
+import { bodyValidator, cursorOrOlder, pageLimit } from '../api/validate.ts';
 import { ROLES, type Role } from '../config/settings.ts';
 import { isUuid } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -86,7 +86,8 @@ describeRoute('GET /audit', {
     action: { type: 'string', enum: [...AUDIT_ACTIONS] },
     from: { type: 'string', format: 'date-time' },
     to: { type: 'string', format: 'date-time' },
-    before: { type: 'integer', minimum: 1, description: 'the `next` of the previous page' },
+    cursor: { type: 'integer', minimum: 1, description: 'the `next` of the previous page' },
+    before: { type: 'integer', minimum: 1, description: 'older name of `cursor`' },
     limit: limitQuery(100, 1000),
   },
   responses: {
@@ -114,7 +115,7 @@ function timeParam(name: string, value: string | undefined): Date | undefined {
 /**
  * API keys (admin) and the audit log (compliance, admin).
  * - `POST /keys {name, role}` → 201 with the token, shown once; `GET /keys`; `DELETE /keys/:name`.
- * - `GET /audit?profile=&actor=&action=&from=&to=&limit=&before=`: newest first, paged by `next`.
+ * - `GET /audit?profile=&actor=&action=&from=&to=&limit=&cursor=` (`before=` too): newest first, paged by `next`.
  */
 export function accessRoutes(ctx: PipelineContext) {
   const db = ctx.database.db;
@@ -130,12 +131,14 @@ export function accessRoutes(ctx: PipelineContext) {
       return c.json(key);
     })
     .get('/audit', allow('compliance'), async (c) => {
-      const { profile, actor, action, from, to, before } = c.req.query();
+      const { profile, actor, action, from, to } = c.req.query();
+      const before = cursorOrOlder(c, 'before');
       if (profile !== undefined && !isUuid(profile)) throw new ApiError('invalid_request', 'profile must be a profile id');
       if (action !== undefined && !(AUDIT_ACTIONS as readonly string[]).includes(action)) {
         throw new ApiError('invalid_request', `action must be one of ${AUDIT_ACTIONS.join(', ')}`);
       }
-      if (before !== undefined && !/^[1-9][0-9]*$/.test(before)) throw new ApiError('invalid_request', 'before must be an entry id');
+      if (before !== undefined && !/^[1-9][0-9]*$/.test(before))
+        throw new ApiError('invalid_request', 'cursor (or before) must be the `next` of a previous page');
       const page = await queryAudit(db, {
         ...(profile ? { profile } : {}),
         ...(actor ? { actor } : {}),

@@ -7,7 +7,7 @@ import { currentConsent } from '../consent/status.ts';
 import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
 import { isUuid } from '../db/sql.ts';
 import { loadLineageHistory } from '../golden/lineage-history.ts';
-import { findProfilesByKeys, loadConsentLedger, loadLineage, loadProfileViews, resolveProfileId } from '../golden/read.ts';
+import { findProfilesByKeys, listProfiles, loadConsentLedger, loadLineage, loadProfileViews, resolveProfileId } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { DecisionError, forceMerge, splitProfile } from '../resolution/decisions.ts';
 import type { LinkExplanation } from '../resolution/score-candidates.ts';
@@ -15,7 +15,7 @@ import { type AuthEnv, reasonOf } from './auth.ts';
 import { ApiError } from './errors.ts';
 import { any, arr, dateTime, describeRoute, int, limitQuery, nullable, obj, type Schema, str, uuid } from './openapi.ts';
 import { allow, profileFor } from './roles.ts';
-import { bodyValidator, pageLimit } from './validate.ts';
+import { bodyValidator, cursorQuery, encodeCursor, pageLimit } from './validate.ts';
 
 interface MergeRequest {
   ids: string[];
@@ -76,18 +76,28 @@ const idParam = 'a profile id (a retired id answers with its survivor)';
 describeRoute('GET /profiles', {
   tag: TAG,
   audience: 'reader',
-  summary: 'Finds the profiles holding an email, phone or external id, oldest first',
+  summary: 'Lists live profiles newest first, searches them (`q`), or finds those holding an email, phone or external id',
+  description:
+    'Without email, phone or externalId: live profiles newest first; `q` searches by name (a word prefix, then a ' +
+    'fuzzy match), email, phone or external id (system:id), exact key matches first. With email, phone or ' +
+    'externalId: the profiles holding it, oldest first. Either way pass `next` back as `cursor`.',
   query: {
+    q: { type: 'string', description: 'a name (prefix or fuzzy), email, phone or system:id' },
     email: { type: 'string' },
     phone: { type: 'string', description: 'parsed with AURUM_DEFAULT_REGION' },
     externalId: { type: 'string', description: 'system:id' },
     limit: limitQuery(100, 1000),
-    after: { type: 'string', format: 'uuid', description: 'the `next` of the previous page' },
+    cursor: { type: 'string', description: 'the `next` of the previous page' },
+    after: {
+      type: 'string',
+      format: 'uuid',
+      description: 'the `next` of the previous page of an email, phone or externalId search (older name of `cursor`)',
+    },
   },
   responses: {
     200: {
       description: 'a page of profiles; `truncated` says the byte budget cut it',
-      schema: obj({ profiles: arr(profileSchema), next: nullable(uuid), truncated: { type: 'boolean' } }),
+      schema: obj({ profiles: arr(profileSchema), next: nullable(str), truncated: { type: 'boolean' } }),
     },
   },
   errors: ['invalid_request'],
@@ -185,6 +195,25 @@ const decided = async <T>(run: () => Promise<T>): Promise<T> => {
   }
 };
 
+const emailKey = (email: string) => `email:${email.trim().toLowerCase()}`;
+const externalIdKey = (externalId: string): string | undefined => {
+  const colon = externalId.indexOf(':');
+  if (colon < 1 || colon === externalId.length - 1) return undefined;
+  return `ext:${externalId.slice(0, colon)}:${externalId.slice(colon + 1)}`;
+};
+/** Keys, as a query may mean any of them: what `q` could be besides a name. */
+const queryKeys = (q: string, phoneKey: (phone: string) => string | undefined): string[] => {
+  const keys: string[] = [];
+  if (q.includes('@')) keys.push(emailKey(q));
+  else if (/^\+?[\d\s().-]{6,}$/.test(q)) {
+    const key = phoneKey(q);
+    if (key) keys.push(key);
+  }
+  const ext = q.includes(' ') ? undefined : externalIdKey(q);
+  if (ext) keys.push(ext);
+  return keys;
+};
+
 /**
  * Profiles. Who may call: every role reads profiles (a reader without consent or member record
  * ids: `profileFor`); ops and compliance read their matches and history; ops merges and splits;
@@ -214,24 +243,48 @@ export function profileRoutes(ctx: PipelineContext) {
       return { result: await read(tx, id), profileIds: [id] };
     });
 
+  const phoneKey = (phone: string): string | undefined => {
+    const parsed = parsePhoneNumberFromString(phone, ctx.settings.defaultRegion as CountryCode | undefined);
+    return parsed?.isValid() ? `phone:${parsed.number}` : undefined;
+  };
+  /** `GET /profiles` without a key: every live profile, newest first, or those `q` finds. */
+  const listing = async (c: Context<AuthEnv>) => {
+    const q = (c.req.query('q') ?? '').trim();
+    const query = q ? { keys: queryKeys(q, phoneKey), name: q.toLowerCase().replace(/\s+/g, ' ') } : undefined;
+    const cursor = cursorQuery(c, ['number', 'number']);
+    const after = cursor ? { rank: Number(cursor[0]), seq: Number(cursor[1]) } : undefined;
+    const page = await auditedRead(c, q ? 'search' : 'list', async (tx) => {
+      const found = await listProfiles(tx, query, { limit: pageLimit(c), ...(after ? { after } : {}) });
+      return { result: found, profileIds: found.profiles.map((p) => p.id) };
+    });
+    const role = c.get('caller').role;
+    return c.json({
+      profiles: page.profiles.map((p) => profileFor(role, p)),
+      next: page.next && encodeCursor([page.next.rank, page.next.seq]),
+      truncated: page.truncated,
+    });
+  };
+
   return new Hono<AuthEnv>()
     .get('/profiles', allow('reader'), async (c) => {
       const { email, phone, externalId } = c.req.query();
+      if (email === undefined && phone === undefined && externalId === undefined) return listing(c);
       const keys: string[] = [];
-      if (email) keys.push(`email:${email.trim().toLowerCase()}`);
+      if (email) keys.push(emailKey(email));
       if (phone) {
-        const parsed = parsePhoneNumberFromString(phone, ctx.settings.defaultRegion as CountryCode | undefined);
-        if (!parsed?.isValid()) throw new ApiError('invalid_request', 'phone is not a valid phone number');
-        keys.push(`phone:${parsed.number}`);
+        const key = phoneKey(phone);
+        if (!key) throw new ApiError('invalid_request', 'phone is not a valid phone number');
+        keys.push(key);
       }
       if (externalId) {
-        const colon = externalId.indexOf(':');
-        if (colon < 1 || colon === externalId.length - 1) throw new ApiError('invalid_request', 'externalId must be system:id');
-        keys.push(`ext:${externalId.slice(0, colon)}:${externalId.slice(colon + 1)}`);
+        const key = externalIdKey(externalId);
+        if (!key) throw new ApiError('invalid_request', 'externalId must be system:id');
+        keys.push(key);
       }
       if (keys.length === 0) throw new ApiError('invalid_request', 'query by email, phone or externalId=system:id');
-      const after = c.req.query('after');
-      if (after !== undefined && !isUuid(after)) throw new ApiError('invalid_request', 'after must be a profile id');
+      // `cursor` is this list's `next` as every list takes it; `after` is its documented older name.
+      const after = c.req.query('cursor') || c.req.query('after');
+      if (after !== undefined && after !== '' && !isUuid(after)) throw new ApiError('invalid_request', 'after must be a profile id');
       const page = await auditedRead(c, 'search', async (tx) => {
         const found = await findProfilesByKeys(tx, keys, { limit: pageLimit(c), ...(after ? { after } : {}) });
         return { result: found, profileIds: found.profiles.map((p) => p.id) };

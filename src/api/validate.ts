@@ -40,3 +40,39 @@ export function pageLimit(c: Context, fallback = 100, max = 1000): number {
   const asked = Number(c.req.query('limit') ?? fallback) || fallback;
   return Math.min(Math.max(Math.trunc(asked), 1), max);
 }
+
+/**
+ * A list's `next`: the position after the last item sent, as an opaque string the caller passes back
+ * as `?cursor=`. Opaque so a route may change what it orders by without breaking callers' code.
+ */
+export const encodeCursor = (position: readonly (string | number)[]): string => Buffer.from(JSON.stringify(position)).toString('base64url');
+
+/**
+ * `?cursor=` decoded to the position `encodeCursor` wrote, checked against `shape` (one `typeof` per
+ * element); undefined when absent. A cursor that is not one answers 400, never a 500 or an empty page.
+ */
+export function cursorQuery(c: Context, shape: readonly ('string' | 'number')[]): (string | number)[] | undefined {
+  const cursor = c.req.query('cursor');
+  if (cursor === undefined || cursor === '') return undefined;
+  let position: unknown;
+  try {
+    position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    position = undefined;
+  }
+  const fits =
+    Array.isArray(position) &&
+    position.length === shape.length &&
+    position.every((v, i) => typeof v === shape[i] && (typeof v !== 'number' || Number.isSafeInteger(v)));
+  if (!fits) throw new ApiError('invalid_request', 'cursor must be the `next` of a previous page');
+  return position as (string | number)[];
+}
+
+/**
+ * `?cursor=` of a list whose `next` is a plain id, or the older name the route documented for it
+ * (`after`, `before`): both take the previous page's `next`, so old callers keep working.
+ */
+export function cursorOrOlder(c: Context, olderName: 'after' | 'before'): string | undefined {
+  const value = c.req.query('cursor') || c.req.query(olderName);
+  return value === '' ? undefined : value;
+}

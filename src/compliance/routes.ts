@@ -3,9 +3,10 @@ import { Hono } from 'hono';
 import { audit } from '../access/audit.ts';
 import { type AuthEnv, reasonOf } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { idCursor, timeCursor } from '../api/keyset.ts';
 import { arr, dateTime, describeRoute, int, limitQuery, nullable, obj, str, strEnum, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
-import { bodyValidator, pageLimit } from '../api/validate.ts';
+import { bodyValidator, cursorOrOlder, pageLimit } from '../api/validate.ts';
 import { isUuid } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { listByConsent } from './consent-query.ts';
@@ -50,7 +51,7 @@ describeRoute('GET /erasures', {
   tag: TAG,
   audience: 'compliance',
   summary: 'Erasures, newest first',
-  query: { limit: limitQuery(100, 1000) },
+  query: { limit: limitQuery(100, 1000), cursor: { type: 'string', description: 'the `next` of the previous page' } },
   responses: {
     200: {
       description: 'erasures',
@@ -68,6 +69,7 @@ describeRoute('GET /erasures', {
             suppressed: int,
           }),
         ),
+        next: nullable(str),
       }),
     },
   },
@@ -76,7 +78,7 @@ describeRoute('GET /erasures/:id/suppressions', {
   tag: TAG,
   audience: 'compliance',
   summary: 'Records suppressed since an erasure',
-  query: { limit: limitQuery(100, 1000) },
+  query: { limit: limitQuery(100, 1000), cursor: { type: 'string', description: 'the `next` of the previous page' } },
   responses: {
     200: {
       description: 'suppressions, newest first',
@@ -84,6 +86,7 @@ describeRoute('GET /erasures/:id/suppressions', {
         erasureId: uuid,
         total: int,
         suppressions: arr(obj({ id: int, at: dateTime, source: str, rawId: int, matched: str })),
+        next: nullable(str),
       }),
     },
   },
@@ -96,7 +99,8 @@ describeRoute('GET /consent', {
   query: {
     purpose: { type: 'string', required: true },
     status: { type: 'string', enum: ['granted', 'denied'], required: true },
-    after: { type: 'string', format: 'uuid' },
+    cursor: { type: 'string', format: 'uuid', description: 'the `next` of the previous page' },
+    after: { type: 'string', format: 'uuid', description: 'older name of `cursor`' },
     limit: limitQuery(100, 1000),
   },
   responses: {
@@ -161,19 +165,25 @@ export function complianceRoutes(ctx: PipelineContext) {
       if (!result) throw new ApiError('profile_not_found', `there is no profile ${c.req.param('id')}`);
       return c.json(result);
     })
-    .get('/erasures', allow('compliance'), async (c) => c.json({ erasures: await listErasures(db, pageLimit(c)) }))
+    .get('/erasures', allow('compliance'), async (c) => {
+      const after = timeCursor(c);
+      return c.json(await listErasures(db, { limit: pageLimit(c), ...(after ? { after } : {}) }));
+    })
     .get('/erasures/:id/suppressions', allow('compliance'), async (c) => {
-      const page = await listSuppressions(db, c.req.param('id'), pageLimit(c));
+      const below = idCursor(c);
+      const page = await listSuppressions(db, c.req.param('id'), { limit: pageLimit(c), ...(below === undefined ? {} : { below }) });
       if (!page) throw new ApiError('erasure_not_found', `there is no erasure ${c.req.param('id')}`);
       return c.json(page);
     })
     .get('/consent', allow('compliance'), async (c) => {
-      const { purpose, status, after } = c.req.query();
+      const { purpose, status } = c.req.query();
+      const after = cursorOrOlder(c, 'after');
       if (!purpose) throw new ApiError('invalid_request', 'purpose is required');
       if (status !== 'granted' && status !== 'denied') throw new ApiError('invalid_request', 'status must be granted or denied');
       const purposes = ctx.workspace().purposes;
       if (!purposes.known(purpose)) throw new ApiError('invalid_request', `purpose ${purpose} is not declared in consent.yaml`);
-      if (after !== undefined && !isUuid(after)) throw new ApiError('invalid_request', 'after must be a profile id');
+      if (after !== undefined && !isUuid(after))
+        throw new ApiError('invalid_request', 'cursor (or after) must be the `next` of a previous page');
       const page = await listByConsent(db, {
         purpose,
         status,

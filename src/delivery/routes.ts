@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { afterTime, microsOf, type TimePosition, timeCursor, timePage } from '../api/keyset.ts';
 import { arr, dateTime, describeRoute, int, limitQuery, nullable, num, obj, type Schema, str, strEnum, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
@@ -155,16 +156,16 @@ describeRoute('GET /destinations/:id/deliveries', {
   tag: TAG,
   audience: 'ops',
   summary: 'Its deliveries, newest first, with each attempt',
-  query: { status: str, limit: limitQuery(100, 1000) },
-  responses: { 200: { description: 'deliveries', schema: obj({ deliveries: arr(deliverySchema) }) } },
+  query: { status: str, limit: limitQuery(100, 1000), cursor: { type: 'string', description: 'the `next` of the previous page' } },
+  responses: { 200: { description: 'deliveries', schema: obj({ deliveries: arr(deliverySchema), next: nullable(str) }) } },
   errors: ['destination_not_found'],
 });
 describeRoute('GET /destinations/:id/dead-letters', {
   tag: TAG,
   audience: 'ops',
   summary: 'Its failed deliveries, newest first',
-  query: { limit: limitQuery(100, 1000) },
-  responses: { 200: { description: 'dead letters', schema: obj({ deadLetters: arr(deliverySchema) }) } },
+  query: { limit: limitQuery(100, 1000), cursor: { type: 'string', description: 'the `next` of the previous page' } },
+  responses: { 200: { description: 'dead letters', schema: obj({ deadLetters: arr(deliverySchema), next: nullable(str) }) } },
   errors: ['destination_not_found'],
 });
 describeRoute('POST /destinations/:id/replay', {
@@ -320,11 +321,13 @@ export function destinationRoutes(ctx: PipelineContext) {
     })
     .get('/destinations/:id/deliveries', allow('ops'), async (c) => {
       const destination = await find(c.req.param('id'));
-      return c.json({ deliveries: await listDeliveries(db, destination.id, c.req.query('status'), pageLimit(c)) });
+      const page = await listDeliveries(db, destination.id, c.req.query('status'), pageLimit(c), timeCursor(c));
+      return c.json({ deliveries: page.items, next: page.next });
     })
     .get('/destinations/:id/dead-letters', allow('ops'), async (c) => {
       const destination = await find(c.req.param('id'));
-      return c.json({ deadLetters: await listDeliveries(db, destination.id, 'failed', pageLimit(c)) });
+      const page = await listDeliveries(db, destination.id, 'failed', pageLimit(c), timeCursor(c));
+      return c.json({ deadLetters: page.items, next: page.next });
     })
     .post('/destinations/:id/replay', allow('ops'), async (c) => {
       const destination = await find(c.req.param('id'));
@@ -370,8 +373,8 @@ export function destinationRoutes(ctx: PipelineContext) {
 
 const nullableArray = (values: readonly string[] | null | undefined) => (values ? textArray(values) : null);
 
-async function listDeliveries(db: Db, destinationId: string, status: string | undefined, limit: number) {
-  const rows = rowsOf<{
+async function listDeliveries(db: Db, destinationId: string, status: string | undefined, limit: number, after?: TimePosition) {
+  const fetched = rowsOf<{
     id: string;
     profile_id: string;
     event: string;
@@ -390,18 +393,21 @@ async function listDeliveries(db: Db, destinationId: string, status: string | un
       durationMs: number;
       retryDelayMs: number | null;
     }[];
+    cursor_micros: string | number;
   }>(
     await db.execute(sql`
       select d.id, d.profile_id, d.event, d.status, d.attempts, d.last_status_code, d.last_error, d.created_at, d.delivered_at,
-        d.next_attempt_at,
+        d.next_attempt_at, ${microsOf(sql`d.created_at`)} as cursor_micros,
         coalesce((select json_agg(json_build_object('attempt', a.attempt, 'at', a.at, 'statusCode', a.status_code,
           'error', a.error, 'durationMs', a.duration_ms, 'retryDelayMs', a.retry_delay_ms) order by a.attempt)
           from delivery_attempts a where a.delivery_id = d.id), '[]'::json) as attempt_log
       from deliveries d
       where d.destination_id = ${destinationId} ${status ? sql`and d.status = ${status}` : sql``}
-      order by d.created_at desc, d.id limit ${limit}`),
+        ${afterTime(sql`d.created_at`, sql`d.id`, after)}
+      order by d.created_at desc, d.id limit ${limit + 1}`),
   );
-  return rows.map((r) => ({
+  const { rows, next } = timePage(fetched, limit);
+  const items = rows.map((r) => ({
     id: r.id,
     profileId: r.profile_id,
     event: r.event,
@@ -413,4 +419,5 @@ async function listDeliveries(db: Db, destinationId: string, status: string | un
     deliveredAt: iso(r.delivered_at),
     nextAttemptAt: iso(r.next_attempt_at),
   }));
+  return { items, next };
 }

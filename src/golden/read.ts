@@ -77,6 +77,86 @@ export async function findProfilesByKeys(
   return { profiles: items, next: more ? (items.at(-1)?.id ?? null) : null, truncated };
 }
 
+/** What `GET /profiles?q=` searches by: the match keys `q` could be, and the name it could be. */
+export interface ProfileQuery {
+  /** `email:…`, `phone:…`, `ext:system:id` keys; a profile holding one ranks first. */
+  keys: readonly string[];
+  /** Lowercased, spaces collapsed; empty for no name search. */
+  name: string;
+}
+
+/** Where a listing page starts: after this rank and seq (ranks ascend, seqs descend). */
+export type ProfilePosition = { rank: number; seq: number };
+
+/** Trigrams of each word, padded with spaces as the name is, so word edges count. */
+const trigrams = (name: string): string[] => {
+  const grams = new Set<string>();
+  for (const word of name.split(' ')) {
+    const padded = ` ${word} `;
+    for (let i = 0; i + 3 <= padded.length; i++) grams.add(padded.slice(i, i + 3));
+  }
+  return [...grams];
+};
+/**
+ * A fuzzy name match shares this share of the query's trigrams. Hand-rolled rather than pg_trgm,
+ * which PGlite does not load: 0.6 lets "lovelase" and "lovlace" find "Lovelace" (5 of 8 and 5 of 7).
+ */
+const FUZZY_SHARE = 0.6;
+const FUZZY_MIN_LENGTH = 4;
+
+/**
+ * Live profiles (neither merged away nor erased), a page at a time, with the byte budget of
+ * `findProfilesByKeys`. Without a query: newest first. With one, in three tiers, each newest first:
+ * profiles holding one of its keys, then those with a name word starting with it, then those
+ * sharing most of its trigrams. `next` is the position after the last profile sent.
+ */
+export async function listProfiles(
+  db: Queryable,
+  query: ProfileQuery | undefined,
+  page: { limit: number; after?: ProfilePosition },
+): Promise<{ profiles: ProfileView[]; next: ProfilePosition | null; truncated: boolean }> {
+  const name = sql`(' ' || regexp_replace(lower(coalesce(golden->'name'->>'full',
+    concat_ws(' ', golden->'name'->>'given', golden->'name'->>'family'))), '[[:space:]]+', ' ', 'g') || ' ')`;
+  const grams = query && query.name.length >= FUZZY_MIN_LENGTH ? trigrams(query.name) : [];
+  const tiers = [
+    query && query.keys.length > 0
+      ? sql`when id in (select sr.profile_id from record_keys rk join source_records sr on sr.id = rk.record_pk
+          where rk.key = any(${textArray(query.keys)})) then 0`
+      : sql``,
+    query?.name ? sql`when strpos(${name}, ${` ${query.name}`}) > 0 then 1` : sql``,
+    grams.length > 0
+      ? sql`when (select count(*) from unnest(${textArray(grams)}) g where strpos(${name}, g) > 0)
+          >= ${Math.ceil(grams.length * FUZZY_SHARE)} then 2`
+      : sql``,
+  ];
+  const rank = query ? sql`case ${sql.join(tiers, sql` `)} end` : sql`0`;
+  const after = page.after ? sql`and (rank > ${page.after.rank} or (rank = ${page.after.rank} and seq < ${page.after.seq}))` : sql``;
+  const rows = rowsOf<ProfileRow & { seq: string | number; rank: number; fetched: string | number }>(
+    await db.execute(sql`
+      select * from (
+        select p.*, ${runningBytes(sql`octet_length(p.golden::text)`, sql`p.rank, p.seq desc`)} as running_bytes,
+          count(*) over () as fetched
+        from (
+          select * from (
+            select id, golden, version, created_at, updated_at, golden_hash, seq, ${rank} as rank from profiles
+            where merged_into is null and erased_at is null) ranked
+          where rank is not null ${after}
+          order by rank, seq desc limit ${page.limit + 1}) p) w
+      where ${withinPage(sql`running_bytes`)} order by rank, seq desc`),
+  );
+  const fetched = Number(rows[0]?.fetched ?? 0);
+  const kept = rows.slice(0, page.limit);
+  const { items, truncated: cut } = capPage(kept.map(view));
+  const truncated = cut || rows.length < Math.min(fetched, page.limit);
+  const more = fetched > page.limit || truncated;
+  const last = kept[items.length - 1];
+  return {
+    profiles: items,
+    next: more && last ? { rank: Number(last.rank), seq: Number(last.seq) } : null,
+    truncated,
+  };
+}
+
 export async function loadLineage(db: Queryable, id: string): Promise<Record<string, unknown>> {
   const [row] = rowsOf<{ lineage: Record<string, unknown> }>(await db.execute(sql`select lineage from profiles where id = ${id}`));
   return row?.lineage ?? {};

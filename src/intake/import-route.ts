@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { timeCursor } from '../api/keyset.ts';
 import { any, arr, bool, dateTime, describeRoute, int, nullable, num, obj, str, strEnum, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import { FILE_BREAKS, type FileFormat, fileRecords, type ImportProblem, problem } from '../connectors/file/file-records.ts';
@@ -58,8 +59,12 @@ describeRoute('GET /imports', {
   tag: 'Sources',
   audience: 'ops',
   summary: 'Imports, newest first (20, at most 100)',
-  query: { source: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
-  responses: { 200: { description: 'imports', schema: obj({ imports: arr(importSchema) }) } },
+  query: {
+    source: { type: 'string' },
+    limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+    cursor: { type: 'string', description: 'the `next` of the previous page' },
+  },
+  responses: { 200: { description: 'imports', schema: obj({ imports: arr(importSchema), next: nullable(str) }) } },
   errors: ['invalid_request'],
 });
 describeRoute('GET /imports/:id', {
@@ -180,7 +185,8 @@ export function importRoutes(ctx: PipelineContext) {
       const limit = Number(c.req.query('limit') ?? 20);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100)
         throw new ApiError('invalid_request', 'limit is a whole number from 1 to 100');
-      return c.json({ imports: await listImports(db, { ...(source === undefined ? {} : { source }), limit }) });
+      const after = timeCursor(c);
+      return c.json(await listImports(db, { ...(source === undefined ? {} : { source }), limit, ...(after ? { after } : {}) }));
     })
     .get('/imports/:id', allow('ops'), async (c) => c.json(await load(c.req.param('id'))));
 }

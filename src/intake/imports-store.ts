@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { afterTime, microsOf, type TimePosition, timePage } from '../api/keyset.ts';
 import type { FileFormat, FileRecord, ImportProblem } from '../connectors/file/file-records.ts';
 import { type Db, rowsOf } from '../db/database.ts';
 import type { imports } from '../db/schema.ts';
@@ -213,18 +214,26 @@ export async function loadImport(db: Db, id: string): Promise<ImportView | undef
  * The newest imports first, of one source or all. Lists the imports whose process died too: their
  * `POST` never answered, so the list is where their id is found.
  */
-export async function listImports(db: Db, options: { source?: string; limit: number }): Promise<ImportView[]> {
-  const ids = rowsOf<{ id: string }>(
-    await db.execute(sql`
-      select id from imports ${options.source === undefined ? sql`` : sql`where source = ${options.source}`}
-      order by created_at desc, id limit ${options.limit}`),
+export async function listImports(
+  db: Db,
+  options: { source?: string; limit: number; after?: TimePosition },
+): Promise<{ imports: ImportView[]; next: string | null }> {
+  const { rows, next } = timePage(
+    rowsOf<{ id: string; cursor_micros: string | number }>(
+      await db.execute(sql`
+      select id, ${microsOf(sql`created_at`)} as cursor_micros from imports
+      where true ${options.source === undefined ? sql`` : sql`and source = ${options.source}`}
+        ${afterTime(sql`created_at`, sql`id`, options.after)}
+      order by created_at desc, id limit ${options.limit + 1}`),
+    ),
+    options.limit,
   );
   const views: ImportView[] = [];
-  for (const { id } of ids) {
+  for (const { id } of rows) {
     const view = await loadImport(db, id);
     if (view) views.push(view);
   }
-  return views;
+  return { imports: views, next };
 }
 
 /**

@@ -7,7 +7,7 @@ import { ApiError } from '../api/errors.ts';
 import { any, arr, bool, dateTime, describeRoute, int, limitQuery, nullable, obj, str } from '../api/openapi.ts';
 import { capPage, runningBytes, withinPage } from '../api/page-bytes.ts';
 import { allow } from '../api/roles.ts';
-import { bodyValidator, pageLimit } from '../api/validate.ts';
+import { bodyValidator, cursorOrOlder, pageLimit } from '../api/validate.ts';
 import { ConfigError } from '../config/yaml-file.ts';
 import { rowsOf } from '../db/database.ts';
 import { bigintArray } from '../db/sql.ts';
@@ -63,7 +63,8 @@ describeRoute('GET /quarantine', {
   query: {
     status: { type: 'string', enum: ['open', 'resolved', 'flagged', 'all'], default: 'open' },
     source: { type: 'string' },
-    before: { type: 'string', description: 'the `next` of the previous page' },
+    cursor: { type: 'string', description: 'the `next` of the previous page' },
+    before: { type: 'string', description: 'older name of `cursor`' },
     limit: limitQuery(100, 1000),
   },
   responses: {
@@ -104,7 +105,7 @@ describeRoute('POST /quarantine/replay', {
 /**
  * Quarantine: records a mapping could not turn into a valid fragment, with their error and raw payload.
  * Who may call: ops and admin (each route's `allow`).
- * - `GET /quarantine?status=&source=&limit=&before=`: newest first, at most `MAX_PAGE_BYTES` a page,
+ * - `GET /quarantine?status=&source=&limit=&cursor=` (`before=` too): newest first, at most `MAX_PAGE_BYTES` a page,
  *   `next` continuing it; each read is audited (`quarantine.read`, with the raw ids).
  * - `POST /quarantine/replay {ids?, source?}`: maps the open entries again.
  */
@@ -117,8 +118,9 @@ export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => vo
         throw new ApiError('invalid_request', 'status must be open, resolved, flagged or all');
       }
       const source = c.req.query('source');
-      const before = c.req.query('before');
-      if (before !== undefined && !/^[1-9][0-9]{0,17}$/.test(before)) throw new ApiError('invalid_request', 'before must be an entry id');
+      const before = cursorOrOlder(c, 'before');
+      if (before !== undefined && !/^[1-9][0-9]{0,17}$/.test(before))
+        throw new ApiError('invalid_request', 'cursor (or before) must be the `next` of a previous page');
       const limit = pageLimit(c);
       // The payloads are personal data: the read and its audit entry commit together, or neither.
       const page = await db.transaction(async (tx) => {

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { ApiError } from '../../api/errors.ts';
+import { idCursor, idPage } from '../../api/keyset.ts';
 import { any, arr, bool, dateTime, describeRoute, int, nullable, num, obj, type Schema, str, strEnum } from '../../api/openapi.ts';
 import { allow } from '../../api/roles.ts';
 import { rowsOf } from '../../db/database.ts';
@@ -114,8 +115,11 @@ describeRoute('GET /sources/:source/runs', {
   tag: TAG,
   audience: 'ops',
   summary: 'Its runs, newest first',
-  query: { limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
-  responses: { 200: { description: 'runs', schema: obj({ runs: arr(runSchema) }) } },
+  query: {
+    limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+    cursor: { type: 'string', description: 'the `next` of the previous page' },
+  },
+  responses: { 200: { description: 'runs; pass `next` back as `cursor`', schema: obj({ runs: arr(runSchema), next: nullable(str) }) } },
   errors: ['unknown_source'],
 });
 
@@ -123,7 +127,7 @@ describeRoute('GET /sources/:source/runs', {
  * Sources and their syncs. Who may call: ops and admin (each route's `allow`).
  * - `GET /sources`: every source with its health.
  * - `POST /sources/:source/sync {full?}`: queues a pull now (202 with the run), 409 while one is queued or running.
- * - `GET /sources/:source/runs`: its runs, newest first.
+ * - `GET /sources/:source/runs?limit=&cursor=`: its runs, newest first, `next` continuing them.
  */
 export function sourceRoutes(ctx: PipelineContext) {
   const db = ctx.database.db;
@@ -214,9 +218,15 @@ export function sourceRoutes(ctx: PipelineContext) {
     .get('/sources/:source/runs', allow('ops'), async (c) => {
       const source = sourceOf(c.req.param('source'));
       const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 50) || 50, 1), 500);
-      const runs = rowsOf<RunRow>(
-        await db.execute(sql`select * from sync_runs where source = ${source.name} order by id desc limit ${limit}`),
+      const below = idCursor(c);
+      const page = idPage(
+        rowsOf<RunRow>(
+          await db.execute(sql`
+            select * from sync_runs where source = ${source.name} ${below === undefined ? sql`` : sql`and id < ${below}`}
+            order by id desc limit ${limit + 1}`),
+        ),
+        limit,
       );
-      return c.json({ runs: runs.map(runView) });
+      return c.json({ runs: page.rows.map(runView), next: page.next });
     });
 }
