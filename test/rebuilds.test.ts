@@ -144,4 +144,30 @@ describe('POST /rebuilds and aurum rebuild', () => {
     await t.settle();
     expect((await t.json('GET', '/profiles?email=rq1@example.com')).profiles).toHaveLength(1);
   });
+
+  it('page by cursor, newest first, without skipping rebuilds asked for in one transaction (one created_at)', {
+    timeout: 60_000,
+  }, async () => {
+    const t = await restart(copyWorkspace());
+    await t.postWebhook('crm', contact('pg-1', 'pg1@example.com'));
+    await t.settle();
+    // Both kinds in one request: one transaction, so one created_at for the two.
+    await t.json('POST', '/rebuilds', { kinds: ['keys', 'golden'] });
+    await t.settle();
+    const all = (await t.json('GET', '/rebuilds')).rebuilds as { id: string }[];
+    expect(all.length).toBeGreaterThanOrEqual(4);
+    const walked: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { rebuilds: { id: string }[]; next: string | null } = await t.json(
+        'GET',
+        `/rebuilds?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
+      walked.push(...page.rebuilds.map((r) => r.id));
+      cursor = page.next;
+    } while (cursor);
+    expect(walked).toEqual(all.map((r) => r.id));
+    const refused = await t.call('GET', '/rebuilds?cursor=not-a-cursor');
+    expect(refused.status).toBe(400);
+  });
 });

@@ -2,6 +2,7 @@ import type { JSONSchemaType } from 'ajv';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
+import { timeCursor, timePage } from '../api/keyset.ts';
 import { arr, describeRoute, limitQuery, nullable, num, obj, str, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
@@ -80,13 +81,8 @@ export function rebuildRoutes(ctx: PipelineContext) {
   return new Hono<AuthEnv>()
     .get('/rebuilds', allow('ops'), async (c) => {
       const limit = pageLimit(c, 50, 200);
-      const cursor = c.req.query('cursor');
-      if (cursor !== undefined && Number.isNaN(Date.parse(cursor)))
-        throw new ApiError('invalid_request', 'cursor is not one this route gave');
-      const page = await listRebuilds(ctx.database.db, limit + 1, cursor);
-      const shown = page.slice(0, limit);
-      const last = shown[shown.length - 1];
-      return c.json({ rebuilds: shown.map(view), next: page.length > limit && last ? last.createdAt : null });
+      const page = timePage(await listRebuilds(ctx.database.db, limit + 1, timeCursor(c)), limit);
+      return c.json({ rebuilds: page.rows.map(({ cursor_micros: _position, ...r }) => view(r)), next: page.next });
     })
     .get('/rebuilds/:id', allow('ops'), async (c) => {
       const id = c.req.param('id');

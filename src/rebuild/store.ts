@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { afterTime, microsOf, type TimePosition } from '../api/keyset.ts';
 import type { Queryable, Tx } from '../db/database.ts';
 import { rowsOf } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -85,13 +86,18 @@ export async function getRebuild(db: Queryable, id: string): Promise<Rebuild | u
   return row ? normalise(row) : undefined;
 }
 
-/** Newest first; `before` is the `createdAt` of the last one of the previous page. */
-export async function listRebuilds(db: Queryable, limit: number, before?: string): Promise<Rebuild[]> {
-  return rowsOf<Rebuild>(
+/** Newest first, after `position` (the last one of the previous page; see `api/keyset.ts`). */
+export async function listRebuilds(
+  db: Queryable,
+  limit: number,
+  position?: TimePosition,
+): Promise<(Rebuild & { cursor_micros: string | number })[]> {
+  return rowsOf<Rebuild & { cursor_micros: string | number }>(
     await db.execute(sql`
-      select ${COLUMNS} from rebuilds ${before ? sql`where created_at < ${before}::timestamptz` : sql``}
+      select ${COLUMNS}, ${microsOf(sql`created_at`)} as cursor_micros from rebuilds
+      where true ${afterTime(sql`created_at`, sql`id`, position)}
       order by created_at desc, id limit ${limit}`),
-  ).map(normalise);
+  ).map((r) => ({ ...normalise(r), cursor_micros: r.cursor_micros }));
 }
 
 export async function startRebuild(tx: Tx, id: string, total: number): Promise<void> {
