@@ -115,6 +115,7 @@ describe('erasers', () => {
       'source_records',
       'record_keys',
       'consent_entries',
+      'memberships',
       'link_pins',
       'profile_merges',
       'profiles',

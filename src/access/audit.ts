@@ -7,6 +7,8 @@ import { textArray } from '../db/sql.ts';
 export const AUDIT_ACTIONS = [
   /** A caller read a profile's personal data: the profile, its matches, history, lineage or consent. */
   'profile.read',
+  /** A caller read an account: its golden record, members, matches, history or lineage. */
+  'account.read',
   'profile.merged',
   'profile.split',
   'profile.exported',

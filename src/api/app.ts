@@ -12,6 +12,7 @@ import { quarantineRoutes } from '../mapping/quarantine-routes.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { rebuildRoutes } from '../rebuild/routes.ts';
 import { identityRoutes } from '../resolution/identity-routes.ts';
+import { accountRoutes } from './accounts.ts';
 import { requireKey } from './auth.ts';
 import { docsRoutes } from './docs-page.ts';
 import { ApiError, errorBody, handleError } from './errors.ts';
@@ -66,6 +67,7 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.use('*', requireKey(ctx.settings.apiKeys, ctx.database.db));
   app.use('*', jsonBodyLimit(ctx.settings.maxBodyBytes));
   app.route('/', profileRoutes(ctx));
+  app.route('/', accountRoutes(ctx));
   app.route('/', destinationRoutes(ctx));
   app.route('/', quarantineRoutes(ctx, reloadWorkspace));
   app.route('/', identityRoutes(ctx));

@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   unknown_source: 404,
   profile_not_found: 404,
+  account_not_found: 404,
   destination_not_found: 404,
   key_not_found: 404,
   record_not_found: 404,

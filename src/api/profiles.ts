@@ -1,27 +1,34 @@
 import type { JSONSchemaType } from 'ajv';
-import { sql } from 'drizzle-orm';
 import { type Context, Hono } from 'hono';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { audit } from '../access/audit.ts';
 import { currentConsent } from '../consent/status.ts';
-import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
+import type { Queryable, Tx } from '../db/database.ts';
 import { isUuid } from '../db/sql.ts';
 import { loadLineageHistory } from '../golden/lineage-history.ts';
-import { findProfilesByKeys, listProfiles, loadConsentLedger, loadLineage, loadProfileViews, resolveProfileId } from '../golden/read.ts';
+import {
+  findProfilesByKeys,
+  listProfiles,
+  loadConsentLedger,
+  loadHistory,
+  loadLineage,
+  loadMatches,
+  loadProfileViews,
+  resolveProfileId,
+} from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { DecisionError, forceMerge, splitProfile } from '../resolution/decisions.ts';
-import type { LinkExplanation } from '../resolution/score-candidates.ts';
 import { type AuthEnv, reasonOf } from './auth.ts';
 import { ApiError } from './errors.ts';
 import { any, arr, dateTime, describeRoute, int, limitQuery, nullable, obj, type Schema, str, uuid } from './openapi.ts';
 import { allow, profileFor } from './roles.ts';
 import { bodyValidator, cursorQuery, encodeCursor, pageLimit } from './validate.ts';
 
-interface MergeRequest {
+export interface MergeRequest {
   ids: string[];
   reason?: string;
 }
-const mergeRequest = bodyValidator<MergeRequest>({
+export const mergeRequest = bodyValidator<MergeRequest>({
   type: 'object',
   additionalProperties: false,
   required: ['ids'],
@@ -31,11 +38,11 @@ const mergeRequest = bodyValidator<MergeRequest>({
   },
 } as JSONSchemaType<MergeRequest>);
 
-interface SplitRequest {
+export interface SplitRequest {
   records: { source: string; recordId: string; object?: string }[];
   reason?: string;
 }
-const splitRequest = bodyValidator<SplitRequest>({
+export const splitRequest = bodyValidator<SplitRequest>({
   type: 'object',
   additionalProperties: false,
   required: ['records'],
@@ -186,7 +193,7 @@ describeRoute('GET /profiles/:id/consent', {
   errors: ['profile_not_found'],
 });
 
-const decided = async <T>(run: () => Promise<T>): Promise<T> => {
+export const decided = async <T>(run: () => Promise<T>): Promise<T> => {
   try {
     return await run();
   } catch (error) {
@@ -195,8 +202,8 @@ const decided = async <T>(run: () => Promise<T>): Promise<T> => {
   }
 };
 
-const emailKey = (email: string) => `email:${email.trim().toLowerCase()}`;
-const externalIdKey = (externalId: string): string | undefined => {
+export const emailKey = (email: string) => `email:${email.trim().toLowerCase()}`;
+export const externalIdKey = (externalId: string): string | undefined => {
   const colon = externalId.indexOf(':');
   if (colon < 1 || colon === externalId.length - 1) return undefined;
   return `ext:${externalId.slice(0, colon)}:${externalId.slice(colon + 1)}`;
@@ -326,68 +333,9 @@ export function profileRoutes(ctx: PipelineContext) {
       return c.json({ profile: view(result.id), split: view(result.newId), moved: result.moved }, 201);
     })
     .get('/profiles/:id/history', allow('records'), async (c) =>
-      c.json(
-        await readOne(c, 'history', async (tx, id) => {
-          const rows = rowsOf<{
-            kind: string;
-            survivor_id: string;
-            retired_ids: string[];
-            details: unknown;
-            actor: string;
-            reason: string | null;
-            at: Date | string;
-          }>(
-            await tx.execute(sql`
-              select kind, survivor_id, retired_ids, details, actor, reason, at from profile_merges
-              where survivor_id = ${id} or ${id} = any(retired_ids)
-                or survivor_id in (select id from profiles where merged_into = ${id})
-              order by at, id`),
-          );
-          return {
-            id,
-            history: rows.map((r) => ({
-              kind: r.kind,
-              at: new Date(r.at).toISOString(),
-              actor: r.actor,
-              reason: r.reason,
-              profile: r.survivor_id,
-              others: r.retired_ids,
-              details: r.details,
-            })),
-          };
-        }),
-      ),
+      c.json(await readOne(c, 'history', async (tx, id) => ({ id, history: await loadHistory(tx, id) }))),
     )
-    .get('/profiles/:id/matches', allow('records'), async (c) =>
-      c.json(
-        await readOne(c, 'matches', async (tx, id) => {
-          const rows = rowsOf<{ source: string; object: string; record_id: string; link: LinkExplanation | null }>(
-            await tx.execute(sql`select source, object, record_id, link from source_records where profile_id = ${id} order by id`),
-          );
-          // Records that arrived on another profile and came here by a forced merge: say so.
-          const manual = rowsOf<{ retired_ids: string[]; actor: string; reason: string | null; at: Date | string }>(
-            await tx.execute(sql`
-              select retired_ids, actor, reason, at from profile_merges
-              where survivor_id = ${id} and kind = 'manual' order by id`),
-          );
-          return {
-            id,
-            members: rows.map((r) => ({
-              source: r.source,
-              object: r.object,
-              recordId: r.record_id,
-              linkedBy: r.link ?? { rule: 'record identity' },
-            })),
-            manualMerges: manual.map((m) => ({
-              retiredIds: m.retired_ids,
-              actor: m.actor,
-              reason: m.reason,
-              at: new Date(m.at).toISOString(),
-            })),
-          };
-        }),
-      ),
-    )
+    .get('/profiles/:id/matches', allow('records'), async (c) => c.json(await readOne(c, 'matches', async (tx, id) => loadMatches(tx, id))))
     .get('/profiles/:id/consent', allow('compliance'), async (c) =>
       c.json(
         await readOne(c, 'consent', async (tx, id) => {

@@ -10,6 +10,7 @@ import type { Profile } from '../mapping/profile.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { blockedValues, recordIdentity } from '../resolution/keys.ts';
+import { accountsOfPersons } from '../resolution/memberships.ts';
 import { erasedTables, runErasers } from './erasers.ts';
 import { payloadIdentifierKeys, tombstoneHash, tombstoneKeys } from './tombstones.ts';
 
@@ -85,6 +86,8 @@ export async function eraseProfile(
       select ${tombstoneHash(sql`k.key`)}, ${erasureId}::uuid from unnest(${textArray(keys)}) as k(key)
       on conflict (hash) do nothing`);
 
+    // The accounts the person belonged to lose a member: their member lists are rebuilt after it.
+    const accounts = await accountsOfPersons(tx, [id]);
     const { deliveriesWithdrawn } = await runErasers(tx, {
       profileId: id,
       profileIds,
@@ -103,6 +106,7 @@ export async function eraseProfile(
     await enqueue(ctx.boss, tx, 'fanout', {
       changes: profileIds.map((profileId) => ({ profileId, event: 'profile.erased' as const })),
     });
+    if (accounts.length > 0) await enqueue(ctx.boss, tx, 'golden', { profileIds: accounts, merges: [] });
     return {
       id,
       erasureId,

@@ -162,6 +162,8 @@ export const sourceRecords = pgTable(
     source: text('source').notNull(),
     object: text('object').notNull(),
     recordId: text('record_id').notNull(),
+    /** What the mapping made of the record: a person (`profile:`) or an account (`account:`). */
+    entity: text('entity').notNull().default('person'),
     profileId: uuid('profile_id')
       .notNull()
       .references(() => profiles.id),
@@ -187,6 +189,7 @@ export const sourceRecords = pgTable(
   (t) => [
     uniqueIndex('source_records_identity_idx').on(t.source, t.object, t.recordId),
     index('source_records_profile_idx').on(t.profileId),
+    check('source_records_entity_check', sql`${t.entity} in ('person', 'account')`),
   ],
 );
 
@@ -206,6 +209,8 @@ export const profiles = pgTable(
   'profiles',
   {
     id: uuid('id').primaryKey().defaultRandom(),
+    /** A person or an account (a company): resolution never puts the two in one profile. */
+    entity: text('entity').notNull().default('person'),
     /** Creation order: the oldest profile survives a merge. */
     seq: bigint('seq', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
     createdAt: at('created_at').notNull().defaultNow(),
@@ -218,9 +223,17 @@ export const profiles = pgTable(
     goldenHash: text('golden_hash').notNull().default(''),
     /** Set by an erasure: the id answers nothing any more, and its golden record is empty. */
     erasedAt: at('erased_at'),
+    /**
+     * An account's members as destinations last heard of them (`account.member_added`/`_removed`
+     * are the difference with the members now); `[]` for a person.
+     */
+    members: jsonb('members').notNull().default([]),
   },
   (t) => [
     uniqueIndex('profiles_seq_idx').on(t.seq),
+    check('profiles_entity_check', sql`${t.entity} in ('person', 'account')`),
+    // GET /accounts lists accounts newest first without reading every person.
+    index('profiles_account_seq_idx').on(t.seq).where(sql`${t.entity} = 'account' and ${t.mergedInto} is null`),
     index('profiles_merged_into_idx').on(t.mergedInto).where(sql`${t.mergedInto} is not null`),
   ],
 );
@@ -269,6 +282,35 @@ export const linkPins = pgTable(
     primaryKey({ columns: [t.recordA, t.recordB] }),
     index('link_pins_b_idx').on(t.recordB),
     check('link_pins_order_check', sql`${t.recordA} < ${t.recordB}`),
+  ],
+);
+
+/**
+ * Memberships a person's record states (`accounts: [{ref, role}]`): the account it names by one of
+ * the account's keys (`ref_key`, as `record_keys` holds them), so a reference to an account that has
+ * not arrived yet links once it does. A membership the record stops stating is closed (`valid_to`),
+ * never deleted; stated again, it opens a new row.
+ */
+export const memberships = pgTable(
+  'memberships',
+  {
+    id: id(),
+    recordPk: bigint('record_pk', { mode: 'number' })
+      .notNull()
+      .references(() => sourceRecords.id, { onDelete: 'cascade' }),
+    source: text('source').notNull(),
+    refKey: text('ref_key').notNull(),
+    /** The reference as the mapping stated it: `{externalIds: {…}}`, `{domain}`, `{name}` or `{registrationIds: {…}}`. */
+    ref: jsonb('ref').notNull(),
+    role: text('role'),
+    validFrom: at('valid_from').notNull().defaultNow(),
+    validTo: at('valid_to'),
+  },
+  (t) => [
+    uniqueIndex('memberships_open_idx').on(t.recordPk, t.refKey).where(sql`${t.validTo} is null`),
+    index('memberships_record_idx').on(t.recordPk),
+    index('memberships_ref_idx').on(t.refKey),
+    check('memberships_valid_check', sql`${t.validTo} is null or ${t.validTo} >= ${t.validFrom}`),
   ],
 );
 
@@ -340,6 +382,8 @@ export const destinations = pgTable(
     fields: text('fields').array(),
     /** Events sent; null: all of them. */
     events: text('events').array(),
+    /** The entity types whose changes it hears of: `person` (profile.*) and/or `account` (account.*). */
+    entities: text('entities').array().notNull().default(sql`'{person}'::text[]`),
     /** Requests per second at most; null: no limit. */
     rateLimit: real('rate_limit'),
     /** One attempt's timeout; null: AURUM_DELIVERY_TIMEOUT_MS. */

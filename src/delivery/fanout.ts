@@ -5,7 +5,7 @@ import { qualifies } from '../consent/status.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { lockKeys, textArray, uuidArray } from '../db/sql.ts';
 import { loadProfiles } from '../golden/read.ts';
-import type { ProfileChange } from '../golden/refresh.ts';
+import type { PersonChange, ProfileChange } from '../golden/refresh.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { deliverJob } from './send.ts';
@@ -58,7 +58,8 @@ export async function fanout(
   /** Plan for this destination only (a backfill). */
   only?: string,
 ): Promise<number> {
-  const changes = combine(batch);
+  // Accounts' changes reach only destinations that ask for accounts (see fanoutAccounts).
+  const changes = combine(batch.filter(isPersonChange));
   return ctx.database.db.transaction(async (tx) => {
     // Two workers handling changes of one profile would race on its destination states.
     await tx.execute(lockKeys(changes.map((c) => `fanout:${c.profileId}`)));
@@ -167,9 +168,11 @@ export async function fanout(
   });
 }
 
+const isPersonChange = (change: ProfileChange): change is PersonChange => change.event.startsWith('profile.');
+
 /** Several jobs of one batch may name one profile: a merge among them is the news that counts. */
-function combine(batch: readonly ProfileChange[]): ProfileChange[] {
-  const byProfile = new Map<string, ProfileChange>();
+function combine(batch: readonly PersonChange[]): PersonChange[] {
+  const byProfile = new Map<string, PersonChange>();
   for (const change of batch) {
     const prev = byProfile.get(change.profileId);
     // An erasure is the last word on a profile.

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { type ConsentEntry, type ConsentStatus, currentConsent } from '../consent/status.ts';
+import { type Account, accountSchema } from '../mapping/account.ts';
 import { type Address, type Profile, profileSchema } from '../mapping/profile.ts';
 
-/** A member record of a profile, as survivorship sees it. */
-export interface Member {
+/** A member record of a profile (or account), as survivorship sees it. */
+export interface Member<F = Profile> {
   source: string;
   object: string;
   recordId: string;
-  fragment: Profile;
+  fragment: F;
   priority: number;
   sourceUpdatedAt: Date | null;
   observedAt: Date;
@@ -52,22 +53,43 @@ export interface Golden {
   sources: { source: string; object: string; recordId: string }[];
 }
 
+/** An account's golden record: the account's fields, survived, and the records it was built from. */
+export interface AccountGolden {
+  name?: string;
+  domains: string[];
+  emails: string[];
+  phones: string[];
+  addresses: Address[];
+  externalIds: Record<string, string>;
+  registrationIds: Record<string, string>;
+  industry?: string;
+  attributes: Record<string, unknown>;
+  sources: { source: string; object: string; recordId: string }[];
+}
+
 /**
  * The golden record's top-level fields, by name: every field of the canonical profile
- * (profile.schema.json), and the member records it was built from. A destination's `fields` names these.
+ * (profile.schema.json) but the memberships (`GET /profiles/:id/accounts` shows those), and the
+ * member records it was built from. A destination's `fields` names these.
  */
 export const GOLDEN_FIELDS: readonly string[] = [
-  ...Object.keys(profileSchema['properties'] as Record<string, unknown>),
+  ...Object.keys(profileSchema['properties'] as Record<string, unknown>).filter((f) => f !== 'accounts'),
   'sources' satisfies keyof Golden,
 ];
 
-export interface Built {
-  golden: Golden;
+/** An account golden record's top-level fields (account.schema.json, and `sources`). */
+export const ACCOUNT_GOLDEN_FIELDS: readonly string[] = [
+  ...Object.keys(accountSchema['properties'] as Record<string, unknown>),
+  'sources' satisfies keyof AccountGolden,
+];
+
+export interface Built<G = Golden> {
+  golden: G;
   lineage: Record<string, ScalarLineage | ListLineage[]>;
   hash: string;
 }
 
-const provenance = (m: Member): Provenance => ({
+const provenance = (m: Member<unknown>): Provenance => ({
   source: m.source,
   object: m.object,
   recordId: m.recordId,
@@ -78,25 +100,44 @@ const provenance = (m: Member): Provenance => ({
 });
 
 /** Survivorship order: highest source priority, then the latest update (or receipt), then a stable tie-break. */
-function rank(members: readonly Member[]): Member[] {
-  const time = (m: Member) => (m.sourceUpdatedAt ?? m.observedAt).getTime();
+function rank<F>(members: readonly Member<F>[]): Member<F>[] {
+  const time = (m: Member<F>) => (m.sourceUpdatedAt ?? m.observedAt).getTime();
   return [...members].sort(
     (a, b) => b.priority - a.priority || time(b) - time(a) || a.source.localeCompare(b.source) || a.recordId.localeCompare(b.recordId),
   );
 }
 
-const SCALARS = ['name', 'dateOfBirth', 'nationalId', 'company'] as const;
-const LISTS = { emails: (v: string) => v, phones: (v: string) => v, addresses: addressKey } as const;
+/** How an entity's fields survive: scalars (the best-ranked value), maps (per key), lists (the union). */
+interface Survivorship<F> {
+  scalars: readonly (keyof F & string)[];
+  maps: readonly (keyof F & string)[];
+  lists: Partial<Record<keyof F & string, (value: never) => string>>;
+}
+
+const sameValue = (v: string) => v;
+const PERSON: Survivorship<Profile> = {
+  scalars: ['name', 'dateOfBirth', 'nationalId', 'company'],
+  maps: ['externalIds', 'attributes'],
+  lists: { emails: sameValue, phones: sameValue, addresses: addressKey },
+};
+const ACCOUNT: Survivorship<Account> = {
+  scalars: ['name', 'industry'],
+  maps: ['externalIds', 'registrationIds', 'attributes'],
+  lists: { domains: sameValue, emails: sameValue, phones: sameValue, addresses: addressKey },
+};
 
 function addressKey(a: Address): string {
   return stringify(Object.fromEntries(Object.entries(a).map(([k, v]) => [k, String(v).toLowerCase().replace(/\s+/g, ' ')])));
 }
 
-export function buildGolden(members: readonly Member[], consentEntries: readonly ConsentEntry[]): Built {
-  const ranked = rank(members);
+/**
+ * Survivorship over ranked members: each scalar (and each key of a map) from the best-ranked member
+ * offering one, with every candidate in its lineage; each list the union, the best-ranked member's
+ * values first, so the primary comes first.
+ */
+function survive<F>(ranked: readonly Member<F>[], spec: Survivorship<F>, into: Record<string, unknown>): Built['lineage'] {
   const lineage: Built['lineage'] = {};
-
-  const pickScalar = (field: string, read: (p: Profile) => unknown) => {
+  const pickScalar = (field: string, read: (f: F) => unknown) => {
     const offered = ranked.flatMap((m) => {
       const value = read(m.fragment);
       return value === undefined ? [] : [{ ...provenance(m), value }];
@@ -106,21 +147,19 @@ export function buildGolden(members: readonly Member[], consentEntries: readonly
     lineage[field] = { ...winner, candidates: offered };
     return winner.value;
   };
-
-  const golden: Golden = { emails: [], phones: [], addresses: [], externalIds: {}, attributes: {}, consent: [], sources: [] };
-  for (const field of SCALARS) {
-    const value = pickScalar(field, (p) => p[field]);
-    if (value !== undefined) (golden as unknown as Record<string, unknown>)[field] = value;
+  for (const field of spec.scalars) {
+    const value = pickScalar(field, (f) => f[field]);
+    if (value !== undefined) into[field] = value;
   }
-  for (const system of new Set(ranked.flatMap((m) => Object.keys(m.fragment.externalIds ?? {}))).values()) {
-    golden.externalIds[system] = pickScalar(`externalIds.${system}`, (p) => p.externalIds?.[system]) as string;
+  for (const field of spec.maps) {
+    const map = (into[field] ?? {}) as Record<string, unknown>;
+    const read = (f: F) => f[field] as Record<string, unknown> | undefined;
+    for (const key of new Set(ranked.flatMap((m) => Object.keys(read(m.fragment) ?? {})))) {
+      map[key] = pickScalar(`${field}.${key}`, (f) => read(f)?.[key]);
+    }
+    into[field] = map;
   }
-  for (const key of new Set(ranked.flatMap((m) => Object.keys(m.fragment.attributes ?? {}))).values()) {
-    golden.attributes[key] = pickScalar(`attributes.${key}`, (p) => p.attributes?.[key]);
-  }
-
-  // Lists: the union; the best-ranked member's values first, so the primary comes first.
-  for (const [field, keyOf] of Object.entries(LISTS) as [keyof typeof LISTS, (v: never) => string][]) {
+  for (const [field, keyOf] of Object.entries(spec.lists) as [keyof F & string, (v: never) => string][]) {
     const seen = new Map<string, ListLineage>();
     for (const m of ranked) {
       for (const value of (m.fragment[field] ?? []) as never[]) {
@@ -130,16 +169,45 @@ export function buildGolden(members: readonly Member[], consentEntries: readonly
         seen.set(key, entry);
       }
     }
-    (golden[field] as unknown[]) = [...seen.values()].map((e) => e.value);
+    into[field] = [...seen.values()].map((e) => e.value);
     if (seen.size > 0) lineage[field] = [...seen.values()];
   }
+  return lineage;
+}
 
-  golden.consent = currentConsent(consentEntries);
-  golden.sources = ranked
+const sourcesOf = (ranked: readonly Member<unknown>[]) =>
+  ranked
     .map((m) => ({ source: m.source, object: m.object, recordId: m.recordId }))
     .sort((a, b) => a.source.localeCompare(b.source) || a.object.localeCompare(b.object) || a.recordId.localeCompare(b.recordId));
-  const hash = createHash('sha256')
+
+const hashOf = (golden: unknown) =>
+  createHash('sha256')
     .update(stringify(golden) ?? '')
     .digest('hex');
-  return { golden, lineage, hash };
+
+export function buildGolden(members: readonly Member[], consentEntries: readonly ConsentEntry[]): Built {
+  const ranked = rank(members);
+  const golden: Golden = { emails: [], phones: [], addresses: [], externalIds: {}, attributes: {}, consent: [], sources: [] };
+  const lineage = survive(ranked, PERSON, golden as unknown as Record<string, unknown>);
+  golden.consent = currentConsent(consentEntries);
+  golden.sources = sourcesOf(ranked);
+  return { golden, lineage, hash: hashOf(golden) };
+}
+
+/** An account's golden record, survived as a person's is (source priority, then recency). */
+export function buildAccountGolden(members: readonly Member<Account>[]): Built<AccountGolden> {
+  const ranked = rank(members);
+  const golden: AccountGolden = {
+    domains: [],
+    emails: [],
+    phones: [],
+    addresses: [],
+    externalIds: {},
+    registrationIds: {},
+    attributes: {},
+    sources: [],
+  };
+  const lineage = survive(ranked, ACCOUNT, golden as unknown as Record<string, unknown>);
+  golden.sources = sourcesOf(ranked);
+  return { golden, lineage, hash: hashOf(golden) };
 }

@@ -2,9 +2,12 @@ import { sql } from 'drizzle-orm';
 import { capPage, runningBytes, withinPage } from '../api/page-bytes.ts';
 import { type Queryable, rowsOf } from '../db/database.ts';
 import { isUuid, textArray, uuidArray } from '../db/sql.ts';
-import type { Golden } from './build.ts';
+import type { Entity } from '../mapping/mapping-file.ts';
+import type { LinkExplanation } from '../resolution/score-candidates.ts';
+import type { AccountGolden, Golden } from './build.ts';
 
 export type ProfileView = { id: string } & Golden & { version: number; createdAt: string; updatedAt: string };
+export type AccountView = { id: string } & AccountGolden & { version: number; createdAt: string; updatedAt: string };
 
 interface ProfileRow {
   id: string;
@@ -24,10 +27,10 @@ const view = (row: ProfileRow): ProfileView => ({
 });
 
 /** The active profile for an id; a retired id answers with the profile it was merged into. */
-export async function resolveProfileId(db: Queryable, id: string): Promise<string | undefined> {
+export async function resolveProfileId(db: Queryable, id: string, entity: Entity = 'person'): Promise<string | undefined> {
   if (!isUuid(id)) return undefined;
   const [row] = rowsOf<{ id: string; merged_into: string | null }>(
-    await db.execute(sql`select id, merged_into from profiles where id = ${id} and erased_at is null`),
+    await db.execute(sql`select id, merged_into from profiles where id = ${id} and erased_at is null and entity = ${entity}`),
   );
   return row ? (row.merged_into ?? row.id) : undefined;
 }
@@ -39,6 +42,11 @@ export async function loadProfiles(db: Queryable, ids: readonly string[]): Promi
       select id, golden, version, created_at, updated_at, golden_hash from profiles
       where id = any(${uuidArray(ids)}) and merged_into is null order by seq`),
   ).map((row) => ({ ...view(row), hash: row.golden_hash }));
+}
+
+/** Active accounts as the API shows them. */
+export async function loadAccountViews(db: Queryable, ids: readonly string[]): Promise<AccountView[]> {
+  return (await loadProfiles(db, ids)).map(({ hash: _hash, ...p }) => p as unknown as AccountView);
 }
 
 /** Active profiles as the API shows them (without the internal change-detection hash). */
@@ -56,6 +64,7 @@ export async function findProfilesByKeys(
   db: Queryable,
   keys: readonly string[],
   page: { limit: number; after?: string },
+  entity: Entity = 'person',
 ): Promise<{ profiles: ProfileView[]; next: string | null; truncated: boolean }> {
   const rows = rowsOf<ProfileRow & { fetched: string | number }>(
     await db.execute(sql`
@@ -63,7 +72,7 @@ export async function findProfilesByKeys(
         select p.*, ${runningBytes(sql`octet_length(p.golden::text)`, sql`p.seq`)} as running_bytes, count(*) over () as fetched
         from (
           select id, golden, version, created_at, updated_at, golden_hash, seq from profiles
-          where merged_into is null and id in (
+          where merged_into is null and entity = ${entity} and id in (
             select sr.profile_id from record_keys rk join source_records sr on sr.id = rk.record_pk
             where rk.key = any(${textArray(keys)}))
             ${page.after ? sql`and seq > (select seq from profiles where id = ${page.after})` : sql``}
@@ -114,9 +123,14 @@ export async function listProfiles(
   db: Queryable,
   query: ProfileQuery | undefined,
   page: { limit: number; after?: ProfilePosition },
+  entity: Entity = 'person',
 ): Promise<{ profiles: ProfileView[]; next: ProfilePosition | null; truncated: boolean }> {
-  const name = sql`(' ' || regexp_replace(lower(coalesce(golden->'name'->>'full',
-    concat_ws(' ', golden->'name'->>'given', golden->'name'->>'family'))), '[[:space:]]+', ' ', 'g') || ' ')`;
+  // An account's name is a string; a person's an object.
+  const fullName =
+    entity === 'account'
+      ? sql`golden->>'name'`
+      : sql`coalesce(golden->'name'->>'full', concat_ws(' ', golden->'name'->>'given', golden->'name'->>'family'))`;
+  const name = sql`(' ' || regexp_replace(lower(${fullName}), '[[:space:]]+', ' ', 'g') || ' ')`;
   const grams = query && query.name.length >= FUZZY_MIN_LENGTH ? trigrams(query.name) : [];
   const tiers = [
     query && query.keys.length > 0
@@ -139,7 +153,7 @@ export async function listProfiles(
         from (
           select * from (
             select id, golden, version, created_at, updated_at, golden_hash, seq, ${rank} as rank from profiles
-            where merged_into is null and erased_at is null) ranked
+            where merged_into is null and erased_at is null and entity = ${entity}) ranked
           where rank is not null ${after}
           order by rank, seq desc limit ${page.limit + 1}) p) w
       where ${withinPage(sql`running_bytes`)} order by rank, seq desc`),
@@ -154,6 +168,62 @@ export async function listProfiles(
     profiles: items,
     next: more && last ? { rank: Number(last.rank), seq: Number(last.seq) } : null,
     truncated,
+  };
+}
+
+/** The merges and splits a profile (or account) took part in, oldest first: `GET /profiles/:id/history`. */
+export async function loadHistory(db: Queryable, id: string) {
+  const rows = rowsOf<{
+    kind: string;
+    survivor_id: string;
+    retired_ids: string[];
+    details: unknown;
+    actor: string;
+    reason: string | null;
+    at: Date | string;
+  }>(
+    await db.execute(sql`
+      select kind, survivor_id, retired_ids, details, actor, reason, at from profile_merges
+      where survivor_id = ${id} or ${id} = any(retired_ids)
+        or survivor_id in (select id from profiles where merged_into = ${id})
+      order by at, id`),
+  );
+  return rows.map((r) => ({
+    kind: r.kind,
+    at: new Date(r.at).toISOString(),
+    actor: r.actor,
+    reason: r.reason,
+    profile: r.survivor_id,
+    others: r.retired_ids,
+    details: r.details,
+  }));
+}
+
+/** A profile's (or account's) member records and how each was linked, and the forced merges that brought records in. */
+export async function loadMatches(db: Queryable, id: string) {
+  const rows = rowsOf<{ source: string; object: string; record_id: string; link: LinkExplanation | null }>(
+    await db.execute(sql`select source, object, record_id, link from source_records where profile_id = ${id} order by id`),
+  );
+  // Records that arrived on another profile and came here by a forced merge: say so.
+  const manual = rowsOf<{ retired_ids: string[]; actor: string; reason: string | null; at: Date | string }>(
+    await db.execute(sql`
+      select retired_ids, actor, reason, at from profile_merges
+      where survivor_id = ${id} and kind = 'manual' order by id`),
+  );
+  return {
+    id,
+    members: rows.map((r) => ({
+      source: r.source,
+      object: r.object,
+      recordId: r.record_id,
+      linkedBy: r.link ?? { rule: 'record identity' },
+    })),
+    manualMerges: manual.map((m) => ({
+      retiredIds: m.retired_ids,
+      actor: m.actor,
+      reason: m.reason,
+      at: new Date(m.at).toISOString(),
+    })),
   };
 }
 

@@ -3,11 +3,14 @@ import { type AuditEntry, audit } from '../access/audit.ts';
 import type { ConsentStatus } from '../consent/status.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { textArray, uuidArray, withRetry } from '../db/sql.ts';
+import type { Account } from '../mapping/account.ts';
+import type { Entity } from '../mapping/mapping-file.ts';
 import type { Profile } from '../mapping/profile.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { lockProfiles, type Merge } from '../resolution/link.ts';
-import { buildGolden, type Member } from './build.ts';
+import { type Member as AccountMember, accountsOfPersons, membersOf } from '../resolution/memberships.ts';
+import { type Built, buildAccountGolden, buildGolden, type Member } from './build.ts';
 
 /** Profiles whose members changed, and the merges that made them: the golden stage's work. */
 export interface GoldenJob {
@@ -34,6 +37,8 @@ export async function refreshJobs(ctx: PipelineContext, jobs: readonly GoldenJob
         absorbed.set(survivor, set);
       }
       const targets = new Set([...ids].map((id) => active.get(id) ?? id));
+      // A person's memberships may have changed (or the person merged): their accounts' member lists too.
+      for (const account of await accountsOfPersons(tx, [...targets])) targets.add(account);
       const merges = [...absorbed].map(([survivorId, retired]) => ({ survivorId, retiredIds: [...retired] }));
       const changes = await refreshGolden(tx, targets, priorityOf, merges);
       if (changes.length > 0) await enqueue(ctx.boss, tx, 'fanout', { changes });
@@ -42,12 +47,18 @@ export async function refreshJobs(ctx: PipelineContext, jobs: readonly GoldenJob
   );
 }
 
-/** What a golden record change means to destinations. */
-export type ProfileChange =
+/** What a golden record change means to destinations: `profile.*` for a person, `account.*` for an account. */
+export type ProfileChange = PersonChange | AccountChange;
+export type PersonChange =
   | { profileId: string; event: 'profile.updated' }
   | { profileId: string; event: 'profile.merged'; merged: string[] }
   | { profileId: string; event: 'profile.split'; splitFrom?: string; splitInto?: string[] }
   | { profileId: string; event: 'profile.erased' };
+export type AccountChange =
+  | { profileId: string; event: 'account.updated' }
+  | { profileId: string; event: 'account.merged'; merged: string[] }
+  | { profileId: string; event: 'account.split'; splitFrom?: string; splitInto?: string[] }
+  | { profileId: string; event: 'account.member_added' | 'account.member_removed'; member: AccountMember };
 
 /**
  * Recomputes the golden records of `profileIds` from their member records and stores those that
@@ -75,7 +86,7 @@ export async function refreshGolden(
   }>(
     await tx.execute(sql`
       select profile_id, source, object, record_id, fragment, source_updated_at, observed_at, mapping_file, mapping_hash
-      from source_records where profile_id = any(${uuidArray(ids)}) and deleted_at is null`),
+      from source_records where profile_id = any(${uuidArray(ids)}) and deleted_at is null order by id`),
   )) {
     const list = members.get(row.profile_id) ?? [];
     list.push({
@@ -109,24 +120,39 @@ export async function refreshGolden(
     list.push({ purpose: row.purpose, status: row.status, at: new Date(row.at), source: row.source, recordId: row.record_id });
     consent.set(row.profile_id, list);
   }
-  const storedRows = rowsOf<{ id: string; golden_hash: string; consent: ConsentStatus[] | null }>(
+  const storedRows = rowsOf<{
+    id: string;
+    entity: Entity;
+    golden_hash: string;
+    consent: ConsentStatus[] | null;
+    members: AccountMember[];
+  }>(
     // An erased profile is never rebuilt: a golden job queued before the erasure finds nothing to do.
     await tx.execute(sql`
-      select id, golden_hash, golden->'consent' as consent from profiles where id = any(${uuidArray(ids)}) and erased_at is null`),
+      select id, entity, golden_hash, golden->'consent' as consent, members from profiles
+      where id = any(${uuidArray(ids)}) and erased_at is null`),
   );
   const stored = new Map(storedRows.map((r) => [r.id, r.golden_hash]));
   const storedConsent = new Map(storedRows.map((r) => [r.id, r.consent ?? []]));
+  const accounts = new Map(storedRows.filter((r) => r.entity === 'account').map((r) => [r.id, r.members]));
 
   const updates: { id: string; golden: string; lineage: string; hash: string }[] = [];
   const consentChanges: AuditEntry[] = [];
   for (const id of ids) {
     if (!stored.has(id)) continue;
-    const built = buildGolden(members.get(id) ?? [], consent.get(id) ?? []);
+    const built: Built<unknown> = accounts.has(id)
+      ? buildAccountGolden((members.get(id) ?? []) as unknown as Member<Account>[])
+      : buildGolden(members.get(id) ?? [], consent.get(id) ?? []);
     if (built.hash !== stored.get(id)) {
       updates.push({ id, golden: JSON.stringify(built.golden), lineage: JSON.stringify(built.lineage), hash: built.hash });
-      consentChanges.push(...consentChangesOf(id, storedConsent.get(id) ?? [], built.golden.consent ?? []));
+      if (!accounts.has(id)) {
+        consentChanges.push(
+          ...consentChangesOf(id, storedConsent.get(id) ?? [], (built.golden as { consent?: ConsentStatus[] }).consent ?? []),
+        );
+      }
     }
   }
+  const memberChanges = await refreshMembers(tx, accounts);
   // Each change of a profile's consent is audited with the golden record that carries it.
   await audit(tx, ...consentChanges);
   if (updates.length > 0) {
@@ -146,10 +172,51 @@ export async function refreshGolden(
   const changed = new Set(updates.map((u) => u.id));
   return ids.flatMap((profileId): ProfileChange[] => {
     if (!stored.has(profileId)) return [];
+    const account = accounts.has(profileId);
     const merged = mergedInto.get(profileId);
-    if (merged) return [{ profileId, event: 'profile.merged', merged }];
-    return changed.has(profileId) ? [{ profileId, event: 'profile.updated' }] : [];
+    const own: ProfileChange[] = merged
+      ? [account ? { profileId, event: 'account.merged', merged } : { profileId, event: 'profile.merged', merged }]
+      : changed.has(profileId)
+        ? [account ? { profileId, event: 'account.updated' } : { profileId, event: 'profile.updated' }]
+        : [];
+    return [...own, ...(memberChanges.get(profileId) ?? [])];
   });
+}
+
+const memberKey = (m: AccountMember) => `${m.profileId}|${m.source}|${m.role ?? ''}`;
+
+/**
+ * Each account's members now, against those destinations last heard of (`profiles.members`): one
+ * `account.member_added` or `account.member_removed` per difference, and the new list stored.
+ */
+async function refreshMembers(tx: Tx, accounts: ReadonlyMap<string, AccountMember[]>): Promise<Map<string, ProfileChange[]>> {
+  const changes = new Map<string, ProfileChange[]>();
+  if (accounts.size === 0) return changes;
+  const now = await membersOf(tx, [...accounts.keys()]);
+  const updates: { id: string; members: string }[] = [];
+  for (const [accountId, before] of accounts) {
+    const after = now.get(accountId) ?? [];
+    const had = new Map(before.map((m) => [memberKey(m), m]));
+    const has = new Map(after.map((m) => [memberKey(m), m]));
+    const events: ProfileChange[] = [
+      ...[...has]
+        .filter(([k]) => !had.has(k))
+        .map(([, member]) => ({ profileId: accountId, event: 'account.member_added' as const, member })),
+      ...[...had]
+        .filter(([k]) => !has.has(k))
+        .map(([, member]) => ({ profileId: accountId, event: 'account.member_removed' as const, member })),
+    ];
+    if (events.length === 0) continue;
+    changes.set(accountId, events);
+    updates.push({ id: accountId, members: JSON.stringify(after) });
+  }
+  if (updates.length > 0) {
+    await tx.execute(sql`
+      update profiles p set members = v.members
+      from unnest(${uuidArray(updates.map((u) => u.id))}, ${sql.param(updates.map((u) => u.members))}::jsonb[]) as v(id, members)
+      where p.id = v.id`);
+  }
+  return changes;
 }
 
 /** A purpose whose current status changed, appeared or went away, as audit entries naming the source that said so. */

@@ -1,3 +1,4 @@
+import { type Account, normaliseAccount } from './account.ts';
 import type { CompiledMapping } from './mapping-file.ts';
 import { normaliseProfile, type Profile } from './profile.ts';
 
@@ -10,8 +11,19 @@ export interface RawRecord {
   payload: unknown;
 }
 
-/** What one mapping made of one raw record: a normalised, validated piece of a profile. */
-export interface Fragment {
+/** What one mapping made of one raw record: a normalised, validated piece of a person or an account. */
+export type Fragment = PersonFragment | AccountFragment;
+export interface PersonFragment extends FragmentBase {
+  entity: 'person';
+  profile: Profile;
+}
+export interface AccountFragment extends FragmentBase {
+  entity: 'account';
+  /** The account, under the name every fragment's content goes by. */
+  profile: Account;
+}
+
+interface FragmentBase {
   rawId: number;
   source: string;
   object: string;
@@ -22,7 +34,6 @@ export interface Fragment {
   /** The `updatedAt` the source stated, set only where it was after the receipt and was capped. */
   statedUpdatedAt?: Date;
   observedAt: Date;
-  profile: Profile;
   mappingFile: string;
   mappingHash: string;
   /** The vendor deleted or archived the object (the mapping's `deleted` held): it leaves its profile. */
@@ -34,7 +45,7 @@ export const MAX_RECORD_ID_LENGTH = 512;
 
 export const QUARANTINE_CODES = {
   mapping_error: 'a JSONata expression failed on the record',
-  schema_invalid: 'the mapped fragment breaks the canonical profile schema',
+  schema_invalid: 'the mapped fragment breaks the canonical profile (or account) schema',
   record_id_missing: 'recordId produced no string or number',
   updated_at_invalid: 'updatedAt produced no valid time',
   unmapped: 'no mapping of the source applies to the record',
@@ -112,8 +123,27 @@ export async function mapRecord(
       // Consent without a time of its own is dated by the stated time, so the ledger shows it capped.
       const observedAt = stated ?? record.receivedAt;
       const deleted = mapping.deleted ? Boolean(await mapping.deleted.evaluate(record.payload, bindings)) : false;
-      // normaliseProfile copies the result into plain JSON (JSONata's sequences carry markers).
-      const raw = await mapping.profile.evaluate(record.payload, bindings);
+      // The normalisers copy the result into plain JSON (JSONata's sequences carry markers).
+      const raw = await mapping.expression.evaluate(record.payload, bindings);
+      const base = {
+        rawId: record.id,
+        source: record.source,
+        object: mapping.object,
+        recordId: String(id).trim(),
+        contentHash: record.contentHash,
+        updatedAt,
+        ...(capped ? { statedUpdatedAt: stated } : {}),
+        observedAt: record.receivedAt,
+        mappingFile: mapping.file,
+        mappingHash: mapping.hash,
+        ...(deleted ? { deleted } : {}),
+      };
+      if (mapping.entity === 'account') {
+        const account = normaliseAccount(raw, { defaultRegion: options.defaultRegion });
+        if (!account.ok) fail(mapping.file, 'schema_invalid', account.message);
+        else fragments.push({ ...base, entity: 'account', profile: account.account });
+        continue;
+      }
       const normalised = normaliseProfile(raw, { defaultRegion: options.defaultRegion, observedAt, receivedAt: record.receivedAt });
       if (!normalised.ok) {
         fail(mapping.file, 'schema_invalid', normalised.message);
@@ -125,20 +155,7 @@ export async function mapRecord(
         fail(mapping.file, 'consent_purpose_unknown', `consent for ${names}: not a purpose declared in consent.yaml`);
         continue;
       }
-      fragments.push({
-        rawId: record.id,
-        source: record.source,
-        object: mapping.object,
-        recordId: String(id).trim(),
-        contentHash: record.contentHash,
-        updatedAt,
-        ...(capped ? { statedUpdatedAt: stated } : {}),
-        observedAt: record.receivedAt,
-        profile: normalised.profile,
-        mappingFile: mapping.file,
-        mappingHash: mapping.hash,
-        ...(deleted ? { deleted } : {}),
-      });
+      fragments.push({ ...base, entity: 'person', profile: normalised.profile });
     } catch (e) {
       fail(mapping.file, 'mapping_error', describe(e));
     }

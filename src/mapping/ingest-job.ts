@@ -157,14 +157,17 @@ async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: Rea
   const model = await ctx.models.current(ctx.database.db, identity);
   // Without a model, only the records that bring the hub up to training.minRecords link on
   // identifiers; the first model is trained on them, in this transaction, and links the rest.
-  let room = fragments.length;
+  // Only persons count towards it: accounts have a declared model (identity.yaml `account:`).
+  const persons = fragments.filter((f) => f.entity === 'person');
+  let room = persons.length;
   let held = 0;
   if (!model) {
     held = await countRecords(ctx.database.db);
-    if (needsTraining(identity, held + fragments.length, undefined, ctx.models.failedAt))
+    if (needsTraining(identity, held + persons.length, undefined, ctx.models.failedAt))
       room = Math.max(identity.training.minRecords - held, 0);
   }
-  const parts = room < fragments.length ? [fragments.slice(0, room), fragments.slice(room)] : [fragments];
+  const accounts = fragments.filter((f) => f.entity !== 'person');
+  const parts = room < persons.length ? [[...accounts, ...persons.slice(0, room)], persons.slice(room)] : [fragments];
   /** Records with nothing in common yet teach nothing: link on identifiers, try when they grow. */
   const keepLinkingOnIdentifiers = async (error: unknown): Promise<undefined> => {
     if (!(error instanceof TrainingError)) throw error;

@@ -10,9 +10,15 @@ export interface MappingSpec {
   when?: string;
   /** Optional JSONata predicate: true when the record says the vendor deleted or archived the object. */
   deleted?: string;
-  profile: string;
+  /** The expression producing a person (`profile:`) or an account (`account:`): exactly one of them. */
+  profile?: string;
+  account?: string;
   description?: string;
 }
+
+/** What a mapping produces: the key of its expression names it. */
+export type Entity = 'person' | 'account';
+export const ENTITIES: readonly Entity[] = ['person', 'account'];
 
 export const mappingFileSchema = {
   type: 'object',
@@ -25,9 +31,10 @@ export const mappingFileSchema = {
     when: { type: 'string', minLength: 1 },
     deleted: { type: 'string', minLength: 1 },
     profile: { type: 'string', minLength: 1 },
+    account: { type: 'string', minLength: 1 },
     description: { type: 'string' },
   },
-  required: ['source', 'recordId', 'profile'],
+  required: ['source', 'recordId'],
 } as const;
 
 export interface CompiledMapping {
@@ -40,7 +47,9 @@ export interface CompiledMapping {
   updatedAt: jsonata.Expression | undefined;
   when: jsonata.Expression | undefined;
   deleted: jsonata.Expression | undefined;
-  profile: jsonata.Expression;
+  entity: Entity;
+  /** The `profile:` or `account:` expression. */
+  expression: jsonata.Expression;
 }
 
 interface JsonataError {
@@ -73,7 +82,15 @@ export function compileMapping(
   const updatedAt = compile('updatedAt', spec.updatedAt);
   const when = compile('when', spec.when);
   const deleted = compile('deleted', spec.deleted);
-  const profile = compile('profile', spec.profile);
-  if (!ok || !recordId || !profile) return undefined;
-  return { file, hash, source: spec.source, object: spec.object, recordId, updatedAt, when, deleted, profile };
+  if ((spec.profile === undefined) === (spec.account === undefined)) {
+    report(
+      spec.profile === undefined ? 'profile' : 'account',
+      'a mapping produces a person (`profile:`) or an account (`account:`): give exactly one of them',
+    );
+    return undefined;
+  }
+  const entity: Entity = spec.account === undefined ? 'person' : 'account';
+  const expression = compile(entity === 'person' ? 'profile' : 'account', spec.profile ?? spec.account);
+  if (!ok || !recordId || !expression) return undefined;
+  return { file, hash, source: spec.source, object: spec.object, recordId, updatedAt, when, deleted, entity, expression };
 }

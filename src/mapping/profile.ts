@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { normaliseHost } from './domains.ts';
+import { asList, normalisePhones, pruneBlank, stringifyIds, unique } from './normalise-values.ts';
 
 export interface Address {
   line1?: string;
@@ -34,6 +35,20 @@ export interface Profile {
   company?: string;
   attributes?: Record<string, unknown>;
   consent?: ConsentStatement[];
+  /** The accounts (companies) the person belongs to, by one of the account's keys. */
+  accounts?: Membership[];
+}
+
+/** How a person's record names an account: by one of its keys, as the account's own records state them. */
+export type AccountRef =
+  | { externalIds: Record<string, string> }
+  | { domain: string }
+  | { name: string }
+  | { registrationIds: Record<string, string> };
+
+export interface Membership {
+  ref: AccountRef;
+  role?: string;
 }
 
 export const profileSchema = JSON.parse(readFileSync(path.join(import.meta.dirname, 'profile.schema.json'), 'utf8')) as Record<
@@ -44,50 +59,6 @@ export const profileSchema = JSON.parse(readFileSync(path.join(import.meta.dirna
 const ajv = new Ajv({ allErrors: true, strict: true });
 addFormats.default(ajv, ['email', 'date-time']);
 const validateProfile = ajv.compile<Profile>(profileSchema);
-
-/**
- * Keeps plain JSON only: drops blank strings, nulls, functions and non-finite numbers (JSONata can
- * return all of them), and the empty objects and lists they leave behind; trims strings. The copy
- * also sheds JSONata's sequence markers on arrays.
- */
-function pruneBlank(value: unknown): unknown {
-  switch (typeof value) {
-    case 'string': {
-      const trimmed = value.trim();
-      return trimmed === '' ? undefined : trimmed;
-    }
-    case 'number':
-      return Number.isFinite(value) ? value : undefined;
-    case 'boolean':
-      return value;
-    case 'object': {
-      if (value === null) return undefined;
-      if (Array.isArray(value)) {
-        const items: unknown[] = [];
-        for (const item of value) {
-          const kept = pruneBlank(item);
-          if (kept !== undefined) items.push(kept);
-        }
-        return items.length > 0 ? items : undefined;
-      }
-      const out: Record<string, unknown> = {};
-      let kept = 0;
-      for (const [k, v] of Object.entries(value)) {
-        const p = pruneBlank(v);
-        if (p !== undefined) {
-          out[k] = p;
-          kept++;
-        }
-      }
-      return kept > 0 ? out : undefined;
-    }
-    default:
-      return undefined;
-  }
-}
-
-const asList = (v: unknown): unknown[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
-const unique = <T>(items: T[]): T[] => [...new Set(items)];
 
 export type NormaliseResult = { ok: true; profile: Profile } | { ok: false; message: string };
 
@@ -123,20 +94,7 @@ export function normaliseProfile(raw: unknown, options: NormaliseOptions): Norma
   if (emails) p['emails'] = unique(emails.map((e) => (typeof e === 'string' ? e.toLowerCase() : e)) as string[]);
 
   const phones = asList(p['phones']);
-  if (phones) {
-    p['phones'] = unique(
-      phones.map((phone, i) => {
-        const text = typeof phone === 'number' ? String(phone) : phone;
-        if (typeof text !== 'string') return text as string;
-        const parsed = parsePhoneNumberFromString(text, options.defaultRegion as CountryCode | undefined);
-        if (parsed?.isValid()) return parsed.number;
-        problems.push(
-          `phones/${i}: "${redact(text)}" is not a valid phone number${options.defaultRegion ? '' : ' (no country code and AURUM_DEFAULT_REGION is not set)'}`,
-        );
-        return text;
-      }),
-    );
-  }
+  if (phones) p['phones'] = normalisePhones(phones, options.defaultRegion, problems);
 
   const addresses = asList(p['addresses']);
   if (addresses) p['addresses'] = addresses;
@@ -144,12 +102,9 @@ export function normaliseProfile(raw: unknown, options: NormaliseOptions): Norma
   for (const key of ['nationalId', 'company', 'dateOfBirth'] as const) {
     if (typeof p[key] === 'number') p[key] = String(p[key]);
   }
-  const externalIds = p['externalIds'] as Record<string, unknown> | undefined;
-  if (externalIds && typeof externalIds === 'object') {
-    for (const [system, id] of Object.entries(externalIds)) {
-      if (typeof id === 'number') externalIds[system] = String(id);
-    }
-  }
+  stringifyIds(p['externalIds']);
+  const accounts = asList(p['accounts']);
+  if (accounts) p['accounts'] = accounts.map(normaliseMembership);
 
   const consent = asList(p['consent']);
   if (consent) {
@@ -168,6 +123,23 @@ export function normaliseProfile(raw: unknown, options: NormaliseOptions): Norma
   return { ok: true, profile };
 }
 
+/** A membership's reference: ids as strings, a domain as its host (`https://www.Acme.example/x` is `acme.example`). */
+function normaliseMembership(value: unknown): unknown {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
+  const m = { ...(value as Record<string, unknown>) };
+  const ref = m['ref'];
+  if (ref && typeof ref === 'object' && !Array.isArray(ref)) {
+    const r = { ...(ref as Record<string, unknown>) };
+    stringifyIds(r['externalIds']);
+    stringifyIds(r['registrationIds']);
+    if (typeof r['domain'] === 'string') r['domain'] = normaliseHost(r['domain']) ?? r['domain'];
+    if (typeof r['name'] === 'number') r['name'] = String(r['name']);
+    m['ref'] = r;
+  }
+  if (typeof m['role'] === 'number') m['role'] = String(m['role']);
+  return m;
+}
+
 /**
  * Nobody can have said anything after the hub heard it: a statement dated later (a vendor's clock,
  * a typo, a grant dated 2099 to outrank every withdrawal) is dated at the receipt, and keeps the time
@@ -177,9 +149,4 @@ function capAtReceipt(statement: ConsentStatement, receivedAt: Date): ConsentSta
   const stated = Date.parse(statement.at);
   if (!(stated > receivedAt.getTime())) return statement;
   return { ...statement, at: receivedAt.toISOString(), statedAt: new Date(stated).toISOString() };
-}
-
-/** Error messages end up in quarantine and logs: show the shape of a value, not the value. */
-function redact(value: string): string {
-  return value.length <= 4 ? '****' : `${value.slice(0, 2)}…(${value.length} chars)`;
 }

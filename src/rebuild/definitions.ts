@@ -20,12 +20,13 @@ const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(valu
  */
 export function definitionOf(kind: RebuildKind, workspace: Workspace): string {
   if (kind === 'keys') {
-    const { blocking, deterministic, blockedValues } = workspace.identity;
+    const { blocking, deterministic, blockedValues, account } = workspace.identity;
     return hash({
       v: CODE_VERSION.keys,
       blocking: blocking.map(ruleId).sort(),
       deterministic: deterministic.map(ruleId).sort(),
       blockedValues: blockedValues.map((v) => v.toLowerCase()).sort(),
+      account: { identifiers: [...account.identifiers].sort(), blocking: account.blocking.map(ruleId).sort() },
     });
   }
   // A source at the default priority ranks as an absent one: adding it changes no golden record.
@@ -38,6 +39,6 @@ export function definitionOf(kind: RebuildKind, workspace: Workspace): string {
 
 /** Why a kind is rebuilt, in words for `GET /rebuilds`. */
 export const STALE_REASON: Record<RebuildKind, string> = {
-  keys: "identity.yaml's blocking or deterministic rules, or its blocked values, changed",
+  keys: "identity.yaml's blocking or deterministic rules (or its accounts' identifiers or blocking), or its blocked values, changed",
   golden: "a source's priority changed",
 };

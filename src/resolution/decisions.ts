@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { lockResolution, uuidArray } from '../db/sql.ts';
 import { type ProfileChange, refreshGolden } from '../golden/refresh.ts';
+import type { Entity } from '../mapping/mapping-file.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { lockProfiles, retire } from './link.ts';
@@ -36,15 +37,22 @@ async function membersOf(tx: Tx, profileIds: string[]): Promise<(Member & { prof
   );
 }
 
-/** Locks as ingest does: the resolution lock first, then the profile rows. */
-async function lockForDecision(tx: Tx, ids: string[]) {
+/** Locks as ingest does: the resolution lock first, then the profile rows. Ids of another entity type count as unknown. */
+async function lockForDecision(tx: Tx, ids: string[], entity: Entity) {
   await tx.execute(lockResolution());
-  return lockProfiles(tx, new Set(ids));
+  const locked = await lockProfiles(tx, new Set(ids));
+  const other = rowsOf<{ id: string }>(
+    await tx.execute(sql`select id from profiles where id = any(${uuidArray([...locked.seqOf.keys()])}) and entity <> ${entity}`),
+  );
+  for (const { id } of other) locked.active.delete(id);
+  return locked;
 }
 
 async function publish(ctx: PipelineContext, tx: Tx, changes: ProfileChange[]) {
   if (changes.length > 0) await enqueue(ctx.boss, tx, 'fanout', { changes });
 }
+
+const noun = (entity: Entity) => (entity === 'account' ? 'account' : 'profile');
 
 const priorityOf = (ctx: PipelineContext) => (source: string) => ctx.workspace().sources.get(source)?.priority ?? 0;
 
@@ -52,11 +60,11 @@ const priorityOf = (ctx: PipelineContext) => (source: string) => ctx.workspace()
  * `POST /profiles/merge`: merges the profiles whatever their records say; the oldest survives.
  * Pins between their records are lifted: someone decided these are one person.
  */
-export async function forceMerge(ctx: PipelineContext, ids: string[], actor: Actor) {
+export async function forceMerge(ctx: PipelineContext, ids: string[], actor: Actor, entity: Entity = 'person') {
   return ctx.database.db.transaction(async (tx) => {
-    const { active, seqOf } = await lockForDecision(tx, ids);
-    const unknown = ids.filter((id) => !active.has(id));
-    if (unknown.length > 0) throw new DecisionError('profile_not_found', `there is no profile ${unknown.join(', ')}`);
+    const { active, seqOf } = await lockForDecision(tx, ids, entity);
+    const unknown = ids.filter((id) => !active.has(id) || !active.has(active.get(id) as string));
+    if (unknown.length > 0) throw new DecisionError('profile_not_found', `there is no ${noun(entity)} ${unknown.join(', ')}`);
     const distinct = [...new Set(ids.map((id) => active.get(id) as string))].sort((a, b) => (seqOf.get(a) ?? 0) - (seqOf.get(b) ?? 0));
     const [survivorId, ...retiredIds] = distinct;
     if (!survivorId || retiredIds.length === 0) throw new DecisionError('invalid_request', 'these ids are already one profile');
@@ -79,11 +87,12 @@ export async function splitProfile(
   profileId: string,
   records: { source: string; recordId: string; object?: string | undefined }[],
   actor: Actor,
+  entity: Entity = 'person',
 ) {
   return ctx.database.db.transaction(async (tx) => {
-    const { active } = await lockForDecision(tx, [profileId]);
+    const { active } = await lockForDecision(tx, [profileId], entity);
     const id = active.get(profileId);
-    if (!id) throw new DecisionError('profile_not_found', `there is no profile ${profileId}`);
+    if (!id) throw new DecisionError('profile_not_found', `there is no ${noun(entity)} ${profileId}`);
     const members = (await membersOf(tx, [id])).filter((m) => m.profile_id === id);
     const chosen = new Set<Member>();
     const missing: string[] = [];
@@ -94,13 +103,15 @@ export async function splitProfile(
       if (found.length === 0) missing.push(`${r.source}/${r.recordId}`);
       for (const m of found) chosen.add(m);
     }
-    if (missing.length > 0) throw new DecisionError('invalid_request', `not records of profile ${id}: ${missing.join(', ')}`);
+    if (missing.length > 0) throw new DecisionError('invalid_request', `not records of ${noun(entity)} ${id}: ${missing.join(', ')}`);
     if (chosen.size === 0 || chosen.size === members.length) {
-      throw new DecisionError('invalid_request', 'a split must move some, but not all, of the profile’s records');
+      throw new DecisionError('invalid_request', `a split must move some, but not all, of the ${noun(entity)}’s records`);
     }
     const moved = [...chosen].map((m) => String(m.id));
     const kept = members.filter((m) => !chosen.has(m)).map((m) => String(m.id));
-    const [created] = rowsOf<{ id: string }>(await tx.execute(sql`insert into profiles (version) values (0) returning id`));
+    const [created] = rowsOf<{ id: string }>(
+      await tx.execute(sql`insert into profiles (entity, version) values (${entity}, 0) returning id`),
+    );
     const newId = (created as { id: string }).id;
     await tx.execute(sql`update source_records set profile_id = ${newId} where id = any(${sql.param(moved)}::bigint[])`);
     await tx.execute(sql`
@@ -116,11 +127,20 @@ export async function splitProfile(
         returning survivor_id, retired_ids, actor, reason)
       insert into audit_log (actor, action, profile_id, reason, details)
       select actor, 'profile.split', survivor_id, reason, jsonb_build_object('into', retired_ids[1], 'records', ${moved.length}::int) from split`);
-    await refreshGolden(tx, [id, newId], priorityOf(ctx));
-    await publish(ctx, tx, [
-      { profileId: id, event: 'profile.split', splitInto: [newId] },
-      { profileId: newId, event: 'profile.split', splitFrom: id },
-    ]);
+    const refreshed = await refreshGolden(tx, [id, newId], priorityOf(ctx));
+    const splits: ProfileChange[] =
+      entity === 'account'
+        ? [
+            { profileId: id, event: 'account.split', splitInto: [newId] },
+            { profileId: newId, event: 'account.split', splitFrom: id },
+          ]
+        : [
+            { profileId: id, event: 'profile.split', splitInto: [newId] },
+            { profileId: newId, event: 'profile.split', splitFrom: id },
+          ];
+    // The members each side of an account has now.
+    const memberships = refreshed.filter((c) => c.event === 'account.member_added' || c.event === 'account.member_removed');
+    await publish(ctx, tx, [...splits, ...memberships]);
     return { id, newId, moved: details.records };
   });
 }

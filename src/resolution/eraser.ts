@@ -3,12 +3,12 @@ import type { Eraser } from '../compliance/eraser.ts';
 import { uuidArray } from '../db/sql.ts';
 
 /**
- * The member records go, and with them (by `on delete cascade`) their keys, consent entries and
- * pins; the merge history keeps its rows, without the record ids its details held.
+ * The member records go, and with them (by `on delete cascade`) their keys, consent entries,
+ * memberships and pins; the merge history keeps its rows, without the record ids its details held.
  */
 export const resolutionEraser: Eraser = {
   name: 'resolution',
-  tables: ['source_records', 'record_keys', 'consent_entries', 'link_pins', 'profile_merges'],
+  tables: ['source_records', 'record_keys', 'consent_entries', 'memberships', 'link_pins', 'profile_merges'],
   async erase(tx, subject) {
     await tx.execute(sql`delete from source_records where profile_id = ${subject.profileId}`);
     await tx.execute(sql`

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Fragment } from '../mapping/apply.ts';
+import type { PersonFragment } from '../mapping/apply.ts';
 import { limitIdentifiers } from './guards.ts';
 
-const fragment = (rawId: number, profile: Fragment['profile']): Fragment => ({
+const fragment = (rawId: number, profile: PersonFragment['profile']): PersonFragment => ({
+  entity: 'person',
   rawId,
   source: 'crm',
   object: 'contact',

@@ -4,7 +4,7 @@ import type { Profile } from '../mapping/profile.ts';
  * A fragment's identifier keys: normalised emails and E.164 phones. They link outright until a model
  * is trained, and answer `GET /profiles?email=…|phone=…` (external ids are the engine's `linkKeys`).
  */
-export function matchKeys(profile: Profile, blocked: ReadonlySet<string> = new Set()): string[] {
+export function matchKeys(profile: Pick<Profile, 'emails' | 'phones'>, blocked: ReadonlySet<string> = new Set()): string[] {
   const keys: string[] = [];
   // Placeholders (test@example.com, 0000000000) identify no one: they never link.
   const usable = (value: string) => !blocked.has(value.toLowerCase()) && !blocked.has(value.replace(/^\+/, ''));

@@ -2,11 +2,15 @@ import { sql } from 'drizzle-orm';
 import { findTombstoned, keyKind, suppressRecords, tombstoneKeys } from '../compliance/tombstones.ts';
 import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
 import { lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.ts';
-import type { Fragment } from '../mapping/apply.ts';
+import type { AccountFragment, Fragment, PersonFragment } from '../mapping/apply.ts';
+import type { Entity } from '../mapping/mapping-file.ts';
+import { accountEngineConfig, accountIdentifierKeys, accountModel, accountReferenceKeys } from './account-keys.ts';
 import { enforceGuards } from './guards.ts';
 import { blockedValues, matchKeys, recordIdentity } from './keys.ts';
+import { closeMemberships, syncMemberships } from './memberships.ts';
 import type { IdentityConfig } from './probabilistic/config.ts';
-import { type Engine, engineFor, type Model } from './probabilistic/engine.ts';
+import { type Engine, engineFor, type LinkKey, type Model } from './probabilistic/engine.ts';
+import type { Comparable } from './probabilistic/features.ts';
 import { type LinkExplanation, type RecordRef, scoreCandidates } from './score-candidates.ts';
 
 export interface Merge {
@@ -30,6 +34,7 @@ export interface LinkResult {
 export const MAX_KEY_LENGTH = 512;
 
 interface ExistingRecord {
+  entity: Entity;
   source: string;
   object: string;
   record_id: string;
@@ -54,15 +59,57 @@ class Components {
 }
 
 /**
- * Links a batch of fragments to profiles inside `tx`. A fragment joins the profiles it matches: those
- * holding a record that shares a deterministic key with it (a deterministic rule's key or an external
- * id; also emails and phones while no model is trained), and those holding a record the model scores
- * above the threshold among the candidates its blocking keys find. A fragment that bridges profiles
- * merges them, the oldest surviving. Profiles it does not match are never touched.
- *
- * Concurrency: linking transactions take the resolution lock (`lockResolution`), so each sees every
- * record linked before it; row locks on the profiles found keep decisions made through the API
- * consistent with it.
+ * How one entity type's records are keyed: what links them outright, what blocks them for scoring,
+ * what is stored beside (so a later model, or a membership, can find them). Persons and accounts go
+ * through the same linking with different keys, and every account key starts `a:`, so a person
+ * never links to an account.
+ */
+interface EntityKeys {
+  entity: Entity;
+  engine: Engine;
+  model: Model | undefined;
+  linkKeys(record: Comparable): LinkKey[];
+  blockingKeys(record: Comparable): string[];
+  /** Stored with the record, for lookups, not for linking now. */
+  indexKeys(record: Comparable): string[];
+}
+
+function personKeys(identity: IdentityConfig, model: Model | undefined): EntityKeys {
+  const engine = engineFor(identity);
+  const blocked = blockedValues(identity.blockedValues);
+  const identifiers = (p: Comparable) => identifierKeys(p, blocked);
+  return {
+    entity: 'person',
+    engine,
+    model,
+    // Without a model, emails and phones are all there is to go on: they link outright.
+    linkKeys: model ? (p) => engine.linkKeys(p) : (p) => [...engine.linkKeys(p), ...identifiers(p)],
+    blockingKeys: (p) => engine.blockingKeys(p).map((k) => `b${k}`),
+    // Every key is stored, whichever links now: a model trained later blocks on what is already there.
+    indexKeys: (p) => identifiers(p).map((k) => k.key),
+  };
+}
+
+function accountKeys(identity: IdentityConfig): EntityKeys {
+  const engine = engineFor(accountEngineConfig(identity));
+  const blocked = blockedValues(identity.blockedValues);
+  const asAccount = (a: Comparable) => a as AccountFragment['profile'];
+  return {
+    entity: 'account',
+    engine,
+    model: accountModel(identity.account),
+    linkKeys: (a) => accountIdentifierKeys(asAccount(a), identity.account, blocked),
+    blockingKeys: (a) => engine.blockingKeys(a).map((k) => `a:b${k}`),
+    indexKeys: (a) => accountReferenceKeys(asAccount(a)),
+  };
+}
+
+const keysOf = (identity: IdentityConfig, entity: Entity, model: Model | undefined) =>
+  entity === 'person' ? personKeys(identity, model) : accountKeys(identity);
+
+/**
+ * Links a batch of fragments to profiles inside `tx`: persons with persons, accounts with accounts
+ * (see `linkEntity`). `model` is the persons' live model; accounts have a declared one.
  */
 export async function linkFragments(
   tx: Tx,
@@ -70,7 +117,38 @@ export async function linkFragments(
   identity: IdentityConfig,
   model: Model | undefined,
 ): Promise<LinkResult> {
-  const engine = engineFor(identity);
+  const persons = batch.filter((f): f is PersonFragment => f.entity === 'person');
+  const accounts = batch.filter((f): f is AccountFragment => f.entity === 'account');
+  const result: LinkResult = { profileIds: new Set(), merges: [], unchanged: 0, suppressed: 0, refusedKeys: new Map() };
+  for (const [entity, fragments] of [
+    ['person', persons],
+    ['account', accounts],
+  ] as const) {
+    if (fragments.length === 0) continue;
+    const part = await linkEntity(tx, fragments, identity, keysOf(identity, entity, model));
+    for (const id of part.profileIds) result.profileIds.add(id);
+    result.merges.push(...part.merges);
+    result.unchanged += part.unchanged;
+    result.suppressed += part.suppressed;
+    for (const [rawId, n] of part.refusedKeys) result.refusedKeys.set(rawId, (result.refusedKeys.get(rawId) ?? 0) + n);
+  }
+  return result;
+}
+
+/**
+ * Links a batch of fragments of one entity type to profiles inside `tx`. A fragment joins the
+ * profiles it matches: those holding a record that shares a deterministic key with it (a
+ * deterministic rule's key or an external id; for persons also emails and phones while no model is
+ * trained; for accounts their identifiers), and those holding a record the model scores above the
+ * threshold among the candidates its blocking keys find. A fragment that bridges profiles merges
+ * them, the oldest surviving. Profiles it does not match are never touched.
+ *
+ * Concurrency: linking transactions take the resolution lock (`lockResolution`), so each sees every
+ * record linked before it; row locks on the profiles found keep decisions made through the API
+ * consistent with it.
+ */
+async function linkEntity(tx: Tx, batch: readonly Fragment[], identity: IdentityConfig, kind: EntityKeys): Promise<LinkResult> {
+  const { engine, model, entity } = kind;
   // The latest arrival of each record wins within a batch.
   const latest = new Map<string, Fragment>();
   for (const f of [...batch].sort((a, b) => a.rawId - b.rawId)) latest.set(recordIdentity(f), f);
@@ -84,34 +162,21 @@ export async function linkFragments(
     if (kept.length < keys.length) refusedKeys.set(rawId, (refusedKeys.get(rawId) ?? 0) + keys.length - kept.length);
     return kept;
   };
-  const ruleKeysOf = fragments.map((f, i) => usable(i, engine.linkKeys(f.profile)));
-  const identifierKeysOf = fragments.map((f, i) => usable(i, identifierKeys(f.profile, blocked)));
-  // Without a model, emails and phones are all there is to go on: they link outright.
-  const linkKeysOf = model ? ruleKeysOf : ruleKeysOf.map((keys, i) => [...keys, ...(identifierKeysOf[i] ?? [])]);
-  const blockingKeysOf = fragments.map((f, i) =>
-    usable(
-      i,
-      engine.blockingKeys(f.profile).map((k) => `b${k}`),
-    ),
-  );
-  // Every key is stored, whichever links now: a model trained later blocks on what is already there.
-  const storedKeysOf = fragments.map((_, i) => [
-    ...new Set([
-      ...(ruleKeysOf[i] ?? []).map((k) => k.key),
-      ...(identifierKeysOf[i] ?? []).map((k) => k.key),
-      ...(blockingKeysOf[i] ?? []),
-    ]),
+  const linkKeysOf = fragments.map((f, i) => usable(i, kind.linkKeys(f.profile)));
+  const blockingKeysOf = fragments.map((f, i) => usable(i, kind.blockingKeys(f.profile)));
+  const storedKeysOf = fragments.map((f, i) => [
+    ...new Set([...(linkKeysOf[i] ?? []).map((k) => k.key), ...usable(i, kind.indexKeys(f.profile)), ...(blockingKeysOf[i] ?? [])]),
   ]);
 
   await tx.execute(lockResolution());
   // A record of an erased person is dropped, and its payload emptied, rather than re-create them.
   // Checked under the lock, so an erasure committed before it is always seen.
-  const suppressed = await suppressErased(tx, fragments, blocked);
+  const suppressed = entity === 'person' ? await suppressErased(tx, fragments as PersonFragment[], blocked) : new Set<number>();
 
   const existing = new Map<string, ExistingRecord>();
   for (const row of rowsOf<ExistingRecord>(
     await tx.execute(sql`
-      select source, object, record_id, profile_id, content_hash, mapping_hash, source_updated_at
+      select entity, source, object, record_id, profile_id, content_hash, mapping_hash, source_updated_at
       from source_records
       where (source, object, record_id) in (
         select * from unnest(${textArray(fragments.map((f) => f.source))}, ${textArray(fragments.map((f) => f.object))}, ${textArray(fragments.map((f) => f.recordId))}))`),
@@ -127,10 +192,14 @@ export async function linkFragments(
     current: ExistingRecord | undefined;
   }[] = [];
   const deletions: { fragment: Fragment; current: ExistingRecord }[] = [];
+  // Records a mapping now makes of the other type (a partner that became a company): they leave their profile.
+  const leftType = new Set<string>();
   for (const [i, fragment] of fragments.entries()) {
     if (suppressed.has(i)) continue;
-    const current = existing.get(recordIdentity(fragment));
-    if (current && current.content_hash === fragment.contentHash && current.mapping_hash === fragment.mappingHash) continue;
+    const stored = existing.get(recordIdentity(fragment));
+    if (stored && stored.content_hash === fragment.contentHash && stored.mapping_hash === fragment.mappingHash) continue;
+    const current = stored?.entity === entity ? stored : undefined;
+    if (stored && !current) leftType.add(stored.profile_id);
     const storedAt = current?.source_updated_at ? new Date(current.source_updated_at) : null;
     if (storedAt && fragment.updatedAt && fragment.updatedAt < storedAt) continue;
     if (fragment.deleted) {
@@ -138,6 +207,7 @@ export async function linkFragments(
       if (current) deletions.push({ fragment, current });
       continue;
     }
+    if (stored && !current && fragment.deleted) continue;
     changed.push({
       fragment,
       keys: linkKeysOf[i] ?? [],
@@ -148,6 +218,7 @@ export async function linkFragments(
   }
   const unchanged = batch.length - changed.length - deletions.length - suppressed.size;
   const deletedFrom = await markDeleted(tx, deletions);
+  for (const id of leftType) deletedFrom.add(id);
   if (changed.length === 0) return { profileIds: deletedFrom, merges: [], unchanged, suppressed: suppressed.size, refusedKeys };
 
   const allKeys = [...new Set(changed.flatMap((c) => c.keys.map((k) => k.key)))];
@@ -157,7 +228,7 @@ export async function linkFragments(
       await tx.execute(sql`
         select distinct on (rk.key, sr.profile_id) rk.key, sr.profile_id, sr.source, sr.object, sr.record_id
         from record_keys rk join source_records sr on sr.id = rk.record_pk
-        where rk.key = any(${textArray(allKeys)})
+        where rk.key = any(${textArray(allKeys)}) and sr.entity = ${entity}
         order by rk.key, sr.profile_id, sr.id`),
     )) {
       const found = profilesByKey.get(row.key) ?? [];
@@ -254,7 +325,9 @@ export async function linkFragments(
   const needNew = [...groups.values()].filter((g) => g.profiles.size === 0);
   const created = needNew.length
     ? rowsOf<{ id: string }>(
-        await tx.execute(sql`insert into profiles (version) select 0 from generate_series(1, ${needNew.length}) returning id`),
+        await tx.execute(
+          sql`insert into profiles (entity, version) select ${entity}, 0 from generate_series(1, ${needNew.length}) returning id`,
+        ),
       )
     : [];
   for (const [i, group] of needNew.entries()) group.profiles.add((created[i] as { id: string }).id);
@@ -278,6 +351,7 @@ export async function linkFragments(
 
   await writeRecords(
     tx,
+    entity,
     changed.map((c, i) => ({
       fragment: c.fragment,
       keys: c.stored,
@@ -310,11 +384,15 @@ async function markDeleted(tx: Tx, deletions: { fragment: Fragment; current: Exi
       returning sr.id, sr.profile_id`),
   );
   await tx.execute(sql`delete from record_keys where record_pk = any(${sql.param(rows.map((r) => r.id))}::bigint[])`);
+  await closeMemberships(
+    tx,
+    rows.map((r) => Number(r.id)),
+  );
   return new Set(rows.map((r) => r.profile_id));
 }
 
 /** Emails and phones as keys: they link outright only while no model is trained. */
-function identifierKeys(profile: Fragment['profile'], blocked: ReadonlySet<string>): { key: string; rule: string }[] {
+function identifierKeys(profile: Comparable, blocked: ReadonlySet<string>): { key: string; rule: string }[] {
   return matchKeys(profile, blocked).map((key) => ({ key, rule: key.startsWith('email:') ? 'emails' : 'phones' }));
 }
 
@@ -361,7 +439,7 @@ export async function lockProfiles(tx: Tx, ids: Set<string>, { forUpdate = true 
  * The fragments (by index) whose record or identifiers an erasure tombstoned. Each is logged in
  * `suppressions` and its raw payload emptied, as the erasure emptied the others.
  */
-async function suppressErased(tx: Tx, fragments: readonly Fragment[], blocked: ReadonlySet<string>): Promise<Set<number>> {
+async function suppressErased(tx: Tx, fragments: readonly PersonFragment[], blocked: ReadonlySet<string>): Promise<Set<number>> {
   const keysOf = fragments.map((f) => tombstoneKeys(f, f.profile, blocked));
   const tombstoned = await findTombstoned(tx, keysOf.flat());
   const suppressed = new Set<number>();
@@ -403,13 +481,17 @@ export async function retire(
     select actor, 'profile.merged', survivor_id, reason, jsonb_build_object('retired', retired_ids, 'kind', kind) from merge`);
 }
 
-async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; profileId: string; link: LinkExplanation | null }[]) {
+async function writeRecords(
+  tx: Tx,
+  entity: Entity,
+  rows: { fragment: Fragment; keys: string[]; profileId: string; link: LinkExplanation | null }[],
+) {
   const col = <T>(pick: (r: (typeof rows)[number]) => T) => rows.map(pick);
   const written = rowsOf<{ id: string | number; source: string; object: string; record_id: string }>(
     await tx.execute(sql`
-      insert into source_records as sr (source, object, record_id, profile_id, raw_id, content_hash, fragment,
+      insert into source_records as sr (entity, source, object, record_id, profile_id, raw_id, content_hash, fragment,
         mapping_file, mapping_hash, source_updated_at, observed_at, link)
-      select * from unnest(
+      select ${entity}, * from unnest(
         ${textArray(col((r) => r.fragment.source))}, ${textArray(col((r) => r.fragment.object))},
         ${textArray(col((r) => r.fragment.recordId))}, ${uuidArray(col((r) => r.profileId))},
         ${sql.param(col((r) => String(r.fragment.rawId)))}::bigint[], ${textArray(col((r) => r.fragment.contentHash))},
@@ -419,7 +501,7 @@ async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; 
         ${timestampArray(col((r) => r.fragment.observedAt.toISOString()))},
         ${sql.param(col((r) => (r.link ? JSON.stringify(r.link) : null)))}::jsonb[])
       on conflict (source, object, record_id) do update set
-        profile_id = excluded.profile_id, raw_id = excluded.raw_id, content_hash = excluded.content_hash,
+        entity = excluded.entity, profile_id = excluded.profile_id, raw_id = excluded.raw_id, content_hash = excluded.content_hash,
         fragment = excluded.fragment, mapping_file = excluded.mapping_file, mapping_hash = excluded.mapping_hash,
         source_updated_at = excluded.source_updated_at, observed_at = excluded.observed_at,
         link = coalesce(excluded.link, sr.link), deleted_at = null, updated_at = now()
@@ -437,8 +519,23 @@ async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; 
       on conflict do nothing`);
   }
 
+  if (entity === 'person') {
+    await syncMemberships(
+      tx,
+      rows.map((r, i) => ({
+        recordPk: Number(pks[i]),
+        source: r.fragment.source,
+        memberships: (r.fragment as PersonFragment).profile.accounts ?? [],
+      })),
+    );
+  } else {
+    // A record that was a person's and is now an account's states no membership any more.
+    await closeMemberships(tx, pks.map(Number));
+  }
   const consent = rows.flatMap((r, i) =>
-    (r.fragment.profile.consent ?? []).map((c) => ({ ...c, pk: pks[i] as string, fragment: r.fragment })),
+    r.fragment.entity === 'person'
+      ? (r.fragment.profile.consent ?? []).map((c) => ({ ...c, pk: pks[i] as string, fragment: r.fragment }))
+      : [],
   );
   if (consent.length > 0) {
     await tx.execute(sql`
@@ -453,13 +550,9 @@ async function writeRecords(tx: Tx, rows: { fragment: Fragment; keys: string[]; 
   }
 }
 
-/** Every key stored for a record of `profile`: rule, identifier and blocking keys, those short enough to be keys. */
-function keysToStore(engine: Engine, profile: Fragment['profile'], blocked: ReadonlySet<string>): string[] {
-  const keys = new Set([
-    ...engine.linkKeys(profile).map((k) => k.key),
-    ...identifierKeys(profile, blocked).map((k) => k.key),
-    ...engine.blockingKeys(profile).map((k) => `b${k}`),
-  ]);
+/** Every key stored for a record: link, index and blocking keys, those short enough to be keys. */
+function keysToStore(kind: EntityKeys, record: Comparable): string[] {
+  const keys = new Set([...kind.linkKeys(record).map((k) => k.key), ...kind.indexKeys(record), ...kind.blockingKeys(record)]);
   return [...keys].filter((k) => k.length <= MAX_KEY_LENGTH);
 }
 
@@ -475,16 +568,16 @@ export async function rederiveKeys(
   limit: number,
 ): Promise<{ lastId: number | null; count: number }> {
   await tx.execute(lockResolution());
-  const records = rowsOf<{ id: string | number; fragment: Fragment['profile'] }>(
+  const records = rowsOf<{ id: string | number; entity: Entity; fragment: Comparable }>(
     await tx.execute(sql`
-      select id, fragment from source_records where id > ${afterId} and deleted_at is null order by id limit ${limit}`),
+      select id, entity, fragment from source_records where id > ${afterId} and deleted_at is null order by id limit ${limit}`),
   );
   if (records.length === 0) return { lastId: null, count: 0 };
-  const engine = engineFor(identity);
-  const blocked = blockedValues(identity.blockedValues);
+  // Whatever model is in force, every key is stored: the person kind without one yields them all.
+  const kinds = { person: personKeys(identity, undefined), account: accountKeys(identity) };
   const pks = records.map((r) => String(r.id));
   await tx.execute(sql`delete from record_keys where record_pk = any(${sql.param(pks)}::bigint[])`);
-  const keyRows = records.flatMap((r, i) => keysToStore(engine, r.fragment, blocked).map((key) => [key, pks[i] as string] as const));
+  const keyRows = records.flatMap((r, i) => keysToStore(kinds[r.entity], r.fragment).map((key) => [key, pks[i] as string] as const));
   if (keyRows.length > 0) {
     await tx.execute(sql`
       insert into record_keys (key, record_pk)

@@ -92,14 +92,14 @@ export async function trainModel(
   trainedBy: string,
 ): Promise<{ summary: TrainingSummary; stored: StoredModel }> {
   const started = performance.now();
-  const [counted] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from source_records`));
+  const [counted] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from source_records where entity = 'person'`));
   const records = Number(counted?.n ?? 0);
   const share = Math.min(1, config.training.maxSample / Math.max(records, 1));
   const rows = rowsOf<{ fragment: string }>(
     await db.execute(
       share >= 1
-        ? sql`select fragment::text as fragment from source_records order by id`
-        : sql`select fragment::text as fragment from source_records where random() < ${share} order by id limit ${config.training.maxSample}`,
+        ? sql`select fragment::text as fragment from source_records where entity = 'person' order by id`
+        : sql`select fragment::text as fragment from source_records where entity = 'person' and random() < ${share} order by id limit ${config.training.maxSample}`,
     ),
   );
   if (rows.length < 2) throw new TrainingError(`training needs at least 2 records; the hub holds ${rows.length}`);

@@ -9,7 +9,7 @@ export interface TrainJob {
 }
 
 export async function countRecords(db: Queryable): Promise<number> {
-  const [row] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from source_records`));
+  const [row] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from source_records where entity = 'person'`));
   return Number(row?.n ?? 0);
 }
 

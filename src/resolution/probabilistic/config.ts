@@ -22,6 +22,30 @@ export interface Comparison {
   tf?: boolean;
 }
 
+/** An account comparison: a person's, with its m and u per level given rather than trained. */
+export interface AccountComparison extends Comparison {
+  /** P(level | same company), one per level and a last one for "no level holds". */
+  m: number[];
+  /** P(level | different companies), likewise. */
+  u: number[];
+}
+
+/**
+ * How accounts are resolved (`account:` in identity.yaml). Companies are few beside people, too few
+ * for the hub to learn m and u from, so the model is declared here, with documented defaults.
+ */
+export interface AccountIdentityConfig {
+  /** Link when the match probability reaches this (0–1). */
+  threshold: number;
+  /** Identifiers that link accounts outright: an external id, a registration id, a (non free-mail) domain. */
+  identifiers: ('externalIds' | 'registrationIds' | 'domains')[];
+  /** Candidate pairs: accounts that share any rule's key (as for persons). */
+  blocking: string[][];
+  /** The prior probability that two accounts drawn at random are one company. */
+  prior: number;
+  comparisons: AccountComparison[];
+}
+
 export interface IdentityConfig {
   /** Link when the match probability reaches this (0–1). */
   threshold: number;
@@ -63,6 +87,7 @@ export interface IdentityConfig {
     /** Train on a random sample of at most this many records. */
     maxSample: number;
   };
+  account: AccountIdentityConfig;
 }
 
 const levelSchema = {
@@ -82,6 +107,34 @@ const levelSchema = {
   },
 };
 const fieldList = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } };
+const probabilities = { type: 'array', minItems: 2, maxItems: 15, items: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 } };
+
+const accountSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    threshold: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+    identifiers: { type: 'array', uniqueItems: true, items: { enum: ['externalIds', 'registrationIds', 'domains'] } },
+    blocking: { type: 'array', minItems: 1, items: fieldList },
+    prior: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+    comparisons: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 13,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['field', 'levels', 'm', 'u'],
+        properties: {
+          field: { type: 'string' },
+          levels: { type: 'array', minItems: 1, maxItems: 14, items: levelSchema },
+          m: probabilities,
+          u: probabilities,
+        },
+      },
+    },
+  },
+};
 
 export const identitySchema = {
   type: 'object',
@@ -138,6 +191,7 @@ export const identitySchema = {
         maxSample: { type: 'integer', minimum: 100 },
       },
     },
+    account: accountSchema,
   },
 } as const;
 
@@ -159,6 +213,9 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
   // guards merges one level deeper: setting maxPerProfile alone keeps the default uniqueSystems.
   if (base && own.guards) merged.guards = { ...base.guards, ...own.guards };
   if (base && own.training) merged.training = { ...base.training, ...own.training };
+  // account merges one level deeper too: changing its threshold keeps the default comparisons.
+  if (base && own.account) merged.account = { ...base.account, ...own.account };
+  checkAccount(file, merged.account, problems);
   // A comparison needs a known path; a rule may only use compared or identifier fields.
   for (const [i, c] of merged.comparisons.entries()) {
     if (!KNOWN_FIELDS.has(c.field)) {
@@ -198,6 +255,53 @@ export const KNOWN_FIELDS = new Set([
   'addresses.postalCode',
   'addresses.country',
 ]);
+
+/** What account comparisons and blocking rules may name: an account's fields. */
+export const ACCOUNT_FIELDS = new Set([
+  'name',
+  'domains',
+  'emails',
+  'phones',
+  'registrationIds',
+  'industry',
+  'addresses.line1',
+  'addresses.line2',
+  'addresses.city',
+  'addresses.region',
+  'addresses.postalCode',
+  'addresses.country',
+]);
+
+function checkAccount(file: string, account: AccountIdentityConfig | undefined, problems: ConfigProblem[]) {
+  if (!account) {
+    problems.push({ file, field: 'account', message: 'the account section is missing' });
+    return;
+  }
+  for (const [i, c] of account.comparisons.entries()) {
+    if (!ACCOUNT_FIELDS.has(c.field)) {
+      problems.push({
+        file,
+        field: `account.comparisons.${i}.field`,
+        message: `unknown account field "${c.field}"; one of ${[...ACCOUNT_FIELDS].join(', ')}`,
+      });
+    }
+    for (const p of ['m', 'u'] as const) {
+      if (c[p].length !== c.levels.length + 1) {
+        problems.push({
+          file,
+          field: `account.comparisons.${i}.${p}`,
+          message: `${c[p].length} probabilities for ${c.levels.length} levels: give one per level and a last one for "else"`,
+        });
+      }
+    }
+  }
+  for (const [i, rule] of account.blocking.entries()) {
+    for (const key of rule) {
+      if (!ACCOUNT_FIELDS.has(key.split(':')[0] ?? ''))
+        problems.push({ file, field: `account.blocking.${i}`, message: `unknown account field "${key}"` });
+    }
+  }
+}
 
 /** The defaults, overridden key by key by `identity.yaml` in the workspace when it exists. */
 export function loadIdentityConfig(workspaceDir: string | undefined): IdentityConfig {

@@ -1,11 +1,10 @@
-import type { Profile } from '../../mapping/profile.ts';
 import { blockedValues } from '../keys.ts';
 import { BlockIndex } from './block-index.ts';
 import { comparePairs, type PatternCounts } from './compare-pairs.ts';
 import type { IdentityConfig } from './config.ts';
 import { estimateLambda, estimateMBySession } from './em.ts';
 import { type FeatureTable, FeatureTableBuilder } from './feature-table.ts';
-import { type KeyPart, normaliseText, ruleId, ruleParts, valuesOf } from './features.ts';
+import { type Comparable, type KeyPart, normaliseText, ruleId, ruleParts, valuesOf } from './features.ts';
 import { describeLevel, FieldComparator, levelOfIds, NULL_LEVEL } from './levels.ts';
 import { Nicknames } from './nicknames.ts';
 
@@ -98,12 +97,12 @@ export class Engine {
   }
 
   /** The values of every compared field of a profile. */
-  features(profile: Profile): string[][] {
+  features(profile: Comparable): string[][] {
     return this.config.comparisons.map((c) => valuesOf(profile, c.field, this.#blocked));
   }
 
   /** A profile's compared values and keys, each field's values normalised once for all of them. */
-  describe(profile: Profile): { features: string[][]; linkKeys: LinkKey[]; blockKeys: string[] } {
+  describe(profile: Comparable): { features: string[][]; linkKeys: LinkKey[]; blockKeys: string[] } {
     const values = new Map<string, string[]>();
     const valuesOfField = (field: string) => {
       let v = values.get(field);
@@ -144,7 +143,7 @@ export class Engine {
     return out;
   }
 
-  #values(profile: Profile): (field: string) => string[] {
+  #values(profile: Comparable): (field: string) => string[] {
     return (field) => valuesOf(profile, field, this.#blocked);
   }
 
@@ -312,7 +311,7 @@ export class Engine {
   }
 
   /** The keys a profile is blocked on. */
-  blockingKeys(profile: Profile): string[] {
+  blockingKeys(profile: Comparable): string[] {
     return this.#keys(this.#blockingRules, this.#values(profile));
   }
 
@@ -346,7 +345,7 @@ export class Engine {
   }
 
   /** Estimates a model from unlabelled profiles (the live hub's training; see `estimate`). */
-  train(profiles: readonly Profile[], progress: Progress = () => {}): { model: Model; pairs: number } {
+  train(profiles: readonly Comparable[], progress: Progress = () => {}): { model: Model; pairs: number } {
     const table = FeatureTableBuilder.from(
       profiles.map((p) => this.features(p)),
       this.config.comparisons.length,
@@ -360,7 +359,7 @@ export class Engine {
    * The keys that link records outright, each with the rule it stands for: the deterministic rules'
    * keys, and external ids (one system's id is one person).
    */
-  linkKeys(profile: Profile, values = this.#values(profile)): LinkKey[] {
+  linkKeys(profile: Comparable, values = this.#values(profile)): LinkKey[] {
     const out = this.#keys(this.#deterministicRules, values).map((key) => ({
       key: `d${key}`,
       rule: this.#deterministicNames.get(key.slice(0, key.indexOf('\u0001'))) ?? '',

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { doubleMetaphone } from 'double-metaphone';
+import type { Account } from '../../mapping/account.ts';
 import type { Profile } from '../../mapping/profile.ts';
+import { companyNameKey } from '../company-names.ts';
+
+/** What the engine compares: a person's profile or an account. */
+export type Comparable = Profile | Account;
 
 const NORMAL = /^[a-z0-9@+.-]+(?: [a-z0-9@+.-]+)*$/;
 
@@ -17,31 +22,47 @@ export function normaliseText(value: string): string {
     .trim();
 }
 
-/** The values of a profile path, normalised for comparison; dates become YYYYMMDD. */
-export function valuesOf(profile: Profile, field: string, blocked: ReadonlySet<string>): string[] {
+/** The values of a profile (or account) path, normalised for comparison; dates become YYYYMMDD. */
+export function valuesOf(record: Comparable, field: string, blocked: ReadonlySet<string>): string[] {
   let raw: unknown[];
   switch (field) {
+    case 'name':
+      // An account's name, without its legal form: "Acme Ltd" and "ACME Limited" agree exactly.
+      return typeof record.name === 'string' ? clean([companyNameKey(record.name)], blocked) : [];
     case 'name.given':
     case 'name.family':
     case 'name.full':
-      raw = [profile.name?.[field.slice(5) as 'given' | 'family' | 'full']];
+      raw = typeof record.name === 'object' ? [record.name[field.slice(5) as 'given' | 'family' | 'full']] : [];
       break;
     case 'dateOfBirth':
-      raw = [profile.dateOfBirth?.replace(/-/g, '')];
+      raw = ['dateOfBirth' in record ? record.dateOfBirth?.replace(/-/g, '') : undefined];
       break;
     case 'emails':
     case 'phones':
-      raw = profile[field] ?? [];
+      raw = record[field] ?? [];
+      break;
+    case 'domains':
+      raw = 'domains' in record ? (record.domains ?? []) : [];
+      break;
+    case 'registrationIds':
+      raw = 'registrationIds' in record ? Object.entries(record.registrationIds ?? {}).map(([scheme, id]) => `${scheme}:${id}`) : [];
       break;
     case 'nationalId':
     case 'company':
-      raw = [profile[field]];
+      raw = [field in record ? (record as Profile)[field] : undefined];
+      break;
+    case 'industry':
+      raw = ['industry' in record ? record.industry : undefined];
       break;
     default: {
       const key = field.slice('addresses.'.length) as keyof NonNullable<Profile['addresses']>[number];
-      raw = (profile.addresses ?? []).map((a) => a[key]);
+      raw = (record.addresses ?? []).map((a) => a[key]);
     }
   }
+  return clean(raw, blocked);
+}
+
+function clean(raw: readonly unknown[], blocked: ReadonlySet<string>): string[] {
   const out: string[] = [];
   for (const v of raw) {
     if (typeof v !== 'string') continue;

@@ -1,0 +1,124 @@
+import { sql } from 'drizzle-orm';
+import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
+import { bigintArray, textArray, uuidArray } from '../db/sql.ts';
+import type { AccountRef, Membership } from '../mapping/profile.ts';
+import { referenceKey } from './account-keys.ts';
+
+/**
+ * The memberships each person record states now: new ones open, those it no longer states close
+ * (`valid_to`), a changed role is updated in place. The `memberships` table is this module's.
+ */
+export async function syncMemberships(tx: Tx, records: { recordPk: number; source: string; memberships: readonly Membership[] }[]) {
+  if (records.length === 0) return;
+  const rows = records.flatMap((r) => {
+    const byKey = new Map<string, Membership>();
+    for (const m of r.memberships) byKey.set(referenceKey(m.ref), m);
+    return [...byKey].map(([key, m]) => ({ recordPk: r.recordPk, source: r.source, key, ref: m.ref, role: m.role ?? null }));
+  });
+  await tx.execute(sql`
+    update memberships m set valid_to = greatest(now(), m.valid_from)
+    where m.record_pk = any(${bigintArray(records.map((r) => r.recordPk))}) and m.valid_to is null
+      and (m.record_pk, m.ref_key) not in (
+        select * from unnest(${bigintArray(rows.map((r) => r.recordPk))}, ${textArray(rows.map((r) => r.key))}))`);
+  if (rows.length === 0) return;
+  await tx.execute(sql`
+    insert into memberships as m (record_pk, source, ref_key, ref, role)
+    select * from unnest(${bigintArray(rows.map((r) => r.recordPk))}, ${textArray(rows.map((r) => r.source))},
+      ${textArray(rows.map((r) => r.key))}, ${sql.param(rows.map((r) => JSON.stringify(r.ref)))}::jsonb[],
+      ${sql.param(rows.map((r) => r.role))}::text[])
+    on conflict (record_pk, ref_key) where valid_to is null do update set role = excluded.role, ref = excluded.ref
+      where m.role is distinct from excluded.role or m.ref is distinct from excluded.ref`);
+}
+
+/** Closes every open membership of these records (deleted by their vendor, or no longer a person's). */
+export async function closeMemberships(tx: Tx, recordPks: readonly number[]) {
+  if (recordPks.length === 0) return;
+  await tx.execute(sql`
+    update memberships set valid_to = greatest(now(), valid_from)
+    where record_pk = any(${bigintArray(recordPks)}) and valid_to is null`);
+}
+
+/** A person's membership of an account, as `GET /accounts/:id` lists it. */
+export interface Member {
+  profileId: string;
+  role: string | null;
+  source: string;
+  validFrom: string;
+}
+
+/**
+ * The members of each account now: the live persons whose records state an open membership naming
+ * one of the account's keys. One person stated by two sources is a member twice (each source says so).
+ */
+export async function membersOf(db: Queryable, accountIds: readonly string[]): Promise<Map<string, Member[]>> {
+  const out = new Map<string, Member[]>(accountIds.map((id) => [id, []]));
+  if (accountIds.length === 0) return out;
+  const rows = rowsOf<{ account_id: string; profile_id: string; role: string | null; source: string; valid_from: Date | string }>(
+    await db.execute(sql`
+      select a.profile_id as account_id, p.profile_id, m.role, m.source, min(m.valid_from) as valid_from
+      from source_records a
+      join record_keys rk on rk.record_pk = a.id
+      join memberships m on m.ref_key = rk.key and m.valid_to is null
+      join source_records p on p.id = m.record_pk and p.deleted_at is null and p.entity = 'person'
+      join profiles pp on pp.id = p.profile_id and pp.erased_at is null
+      where a.profile_id = any(${uuidArray(accountIds)}) and a.entity = 'account' and a.deleted_at is null
+      group by a.profile_id, p.profile_id, m.role, m.source
+      order by min(m.valid_from), p.profile_id, m.source`),
+  );
+  for (const r of rows) {
+    out
+      .get(r.account_id)
+      ?.push({ profileId: r.profile_id, role: r.role, source: r.source, validFrom: new Date(r.valid_from).toISOString() });
+  }
+  return out;
+}
+
+/** The accounts the records of these persons name or named: their member lists may have changed. */
+export async function accountsOfPersons(db: Queryable, personIds: readonly string[]): Promise<string[]> {
+  if (personIds.length === 0) return [];
+  const rows = rowsOf<{ profile_id: string }>(
+    await db.execute(sql`
+      select distinct a.profile_id from source_records p
+      join memberships m on m.record_pk = p.id
+      join record_keys rk on rk.key = m.ref_key
+      join source_records a on a.id = rk.record_pk and a.entity = 'account'
+      where p.profile_id = any(${uuidArray(personIds)}) and p.entity = 'person'`),
+  );
+  return rows.map((r) => r.profile_id);
+}
+
+/** A person's memberships, open and closed, each with the account it resolves to now (null: none yet). */
+export async function membershipsOfPerson(
+  db: Queryable,
+  personId: string,
+): Promise<
+  { accountId: string | null; ref: AccountRef; role: string | null; source: string; validFrom: string; validTo: string | null }[]
+> {
+  const rows = rowsOf<{
+    account_id: string | null;
+    ref: AccountRef;
+    role: string | null;
+    source: string;
+    valid_from: Date | string;
+    valid_to: Date | string | null;
+  }>(
+    await db.execute(sql`
+      select a.profile_id as account_id, m.ref, m.role, m.source, m.valid_from, m.valid_to
+      from source_records p
+      join memberships m on m.record_pk = p.id
+      left join lateral (
+        select distinct a.profile_id from record_keys rk
+        join source_records a on a.id = rk.record_pk and a.entity = 'account' and a.deleted_at is null
+        where rk.key = m.ref_key) a on true
+      where p.profile_id = ${personId} and p.entity = 'person'
+      order by m.valid_to is not null, m.valid_from, m.id`),
+  );
+  return rows.map((r) => ({
+    accountId: r.account_id,
+    ref: r.ref,
+    role: r.role,
+    source: r.source,
+    validFrom: new Date(r.valid_from).toISOString(),
+    validTo: r.valid_to ? new Date(r.valid_to).toISOString() : null,
+  }));
+}
