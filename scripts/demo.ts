@@ -1,6 +1,7 @@
 /**
  * `npm run demo`: sends the example records of four silos, signed, to a running hub, then prints the
- * golden records they merged into and what two subscribers received (one of them consent-gated).
+ * golden records they merged into, the ERP's company as an account with its members, and what two
+ * subscribers received (one of them consent-gated).
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -95,9 +96,20 @@ async function runDemo(): Promise<void> {
   }
   await deliveriesSettled();
 
+  // The ERP's company is an account of its own; Ada is its member, named by the ERP and by marketing.
+  type Account = { id: string; name?: string; members: { profileId: string; role: string | null; source: string }[] };
+  let account: Account | undefined;
+  for (let tries = 0; tries < 60; tries++) {
+    const [found] = (await api<{ accounts: { id: string }[] }>('GET', '/accounts?domain=analytical.example')).accounts;
+    account = found && (await api<Account>('GET', `/accounts/${found.id}`));
+    if (account && account.members.length >= 2) break;
+    await sleep(500);
+  }
+
   const unique = [...new Map(profiles.map((p) => [p.id, p])).values()];
-  console.log(`\n8 records from 4 silos became ${unique.length} golden records:\n`);
+  console.log(`\n9 records from 4 silos became ${unique.length} golden records and ${account ? 1 : 0} account:\n`);
   for (const profile of unique) console.log(JSON.stringify(profile, null, 2), '\n');
+  if (account) console.log(JSON.stringify(account, null, 2), '\n');
   console.log('Deliveries received (signature checked with @octokit/webhooks-methods verify):');
   for (const r of received)
     console.log(`  ${r.name.padEnd(15)} ${r.event.padEnd(18)} ${r.id} signature ${r.verified ? 'valid' : 'INVALID'}`);

@@ -214,7 +214,7 @@ describe('npm run aurum -- validate', () => {
     };
     // Its files alone: a source an ops engineer added beside them in the repo is theirs to validate.
     const { stdout } = await run(process.execPath, [cli, 'validate', '--config', copyExampleWorkspace()], { env });
-    expect(stdout).toContain('ok: 4 sources, 4 mappings');
+    expect(stdout).toContain('ok: 4 sources, 5 mappings');
   });
 
   it('loads demo.env, so it passes on a fresh clone with nothing set', async () => {
@@ -223,7 +223,7 @@ describe('npm run aurum -- validate', () => {
       // Only the workspace is named (the example's files, as on a fresh clone); demo.env sets the rest.
       env: { PATH: process.env['PATH'] ?? '', HOME: tmpdir(), AURUM_CONFIG_DIR: copyExampleWorkspace() },
     });
-    expect(stdout).toContain('ok: 4 sources, 4 mappings');
+    expect(stdout).toContain('ok: 4 sources, 5 mappings');
   });
 
   it('exits 1 and prints every problem of a broken workspace', async () => {

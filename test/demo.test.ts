@@ -44,7 +44,7 @@ describe('npm run demo', () => {
       cwd: repo,
       env: { PATH: process.env['PATH'] ?? '', AURUM_URL: hub.url },
     });
-    expect(stdout).toContain('8 records from 4 silos became 3 golden records');
+    expect(stdout).toContain('9 records from 4 silos became 3 golden records and 1 account');
 
     const get = async <T>(route: string) =>
       (await (await fetch(`${hub.url}${route}`, { headers: { authorization: `Bearer ${key}` } })).json()) as T;
@@ -53,6 +53,15 @@ describe('npm run demo', () => {
       for (const p of (await get<{ profiles: { id: string }[] }>(`/profiles?email=${encodeURIComponent(email)}`)).profiles) ids.add(p.id);
     }
     expect(ids.size).toBe(3);
+    // The ERP's company is an account, Ada its member (named by the ERP's parent_id and by marketing's company name).
+    const [account] = (await get<{ accounts: { id: string; name: string }[] }>('/accounts?domain=analytical.example')).accounts;
+    expect(account?.name).toBe('Analytical Engines Ltd');
+    const ada = (await get<{ profiles: { id: string }[] }>('/profiles?email=ada.lovelace%40example.com')).profiles[0];
+    const { members } = await get<{ members: { profileId: string; source: string; role: string | null }[] }>(`/accounts/${account?.id}`);
+    expect(members.map((m) => [m.profileId, m.source, m.role]).sort()).toEqual([
+      [ada?.id, 'erp', 'Founder'],
+      [ada?.id, 'marketing', null],
+    ]);
     // Every golden record changed, so the subscriber of every change was sent each one before the demo ended.
     const allChanges = stdout.split('\n').filter((line) => line.trim().startsWith('all-changes'));
     for (const id of ids) expect(allChanges.some((line) => line.includes(id) && line.endsWith('signature valid'))).toBe(true);

@@ -30,6 +30,7 @@ export const EXAMPLE_WORKSPACE_FILES = [
   'connectors/marketing.yaml',
   'connectors/support.yaml',
   'mappings/billing-customer.yaml',
+  'mappings/erp-company.yaml',
   'mappings/erp-partner.yaml',
   'mappings/marketing-contact.yaml',
   'mappings/support-user.yaml',
