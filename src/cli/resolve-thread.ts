@@ -38,7 +38,8 @@ async function handle(request: ThreadRequest): Promise<void> {
         workspace.mappings,
         { defaultRegion },
       );
-      for (const f of fragments) packer.add(f.recordId, engine.describe(f.profile));
+      // Batch resolution clusters persons; accounts are resolved by the hub, within their own type.
+      for (const f of fragments) if (f.entity === 'person') packer.add(f.recordId, engine.describe(f.profile));
       for (const f of failures) chunkFailures.push({ rawId, mappingFile: f.mappingFile, code: f.code, message: f.message });
     }
     const chunk = packer.pack(request.seq, chunkFailures);

@@ -7,8 +7,9 @@ import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { jobFailure } from '../queue/job-error.ts';
 import { limitIdentifiers } from '../resolution/guards.ts';
-import { linkFragments, type Merge } from '../resolution/link.ts';
+import { linkFragments } from '../resolution/link.ts';
 import { needsTraining, TrainingError, trainModel } from '../resolution/live-model.ts';
+import type { Model } from '../resolution/probabilistic/engine.ts';
 import { countRecords, scheduleTrainingIfDue } from '../resolution/train-job.ts';
 import { type Fragment, type MappingFailure, mapRecord, QUARANTINE_CODES, type QuarantineCode, type RawRecord } from './apply.ts';
 
@@ -153,11 +154,10 @@ function processingFailure(record: RawRecord, error: unknown): MappingFailure {
 async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: ReadonlyMap<number, string>): Promise<BatchOutcome> {
   const identity = ctx.workspace().identity;
   const fragments = batch.flatMap((l) => l.fragments);
-  const failures = batch.flatMap((l) => l.failures);
   const model = await ctx.models.current(ctx.database.db, identity);
   // Without a model, only the records that bring the hub up to training.minRecords link on
-  // identifiers; the first model is trained on them, in this transaction, and links the rest.
-  // Only persons count towards it: accounts have a declared model (identity.yaml `account:`).
+  // identifiers; the first model is trained on them and links the rest. Only persons count towards
+  // it: accounts have a declared model (identity.yaml `account:`).
   const persons = fragments.filter((f) => f.entity === 'person');
   let room = persons.length;
   let held = 0;
@@ -166,20 +166,50 @@ async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: Rea
     if (needsTraining(identity, held + persons.length, undefined, ctx.models.failedAt))
       room = Math.max(identity.training.minRecords - held, 0);
   }
+  if (room >= persons.length) return linkPart(ctx, batch, fragments, model?.model, importOf);
+
+  // The batch crosses minRecords: link the first part and commit; identity resolution trains the
+  // first model on what is stored then, in its own transaction (never inside an ingest
+  // transaction, which would hold the resolution lock through a training); the rest links with it.
+  // The batch's bookkeeping (quarantine, import progress) commits with the last part, so a retry
+  // of a failed last part counts nothing twice.
   const accounts = fragments.filter((f) => f.entity !== 'person');
-  const parts = room < persons.length ? [[...accounts, ...persons.slice(0, room)], persons.slice(room)] : [fragments];
-  /** Records with nothing in common yet teach nothing: link on identifiers, try when they grow. */
-  const keepLinkingOnIdentifiers = async (error: unknown): Promise<undefined> => {
+  const first = await linkPart(ctx, [], [...accounts, ...persons.slice(0, room)], model?.model, new Map());
+  let trained: Model | undefined;
+  try {
+    trained = (await trainModel(ctx.database.db, identity, 'aurum')).stored.model;
+    ctx.models.invalidate();
+  } catch (error) {
+    // Records with nothing in common yet teach nothing: link on identifiers, try when they grow.
     if (!(error instanceof TrainingError)) throw error;
     ctx.models.noteTrainingFailed(held + room);
-    return undefined;
+  }
+  const rest = await linkPart(ctx, batch, persons.slice(room), trained, importOf);
+  return {
+    quarantined: rest.quarantined,
+    unchanged: first.unchanged + rest.unchanged,
+    profilesChanged: first.profilesChanged + rest.profilesChanged,
   };
+}
+
+/**
+ * One transaction: links `fragments` with `model` and queues the golden job for the profiles they
+ * changed, with the bookkeeping of `batch` (its quarantine entries, flags and import progress).
+ */
+async function linkPart(
+  ctx: PipelineContext,
+  batch: LoadedRaw[],
+  fragments: Fragment[],
+  model: Model | undefined,
+  importOf: ReadonlyMap<number, string>,
+): Promise<BatchOutcome> {
+  const identity = ctx.workspace().identity;
+  const failures = batch.flatMap((l) => l.failures);
   const imported = new Map<string, number>();
   for (const l of batch) {
     const importId = importOf.get(l.record.id);
     if (importId) imported.set(importId, (imported.get(importId) ?? 0) + 1);
   }
-
   // Records that failed mapping may still be an erased person's: recognised by the identifiers in
   // their payload, and suppressed instead of quarantined in full.
   const unmapped = batch.filter((l) => l.fragments.length === 0 && l.failures.length > 0);
@@ -196,39 +226,32 @@ async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: Rea
           { defaultRegion: ctx.settings.defaultRegion },
         );
       }
-      await quarantineFailures(
-        tx,
-        batch.map((l) => l.record.id),
-        failures.filter((f) => !erased.has(f.rawId)),
-      );
+      if (batch.length > 0) {
+        await quarantineFailures(
+          tx,
+          batch.map((l) => l.record.id),
+          failures.filter((f) => !erased.has(f.rawId)),
+        );
+      }
       for (const [importId, n] of imported) {
         await tx.execute(sql`update imports set processed = processed + ${n} where id = ${importId}`);
       }
-      let current = model;
-      let unchanged = 0;
-      const profileIds = new Set<string>();
-      const merges: Merge[] = [];
       const flags: { rawId: number; source: string; code: QuarantineCode }[] = batch
         .filter((l) => l.replaced)
         .map((l) => ({ rawId: l.record.id, source: l.record.source, code: 'characters_replaced' }));
-      for (const [i, part] of parts.entries()) {
-        if (i > 0 && !current) current = (await trainModel(tx, identity, 'aurum').catch(keepLinkingOnIdentifiers))?.stored;
-        const link = await linkFragments(tx, part, identity, current?.model);
-        unchanged += link.unchanged;
-        for (const id of link.profileIds) profileIds.add(id);
-        merges.push(...link.merges);
-        for (const rawId of link.refusedKeys.keys()) {
-          flags.push({ rawId, source: part.find((f) => f.rawId === rawId)?.source ?? '', code: 'key_too_long' });
-        }
+      const link = fragments.length > 0 ? await linkFragments(tx, fragments, identity, model) : undefined;
+      for (const rawId of link?.refusedKeys.keys() ?? []) {
+        flags.push({ rawId, source: fragments.find((f) => f.rawId === rawId)?.source ?? '', code: 'key_too_long' });
       }
       await flagViolations(tx, flags);
       // Golden records are rebuilt by the next stage, outside the resolution lock.
-      if (profileIds.size > 0) await enqueue(ctx.boss, tx, 'golden', { profileIds: [...profileIds], merges });
-      return { unchanged, profilesChanged: profileIds.size, trained: current !== model };
+      if (link && link.profileIds.size > 0) {
+        await enqueue(ctx.boss, tx, 'golden', { profileIds: [...link.profileIds], merges: link.merges });
+      }
+      return { unchanged: link?.unchanged ?? 0, profilesChanged: link?.profileIds.size ?? 0 };
     }),
   );
-  if (outcome.trained) ctx.models.invalidate();
-  return { quarantined: failures.length, unchanged: outcome.unchanged, profilesChanged: outcome.profilesChanged };
+  return { quarantined: failures.length, ...outcome };
 }
 
 /** Violations a record was processed with: one flag per record and kind, however often it is processed. */
