@@ -2,6 +2,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { bigintArray, textArray, uuidArray } from '../db/sql.ts';
+import { PERSON_FIELDS, TOMBSTONE_KINDS } from '../mapping/fields.ts';
 import type { Profile } from '../mapping/profile.ts';
 import { matchKeys, recordIdentity } from '../resolution/keys.ts';
 
@@ -13,17 +14,29 @@ import { matchKeys, recordIdentity } from '../resolution/keys.ts';
 export const tombstoneHash = (key: SQL) =>
   sql`encode(sha256(convert_to((select salt from erasure_salt where id = 1) || ${key}, 'UTF8')), 'hex')`;
 
-/** What identifies a record's person: its own identity, its emails, phones, external ids and national id. */
+/**
+ * What identifies a record's person: its own identity, and the values of every field the field
+ * registry marks as tombstoned (emails, phones, external ids, national id), in `TOMBSTONE_KINDS` order.
+ */
 export function tombstoneKeys(
   record: { source: string; object: string; recordId: string },
   profile: Profile,
   blocked: ReadonlySet<string>,
 ): string[] {
-  const keys = [recordIdentity(record), ...matchKeys(profile, blocked)];
-  for (const [system, id] of Object.entries(profile.externalIds ?? {})) {
-    if (!blocked.has(id.toLowerCase())) keys.push(`ext:${system}:${id}`);
+  const keys = [recordIdentity(record)];
+  const fields = Object.entries(PERSON_FIELDS);
+  const usable = (value: string) => !blocked.has(value.toLowerCase());
+  for (const kind of TOMBSTONE_KINDS) {
+    for (const [name, field] of fields) {
+      if (field.tombstone !== kind) continue;
+      const value = (profile as Record<string, unknown>)[name];
+      if (kind === 'email' || kind === 'phone') keys.push(...matchKeys({ [`${kind}s`]: value as string[] | undefined }, blocked));
+      else if (kind === 'ext') {
+        for (const [system, id] of Object.entries((value ?? {}) as Record<string, string>))
+          if (usable(id)) keys.push(`ext:${system}:${id}`);
+      } else if (typeof value === 'string' && usable(value)) keys.push(`nid:${value}`);
+    }
   }
-  if (profile.nationalId && !blocked.has(profile.nationalId.toLowerCase())) keys.push(`nid:${profile.nationalId}`);
   return keys;
 }
 

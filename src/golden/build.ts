@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { type ConsentEntry, type ConsentStatus, currentConsent } from '../consent/status.ts';
-import { type Account, accountSchema } from '../mapping/account.ts';
-import { type Address, type Profile, profileSchema } from '../mapping/profile.ts';
+import type { Account } from '../mapping/account.ts';
+import { goldenFields, survivorshipOf } from '../mapping/fields.ts';
+import type { Address, Profile } from '../mapping/profile.ts';
 
 /** A member record of a profile (or account), as survivorship sees it. */
 export interface Member<F = Profile> {
@@ -68,20 +69,14 @@ export interface AccountGolden {
 }
 
 /**
- * The golden record's top-level fields, by name: every field of the canonical profile
- * (profile.schema.json) but the memberships (`GET /profiles/:id/accounts` shows those), and the
- * member records it was built from. A destination's `fields` names these.
+ * The golden record's top-level fields, by name: every field of the canonical profile the golden
+ * record carries (the field registry says which: memberships are shown by `GET /profiles/:id/accounts`),
+ * and the member records it was built from. A destination's `fields` names these.
  */
-export const GOLDEN_FIELDS: readonly string[] = [
-  ...Object.keys(profileSchema['properties'] as Record<string, unknown>).filter((f) => f !== 'accounts'),
-  'sources' satisfies keyof Golden,
-];
+export const GOLDEN_FIELDS: readonly string[] = goldenFields('person');
 
-/** An account golden record's top-level fields (account.schema.json, and `sources`). */
-export const ACCOUNT_GOLDEN_FIELDS: readonly string[] = [
-  ...Object.keys(accountSchema['properties'] as Record<string, unknown>),
-  'sources' satisfies keyof AccountGolden,
-];
+/** An account golden record's top-level fields. */
+export const ACCOUNT_GOLDEN_FIELDS: readonly string[] = goldenFields('account');
 
 export interface Built<G = Golden> {
   golden: G;
@@ -107,28 +102,15 @@ function rank<F>(members: readonly Member<F>[]): Member<F>[] {
   );
 }
 
-/** How an entity's fields survive: scalars (the best-ranked value), maps (per key), lists (the union). */
+/** How an entity's fields survive: scalars (the best-ranked value), maps (per key), lists (the union); from the field registry. */
 interface Survivorship<F> {
   scalars: readonly (keyof F & string)[];
   maps: readonly (keyof F & string)[];
-  lists: Partial<Record<keyof F & string, (value: never) => string>>;
+  lists: readonly [keyof F & string, (value: never) => string][];
 }
 
-const sameValue = (v: string) => v;
-const PERSON: Survivorship<Profile> = {
-  scalars: ['name', 'dateOfBirth', 'nationalId', 'company'],
-  maps: ['externalIds', 'attributes'],
-  lists: { emails: sameValue, phones: sameValue, addresses: addressKey },
-};
-const ACCOUNT: Survivorship<Account> = {
-  scalars: ['name', 'industry'],
-  maps: ['externalIds', 'registrationIds', 'attributes'],
-  lists: { domains: sameValue, emails: sameValue, phones: sameValue, addresses: addressKey },
-};
-
-function addressKey(a: Address): string {
-  return stringify(Object.fromEntries(Object.entries(a).map(([k, v]) => [k, String(v).toLowerCase().replace(/\s+/g, ' ')])));
-}
+const PERSON = survivorshipOf('person') as Survivorship<Profile>;
+const ACCOUNT = survivorshipOf('account') as Survivorship<Account>;
 
 /**
  * Survivorship over ranked members: each scalar (and each key of a map) from the best-ranked member
@@ -159,7 +141,7 @@ function survive<F>(ranked: readonly Member<F>[], spec: Survivorship<F>, into: R
     }
     into[field] = map;
   }
-  for (const [field, keyOf] of Object.entries(spec.lists) as [keyof F & string, (v: never) => string][]) {
+  for (const [field, keyOf] of spec.lists) {
     const seen = new Map<string, ListLineage>();
     for (const m of ranked) {
       for (const value of (m.fragment[field] ?? []) as never[]) {

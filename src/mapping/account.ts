@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { normaliseHost } from './domains.ts';
-import { asList, normalisePhones, pruneBlank, redact, stringifyIds, unique } from './normalise-values.ts';
+import { normaliseFields, schemaOf } from './fields.ts';
+import { pruneBlank, unique } from './normalise-values.ts';
 import type { Address, NormaliseOptions } from './profile.ts';
 
 /** The canonical account (a company, an organisation): what an `account:` mapping produces. */
@@ -22,10 +20,8 @@ export interface Account {
   attributes?: Record<string, unknown>;
 }
 
-export const accountSchema = JSON.parse(readFileSync(path.join(import.meta.dirname, 'account.schema.json'), 'utf8')) as Record<
-  string,
-  unknown
->;
+/** The JSON Schema of an account's fragment, derived from the field registry (`fields.ts`); `account.schema.json` publishes it. */
+export const accountSchema = schemaOf('account');
 
 const ajv = new Ajv({ allErrors: true, strict: true });
 addFormats.default(ajv, ['email']);
@@ -44,32 +40,7 @@ export function normaliseAccount(raw: unknown, options: Pick<NormaliseOptions, '
   }
   const a = { ...(pruned as Record<string, unknown>) };
   const problems: string[] = [];
-  for (const key of ['name', 'industry'] as const) if (typeof a[key] === 'number') a[key] = String(a[key]);
-
-  const domains = asList(a['domains']);
-  if (domains) {
-    a['domains'] = unique(
-      domains.map((d, i) => {
-        if (typeof d !== 'string') return d as string;
-        const host = normaliseHost(d);
-        if (!host) problems.push(`domains/${i}: "${redact(d)}" is not a domain or a URL with one`);
-        return host ?? d;
-      }),
-    );
-  }
-  const emails = asList(a['emails']);
-  if (emails) a['emails'] = unique(emails.map((e) => (typeof e === 'string' ? e.toLowerCase() : e)) as string[]);
-  const phones = asList(a['phones']);
-  if (phones) a['phones'] = normalisePhones(phones, options.defaultRegion, problems);
-  const addresses = asList(a['addresses']);
-  if (addresses) a['addresses'] = addresses;
-  stringifyIds(a['externalIds']);
-  stringifyIds(a['registrationIds']);
-  const registrationIds = a['registrationIds'];
-  if (registrationIds && typeof registrationIds === 'object' && !Array.isArray(registrationIds)) {
-    const ids = registrationIds as Record<string, unknown>;
-    for (const [scheme, id] of Object.entries(ids)) if (typeof id === 'string') ids[scheme] = registrationId(id);
-  }
+  normaliseFields('account', a, { defaultRegion: options.defaultRegion, observedAt: new Date(0), problems });
 
   if (!validateAccount(a)) {
     for (const e of validateAccount.errors ?? []) {
@@ -81,5 +52,4 @@ export function normaliseAccount(raw: unknown, options: Pick<NormaliseOptions, '
   return { ok: true, account: a as Account };
 }
 
-/** `gb 123 4567-89` and `GB123456789` are one VAT number: registers ignore case, spaces, dots and dashes. */
-export const registrationId = (id: string): string => id.toUpperCase().replace(/[\s.\-/]/g, '');
+export { registrationId } from './fields.ts';

@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { normaliseHost } from './domains.ts';
-import { asList, normalisePhones, pruneBlank, stringifyIds, unique } from './normalise-values.ts';
+import { normaliseFields, schemaOf } from './fields.ts';
+import { pruneBlank, unique } from './normalise-values.ts';
 
 export interface Address {
   line1?: string;
@@ -51,10 +49,8 @@ export interface Membership {
   role?: string;
 }
 
-export const profileSchema = JSON.parse(readFileSync(path.join(import.meta.dirname, 'profile.schema.json'), 'utf8')) as Record<
-  string,
-  unknown
->;
+/** The JSON Schema of a person's fragment, derived from the field registry (`fields.ts`); `profile.schema.json` publishes it. */
+export const profileSchema = schemaOf('person');
 
 const ajv = new Ajv({ allErrors: true, strict: true });
 addFormats.default(ajv, ['email', 'date-time']);
@@ -83,33 +79,7 @@ export function normaliseProfile(raw: unknown, options: NormaliseOptions): Norma
   const p = { ...(pruned as Record<string, unknown>) };
   const problems: string[] = [];
 
-  if (typeof p['name'] === 'string') p['name'] = { full: p['name'] };
-  const name = p['name'] as Record<string, unknown> | undefined;
-  if (name && typeof name === 'object' && name['full'] === undefined) {
-    const full = [name['given'], name['family']].filter((n) => typeof n === 'string').join(' ');
-    if (full) name['full'] = full;
-  }
-
-  const emails = asList(p['emails']);
-  if (emails) p['emails'] = unique(emails.map((e) => (typeof e === 'string' ? e.toLowerCase() : e)) as string[]);
-
-  const phones = asList(p['phones']);
-  if (phones) p['phones'] = normalisePhones(phones, options.defaultRegion, problems);
-
-  const addresses = asList(p['addresses']);
-  if (addresses) p['addresses'] = addresses;
-
-  for (const key of ['nationalId', 'company', 'dateOfBirth'] as const) {
-    if (typeof p[key] === 'number') p[key] = String(p[key]);
-  }
-  stringifyIds(p['externalIds']);
-  const accounts = asList(p['accounts']);
-  if (accounts) p['accounts'] = accounts.map(normaliseMembership);
-
-  const consent = asList(p['consent']);
-  if (consent) {
-    p['consent'] = consent.map((c) => (c && typeof c === 'object' && !('at' in c) ? { ...c, at: options.observedAt.toISOString() } : c));
-  }
+  normaliseFields('person', p, { defaultRegion: options.defaultRegion, observedAt: options.observedAt, problems });
 
   if (!validateProfile(p)) {
     for (const e of validateProfile.errors ?? []) {
@@ -121,23 +91,6 @@ export function normaliseProfile(raw: unknown, options: NormaliseOptions): Norma
   const profile = p as Profile;
   if (profile.consent) profile.consent = profile.consent.map((c) => capAtReceipt(c, options.receivedAt));
   return { ok: true, profile };
-}
-
-/** A membership's reference: ids as strings, a domain as its host (`https://www.Acme.example/x` is `acme.example`). */
-function normaliseMembership(value: unknown): unknown {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
-  const m = { ...(value as Record<string, unknown>) };
-  const ref = m['ref'];
-  if (ref && typeof ref === 'object' && !Array.isArray(ref)) {
-    const r = { ...(ref as Record<string, unknown>) };
-    stringifyIds(r['externalIds']);
-    stringifyIds(r['registrationIds']);
-    if (typeof r['domain'] === 'string') r['domain'] = normaliseHost(r['domain']) ?? r['domain'];
-    if (typeof r['name'] === 'number') r['name'] = String(r['name']);
-    m['ref'] = r;
-  }
-  if (typeof m['role'] === 'number') m['role'] = String(m['role']);
-  return m;
 }
 
 /**

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { ConfigError, type ConfigProblem, YamlFile } from '../../config/yaml-file.ts';
+import { comparablePaths } from '../../mapping/fields.ts';
 
 /** A comparison level; a field's levels are tried in order and the first that holds is the pair's level. */
 export type Level =
@@ -239,38 +240,11 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
   return merged;
 }
 
-export const KNOWN_FIELDS = new Set([
-  'name.given',
-  'name.family',
-  'name.full',
-  'dateOfBirth',
-  'emails',
-  'phones',
-  'nationalId',
-  'company',
-  'addresses.line1',
-  'addresses.line2',
-  'addresses.city',
-  'addresses.region',
-  'addresses.postalCode',
-  'addresses.country',
-]);
+/** What person comparisons and rules may name: the comparable paths of the field registry. */
+export const KNOWN_FIELDS = comparablePaths('person');
 
 /** What account comparisons and blocking rules may name: an account's fields. */
-export const ACCOUNT_FIELDS = new Set([
-  'name',
-  'domains',
-  'emails',
-  'phones',
-  'registrationIds',
-  'industry',
-  'addresses.line1',
-  'addresses.line2',
-  'addresses.city',
-  'addresses.region',
-  'addresses.postalCode',
-  'addresses.country',
-]);
+export const ACCOUNT_FIELDS = comparablePaths('account');
 
 function checkAccount(file: string, account: AccountIdentityConfig | undefined, problems: ConfigProblem[]) {
   if (!account) {
