@@ -50,7 +50,7 @@ const address = {
   additionalProperties: false,
   properties: Object.fromEntries(ADDRESS_PARTS.map((p) => [p, text])),
 };
-const toString = (value: unknown) => (typeof value === 'number' ? String(value) : value);
+const numberAsText = (value: unknown) => (typeof value === 'number' ? String(value) : value);
 const lowercaseList = (value: unknown) => {
   const list = asList(value);
   return list && unique(list.map((e) => (typeof e === 'string' ? e.toLowerCase() : e)));
@@ -146,7 +146,7 @@ export const PERSON_FIELDS: Record<string, CanonicalField> = {
   dateOfBirth: {
     description: '`YYYY-MM-DD` (pattern only)',
     schema: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' },
-    normalise: toString,
+    normalise: numberAsText,
     survivorship: 'scalar',
     compare: ['dateOfBirth'],
   },
@@ -154,13 +154,13 @@ export const PERSON_FIELDS: Record<string, CanonicalField> = {
   nationalId: {
     description: 'string (a number becomes a string)',
     schema: text,
-    normalise: toString,
+    normalise: numberAsText,
     survivorship: 'scalar',
     compare: ['nationalId'],
     tombstone: 'nid',
   },
   externalIds,
-  company: { description: 'string', schema: text, normalise: toString, survivorship: 'scalar', compare: ['company'] },
+  company: { description: 'string', schema: text, normalise: numberAsText, survivorship: 'scalar', compare: ['company'] },
   attributes,
   consent: {
     description:
@@ -221,7 +221,7 @@ const LABEL = '[a-z0-9\\p{L}]([a-z0-9\\p{L}-]*[a-z0-9\\p{L}])?';
 
 /** The canonical account (`account:`): a company, an organisation. */
 export const ACCOUNT_FIELDS: Record<string, CanonicalField> = {
-  name: { description: 'string', schema: text, normalise: toString, survivorship: 'scalar', compare: ['name'] },
+  name: { description: 'string', schema: text, normalise: numberAsText, survivorship: 'scalar', compare: ['name'] },
   domains: {
     description: 'hosts: a URL, a bare domain or an email address gives its host, lowercased, without `www.`, port, path or trailing dot',
     schema: { type: 'array', items: { type: 'string', pattern: `^${LABEL}(\\.${LABEL})+$` } },
@@ -257,7 +257,7 @@ export const ACCOUNT_FIELDS: Record<string, CanonicalField> = {
     survivorship: 'map',
     compare: ['registrationIds'],
   },
-  industry: { description: 'string', schema: text, normalise: toString, survivorship: 'scalar', compare: ['industry'] },
+  industry: { description: 'string', schema: text, normalise: numberAsText, survivorship: 'scalar', compare: ['industry'] },
   attributes,
 };
 
