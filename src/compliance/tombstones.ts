@@ -2,8 +2,10 @@ import { type SQL, sql } from 'drizzle-orm';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { bigintArray, textArray, uuidArray } from '../db/sql.ts';
+import { emptyRawRecords } from '../intake/store.ts';
 import { PERSON_FIELDS, TOMBSTONE_KINDS } from '../mapping/fields.ts';
 import type { Profile } from '../mapping/profile.ts';
+import { closeErasedEntries } from '../mapping/quarantine-store.ts';
 import { matchKeys, recordIdentity } from '../resolution/keys.ts';
 
 /**
@@ -141,10 +143,13 @@ export async function suppressRecords(
     insert into suppressions (erasure_id, source, raw_id, matched)
     select * from unnest(${uuidArray(rows.map((r) => r.erasureId))}, ${textArray(rows.map((r) => r.source))},
       ${rawIds}, ${textArray(rows.map((r) => r.matched))})`);
-  await tx.execute(sql`
-    update raw_records set payload = '{}'::jsonb, original_body = null, erased_at = now() where id = any(${rawIds})`);
+  await emptyRawRecords(
+    tx,
+    rows.map((r) => r.rawId),
+  );
   // An earlier attempt (or a replay) may have quarantined it; its message may quote a value.
-  await tx.execute(sql`
-    update quarantine set message = 'erased', status = 'resolved', resolved_at = coalesce(resolved_at, now())
-    where raw_id = any(${rawIds})`);
+  await closeErasedEntries(
+    tx,
+    rows.map((r) => r.rawId),
+  );
 }

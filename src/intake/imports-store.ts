@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterTime, microsOf, type TimePosition, timePage } from '../api/keyset.ts';
 import type { FileFormat, FileRecord, ImportProblem } from '../connectors/file/file-records.ts';
-import { type Db, rowsOf } from '../db/database.ts';
+import { type Db, rowsOf, type Tx } from '../db/database.ts';
 import type { imports } from '../db/schema.ts';
 import { isTransient, isUuid, textArray } from '../db/sql.ts';
 import { safeError } from '../log.ts';
@@ -254,4 +254,11 @@ async function countQuarantined(db: Db, imp: { id: string; firstRawId: number | 
         limit ${QUARANTINE_COUNT_CAP + 1}) capped`),
   );
   return Number(row?.n ?? 0);
+}
+
+/** Records of file imports the pipeline has mapped (or quarantined), by import: counted in the transaction that did it. */
+export async function countProcessed(tx: Tx, processed: ReadonlyMap<string, number>): Promise<void> {
+  for (const [importId, n] of processed) {
+    await tx.execute(sql`update imports set processed = processed + ${n} where id = ${importId}`);
+  }
 }

@@ -2,8 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { stringify } from 'safe-stable-stringify';
 import { ApiError } from '../api/errors.ts';
-import { type Queryable, rowsOf } from '../db/database.ts';
-import { isTransient, textArray, uuidArray } from '../db/sql.ts';
+import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
+import { bigintArray, isTransient, textArray, uuidArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { hasUnstorableEscape, toStorable } from './record-limits.ts';
 
@@ -215,4 +215,10 @@ function rawRowsSelect(rows: readonly RawRow[], where?: SQL): SQL {
       ${sql.param(payloads)}::jsonb[], ${sql.param(originals)}::text[]) with ordinality as r(s, i, b, h, p, o, n)
     ${where ? sql`where ${where}` : sql``}
     order by n`;
+}
+
+/** An erased person's raw records: payload and original body emptied, the row kept so ids and counts still add up. */
+export async function emptyRawRecords(tx: Tx, rawIds: readonly number[]): Promise<void> {
+  await tx.execute(sql`
+    update raw_records set payload = '{}'::jsonb, original_body = null, erased_at = now() where id = any(${bigintArray(rawIds)})`);
 }

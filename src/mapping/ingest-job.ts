@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { suppressUnmappedErased } from '../compliance/tombstones.ts';
-import { rowsOf, type Tx } from '../db/database.ts';
-import { bigintArray, isTransient, lockResolution, textArray, uuidArray, withRetry } from '../db/sql.ts';
+import { rowsOf } from '../db/database.ts';
+import { bigintArray, isTransient, lockResolution, uuidArray, withRetry } from '../db/sql.ts';
+import { countProcessed } from '../intake/imports-store.ts';
 import { safeError } from '../log.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
@@ -12,6 +13,7 @@ import { needsTraining, TrainingError, trainModel } from '../resolution/live-mod
 import type { Model } from '../resolution/probabilistic/engine.ts';
 import { countRecords, scheduleTrainingIfDue } from '../resolution/train-job.ts';
 import { type Fragment, type MappingFailure, mapRecord, QUARANTINE_CODES, type QuarantineCode, type RawRecord } from './apply.ts';
+import { flagViolations, quarantineFailures } from './quarantine-store.ts';
 
 export interface IngestJob {
   rawIds: number[];
@@ -233,9 +235,7 @@ async function linkPart(
           failures.filter((f) => !erased.has(f.rawId)),
         );
       }
-      for (const [importId, n] of imported) {
-        await tx.execute(sql`update imports set processed = processed + ${n} where id = ${importId}`);
-      }
+      await countProcessed(tx, imported);
       const flags: { rawId: number; source: string; code: QuarantineCode }[] = batch
         .filter((l) => l.replaced)
         .map((l) => ({ rawId: l.record.id, source: l.record.source, code: 'characters_replaced' }));
@@ -252,28 +252,4 @@ async function linkPart(
     }),
   );
   return { quarantined: failures.length, ...outcome };
-}
-
-/** Violations a record was processed with: one flag per record and kind, however often it is processed. */
-async function flagViolations(tx: Tx, flags: { rawId: number; source: string; code: QuarantineCode }[]) {
-  if (flags.length === 0) return;
-  await tx.execute(sql`
-    insert into quarantine (raw_id, source, code, message, status)
-    select r, s, c, m, 'flagged'
-    from unnest(${bigintArray(flags.map((f) => f.rawId))}, ${textArray(flags.map((f) => f.source))},
-      ${textArray(flags.map((f) => f.code))}, ${textArray(flags.map((f) => QUARANTINE_CODES[f.code]))}) as f(r, s, c, m)
-    on conflict (raw_id, code) where status = 'flagged' do nothing`);
-}
-
-/** Each attempt at a raw record replaces its open quarantine entries: a fixed mapping clears them. */
-async function quarantineFailures(tx: Tx, rawIds: number[], failures: MappingFailure[]) {
-  await tx.execute(sql`
-    update quarantine set status = 'resolved', resolved_at = now()
-    where status = 'open' and raw_id = any(${bigintArray(rawIds)})`);
-  if (failures.length === 0) return;
-  await tx.execute(sql`
-    insert into quarantine (raw_id, source, mapping_file, code, message)
-    select * from unnest(${bigintArray(failures.map((f) => f.rawId))}, ${textArray(failures.map((f) => f.source))},
-      ${sql.param(failures.map((f) => f.mappingFile))}::text[], ${textArray(failures.map((f) => f.code))},
-      ${textArray(failures.map((f) => f.message))})`);
 }

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { rowsOf } from '../../db/database.ts';
 import { bigintArray } from '../../db/sql.ts';
 import { insertRawRecords, sha256 } from '../../intake/store.ts';
-import { QUARANTINE_CODES } from '../../mapping/apply.ts';
+import { quarantineFetchFailed, resolveFetchFailed } from '../../mapping/quarantine-store.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
 import { enqueue, ingestJobs } from '../../queue/catalog.ts';
 import { VendorHttpError } from '../http/client.ts';
@@ -40,19 +40,22 @@ export async function hydrate(ctx: PipelineContext, rawIds: readonly number[]): 
       // are missing or refused will not fix themselves: quarantine, visible and replayable.
       const permanent = !(error instanceof VendorHttpError) || error.kind === 'auth' || error.kind === 'client';
       if (!permanent) throw error;
-      await ctx.database.db.execute(sql`
-        insert into quarantine (raw_id, source, mapping_file, code, message)
-        select id, ${name}, null, 'fetch_failed', ${`${QUARANTINE_CODES.fetch_failed}: ${(error as Error).message}`}
-        from unnest(${bigintArray(mine.map((r) => r.id))}) as id`);
+      await quarantineFetchFailed(
+        ctx.database.db,
+        name,
+        mine.map((r) => Number(r.id)),
+        (error as Error).message,
+      );
       ctx.log.warn({ source: name, records: mine.length, code: 'fetch_failed' }, 'webhook objects not fetched');
       continue;
     }
     const intakeId = randomUUID();
     await ctx.database.db.transaction(async (tx) => {
       // Fetched now: earlier failures to fetch these are resolved.
-      await tx.execute(sql`
-        update quarantine set status = 'resolved', resolved_at = now()
-        where status = 'open' and code = 'fetch_failed' and raw_id = any(${bigintArray(mine.map((r) => r.id))})`);
+      await resolveFetchFailed(
+        tx,
+        mine.map((r) => Number(r.id)),
+      );
       const ids = await insertRawRecords(
         tx,
         objects.map((record) => ({ source: name, intakeId, bodyHash: sha256(JSON.stringify(record)), record })),

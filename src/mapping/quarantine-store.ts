@@ -1,0 +1,55 @@
+import { sql } from 'drizzle-orm';
+import type { Queryable, Tx } from '../db/database.ts';
+import { bigintArray, textArray } from '../db/sql.ts';
+import { type MappingFailure, QUARANTINE_CODES, type QuarantineCode } from './apply.ts';
+
+/*
+ * The quarantine table is this module's: every stage that quarantines a record, flags it, or
+ * closes its entries does it through these functions.
+ */
+
+/** Violations a record was processed with: one flag per record and kind, however often it is processed. */
+export async function flagViolations(tx: Tx, flags: { rawId: number; source: string; code: QuarantineCode }[]) {
+  if (flags.length === 0) return;
+  await tx.execute(sql`
+    insert into quarantine (raw_id, source, code, message, status)
+    select r, s, c, m, 'flagged'
+    from unnest(${bigintArray(flags.map((f) => f.rawId))}, ${textArray(flags.map((f) => f.source))},
+      ${textArray(flags.map((f) => f.code))}, ${textArray(flags.map((f) => QUARANTINE_CODES[f.code]))}) as f(r, s, c, m)
+    on conflict (raw_id, code) where status = 'flagged' do nothing`);
+}
+
+/** Each attempt at a raw record replaces its open quarantine entries: a fixed mapping clears them. */
+export async function quarantineFailures(tx: Tx, rawIds: number[], failures: MappingFailure[]) {
+  await tx.execute(sql`
+    update quarantine set status = 'resolved', resolved_at = now()
+    where status = 'open' and raw_id = any(${bigintArray(rawIds)})`);
+  if (failures.length === 0) return;
+  await tx.execute(sql`
+    insert into quarantine (raw_id, source, mapping_file, code, message)
+    select * from unnest(${bigintArray(failures.map((f) => f.rawId))}, ${textArray(failures.map((f) => f.source))},
+      ${sql.param(failures.map((f) => f.mappingFile))}::text[], ${textArray(failures.map((f) => f.code))},
+      ${textArray(failures.map((f) => f.message))})`);
+}
+
+/** Objects a webhook named that could not be fetched from the vendor (missing or refused credentials): visible and replayable. */
+export async function quarantineFetchFailed(db: Queryable, source: string, rawIds: readonly number[], reason: string) {
+  await db.execute(sql`
+    insert into quarantine (raw_id, source, mapping_file, code, message)
+    select id, ${source}, null, 'fetch_failed', ${`${QUARANTINE_CODES.fetch_failed}: ${reason}`}
+    from unnest(${bigintArray(rawIds)}) as id`);
+}
+
+/** Fetched now: earlier failures to fetch these records are resolved. */
+export async function resolveFetchFailed(tx: Tx, rawIds: readonly number[]) {
+  await tx.execute(sql`
+    update quarantine set status = 'resolved', resolved_at = now()
+    where status = 'open' and code = 'fetch_failed' and raw_id = any(${bigintArray(rawIds)})`);
+}
+
+/** Entries of an erased person's records: their messages may quote a value, so they are replaced, and the entries closed. */
+export async function closeErasedEntries(tx: Tx, rawIds: readonly number[]) {
+  await tx.execute(sql`
+    update quarantine set message = 'erased', status = 'resolved', resolved_at = coalesce(resolved_at, now())
+    where raw_id = any(${bigintArray(rawIds)})`);
+}
