@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRETS, startTestHub, type TestHub } from './helpers/hub.ts';
+import { startReceiver } from './helpers/receiver.ts';
 import { writeWorkspace } from './helpers/workspace.ts';
 
 /**
@@ -209,5 +210,32 @@ describe('golden records of accounts', () => {
     expect(((await mixed.json()) as any).error.code).toBe('account_not_found');
     const mixedProfiles = await t.call('POST', '/profiles/merge', { ids: [person.id, a.id] });
     expect(mixedProfiles.status).toBe(404);
+  });
+});
+
+describe('delivery beside accounts', () => {
+  it('delivers a person whose batch also held a company and a membership (accounts never stop a person’s news)', async () => {
+    const receiver = await startReceiver();
+    try {
+      const created = await t.json('POST', '/destinations', { url: receiver.url('/people') });
+      receiver.trust('/people', created.secret);
+      await erp([
+        { id: 60, is_company: true, name: 'Cyberdyne Systems', website: 'cyberdyne.example' },
+        { id: 61, is_company: false, name: 'Miles Dyson', email: 'miles@cyberdyne.example', parent_id: [60, 'Cyberdyne'] },
+      ] as never);
+      await t.settle();
+      const [miles] = (await t.json<{ profiles: any[] }>('GET', '/profiles?email=miles%40cyberdyne.example')).profiles;
+      const deadline = Date.now() + 20_000;
+      while (!receiver.received.some((r) => r.json.profile?.id === miles.id) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const sent = receiver.received.filter((r) => r.path === '/people');
+      expect(sent.map((r) => [r.json.event, r.json.profile?.id])).toContainEqual(['profile.updated', miles.id]);
+      // A destination that did not ask for accounts hears nothing of them.
+      expect(sent.every((r) => String(r.json.event).startsWith('profile.'))).toBe(true);
+      await t.call('DELETE', `/destinations/${created.id}`);
+    } finally {
+      await receiver.close();
+    }
   });
 });

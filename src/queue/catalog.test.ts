@@ -2,7 +2,7 @@ import type { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../../test/helpers/hub.ts';
 import type { Tx } from '../db/database.ts';
-import { enqueue, ingestJobs, QUEUES } from './catalog.ts';
+import { checkJobData, enqueue, ingestJobs, QUEUES } from './catalog.ts';
 
 let t: TestHub;
 beforeAll(async () => {
@@ -33,6 +33,24 @@ describe('the queue catalog', () => {
       enqueue(boss, tx, 'aurum-golden', { profileIds: [], merges: [] }),
     ];
     expect(wrong).toBeTypeOf('function');
+  });
+
+  it('takes every change the golden stage makes, persons’ and accounts’ in one fan-out job', () => {
+    const member = { profileId: 'p2', role: 'CTO', source: 'erp', validFrom: '2026-12-01T00:00:00.000Z' };
+    const changes = [
+      { profileId: 'p1', event: 'profile.updated' },
+      { profileId: 'p1', event: 'profile.merged', merged: ['p3'] },
+      { profileId: 'p1', event: 'profile.split', splitInto: ['p4'] },
+      { profileId: 'p1', event: 'profile.erased' },
+      { profileId: 'a1', event: 'account.updated' },
+      { profileId: 'a1', event: 'account.merged', merged: ['a2'] },
+      { profileId: 'a1', event: 'account.split', splitFrom: 'a3' },
+      { profileId: 'a1', event: 'account.member_added', member },
+      { profileId: 'a1', event: 'account.member_removed', member },
+    ];
+    expect(checkJobData('fanout', { changes })).toMatchObject({ ok: true });
+    expect(checkJobData('fanout', { changes: [{ profileId: 'a1', event: 'account.member_added' }] })).toMatchObject({ ok: false });
+    expect(checkJobData('fanout', { changes: [{ profileId: 'a1', event: 'account.renamed' }] })).toMatchObject({ ok: false });
   });
 
   it('enqueues a typed payload in the caller’s transaction, and its worker runs it', async () => {

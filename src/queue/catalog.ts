@@ -40,17 +40,19 @@ const rawIds: JSONSchemaType<IngestJob> = {
 
 const ids = { type: 'array', items: { type: 'string' } } as const;
 
-const change: JSONSchemaType<ProfileChange> = {
+// ajv's JSONSchemaType cannot express a union whose members share an event name across entity
+// types (profile.updated | account.updated): the schema is checked by catalog.test.ts instead.
+const change = {
   anyOf: [
     {
       type: 'object',
-      properties: { profileId: { type: 'string' }, event: { type: 'string', const: 'profile.updated' } },
+      properties: { profileId: { type: 'string' }, event: { type: 'string', enum: ['profile.updated', 'account.updated'] } },
       required: ['profileId', 'event'],
       additionalProperties: true,
     },
     {
       type: 'object',
-      properties: { profileId: { type: 'string' }, event: { type: 'string', const: 'profile.merged' }, merged: ids },
+      properties: { profileId: { type: 'string' }, event: { type: 'string', enum: ['profile.merged', 'account.merged'] }, merged: ids },
       required: ['profileId', 'event', 'merged'],
       additionalProperties: true,
     },
@@ -58,7 +60,7 @@ const change: JSONSchemaType<ProfileChange> = {
       type: 'object',
       properties: {
         profileId: { type: 'string' },
-        event: { type: 'string', const: 'profile.split' },
+        event: { type: 'string', enum: ['profile.split', 'account.split'] },
         splitFrom: { type: 'string', nullable: true },
         splitInto: { ...ids, nullable: true },
       },
@@ -71,8 +73,28 @@ const change: JSONSchemaType<ProfileChange> = {
       required: ['profileId', 'event'],
       additionalProperties: true,
     },
+    {
+      type: 'object',
+      properties: {
+        profileId: { type: 'string' },
+        event: { type: 'string', enum: ['account.member_added', 'account.member_removed'] },
+        member: {
+          type: 'object',
+          properties: {
+            profileId: { type: 'string' },
+            role: { type: 'string', nullable: true },
+            source: { type: 'string' },
+            validFrom: { type: 'string' },
+          },
+          required: ['profileId', 'source', 'validFrom'],
+          additionalProperties: true,
+        },
+      },
+      required: ['profileId', 'event', 'member'],
+      additionalProperties: true,
+    },
   ],
-};
+} as unknown as JSONSchemaType<ProfileChange>;
 
 // notify: a send wakes idle workers through LISTEN/NOTIFY instead of leaving the job to the next poll.
 const leased = { heartbeatSeconds: HEARTBEAT_SECONDS };
