@@ -7,7 +7,7 @@ import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { jobFailure } from '../queue/job-error.ts';
 import { limitIdentifiers } from '../resolution/guards.ts';
-import { linkFragments, type Merge } from '../resolution/link.ts';
+import { type LinkOptions, linkFragments, type Merge } from '../resolution/link.ts';
 import { needsTraining, TrainingError, trainModel } from '../resolution/live-model.ts';
 import { countRecords, scheduleTrainingIfDue } from '../resolution/train-job.ts';
 import { type Fragment, type MappingFailure, mapRecord, QUARANTINE_CODES, type QuarantineCode, type RawRecord } from './apply.ts';
@@ -49,6 +49,8 @@ export async function ingest(
   /** The import each raw record of a file import belongs to: counted as processed when it commits. */
   importOf: ReadonlyMap<number, string> = new Map(),
   intakeIds: readonly string[] = [],
+  /** `remap`: the raw records are those stored records were last mapped from (see `LinkOptions`). */
+  options: LinkOptions = {},
 ): Promise<IngestOutcome> {
   const workspace = ctx.workspace();
   const raws = rowsOf<{
@@ -89,15 +91,12 @@ export async function ingest(
       loaded.push({ record, replaced: Boolean(raw.replaced), fragments: [], failures: [processingFailure(record, error)] });
     }
   }
-  const outcome = await isolate(ctx, loaded, importOf);
+  const outcome = await isolate(ctx, loaded, importOf, options);
   // After the batch committed, and outside isolate(): a failure here is no record's fault.
   try {
     const model = await ctx.models.current(ctx.database.db, workspace.identity);
-    await scheduleTrainingIfDue(
-      ctx,
-      model,
-      loaded.reduce((n, l) => n + l.fragments.length, 0),
-    );
+    // Records mapped again are no more records than before: they bring training no nearer.
+    await scheduleTrainingIfDue(ctx, model, options.remap ? 0 : loaded.reduce((n, l) => n + l.fragments.length, 0));
   } catch (error) {
     ctx.log.error({ error: safeError(jobFailure(error)) }, 'training not scheduled; the next batch tries again');
   }
@@ -112,9 +111,14 @@ export async function ingest(
 
 type BatchOutcome = Omit<IngestOutcome, 'records' | 'fragments'>;
 
-async function isolate(ctx: PipelineContext, batch: LoadedRaw[], importOf: ReadonlyMap<number, string>): Promise<BatchOutcome> {
+async function isolate(
+  ctx: PipelineContext,
+  batch: LoadedRaw[],
+  importOf: ReadonlyMap<number, string>,
+  options: LinkOptions,
+): Promise<BatchOutcome> {
   try {
-    return await linkBatch(ctx, batch, importOf);
+    return await linkBatch(ctx, batch, importOf, options);
   } catch (error) {
     if (isTransient(error)) throw error;
     if (batch.length === 1) {
@@ -125,11 +129,11 @@ async function isolate(ctx: PipelineContext, batch: LoadedRaw[], importOf: Reado
         { rawId: failure.rawId, source: failure.source, error: safeError(jobFailure(error)) },
         'record failed processing: quarantined',
       );
-      return linkBatch(ctx, [{ ...only, fragments: [], failures: [failure] }], importOf);
+      return linkBatch(ctx, [{ ...only, fragments: [], failures: [failure] }], importOf, options);
     }
     const half = Math.ceil(batch.length / 2);
-    const a = await isolate(ctx, batch.slice(0, half), importOf);
-    const b = await isolate(ctx, batch.slice(half), importOf);
+    const a = await isolate(ctx, batch.slice(0, half), importOf, options);
+    const b = await isolate(ctx, batch.slice(half), importOf, options);
     return {
       quarantined: a.quarantined + b.quarantined,
       unchanged: a.unchanged + b.unchanged,
@@ -150,7 +154,12 @@ function processingFailure(record: RawRecord, error: unknown): MappingFailure {
   };
 }
 
-async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: ReadonlyMap<number, string>): Promise<BatchOutcome> {
+async function linkBatch(
+  ctx: PipelineContext,
+  batch: LoadedRaw[],
+  importOf: ReadonlyMap<number, string>,
+  options: LinkOptions,
+): Promise<BatchOutcome> {
   const identity = ctx.workspace().identity;
   const fragments = batch.flatMap((l) => l.fragments);
   const failures = batch.flatMap((l) => l.failures);
@@ -213,7 +222,7 @@ async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: Rea
         .map((l) => ({ rawId: l.record.id, source: l.record.source, code: 'characters_replaced' }));
       for (const [i, part] of parts.entries()) {
         if (i > 0 && !current) current = (await trainModel(tx, identity, 'aurum').catch(keepLinkingOnIdentifiers))?.stored;
-        const link = await linkFragments(tx, part, identity, current?.model);
+        const link = await linkFragments(tx, part, identity, current?.model, options);
         unchanged += link.unchanged;
         for (const id of link.profileIds) profileIds.add(id);
         merges.push(...link.merges);
