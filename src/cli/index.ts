@@ -48,8 +48,10 @@ program
   .action(async (file, options) => (await import('./import.ts')).runImport(file, options));
 program
   .command('rebuild')
-  .description('derive the record keys and golden records again on a running hub (POST /rebuilds), with a progress bar')
-  .option('--kind <kind...>', 'keys, golden, or both (default: both)')
+  .description(
+    'derive the record keys and golden records again, and map again the records an older mapping made, on a running hub (POST /rebuilds), with a progress bar',
+  )
+  .option('--kind <kind...>', 'keys, golden and/or mappings (default: all three)')
   .option('--reason <text>', 'why, for GET /rebuilds')
   .option('--wait', 'wait until every rebuild is done')
   .option('--no-progress', 'no progress bar')

@@ -21,14 +21,18 @@ interface RebuildView {
 }
 
 /**
- * `aurum rebuild [--kind keys|golden] [--wait]`: asks a running hub to derive its record keys and
- * golden records again (`POST /rebuilds`); with `--wait`, follows each rebuild with a progress bar
- * until it is done, and exits 1 if one failed.
+ * `aurum rebuild [--kind keys|golden|mappings] [--wait]`: asks a running hub to derive its record
+ * keys and golden records again, and to map again the records an older version of their mapping
+ * made (`POST /rebuilds`); with `--wait`, follows each rebuild with a progress bar until it is done,
+ * and exits 1 if one failed.
  */
 export async function runRebuildCommand(options: RebuildOptions): Promise<void> {
   const { base, key } = hubOf(options);
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-  const body = JSON.stringify({ kinds: options.kind ?? ['keys', 'golden'], ...(options.reason ? { reason: options.reason } : {}) });
+  const body = JSON.stringify({
+    kinds: options.kind ?? ['keys', 'golden', 'mappings'],
+    ...(options.reason ? { reason: options.reason } : {}),
+  });
   const { rebuilds } = await answerOf<{ rebuilds: RebuildView[] }>(
     await reach(base, `${base}/rebuilds`, { method: 'POST', headers, body }),
   );

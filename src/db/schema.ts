@@ -648,9 +648,10 @@ export const lineageHistory = pgTable(
 
 /**
  * Re-derivations of stored data after its definition changed: `keys` (the record keys that
- * identity.yaml's rules make) and `golden` (golden records, after a source's priority changed). A
- * rebuild walks its table in id order; `cursor` is the last id done, so a rebuild whose process died
- * resumes where it stopped.
+ * identity.yaml's rules make), `golden` (golden records, after a source's priority changed) and
+ * `mappings` (records mapped again, after their mapping's text changed). A rebuild walks its table
+ * in id order; `cursor` is the last id done, so a rebuild whose process died resumes where it
+ * stopped.
  */
 export const rebuilds = pgTable(
   'rebuilds',
@@ -670,7 +671,7 @@ export const rebuilds = pgTable(
     finishedAt: at('finished_at'),
   },
   (t) => [
-    check('rebuilds_kind', sql`${t.kind} in ('keys', 'golden')`),
+    check('rebuilds_kind', sql`${t.kind} in ('keys', 'golden', 'mappings')`),
     check('rebuilds_status', sql`${t.status} in ('queued', 'running', 'done', 'failed')`),
     // One rebuild of a kind at a time: a second asked for meanwhile is the same one.
     uniqueIndex('rebuilds_active_idx').on(t.kind).where(sql`${t.status} in ('queued', 'running')`),

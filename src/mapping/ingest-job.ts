@@ -8,7 +8,7 @@ import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { jobFailure } from '../queue/job-error.ts';
 import { limitIdentifiers } from '../resolution/guards.ts';
-import { linkFragments } from '../resolution/link.ts';
+import { type LinkOptions, linkFragments } from '../resolution/link.ts';
 import { needsTraining, TrainingError, trainModel } from '../resolution/live-model.ts';
 import type { Model } from '../resolution/probabilistic/engine.ts';
 import { countRecords, scheduleTrainingIfDue } from '../resolution/train-job.ts';
@@ -52,6 +52,8 @@ export async function ingest(
   /** The import each raw record of a file import belongs to: counted as processed when it commits. */
   importOf: ReadonlyMap<number, string> = new Map(),
   intakeIds: readonly string[] = [],
+  /** `remap`: the raw records are those stored records were last mapped from (see `LinkOptions`). */
+  options: LinkOptions = {},
 ): Promise<IngestOutcome> {
   const workspace = ctx.workspace();
   const raws = rowsOf<{
@@ -92,15 +94,12 @@ export async function ingest(
       loaded.push({ record, replaced: Boolean(raw.replaced), fragments: [], failures: [processingFailure(record, error)] });
     }
   }
-  const outcome = await isolate(ctx, loaded, importOf);
+  const outcome = await isolate(ctx, loaded, importOf, options);
   // After the batch committed, and outside isolate(): a failure here is no record's fault.
   try {
     const model = await ctx.models.current(ctx.database.db, workspace.identity);
-    await scheduleTrainingIfDue(
-      ctx,
-      model,
-      loaded.reduce((n, l) => n + l.fragments.length, 0),
-    );
+    // Records mapped again are no more records than before: they bring training no nearer.
+    await scheduleTrainingIfDue(ctx, model, options.remap ? 0 : loaded.reduce((n, l) => n + l.fragments.length, 0));
   } catch (error) {
     ctx.log.error({ error: safeError(jobFailure(error)) }, 'training not scheduled; the next batch tries again');
   }
@@ -115,9 +114,14 @@ export async function ingest(
 
 type BatchOutcome = Omit<IngestOutcome, 'records' | 'fragments'>;
 
-async function isolate(ctx: PipelineContext, batch: LoadedRaw[], importOf: ReadonlyMap<number, string>): Promise<BatchOutcome> {
+async function isolate(
+  ctx: PipelineContext,
+  batch: LoadedRaw[],
+  importOf: ReadonlyMap<number, string>,
+  options: LinkOptions,
+): Promise<BatchOutcome> {
   try {
-    return await linkBatch(ctx, batch, importOf);
+    return await linkBatch(ctx, batch, importOf, options);
   } catch (error) {
     if (isTransient(error)) throw error;
     if (batch.length === 1) {
@@ -128,11 +132,11 @@ async function isolate(ctx: PipelineContext, batch: LoadedRaw[], importOf: Reado
         { rawId: failure.rawId, source: failure.source, error: safeError(jobFailure(error)) },
         'record failed processing: quarantined',
       );
-      return linkBatch(ctx, [{ ...only, fragments: [], failures: [failure] }], importOf);
+      return linkBatch(ctx, [{ ...only, fragments: [], failures: [failure] }], importOf, options);
     }
     const half = Math.ceil(batch.length / 2);
-    const a = await isolate(ctx, batch.slice(0, half), importOf);
-    const b = await isolate(ctx, batch.slice(half), importOf);
+    const a = await isolate(ctx, batch.slice(0, half), importOf, options);
+    const b = await isolate(ctx, batch.slice(half), importOf, options);
     return {
       quarantined: a.quarantined + b.quarantined,
       unchanged: a.unchanged + b.unchanged,
@@ -153,7 +157,12 @@ function processingFailure(record: RawRecord, error: unknown): MappingFailure {
   };
 }
 
-async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: ReadonlyMap<number, string>): Promise<BatchOutcome> {
+async function linkBatch(
+  ctx: PipelineContext,
+  batch: LoadedRaw[],
+  importOf: ReadonlyMap<number, string>,
+  options: LinkOptions,
+): Promise<BatchOutcome> {
   const identity = ctx.workspace().identity;
   const fragments = batch.flatMap((l) => l.fragments);
   const model = await ctx.models.current(ctx.database.db, identity);
@@ -168,7 +177,7 @@ async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: Rea
     if (needsTraining(identity, held + persons.length, undefined, ctx.models.failedAt))
       room = Math.max(identity.training.minRecords - held, 0);
   }
-  if (room >= persons.length) return linkPart(ctx, batch, fragments, model?.model, importOf);
+  if (room >= persons.length) return linkPart(ctx, batch, fragments, model?.model, importOf, options);
 
   // The batch crosses minRecords: link the first part and commit; identity resolution trains the
   // first model on what is stored then, in its own transaction (never inside an ingest
@@ -176,7 +185,7 @@ async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: Rea
   // The batch's bookkeeping (quarantine, import progress) commits with the last part, so a retry
   // of a failed last part counts nothing twice.
   const accounts = fragments.filter((f) => f.entity !== 'person');
-  const first = await linkPart(ctx, [], [...accounts, ...persons.slice(0, room)], model?.model, new Map());
+  const first = await linkPart(ctx, [], [...accounts, ...persons.slice(0, room)], model?.model, new Map(), options);
   let trained: Model | undefined;
   try {
     trained = (await trainModel(ctx.database.db, identity, 'aurum')).stored.model;
@@ -186,7 +195,7 @@ async function linkBatch(ctx: PipelineContext, batch: LoadedRaw[], importOf: Rea
     if (!(error instanceof TrainingError)) throw error;
     ctx.models.noteTrainingFailed(held + room);
   }
-  const rest = await linkPart(ctx, batch, persons.slice(room), trained, importOf);
+  const rest = await linkPart(ctx, batch, persons.slice(room), trained, importOf, options);
   return {
     quarantined: rest.quarantined,
     unchanged: first.unchanged + rest.unchanged,
@@ -204,6 +213,7 @@ async function linkPart(
   fragments: Fragment[],
   model: Model | undefined,
   importOf: ReadonlyMap<number, string>,
+  options: LinkOptions,
 ): Promise<BatchOutcome> {
   const identity = ctx.workspace().identity;
   const failures = batch.flatMap((l) => l.failures);
@@ -239,7 +249,7 @@ async function linkPart(
       const flags: { rawId: number; source: string; code: QuarantineCode }[] = batch
         .filter((l) => l.replaced)
         .map((l) => ({ rawId: l.record.id, source: l.record.source, code: 'characters_replaced' }));
-      const link = fragments.length > 0 ? await linkFragments(tx, fragments, identity, model) : undefined;
+      const link = fragments.length > 0 ? await linkFragments(tx, fragments, identity, model, options) : undefined;
       for (const rawId of link?.refusedKeys.keys() ?? []) {
         flags.push({ rawId, source: fragments.find((f) => f.rawId === rawId)?.source ?? '', code: 'key_too_long' });
       }

@@ -214,7 +214,7 @@ export const CATALOG = {
     schema: { type: 'object', properties: { backfillId: { type: 'string' } }, required: ['backfillId'], additionalProperties: true },
     options: () => ({ ...leased, retryLimit: 5, retryDelay: 10, retryBackoff: true, expireInSeconds: 6 * 3600 }),
   }),
-  /** derived data whose definition changed (keys, golden records) → derived again, a batch at a time */
+  /** derived data whose definition changed (keys, golden records, mapped records) → derived again, a batch at a time */
   rebuild: entry<RebuildJob>({
     name: 'aurum-rebuild',
     schema: { type: 'object', properties: { rebuildId: { type: 'string' } }, required: ['rebuildId'], additionalProperties: true },

@@ -2,21 +2,24 @@ import { createHash } from 'node:crypto';
 import type { Workspace } from '../config/workspace.ts';
 import { ruleId } from '../resolution/probabilistic/features.ts';
 
-export type RebuildKind = 'keys' | 'golden';
-export const REBUILD_KINDS: readonly RebuildKind[] = ['keys', 'golden'];
+export type RebuildKind = 'keys' | 'golden' | 'mappings';
+export const REBUILD_KINDS: readonly RebuildKind[] = ['keys', 'golden', 'mappings'];
 
 /**
  * Bumped when the code that derives a kind changes what it makes (a key's format, a transform), so
- * data derived by the old code is derived again.
+ * data derived by the old code is derived again. A mappings rebuild picks records by their mapping's
+ * hash, not by this: bumping `mappings` makes every hub walk its records once more (for a change to
+ * what the rebuild picks or how it re-maps), but re-maps only records whose mapping changed.
  */
-const CODE_VERSION: Record<RebuildKind, number> = { keys: 1, golden: 1 };
+const CODE_VERSION: Record<RebuildKind, number> = { keys: 1, golden: 1, mappings: 1 };
 
 const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 
 /**
  * What each kind of stored data is derived from, as a hash: the record keys from identity.yaml's
  * rules (by content, so their order counts for nothing) and blocked values; golden records from the
- * sources' priorities. When the workspace's hash differs from the last rebuild's, the data is stale.
+ * sources' priorities; records' fragments from the mappings' texts. When the workspace's hash
+ * differs from the last rebuild's, the data is stale.
  */
 export function definitionOf(kind: RebuildKind, workspace: Workspace): string {
   if (kind === 'keys') {
@@ -28,6 +31,11 @@ export function definitionOf(kind: RebuildKind, workspace: Workspace): string {
       blockedValues: blockedValues.map((v) => v.toLowerCase()).sort(),
       account: { identifiers: [...account.identifiers].sort(), blocking: account.blocking.map(ruleId).sort() },
     });
+  }
+  if (kind === 'mappings') {
+    // A mapping's hash is of its text (a default mapping's also of its source), so a file renamed
+    // or moved changes nothing, and one edited, added or removed does.
+    return hash({ v: CODE_VERSION.mappings, mappings: workspace.mappings.map((m) => m.hash).sort() });
   }
   // A source at the default priority ranks as an absent one: adding it changes no golden record.
   const priorities = [...workspace.sources.values()]
@@ -41,4 +49,5 @@ export function definitionOf(kind: RebuildKind, workspace: Workspace): string {
 export const STALE_REASON: Record<RebuildKind, string> = {
   keys: "identity.yaml's blocking or deterministic rules (or its accounts' identifiers or blocking), or its blocked values, changed",
   golden: "a source's priority changed",
+  mappings: 'a mapping was edited, added or removed',
 };

@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import type { AuthEnv } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
 import { timeCursor, timePage } from '../api/keyset.ts';
-import { arr, describeRoute, limitQuery, nullable, num, obj, str, uuid } from '../api/openapi.ts';
+import { arr, describeRoute, limitQuery, nullable, num, obj, str, strEnum, uuid } from '../api/openapi.ts';
 import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { isUuid } from '../db/sql.ts';
@@ -39,7 +39,7 @@ const rebuildSchema = {
   required: ['id', 'kind', 'status', 'total', 'processed', 'progress'],
   properties: {
     id: uuid,
-    kind: str,
+    kind: strEnum(...REBUILD_KINDS),
     reason: nullable(str),
     status: str,
     total: num,
@@ -66,15 +66,20 @@ describeRoute('POST /rebuilds', {
   tag: 'Rebuilds',
   audience: 'ops',
   summary: 'Rebuilds those kinds now (one already queued or running answers instead)',
+  description:
+    "`keys` derives every live record's keys from identity.yaml again (`total`: records); `golden` builds every " +
+    "live profile's golden record again (`total`: profiles); `mappings` maps each record a former version of its " +
+    'mapping made again, from its latest raw record (`total`: those records).',
   body: { schema: readRequest.schema },
   responses: { 202: { description: 'the rebuilds', schema: obj({ rebuilds: arr(rebuildSchema) }) } },
 });
 
 /**
- * Re-derivations of stored data (record keys, golden records). Who may call: ops and admin.
+ * Re-derivations of stored data (record keys, golden records, records mapped by an older version
+ * of their mapping). Who may call: ops and admin.
  * - `GET /rebuilds?limit=&cursor=`: newest first, `{rebuilds: [{id, kind, reason, status, total, processed, progress, …}], next}`.
  * - `GET /rebuilds/:id`: one of them.
- * - `POST /rebuilds` `{kinds: ["keys", "golden"], reason?}`: rebuilds those kinds now;
+ * - `POST /rebuilds` `{kinds: ["keys", "golden", "mappings"], reason?}`: rebuilds those kinds now;
  *   a rebuild of a kind already queued or running is answered instead of a second one.
  */
 export function rebuildRoutes(ctx: PipelineContext) {

@@ -1,8 +1,10 @@
 import { countLiveProfiles, profilesAfter } from '../golden/read.ts';
 import { refreshJobs } from '../golden/refresh.ts';
 import { safeError } from '../log.ts';
+import { ingest } from '../mapping/ingest-job.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { countLiveRecords, rederiveKeys } from '../resolution/link.ts';
+import { countRecordsMappedBefore, type MappingVersion, recordsMappedBefore } from '../resolution/mapping-versions.ts';
 import { definitionOf, REBUILD_KINDS, type RebuildKind, STALE_REASON } from './definitions.ts';
 import {
   advanceRebuild,
@@ -16,8 +18,67 @@ import {
   startRebuild,
 } from './store.ts';
 
-/** Records (keys) or profiles (golden) a transaction of a rebuild takes. */
-const BATCH: Record<RebuildKind, number> = { keys: 1_000, golden: 200 };
+/**
+ * How each kind is rebuilt: what it walks (`total`), and one batch of it after the cursor (`step`,
+ * which advances the rebuild and returns the new cursor, or null when nothing is left). `stored`
+ * counts what the kind derives from; none on a hub that never had a definition recorded is a new hub.
+ */
+interface KindWork {
+  stored(ctx: PipelineContext): Promise<number>;
+  total(ctx: PipelineContext): Promise<number>;
+  step(ctx: PipelineContext, rebuildId: string, cursor: number): Promise<number | null>;
+}
+
+const mappingsInForce = (ctx: PipelineContext): MappingVersion[] =>
+  ctx.workspace().mappings.map((m) => ({ source: m.source, object: m.object, hash: m.hash }));
+
+const WORK: Record<RebuildKind, KindWork> = {
+  // 1,000 records a transaction, under the resolution lock: linking waits for one batch at most.
+  keys: {
+    stored: (ctx) => countLiveRecords(ctx.database.db),
+    total: (ctx) => countLiveRecords(ctx.database.db),
+    async step(ctx, rebuildId, cursor) {
+      // The definition in force is the workspace's, whatever the one the rebuild was asked with.
+      const identity = ctx.workspace().identity;
+      return ctx.database.db.transaction(async (tx) => {
+        const step = await rederiveKeys(tx, identity, cursor, 1_000);
+        if (step.lastId !== null) await advanceRebuild(tx, rebuildId, step.lastId, step.count);
+        return step.lastId;
+      });
+    },
+  },
+  // 200 profiles a golden transaction, which tells destinations only of real changes.
+  golden: {
+    stored: (ctx) => countLiveProfiles(ctx.database.db),
+    total: (ctx) => countLiveProfiles(ctx.database.db),
+    async step(ctx, rebuildId, cursor) {
+      const page = await profilesAfter(ctx.database.db, cursor, 200);
+      const last = page[page.length - 1];
+      if (!last) return null;
+      await refreshJobs(ctx, [{ profileIds: page.map((p) => p.id), merges: [] }]);
+      await ctx.database.db.transaction((tx) => advanceRebuild(tx, rebuildId, last.seq, page.length));
+      return last.seq;
+    },
+  },
+  // 500 records a batch, mapped again from their raw records and linked by the ingest stage: one
+  // linking transaction, its golden job queued in it, as for any arrival. Run here rather than
+  // queued, so `done` means every record was mapped again, and a rebuild paces itself instead of
+  // queueing the whole hub ahead of live arrivals. A batch taken again after a crash (its ingest
+  // committed, the cursor not) finds its records mapped by the version in force: only those the
+  // new version could not map are taken again.
+  mappings: {
+    stored: (ctx) => countLiveRecords(ctx.database.db),
+    total: (ctx) => countRecordsMappedBefore(ctx.database.db, mappingsInForce(ctx)),
+    async step(ctx, rebuildId, cursor) {
+      const page = await recordsMappedBefore(ctx.database.db, mappingsInForce(ctx), cursor, 500);
+      const last = page[page.length - 1];
+      if (!last) return null;
+      await ingest(ctx, [...new Set(page.map((r) => r.rawId))], new Map(), [], { remap: true });
+      await ctx.database.db.transaction((tx) => advanceRebuild(tx, rebuildId, last.id, page.length));
+      return last.id;
+    },
+  },
+};
 
 /**
  * At start-up: queues a rebuild of each kind of derived data whose definition in the workspace is
@@ -29,7 +90,7 @@ export async function rebuildStale(ctx: PipelineContext): Promise<Rebuild[]> {
     const definition = definitionOf(kind, ctx.workspace());
     const last = await lastDefinition(ctx.database.db, kind);
     if (last === definition) continue;
-    const empty = (kind === 'keys' ? await countLiveRecords(ctx.database.db) : await countLiveProfiles(ctx.database.db)) === 0;
+    const empty = (await WORK[kind].stored(ctx)) === 0;
     await ctx.database.db.transaction(async (tx) => {
       if (empty && last === undefined) await recordCurrent(tx, kind, definition);
       else
@@ -58,37 +119,19 @@ export async function requestRebuilds(ctx: PipelineContext, kinds: readonly Rebu
 }
 
 /**
- * The rebuild job: walks the kind's table from the rebuild's cursor, a batch a transaction, and
- * marks it done. A job retried after its process died resumes at the cursor. Golden records are
- * rebuilt through the golden stage, which tells destinations only of real changes.
+ * The rebuild job: walks the kind's table from the rebuild's cursor, a batch at a time (see `WORK`),
+ * and marks it done. A job retried after its process died resumes at the cursor.
  */
 export async function runRebuild(ctx: PipelineContext, job: RebuildJob): Promise<void> {
   const rebuild = await getRebuild(ctx.database.db, job.rebuildId);
   if (!rebuild || rebuild.status === 'done' || rebuild.status === 'failed') return;
   const db = ctx.database.db;
-  const total = rebuild.kind === 'keys' ? await countLiveRecords(db) : await countLiveProfiles(db);
+  const work = WORK[rebuild.kind];
+  const total = await work.total(ctx);
   await db.transaction((tx) => startRebuild(tx, rebuild.id, total));
-  let cursor = rebuild.cursor;
+  let cursor: number | null = rebuild.cursor;
   try {
-    for (;;) {
-      if (rebuild.kind === 'keys') {
-        // The definition in force is the workspace's, whatever the one the rebuild was asked with.
-        const identity = ctx.workspace().identity;
-        const done = await db.transaction(async (tx) => {
-          const step = await rederiveKeys(tx, identity, cursor, BATCH.keys);
-          if (step.lastId !== null) await advanceRebuild(tx, rebuild.id, step.lastId, step.count);
-          return step;
-        });
-        if (done.lastId === null) break;
-        cursor = done.lastId;
-      } else {
-        const page = await profilesAfter(db, cursor, BATCH.golden);
-        if (page.length === 0) break;
-        await refreshJobs(ctx, [{ profileIds: page.map((p) => p.id), merges: [] }]);
-        cursor = (page[page.length - 1] as { seq: number }).seq;
-        await db.transaction((tx) => advanceRebuild(tx, rebuild.id, cursor, page.length));
-      }
-    }
+    while (cursor !== null) cursor = await work.step(ctx, rebuild.id, cursor);
   } catch (error) {
     // pg-boss retries the job, which resumes at the cursor; the rebuild stays running meanwhile.
     ctx.log.warn({ rebuild: rebuild.id, error: safeError(error) }, 'rebuild interrupted; retrying from its cursor');

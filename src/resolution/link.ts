@@ -39,6 +39,7 @@ interface ExistingRecord {
   object: string;
   record_id: string;
   profile_id: string;
+  raw_id: string | number;
   content_hash: string;
   mapping_hash: string;
   source_updated_at: Date | string | null;
@@ -107,6 +108,17 @@ function accountKeys(identity: IdentityConfig): EntityKeys {
 const keysOf = (identity: IdentityConfig, entity: Entity, model: Model | undefined) =>
   entity === 'person' ? personKeys(identity, model) : accountKeys(identity);
 
+export interface LinkOptions {
+  /**
+   * The fragments are stored records mapped again from the raw records they were last mapped from
+   * (a mappings rebuild). Each replaces only the record its raw record still is the latest of: one
+   * that arrived again meanwhile keeps its newer version, and a record the new version names
+   * otherwise (a changed `recordId` or `object`) is not made. Its `updatedAt` is not compared: it
+   * is the same arrival.
+   */
+  remap?: boolean;
+}
+
 /**
  * Links a batch of fragments to profiles inside `tx`: persons with persons, accounts with accounts
  * (see `linkEntity`). `model` is the persons' live model; accounts have a declared one.
@@ -116,6 +128,7 @@ export async function linkFragments(
   batch: readonly Fragment[],
   identity: IdentityConfig,
   model: Model | undefined,
+  options: LinkOptions = {},
 ): Promise<LinkResult> {
   const persons = batch.filter((f): f is PersonFragment => f.entity === 'person');
   const accounts = batch.filter((f): f is AccountFragment => f.entity === 'account');
@@ -125,7 +138,7 @@ export async function linkFragments(
     ['account', accounts],
   ] as const) {
     if (fragments.length === 0) continue;
-    const part = await linkEntity(tx, fragments, identity, keysOf(identity, entity, model));
+    const part = await linkEntity(tx, fragments, identity, keysOf(identity, entity, model), options);
     for (const id of part.profileIds) result.profileIds.add(id);
     result.merges.push(...part.merges);
     result.unchanged += part.unchanged;
@@ -147,7 +160,13 @@ export async function linkFragments(
  * record linked before it; row locks on the profiles found keep decisions made through the API
  * consistent with it.
  */
-async function linkEntity(tx: Tx, batch: readonly Fragment[], identity: IdentityConfig, kind: EntityKeys): Promise<LinkResult> {
+async function linkEntity(
+  tx: Tx,
+  batch: readonly Fragment[],
+  identity: IdentityConfig,
+  kind: EntityKeys,
+  { remap = false }: LinkOptions,
+): Promise<LinkResult> {
   const { engine, model, entity } = kind;
   // The latest arrival of each record wins within a batch.
   const latest = new Map<string, Fragment>();
@@ -176,7 +195,7 @@ async function linkEntity(tx: Tx, batch: readonly Fragment[], identity: Identity
   const existing = new Map<string, ExistingRecord>();
   for (const row of rowsOf<ExistingRecord>(
     await tx.execute(sql`
-      select entity, source, object, record_id, profile_id, content_hash, mapping_hash, source_updated_at
+      select entity, source, object, record_id, profile_id, raw_id, content_hash, mapping_hash, source_updated_at
       from source_records
       where (source, object, record_id) in (
         select * from unnest(${textArray(fragments.map((f) => f.source))}, ${textArray(fragments.map((f) => f.object))}, ${textArray(fragments.map((f) => f.recordId))}))`),
@@ -197,11 +216,12 @@ async function linkEntity(tx: Tx, batch: readonly Fragment[], identity: Identity
   for (const [i, fragment] of fragments.entries()) {
     if (suppressed.has(i)) continue;
     const stored = existing.get(recordIdentity(fragment));
+    if (remap && Number(stored?.raw_id) !== fragment.rawId) continue;
     if (stored && stored.content_hash === fragment.contentHash && stored.mapping_hash === fragment.mappingHash) continue;
     const current = stored?.entity === entity ? stored : undefined;
     if (stored && !current) leftType.add(stored.profile_id);
     const storedAt = current?.source_updated_at ? new Date(current.source_updated_at) : null;
-    if (storedAt && fragment.updatedAt && fragment.updatedAt < storedAt) continue;
+    if (!remap && storedAt && fragment.updatedAt && fragment.updatedAt < storedAt) continue;
     if (fragment.deleted) {
       // Deleting what the hub never held changes nothing.
       if (current) deletions.push({ fragment, current });
@@ -367,19 +387,21 @@ async function linkEntity(tx: Tx, batch: readonly Fragment[], identity: Identity
 /**
  * Records whose vendor deleted or archived them leave their profile's golden record: marked
  * deleted (the row, its lineage and history stay), their keys removed so nothing links to them.
- * Returns the profiles to rebuild. A later, newer version of the record brings it back.
+ * Returns the profiles to rebuild. A later, newer version of the record brings it back. The
+ * mapping version that judged it deleted is recorded, so a mappings rebuild knows it is current.
  */
 async function markDeleted(tx: Tx, deletions: { fragment: Fragment; current: ExistingRecord }[]): Promise<Set<string>> {
   if (deletions.length === 0) return new Set();
   const rows = rowsOf<{ id: string; profile_id: string }>(
     await tx.execute(sql`
       update source_records sr set deleted_at = coalesce(sr.deleted_at, now()), raw_id = d.raw_id, content_hash = d.content_hash,
-        source_updated_at = d.updated_at, updated_at = now()
+        source_updated_at = d.updated_at, mapping_file = d.mapping_file, mapping_hash = d.mapping_hash, updated_at = now()
       from unnest(${textArray(deletions.map((d) => d.fragment.source))}, ${textArray(deletions.map((d) => d.fragment.object))},
         ${textArray(deletions.map((d) => d.fragment.recordId))}, ${sql.param(deletions.map((d) => String(d.fragment.rawId)))}::bigint[],
         ${textArray(deletions.map((d) => d.fragment.contentHash))},
-        ${timestampArray(deletions.map((d) => d.fragment.updatedAt?.toISOString() ?? null))})
-        as d(source, object, record_id, raw_id, content_hash, updated_at)
+        ${timestampArray(deletions.map((d) => d.fragment.updatedAt?.toISOString() ?? null))},
+        ${textArray(deletions.map((d) => d.fragment.mappingFile))}, ${textArray(deletions.map((d) => d.fragment.mappingHash))})
+        as d(source, object, record_id, raw_id, content_hash, updated_at, mapping_file, mapping_hash)
       where sr.source = d.source and sr.object = d.object and sr.record_id = d.record_id
       returning sr.id, sr.profile_id`),
   );
