@@ -1,7 +1,8 @@
 /**
  * HubSpot through the real pipeline, against msw handlers shaped like HubSpot's CRM v3 reference:
  * contacts listed with `paging.next.after`, the search API for incremental pulls, batch read for
- * the ids webhooks carry, and an expired token.
+ * the ids webhooks carry, and an expired token. Companies are accounts, and a contact is a member
+ * of its primary company (`associatedcompanyid`).
  */
 import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ const API = 'https://api.hubapi.test';
 const TOKEN = 'pat-eu1-11111111-2222-3333-4444-555555555555';
 const SECRET = 'hubspot-client-secret-0123456789';
 
-const contact = (id: number, email: string, updatedAt: string, optOut = 'false') => ({
+const contact = (id: number, email: string, updatedAt: string, optOut = 'false', companyId: string | null = '9001') => ({
   id: String(id),
   properties: {
     createdate: '2024-01-01T00:00:00.000Z',
@@ -27,6 +28,9 @@ const contact = (id: number, email: string, updatedAt: string, optOut = 'false')
     lastname: 'Smythe',
     phone: `+4479111234${String(id).slice(-2)}`,
     company: 'Acme Ltd',
+    // HubSpot returns every property asked for, null when unset, and numbers as strings.
+    associatedcompanyid: companyId,
+    jobtitle: companyId ? 'Buyer' : null,
     city: 'Bristol',
     zip: 'BS1 4DJ',
     hs_email_optout: optOut,
@@ -40,7 +44,7 @@ const contact = (id: number, email: string, updatedAt: string, optOut = 'false')
 let contacts = [
   contact(101, 'ann101@example.com', '2024-02-01T00:00:00.000Z'),
   contact(102, 'ann102@example.com', '2024-02-02T00:00:00.000Z'),
-  contact(103, 'ann103@example.com', '2024-02-03T00:00:00.000Z'),
+  contact(103, 'ann103@example.com', '2024-02-03T00:00:00.000Z', 'false', null),
 ];
 const company = (id: number, name: string, updatedAt: string, archived = false) => ({
   id: String(id),
@@ -48,11 +52,12 @@ const company = (id: number, name: string, updatedAt: string, archived = false) 
     createdate: '2024-01-01T00:00:00.000Z',
     name,
     domain: `${name.toLowerCase().replace(/[^a-z]/g, '')}.example`,
-    // The same switchboard and street as contact 101: a company must still not merge with a person.
-    phone: '+447911123401',
-    address: '1 Harbour Way',
+    website: `https://www.${name.toLowerCase().replace(/[^a-z]/g, '')}.example/`,
+    // Company 9001 has the same switchboard and street as contact 101: it must still not merge with a person.
+    phone: id === 9001 ? '+447911123401' : `+4411749600${String(id).slice(-2)}`,
+    address: id === 9001 ? '1 Harbour Way' : `${id} Quay Street`,
     city: 'Bristol',
-    zip: 'BS1 4DJ',
+    zip: id === 9001 ? 'BS1 4DJ' : 'BS1 1AA',
     industry: 'COMPUTER_SOFTWARE',
     hs_lastmodifieddate: updatedAt,
     hs_object_id: String(id),
@@ -66,6 +71,7 @@ const stores = { contacts: () => contacts, companies: () => companies } as const
 type ObjectType = keyof typeof stores;
 const searches: { type: string; body: unknown }[] = [];
 const lists: URL[] = [];
+const batchReads: { type: string; body: { properties: string[] } }[] = [];
 
 const server = setupServer(
   http.all(`${API}/*`, ({ request }) => {
@@ -98,7 +104,8 @@ const server = setupServer(
     return HttpResponse.json({ total: matching.length, results: matching });
   }),
   http.post(`${API}/crm/v3/objects/:type/batch/read`, async ({ request, params }) => {
-    const body = (await request.json()) as { inputs: { id: string }[] };
+    const body = (await request.json()) as { inputs: { id: string }[]; properties: string[] };
+    batchReads.push({ type: params['type'] as string, body });
     const all: { id: string }[] = stores[params['type'] as ObjectType]();
     const results = all.filter((c) => body.inputs.some((i) => i.id === c.id));
     return HttpResponse.json({ status: 'COMPLETE', results, startedAt: '2024-03-01T00:00:00Z', completedAt: '2024-03-01T00:00:01Z' });
@@ -124,6 +131,7 @@ beforeAll(async () => {
 afterEach(() => {
   searches.length = 0;
   lists.length = 0;
+  batchReads.length = 0;
 });
 afterAll(async () => {
   server.close();
@@ -156,6 +164,8 @@ async function postEvents(events: object[]): Promise<Response> {
 }
 const profileOf = async (email: string) =>
   (await t.json<{ profiles: Record<string, any>[] }>('GET', `/profiles?email=${email}`)).profiles[0] as Record<string, any>;
+const accountsBy = async (externalId: string) =>
+  (await t.json<{ accounts: Record<string, any>[] }>('GET', `/accounts?externalId=${externalId}`)).accounts;
 
 describe('HubSpot sync', () => {
   it('lists every contact and company on a full sync, then searches for those modified since the cursor', async () => {
@@ -171,8 +181,10 @@ describe('HubSpot sync', () => {
       ['/crm/v3/objects/contacts', '2'],
       ['/crm/v3/objects/companies', null],
     ]);
-    expect(lists[0]?.searchParams.get('properties')).toContain('hs_email_optout');
-    expect(lists[2]?.searchParams.get('properties')).toContain('domain');
+    expect(lists[0]?.searchParams.get('properties')?.split(',')).toEqual(
+      expect.arrayContaining(['hs_email_optout', 'associatedcompanyid', 'jobtitle']),
+    );
+    expect(lists[2]?.searchParams.get('properties')?.split(',')).toEqual(expect.arrayContaining(['domain', 'website']));
     await t.settle();
     const ann = await profileOf('ann102@example.com');
     expect(ann).toMatchObject({ name: { given: 'Ann102', family: 'Smythe' }, company: 'Acme Ltd', externalIds: { hubspot: '102' } });
@@ -181,7 +193,7 @@ describe('HubSpot sync', () => {
     const since = (full.cursorTo as { contacts: { since: number } }).contacts.since;
     contacts = [
       ...contacts.filter((c) => c.id !== '103'),
-      contact(103, 'ann103@example.com', new Date(since + 60_000).toISOString(), 'true'),
+      contact(103, 'ann103@example.com', new Date(since + 60_000).toISOString(), 'true', null),
     ];
     companies = [company(9001, 'Acme Holdings Ltd', new Date(since + 90_000).toISOString())];
     const incremental = await syncNow(t, 'crm');
@@ -194,6 +206,7 @@ describe('HubSpot sync', () => {
     expect(searches[0]?.body).toMatchObject({
       filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(since) }] }],
       sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
+      properties: expect.arrayContaining(['associatedcompanyid']),
     });
     // Companies name their modification time differently.
     expect(searches[1]?.body).toMatchObject({
@@ -205,17 +218,43 @@ describe('HubSpot sync', () => {
     );
   });
 
-  it('maps a company into a profile of its own, which shares a phone and street with a person but never merges with one', async () => {
-    const { profiles } = await t.json<{ profiles: Record<string, any>[] }>('GET', '/profiles?externalId=hubspotCompany:9001');
-    expect(profiles).toHaveLength(1);
-    expect(profiles[0]).toMatchObject({
-      company: 'Acme Holdings Ltd',
-      externalIds: { hubspotCompany: '9001' },
-      attributes: { kind: 'company', domain: 'acmeholdingsltd.example', phone: '+447911123401', industry: 'COMPUTER_SOFTWARE' },
+  it('maps a company into an account, with its people as members, which shares a phone and street with a person but never merges with one', async () => {
+    expect(await accountsBy('hubspot_company:9001')).toHaveLength(1);
+    const [acme] = await accountsBy('hubspot_company:9001');
+    expect(acme).toMatchObject({
+      name: 'Acme Holdings Ltd',
+      // `domain` and `website` name one host.
+      domains: ['acmeholdingsltd.example'],
+      phones: ['+447911123401'],
+      industry: 'COMPUTER_SOFTWARE',
+      externalIds: { hubspot_company: '9001' },
+      sources: [{ source: 'crm', object: 'company', recordId: '9001' }],
     });
-    expect(profiles[0]?.['addresses']).toContainEqual(expect.objectContaining({ line1: '1 Harbour Way', postalCode: 'BS1 4DJ' }));
-    expect(profiles[0]?.['externalIds']).not.toHaveProperty('hubspot');
-    expect(await profileOf('ann101@example.com')).not.toHaveProperty('externalIds.hubspotCompany');
+    expect(acme?.['addresses']).toContainEqual(expect.objectContaining({ line1: '1 Harbour Way', postalCode: 'BS1 4DJ' }));
+    // A company is no profile, and no person holds its id.
+    expect((await t.json<{ profiles: unknown[] }>('GET', '/profiles?externalId=hubspot_company:9001')).profiles).toEqual([]);
+    const ann101 = await profileOf('ann101@example.com');
+    expect(ann101['externalIds']).toEqual({ hubspot: '101' });
+    expect(ann101['sources']).toEqual([{ source: 'crm', object: 'contact', recordId: '101' }]);
+
+    // The contacts whose primary company it is are its members; contact 103 names none.
+    const ann102 = await profileOf('ann102@example.com');
+    const { members } = await t.json<{ members: Record<string, any>[] }>('GET', `/accounts/${acme?.['id']}`);
+    expect(members.map((m) => m['profileId']).sort()).toEqual([ann101['id'], ann102['id']].sort());
+    expect(members.every((m) => m['role'] === 'Buyer' && m['source'] === 'crm')).toBe(true);
+    const memberships = await t.json('GET', `/profiles/${ann101['id']}/accounts`);
+    expect(memberships.accounts).toEqual([
+      {
+        accountId: acme?.['id'],
+        ref: { externalIds: { hubspot_company: '9001' } },
+        role: 'Buyer',
+        source: 'crm',
+        validFrom: expect.any(String),
+        validTo: null,
+      },
+    ]);
+    const ann103 = await profileOf('ann103@example.com');
+    expect((await t.json('GET', `/profiles/${ann103['id']}/accounts`)).accounts).toEqual([]);
   });
 
   it('resumes from a cursor saved before companies were pulled: contacts are searched, companies listed from the start', async () => {
@@ -238,7 +277,11 @@ describe('HubSpot sync', () => {
     const response = await postEvents([event(1, 'contact.creation', 104)]);
     expect(response.status).toBe(202);
     await t.settle();
-    expect(await profileOf('ann104@example.com')).toMatchObject({ externalIds: { hubspot: '104' } });
+    expect(batchReads).toMatchObject([{ type: 'contacts', body: { properties: expect.arrayContaining(['associatedcompanyid']) } }]);
+    const ann104 = await profileOf('ann104@example.com');
+    expect(ann104).toMatchObject({ externalIds: { hubspot: '104' } });
+    const [acme] = await accountsBy('hubspot_company:9001');
+    expect((await t.json('GET', `/accounts/${acme?.['id']}`)).members.map((m: any) => m.profileId)).toContain(ann104['id']);
     // The event itself is kept, as received.
     expect(await t.count(`raw_records where source = 'crm' and payload->>'subscriptionType' = 'contact.creation'`)).toBe(1);
   });
@@ -254,11 +297,12 @@ describe('HubSpot sync', () => {
     companies.push(company(9002, 'Brindle Co', '2024-03-02T00:00:00.000Z'));
     expect((await postEvents([event(3, 'company.creation', 9002)])).status).toBe(202);
     await t.settle();
-    const found = async () => (await t.json<{ profiles: unknown[] }>('GET', '/profiles?externalId=hubspotCompany:9002')).profiles;
-    expect(await found()).toMatchObject([{ company: 'Brindle Co', attributes: { kind: 'company' } }]);
+    expect(batchReads).toMatchObject([{ type: 'companies', body: { properties: expect.arrayContaining(['domain', 'website']) } }]);
+    expect(await accountsBy('hubspot_company:9002')).toMatchObject([{ name: 'Brindle Co', domains: ['brindleco.example'] }]);
+    expect((await t.json<{ profiles: unknown[] }>('GET', '/profiles?externalId=hubspot_company:9002')).profiles).toEqual([]);
     expect((await postEvents([event(4, 'company.deletion', 9002)])).status).toBe(202);
     await t.settle();
-    expect(await found()).toEqual([]);
+    expect(await accountsBy('hubspot_company:9002')).toEqual([]);
     expect(
       await t.count(`source_records where source = 'crm' and object = 'company' and record_id = '9002' and deleted_at is not null`),
     ).toBe(1);

@@ -2,7 +2,8 @@
  * Pulling from Stripe through the real pipeline, against msw handlers shaped like Stripe's API
  * reference: customer lists paged with `starting_after`/`has_more`, customer events, 429 with
  * Retry-After, 5xx, an expired key; a full sync, then an incremental one, and a run that stops
- * half-way and resumes from its saved cursor.
+ * half-way and resumes from its saved cursor. A business customer is a member of its business's
+ * account, by name: here an ERP (a webhook source of the workspace's own) holds the account.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
+import { SECRETS, startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
 import { lastRun as lastRunOf, syncNow } from './helpers/sync.ts';
 
 const API = 'https://api.stripe.test';
@@ -74,6 +75,11 @@ function workspace(key: string): string {
   writeFileSync(
     path.join(dir, 'connectors', 'billing.yaml'),
     `type: stripe\napiKey: ${key}\nbaseUrl: ${API}\nrateLimit: 50\nschedule: "*/15 * * * *"\n`,
+  );
+  writeFileSync(path.join(dir, 'connectors', 'erp.yaml'), 'type: webhook\nsecret: ${CRM_SECRET}\n');
+  writeFileSync(
+    path.join(dir, 'mappings', 'erp-company.yaml'),
+    'source: erp\nobject: company\nrecordId: id\naccount: \'{ "name": name, "domains": [website], "externalIds": {"erp": id} }\'\n',
   );
   return dir;
 }
@@ -156,6 +162,62 @@ describe('Stripe sync', () => {
     expect(await sync()).toMatchObject({ status: 'succeeded', records: 1 });
     await t.settle();
     expect((await t.json<{ profiles: unknown[] }>('GET', '/profiles?email=three@example.com')).profiles).toHaveLength(1);
+    events = [];
+  });
+
+  it('makes a business customer a member of its business, by name, linked when an account of that name arrives', async () => {
+    const since = (await lastRun()).cursorTo?.['since'] as number;
+    const business = (n: number, email: string, businessName: string, individualName: string | null) => ({
+      ...customer(n, email),
+      // Stripe sets `name` to the business name when the customer is created without one.
+      name: businessName,
+      business_name: businessName,
+      individual_name: individualName,
+    });
+    events = [
+      {
+        id: 'evt_4',
+        object: 'event',
+        type: 'customer.created',
+        created: since + 30,
+        data: { object: business(4, 'jenny@rosendesign.example', 'Rosen Design Ltd', 'Jenny Rosen') },
+      },
+      {
+        id: 'evt_5',
+        object: 'event',
+        type: 'customer.created',
+        created: since + 31,
+        data: { object: business(5, 'accounts@okaforfreight.example', 'Okafor Freight Ltd', null) },
+      },
+    ];
+    expect(await sync()).toMatchObject({ status: 'succeeded', records: 2 });
+    await t.settle();
+    const profileOf = async (email: string) =>
+      (await t.json<{ profiles: Record<string, any>[] }>('GET', `/profiles?email=${encodeURIComponent(email)}`)).profiles[0];
+    const jenny = await profileOf('jenny@rosendesign.example');
+    // The person is the individual, not the business Stripe also wrote into `name`.
+    expect(jenny).toMatchObject({ name: { full: 'Jenny Rosen', given: 'Jenny', family: 'Rosen' }, company: 'Rosen Design Ltd' });
+    expect((await profileOf('accounts@okaforfreight.example'))?.['name']?.full).toBeUndefined();
+    const membershipsOf = async (id: string) =>
+      (await t.json<{ accounts: Record<string, any>[] }>('GET', `/profiles/${id}/accounts`)).accounts;
+    expect(await membershipsOf(jenny?.['id'])).toEqual([
+      { accountId: null, ref: { name: 'Rosen Design Ltd' }, role: null, source: 'billing', validFrom: expect.any(String), validTo: null },
+    ]);
+
+    // The ERP's account of that name, its legal form written out: the same name to a reference.
+    const posted = await t.postWebhook(
+      'erp',
+      JSON.stringify({ id: 'R-1', name: 'Rosen Design Limited', website: 'https://rosendesign.example' }),
+      SECRETS.CRM_SECRET,
+    );
+    expect(posted.status).toBe(202);
+    await t.settle();
+    const { accounts } = await t.json<{ accounts: Record<string, any>[] }>('GET', '/accounts?externalId=erp:R-1');
+    expect(accounts).toHaveLength(1);
+    expect((await membershipsOf(jenny?.['id']))[0]?.['accountId']).toBe(accounts[0]?.['id']);
+    expect((await t.json('GET', `/accounts/${accounts[0]?.['id']}`)).members).toEqual([
+      { profileId: jenny?.['id'], role: null, source: 'billing', validFrom: expect.any(String) },
+    ]);
     events = [];
   });
 

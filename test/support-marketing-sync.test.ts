@@ -1,9 +1,11 @@
 /**
  * Zendesk, Intercom, Mailchimp and Odoo pulls through the real pipeline, against msw handlers
- * shaped like each vendor's API reference: Zendesk's cursor-based incremental user export,
- * Intercom's contact list and search, Mailchimp's audience members with offset pagination and
- * `since_last_changed`, Odoo's JSON-RPC `search_read` on res.partner. Each: a full sync, an
- * incremental one and an expired credential; each also a 429 and a 5xx as the vendor answers them.
+ * shaped like each vendor's API reference: Zendesk's cursor-based incremental user export and
+ * time-based organization export, Intercom's contact list and search and its company scroll,
+ * Mailchimp's audience members with offset pagination and `since_last_changed`, Odoo's JSON-RPC
+ * `search_read` on res.partner. Each: a full sync, an incremental one and an expired credential;
+ * each also a 429 and a 5xx as the vendor answers them. Zendesk organizations, Intercom companies
+ * and Odoo companies are accounts, with the vendor's people as their members.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +36,7 @@ const zendeskUsers = [
     external_id: null,
     locale: 'en-GB',
     phone: null,
+    organization_id: 4112492,
   },
   {
     id: 35437,
@@ -46,8 +49,28 @@ const zendeskUsers = [
     external_id: 'crm-9',
     locale: 'en-GB',
     phone: null,
+    organization_id: null,
   },
 ];
+const zendeskOrganizations = [
+  {
+    id: 4112492,
+    url: `${ZENDESK}/api/v2/organizations/4112492.json`,
+    name: 'Raman Trading Ltd',
+    domain_names: ['raman.example'],
+    external_id: 'ABC198',
+    details: '5 Wharf St, Leeds',
+    notes: '',
+    group_id: null,
+    shared_tickets: false,
+    shared_comments: false,
+    tags: ['wholesale'],
+    organization_fields: {},
+    created_at: '2024-01-01T09:00:00Z',
+    updated_at: '2024-01-01T09:00:00Z',
+  },
+];
+const zendeskOrganizationExports: URL[] = [];
 let zendeskTooMany = 0;
 const intercomContacts = [
   {
@@ -62,6 +85,13 @@ const intercomContacts = [
     updated_at: 1704103200,
     unsubscribed_from_emails: false,
     location: { type: 'location', country: 'United Kingdom', region: 'England', city: 'Leeds' },
+    companies: {
+      type: 'list',
+      data: [{ type: 'company', id: '6585c8a1f2c9e3b0a1d2e3f4', url: '/companies/6585c8a1f2c9e3b0a1d2e3f4' }],
+      url: '/contacts/65a1/companies',
+      total_count: 1,
+      has_more: false,
+    },
   },
   {
     type: 'contact',
@@ -75,9 +105,36 @@ const intercomContacts = [
     updated_at: 1704189600,
     unsubscribed_from_emails: true,
     location: { type: 'location', country: null, region: null, city: null },
+    companies: { type: 'list', data: [], url: '/contacts/65a2/companies', total_count: 0, has_more: false },
   },
 ];
 const intercomSearches: unknown[] = [];
+const intercomCompany = (id: string, name: string, website: string, updatedAt: number) => ({
+  type: 'company',
+  id,
+  company_id: `acct-${name.toLowerCase().replace(/[^a-z]/g, '')}`,
+  app_id: 'abc123',
+  name,
+  remote_created_at: 1704000000,
+  created_at: 1704000000,
+  updated_at: updatedAt,
+  last_request_at: updatedAt,
+  monthly_spend: 120,
+  session_count: 4,
+  user_count: 1,
+  size: 12,
+  website,
+  industry: 'Wholesale',
+  plan: { type: 'plan', id: '269', name: 'Pro' },
+  custom_attributes: {},
+  tags: { type: 'tag.list', tags: [] },
+  segments: { type: 'segment.list', segments: [] },
+});
+const intercomCompanies = [
+  intercomCompany('6585c8a1f2c9e3b0a1d2e3f4', 'Raman Trading Ltd', 'https://raman.example', 1704100000),
+  intercomCompany('6585c8a1f2c9e3b0a1d2e3f5', 'Okafor Freight', 'okaforfreight.example', 1704100500),
+];
+const intercomScrolls: URL[] = [];
 const member = (id: string, email: string, first: string, last: string, status: string, lastChanged: string) => ({
   id,
   email_address: email,
@@ -111,8 +168,12 @@ const partners = [
     state_id: false,
     country_id: [231, 'United Kingdom'],
     is_company: false,
-    parent_id: [12, 'Raman Trading Ltd'],
+    parent_id: [12, 'Raman Trading Ltd'] as [number, string] | false,
+    function: 'Buyer',
     company_name: false,
+    website: false,
+    vat: false,
+    industry_id: false as [number, string] | false,
     ref: 'C007',
     customer_rank: 3,
     write_date: '2024-01-10 08:00:00',
@@ -131,13 +192,42 @@ const partners = [
     country_id: [231, 'United Kingdom'],
     is_company: true,
     parent_id: false,
+    function: false,
     company_name: false,
+    website: 'https://www.raman.example',
+    vat: 'GB 123 4567 89',
+    industry_id: [4, 'Wholesale'],
     ref: 'C012',
     customer_rank: 5,
     write_date: '2024-01-11 08:00:00',
   },
+  {
+    // Entered as an individual; turned into the company it is by the incremental sync's time.
+    id: 15,
+    name: 'Okafor Consulting',
+    email: 'hello@okafor.example',
+    phone: false,
+    mobile: false,
+    street: false,
+    street2: false,
+    city: 'Leeds',
+    zip: 'LS1 4AP',
+    state_id: false,
+    country_id: [231, 'United Kingdom'],
+    is_company: false,
+    parent_id: false,
+    function: false,
+    company_name: false,
+    website: false,
+    vat: false,
+    industry_id: false,
+    ref: 'C015',
+    customer_rank: 1,
+    write_date: '2024-01-09 08:00:00',
+  },
 ];
 const odooDomains: unknown[] = [];
+const odooFields: unknown[] = [];
 
 const expired = (status = 401) => HttpResponse.json({ error: 'expired' }, { status });
 const server = setupServer(
@@ -161,6 +251,23 @@ const server = setupServer(
       end_of_stream: position >= zendeskUsers.length,
     });
   }),
+  // Time-based: the organizations changed at or after start_time, and the last one's time as end_time.
+  http.get(`${ZENDESK}/api/v2/incremental/organizations.json`, ({ request }) => {
+    if (request.headers.get('authorization') !== ZENDESK_AUTH)
+      return HttpResponse.json({ error: 'Couldn\u2019t authenticate you' }, { status: 401 });
+    const url = new URL(request.url);
+    zendeskOrganizationExports.push(url);
+    const start = Number(url.searchParams.get('start_time'));
+    const organizations = zendeskOrganizations.filter((o) => Date.parse(o.updated_at) / 1000 >= start);
+    const end = organizations.reduce((t, o) => Math.max(t, Date.parse(o.updated_at) / 1000), start);
+    return HttpResponse.json({
+      organizations,
+      count: organizations.length,
+      end_of_stream: true,
+      end_time: end,
+      next_page: `${ZENDESK}/api/v2/incremental/organizations.json?start_time=${end}`,
+    });
+  }),
   http.all(`${INTERCOM}/*`, ({ request }) => (request.headers.get('authorization') === `Bearer ${INTERCOM_TOKEN}` ? undefined : expired())),
   http.get(`${INTERCOM}/contacts`, ({ request }) => {
     const after = new URL(request.url).searchParams.get('starting_after');
@@ -173,6 +280,14 @@ const server = setupServer(
       total_count: intercomContacts.length,
       pages: { type: 'pages', page: 1, per_page: 1, total_pages: 2, ...next },
     });
+  }),
+  // One company a page; the scroll_param names the next; the scroll ends with an empty page.
+  http.get(`${INTERCOM}/companies/scroll`, ({ request }) => {
+    const url = new URL(request.url);
+    intercomScrolls.push(url);
+    const from = Number(url.searchParams.get('scroll_param')?.replace('scroll-', '') ?? 0);
+    const data = intercomCompanies.slice(from, from + 1);
+    return HttpResponse.json({ type: 'list', data, pages: null, total_count: null, scroll_param: `scroll-${from + data.length}` });
   }),
   http.post(`${INTERCOM}/contacts/search`, async ({ request }) => {
     const body = (await request.json()) as { query: { value: number } };
@@ -216,6 +331,7 @@ server.use(
     }
     const [domain] = params.args[5] as [unknown[][]];
     odooDomains.push(domain);
+    odooFields.push((params.args[6] as { fields: string[] }).fields);
     const since = domain.find((d) => d[0] === 'write_date')?.[2] as string | undefined;
     const { offset = 0, limit = 200 } = params.args[6] as { offset?: number; limit?: number };
     const result = partners.filter((p) => !since || p.write_date >= since).slice(offset, offset + limit);
@@ -251,38 +367,85 @@ afterAll(async () => {
 
 const profileOf = async (email: string) =>
   (await t.json<{ profiles: Record<string, any>[] }>('GET', `/profiles?email=${email}`)).profiles[0] as Record<string, any>;
+const accountsBy = async (externalId: string) =>
+  (await t.json<{ accounts: Record<string, any>[] }>('GET', `/accounts?externalId=${externalId}`)).accounts;
+const membersOf = async (accountId: string) => (await t.json<{ members: Record<string, any>[] }>('GET', `/accounts/${accountId}`)).members;
+const membershipsOf = async (profileId: string) =>
+  (await t.json<{ accounts: Record<string, any>[] }>('GET', `/profiles/${profileId}/accounts`)).accounts;
 
-describe('Zendesk sync (incremental user export)', () => {
+describe('Zendesk sync (incremental user and organization exports)', () => {
   it('exports every user page by page, waits out a 429, and continues from the after_cursor next time', async () => {
     zendeskTooMany = 1;
     const full = await syncNow(t, 'support', { full: true });
-    expect(full).toMatchObject({ status: 'succeeded', pages: 2, records: 2, requests: 3 });
-    expect(full.cursorTo).toEqual({ afterCursor: Buffer.from('2').toString('base64url') });
+    expect(full).toMatchObject({ status: 'succeeded', pages: 3, records: 3, requests: 4 });
+    expect(full.cursorTo).toEqual({ afterCursor: Buffer.from('2').toString('base64url'), organizations: { startTime: 1704099600 } });
     zendeskUsers.push({
       ...zendeskUsers[0],
       id: 35438,
       name: 'Lena Berg',
       email: 'lena@example.com',
       updated_at: '2024-02-01T10:00:00Z',
+      organization_id: null,
     } as (typeof zendeskUsers)[number]);
-    expect(await syncNow(t, 'support')).toMatchObject({ status: 'succeeded', records: 1 });
+    // The organization export is time-based and inclusive: the organization last seen comes again, unchanged.
+    expect(await syncNow(t, 'support')).toMatchObject({ status: 'succeeded', records: 2 });
+    expect(zendeskOrganizationExports.map((u) => u.searchParams.get('start_time'))).toEqual(['0', '1704099600']);
     await t.settle();
     expect(await profileOf('lena@example.com')).toMatchObject({
       name: { given: 'Lena', family: 'Berg' },
       externalIds: { zendesk: '35438' },
     });
   });
+
+  it('maps organizations into accounts, with the users whose organization_id names them as members', async () => {
+    const [organization, ...others] = await accountsBy('zendesk_organization:4112492');
+    expect(others).toEqual([]);
+    expect(organization).toMatchObject({
+      name: 'Raman Trading Ltd',
+      domains: ['raman.example'],
+      externalIds: { zendesk_organization: '4112492' },
+    });
+    expect(organization?.['sources']).toContainEqual({ source: 'support', object: 'organization', recordId: '4112492' });
+    // An organization is no person.
+    expect((await t.json<{ profiles: unknown[] }>('GET', '/profiles?externalId=zendesk:4112492')).profiles).toEqual([]);
+    const priya = await profileOf('priya@example.com');
+    expect(await membersOf(organization?.['id'])).toContainEqual({
+      profileId: priya['id'],
+      role: null,
+      source: 'support',
+      validFrom: expect.any(String),
+    });
+    const tom = await profileOf('tom@example.com');
+    expect((await membershipsOf(tom['id'])).filter((m) => m['source'] === 'support')).toEqual([]);
+  });
 });
 
-describe('Intercom sync (contacts, then search)', () => {
+describe('Intercom sync (contacts, then search; companies by scroll)', () => {
   it('lists every contact, then searches for those updated since, with unsubscribed_from_emails as consent', async () => {
     const full = await syncNow(t, 'messaging', { full: true });
-    expect(full).toMatchObject({ status: 'succeeded', pages: 2, records: 2, cursorTo: { phase: 'search' } });
-    const since = full.cursorTo?.['since'] as number;
+    // Two pages of contacts, two of companies and the empty page that ends the scroll.
+    expect(full).toMatchObject({
+      status: 'succeeded',
+      pages: 5,
+      records: 4,
+      cursorTo: { contacts: { phase: 'search' }, companies: { since: 1704100500 } },
+    });
+    expect(intercomScrolls.map((u) => u.searchParams.get('scroll_param'))).toEqual([null, 'scroll-1', 'scroll-2']);
+    const since = (full.cursorTo as { contacts: { since: number } }).contacts.since;
     (intercomContacts[0] as { updated_at: number; name: string }).updated_at = since + 30;
     (intercomContacts[0] as { updated_at: number; name: string }).name = 'Priya Raman-Shah';
+    intercomCompanies[1] = {
+      ...(intercomCompanies[1] as ReturnType<typeof intercomCompany>),
+      name: 'Okafor Freight Ltd',
+      updated_at: 1704200000,
+    };
     const incremental = await syncNow(t, 'messaging');
-    expect(incremental).toMatchObject({ status: 'succeeded', records: 1, cursorTo: { phase: 'search', since: since + 30 } });
+    // The contact searched for, and of the companies scrolled through only the one updated since.
+    expect(incremental).toMatchObject({
+      status: 'succeeded',
+      records: 2,
+      cursorTo: { contacts: { phase: 'search', since: since + 30 }, companies: { since: 1704200000 } },
+    });
     expect(intercomSearches[0]).toMatchObject({
       query: { field: 'updated_at', operator: '>' },
       sort: { field: 'updated_at', order: 'ascending' },
@@ -291,6 +454,22 @@ describe('Intercom sync (contacts, then search)', () => {
     const tom = await profileOf('tom@example.com');
     expect(tom['externalIds']).toMatchObject({ intercom: '65a2', intercomExternal: 'crm-9' });
     expect(tom['consent']).toContainEqual(expect.objectContaining({ purpose: 'marketing', status: 'denied' }));
+    expect(await accountsBy('intercom_company:6585c8a1f2c9e3b0a1d2e3f5')).toMatchObject([{ name: 'Okafor Freight Ltd' }]);
+  });
+
+  it('maps companies into accounts, with the contacts that list them as members', async () => {
+    const [company] = await accountsBy('intercom_company:6585c8a1f2c9e3b0a1d2e3f4');
+    expect(company).toMatchObject({ name: 'Raman Trading Ltd', domains: ['raman.example'], industry: 'Wholesale' });
+    expect(company?.['sources']).toContainEqual({ source: 'messaging', object: 'company', recordId: '6585c8a1f2c9e3b0a1d2e3f4' });
+    const priya = await profileOf('priya@example.com');
+    expect(await membersOf(company?.['id'])).toContainEqual({
+      profileId: priya['id'],
+      role: null,
+      source: 'messaging',
+      validFrom: expect.any(String),
+    });
+    const tom = await profileOf('tom@example.com');
+    expect((await membershipsOf(tom['id'])).filter((m) => m['source'] === 'messaging')).toEqual([]);
   });
 });
 
@@ -319,19 +498,77 @@ describe('Mailchimp sync (audience members)', () => {
 describe('Odoo sync (res.partner by JSON-RPC)', () => {
   it('reads every customer, then those written since, and maps people with their company', async () => {
     const full = await syncNow(t, 'erp', { full: true });
-    expect(full).toMatchObject({ status: 'succeeded', records: 2, cursorTo: { since: '2024-01-11 08:00:00' } });
+    expect(full).toMatchObject({ status: 'succeeded', records: 3, cursorTo: { since: '2024-01-11 08:00:00' } });
     expect(odooDomains[0]).toEqual([
       ['customer_rank', '>', 0],
       ['active', 'in', [true, false]],
     ]);
+    // Search_read returns the fields asked for only: the mappings' company fields among them.
+    expect(odooFields[0]).toEqual(expect.arrayContaining(['parent_id', 'function', 'is_company', 'website', 'vat', 'industry_id']));
+    await t.settle();
+    const okafor = await profileOf('hello@okafor.example');
+    expect(okafor).toMatchObject({ name: { full: 'Okafor Consulting' }, externalIds: { odoo: '15' } });
+
     partners[0] = { ...(partners[0] as (typeof partners)[number]), city: 'York', write_date: '2024-02-01 08:00:00' };
-    expect(await syncNow(t, 'erp')).toMatchObject({ status: 'succeeded', records: 2, cursorTo: { since: '2024-02-01 08:00:00' } });
+    partners[2] = { ...(partners[2] as (typeof partners)[number]), is_company: true, write_date: '2024-02-02 08:00:00' };
+    expect(await syncNow(t, 'erp')).toMatchObject({ status: 'succeeded', records: 3, cursorTo: { since: '2024-02-02 08:00:00' } });
     expect(odooDomains.at(-1)).toContainEqual(['write_date', '>=', '2024-01-11 08:00:00']);
     await t.settle();
     const priya = await profileOf('priya@example.com');
     expect(priya).toMatchObject({ company: 'Raman Trading Ltd', externalIds: { odoo: '7' } });
     expect(priya['addresses']).toContainEqual(expect.objectContaining({ city: 'York', country: 'United Kingdom', postalCode: 'LS2 7EQ' }));
     expect(priya['addresses']).not.toContainEqual(expect.objectContaining({ line1: '5 Wharf St', city: 'Leeds' }));
+
+    // The partner turned into a company left its person's golden record, and is an account now.
+    expect(await profileOf('hello@okafor.example')).toBeUndefined();
+    expect((await t.json('GET', `/profiles/${okafor['id']}`)).sources).toEqual([]);
+    expect(await accountsBy('odoo:15')).toMatchObject([
+      { name: 'Okafor Consulting', emails: ['hello@okafor.example'], sources: [{ source: 'erp', object: 'company', recordId: '15' }] },
+    ]);
+  });
+
+  it('maps companies into accounts, with the people whose parent_id names them as members, in their function', async () => {
+    const [raman, ...others] = await accountsBy('odoo:12');
+    expect(others).toEqual([]);
+    expect(raman).toMatchObject({
+      name: 'Raman Trading Ltd',
+      domains: ['raman.example'],
+      emails: ['accounts@raman.example'],
+      phones: ['+441134960000'],
+      registrationIds: { vat: 'GB123456789' },
+      industry: 'Wholesale',
+    });
+    expect(raman?.['sources']).toContainEqual({ source: 'erp', object: 'company', recordId: '12' });
+    // A company is no person, however much its address book entry looks like one.
+    expect((await t.json<{ profiles: unknown[] }>('GET', '/profiles?externalId=odoo:12')).profiles).toEqual([]);
+    const priya = await profileOf('priya@example.com');
+    expect(await membersOf(raman?.['id'])).toContainEqual({
+      profileId: priya['id'],
+      role: 'Buyer',
+      source: 'erp',
+      validFrom: expect.any(String),
+    });
+    expect(await membershipsOf(priya['id'])).toContainEqual({
+      accountId: raman?.['id'],
+      ref: { externalIds: { odoo: '12' } },
+      role: 'Buyer',
+      source: 'erp',
+      validFrom: expect.any(String),
+      validTo: null,
+    });
+  });
+
+  it('one company known to Zendesk, Intercom and Odoo is one account, linked on its domain', async () => {
+    const [byOdoo] = await accountsBy('odoo:12');
+    const [byZendesk] = await accountsBy('zendesk_organization:4112492');
+    const [byIntercom] = await accountsBy('intercom_company:6585c8a1f2c9e3b0a1d2e3f4');
+    expect(byZendesk?.['id']).toBe(byOdoo?.['id']);
+    expect(byIntercom?.['id']).toBe(byOdoo?.['id']);
+    const priya = await profileOf('priya@example.com');
+    const members = await membersOf(byOdoo?.['id']);
+    expect(members.filter((m) => m['profileId'] === priya['id']).map((m) => m['source'])).toEqual(
+      expect.arrayContaining(['support', 'messaging', 'erp']),
+    );
   });
 });
 

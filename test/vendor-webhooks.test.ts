@@ -1,7 +1,8 @@
 /**
  * Vendor webhooks through the real HTTP entry point: each vendor's signature scheme, computed here by
  * its documented algorithm (Stripe's also by its SDK), a stale timestamp, a replay and a rotated
- * secret; then the documented payloads mapped by the types' default mappings into one golden record.
+ * secret; then the documented payloads mapped by the types' default mappings into one golden record,
+ * a member of the accounts that Zendesk's organization events and Intercom's company notifications make.
  */
 import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -164,7 +165,27 @@ const zendeskEvent = JSON.stringify({
     created_at: '2024-05-01T10:00:00Z',
     updated_at: '2024-05-01T10:00:00Z',
     external_id: null,
-    organization_id: null,
+    // Zendesk event payloads carry ids as strings.
+    organization_id: '6607619104125',
+  },
+  event: {},
+});
+const zendeskOrganizationEvent = JSON.stringify({
+  type: 'zen:event-type:organization.created',
+  account_id: 22129848,
+  subject: 'zen:organization:6607619104125',
+  id: 'a540ab78-88f2-49e1-93a7-16152a6f782c',
+  time: '2024-05-01T09:00:00Z',
+  zendesk_event_version: '2022-06-20',
+  detail: {
+    created_at: '2024-05-01T09:00:00Z',
+    external_id: null,
+    group_id: null,
+    id: '6607619104125',
+    name: 'Rosen Design Ltd',
+    shared_comments: false,
+    shared_tickets: false,
+    updated_at: '2024-05-01T09:00:00Z',
   },
   event: {},
 });
@@ -179,6 +200,15 @@ describe('Zendesk webhooks (X-Zendesk-Webhook-Signature)', () => {
     const signed = headers(new Date().toISOString());
     expect((await post('support', zendeskEvent, signed)).status).toBe(202);
     expect(await errorCode(await post('support', zendeskEvent, signed))).toBe('webhook_replayed');
+  });
+
+  it('accepts an organization event, signed the same way', async () => {
+    const timestamp = new Date().toISOString();
+    const signed = {
+      'x-zendesk-webhook-signature': hmac('sha256', SECRET.ZENDESK, `${timestamp}${zendeskOrganizationEvent}`, 'base64'),
+      'x-zendesk-webhook-signature-timestamp': timestamp,
+    };
+    expect((await post('support', zendeskOrganizationEvent, signed)).status).toBe(202);
   });
 
   it('refuses a stale timestamp and a wrong secret', async () => {
@@ -209,6 +239,13 @@ const intercomNotification = JSON.stringify({
       updated_at: 1700000500,
       unsubscribed_from_emails: true,
       location: { type: 'location', country: 'United Kingdom', region: 'England', city: 'London' },
+      companies: {
+        type: 'list',
+        data: [{ type: 'company', id: '6570f1c3d1b8a2e5f7c3c0c1', url: '/companies/6570f1c3d1b8a2e5f7c3c0c1' }],
+        url: '/contacts/6570f1c3d1b8a2e5f7c3a1b2/companies',
+        total_count: 1,
+        has_more: false,
+      },
     },
   },
   links: {},
@@ -219,6 +256,40 @@ const intercomNotification = JSON.stringify({
   created_at: 1700000500,
 });
 
+const intercomCompanyNotification = JSON.stringify({
+  type: 'notification_event',
+  app_id: 'abc123',
+  data: {
+    type: 'notification_event_data',
+    item: {
+      type: 'company',
+      id: '6570f1c3d1b8a2e5f7c3c0c1',
+      company_id: 'rosen-design',
+      app_id: 'abc123',
+      name: 'Rosen Design Ltd',
+      remote_created_at: 1699990000,
+      created_at: 1699990000,
+      updated_at: 1699990000,
+      monthly_spend: 49,
+      session_count: 0,
+      user_count: 1,
+      size: 4,
+      website: 'https://www.rosendesign.example',
+      industry: 'Design',
+      plan: { type: 'plan', id: '269', name: 'Starter' },
+      custom_attributes: {},
+      tags: { type: 'tag.list', tags: [] },
+      segments: { type: 'segment.list', segments: [] },
+    },
+  },
+  links: {},
+  id: 'notif_c0c1a2b3-1c0b-11ee-be56-0242ac120002',
+  topic: 'company.created',
+  delivery_status: 'pending',
+  delivery_attempts: 1,
+  created_at: 1699990000,
+});
+
 describe('Intercom webhooks (X-Hub-Signature: sha1=…)', () => {
   it('accepts the body signed with HMAC-SHA1 of the client secret and refuses any other', async () => {
     const good = `sha1=${hmac('sha1', SECRET.INTERCOM, intercomNotification, 'hex')}`;
@@ -226,6 +297,11 @@ describe('Intercom webhooks (X-Hub-Signature: sha1=…)', () => {
     const bad = `sha1=${hmac('sha1', 'wrong-secret-0123456789', intercomNotification, 'hex')}`;
     expect(await errorCode(await post('messaging', intercomNotification, { 'x-hub-signature': bad }))).toBe('signature_invalid');
     expect(await errorCode(await post('messaging', intercomNotification, {}))).toBe('signature_missing');
+  });
+
+  it('accepts a company notification, signed the same way', async () => {
+    const good = `sha1=${hmac('sha1', SECRET.INTERCOM, intercomCompanyNotification, 'hex')}`;
+    expect((await post('messaging', intercomCompanyNotification, { 'x-hub-signature': good })).status).toBe(202);
   });
 });
 
@@ -276,6 +352,38 @@ describe('default mappings', () => {
     expect(profile.consent).toContainEqual(expect.objectContaining({ purpose: 'marketing', status: 'granted' }));
     const { ledger } = await t.json<{ ledger: { source: string; status: string }[] }>('GET', `/profiles/${profiles[0]?.id}/consent`);
     expect(ledger.map((e) => `${e.source}:${e.status}`).sort()).toEqual(['messaging:denied', 'newsletter:granted']);
+  });
+
+  it('make accounts of Zendesk organization events and Intercom company notifications, with the person a member of each', async () => {
+    const accountsBy = async (externalId: string) =>
+      (await t.json<{ accounts: Record<string, any>[] }>('GET', `/accounts?externalId=${externalId}`)).accounts;
+    const [organization] = await accountsBy('zendesk_organization:6607619104125');
+    expect(organization).toMatchObject({ name: 'Rosen Design Ltd' });
+    expect(organization?.['sources']).toContainEqual({ source: 'support', object: 'organization', recordId: '6607619104125' });
+    const [company] = await accountsBy('intercom_company:6570f1c3d1b8a2e5f7c3c0c1');
+    expect(company).toMatchObject({ name: 'Rosen Design Ltd', domains: ['rosendesign.example'], industry: 'Design' });
+    // An organization has an id and a name, as a user has: it still makes no person.
+    expect((await t.json<{ profiles: unknown[] }>('GET', '/profiles?externalId=zendesk:6607619104125')).profiles).toEqual([]);
+
+    const { profiles } = await t.json<{ profiles: { id: string }[] }>('GET', '/profiles?email=jenny.rosen@example.com');
+    const { accounts } = await t.json<{ accounts: Record<string, any>[] }>('GET', `/profiles/${profiles[0]?.id}/accounts`);
+    expect(accounts).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          accountId: organization?.['id'],
+          ref: { externalIds: { zendesk_organization: '6607619104125' } },
+          source: 'support',
+          validTo: null,
+        }),
+        expect.objectContaining({
+          accountId: company?.['id'],
+          ref: { externalIds: { intercom_company: '6570f1c3d1b8a2e5f7c3c0c1' } },
+          source: 'messaging',
+          validTo: null,
+        }),
+      ]),
+    );
+    expect(accounts).toHaveLength(2);
   });
 
   it('keep HubSpot events, which carry ids only, and quarantine them when the objects cannot be fetched', async () => {

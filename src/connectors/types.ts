@@ -22,8 +22,8 @@ import type { ApiClient, ApiClientOptions } from './http/client.ts';
 export interface ConnectorType<Config = unknown> {
   type: string;
   /**
-   * A folder of mapping files for the type's people-bearing objects, without `source:`. A source of
-   * the type with no mapping of its own in the workspace uses these.
+   * A folder of mapping files for the type's objects (its people, and the companies they belong to),
+   * without `source:`. A source of the type with no mapping of its own in the workspace uses these.
    */
   defaultMappings?: string;
   /** JSON Schema for the type's own keys in `connectors/<source>.yaml` (`type` and `priority` are common). */
@@ -39,7 +39,7 @@ export interface ConnectorType<Config = unknown> {
   /** Answers a vendor's GET to the webhook URL (Mailchimp validates a URL that way); default 404. */
   answerGet?(config: Config, request: WebhookRequest): VerifyResult;
   /**
-   * Pulls the source's people-bearing objects from its API, page by page, starting at
+   * Pulls the source's people and companies from its API, page by page, starting at
    * `context.cursor` (null: from the beginning). Each page names the cursor to resume from once its
    * records are stored: the hub saves both in one transaction.
    */

@@ -184,7 +184,10 @@ async function* pullObjects(
   }
 }
 
-/** The contact properties the default mapping reads. */
+/**
+ * The contact properties the default mapping reads. HubSpot returns only the properties asked for:
+ * without `associatedcompanyid` (the primary company's id) no contact would name its company.
+ */
 export const CONTACT_PROPERTIES = [
   'email',
   'firstname',
@@ -192,6 +195,8 @@ export const CONTACT_PROPERTIES = [
   'phone',
   'mobilephone',
   'company',
+  'associatedcompanyid',
+  'jobtitle',
   'address',
   'city',
   'state',
@@ -206,6 +211,7 @@ export const CONTACT_PROPERTIES = [
 export const COMPANY_PROPERTIES = [
   'name',
   'domain',
+  'website',
   'phone',
   'address',
   'address2',

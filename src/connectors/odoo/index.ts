@@ -12,7 +12,10 @@ export interface OdooConfig {
   apiKey: string;
 }
 
-/** The partner fields the default mapping reads. */
+/**
+ * The partner fields the default mappings read: a person's (`parent_id`, their company, and
+ * `function`, their post there) and a company's (`website`, `vat`, `industry_id`).
+ */
 export const PARTNER_FIELDS = [
   'name',
   'email',
@@ -26,7 +29,11 @@ export const PARTNER_FIELDS = [
   'country_id',
   'is_company',
   'parent_id',
+  'function',
   'company_name',
+  'website',
+  'vat',
+  'industry_id',
   'ref',
   'customer_rank',
   'active',
@@ -56,7 +63,8 @@ async function call<T>(client: ApiClient, service: string, method: string, args:
 }
 
 /**
- * Odoo (the ERP): customers are `res.partner` records with a customer rank, read by JSON-RPC
+ * Odoo (the ERP): customers are `res.partner` records with a customer rank, people and companies
+ * alike (the default mappings make accounts of the companies), read by JSON-RPC
  * `search_read`, oldest change first, with offset paging; incremental pulls ask for partners written
  * since the last `write_date` seen. Odoo sends no webhooks of its own: automation rules can POST to a
  * `webhook` source instead.
