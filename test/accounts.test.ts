@@ -1,4 +1,6 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../src/db/database.ts';
 import { SECRETS, startTestHub, type TestHub } from './helpers/hub.ts';
 import { startReceiver } from './helpers/receiver.ts';
 import { writeWorkspace } from './helpers/workspace.ts';
@@ -33,7 +35,7 @@ object: contact
 recordId: id
 profile: |
   { "name": {"given": first, "family": last}, "emails": [email], "externalIds": {"crm": id},
-    "accounts": company_domain ? [{"ref": {"domain": company_domain}, "role": "contact"}] : [] }
+    "accounts": [company_domain ? {"ref": {"domain": company_domain}, "role": "contact"}, company_name ? {"ref": {"name": company_name}}] }
 `,
   });
 
@@ -85,6 +87,7 @@ describe('an Odoo company and a person sharing its mailbox', () => {
     expect(memberships.accounts).toEqual([
       {
         accountId: account.id,
+        ambiguous: false,
         ref: { externalIds: { erp: '1' } },
         role: 'CTO',
         source: 'erp',
@@ -142,6 +145,17 @@ describe('account resolution', () => {
     // Search by name, legal form or not.
     const found = await accountsBy('q=wayne');
     expect(found.map((f: any) => f.id).sort()).toEqual([a.id, c.id].sort());
+    const [first] = await accountsBy('q=Wayne%20Enterprises%20Corporation');
+    expect([a.id, c.id]).toContain(first.id);
+  });
+
+  it('are found by registration id, whatever its spacing, and refuse a cursor they did not give', async () => {
+    const [acme] = await accountsBy('registrationId=vat:gb%20123-4567-89');
+    expect(acme.name).toBe('Acme Ltd');
+    expect((await t.call('GET', '/accounts?registrationId=GB123')).status).toBe(400);
+    const bad = await t.call('GET', '/accounts?domain=acme.example&cursor=garbage');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).error.code).toBe('invalid_request');
   });
 });
 
@@ -175,6 +189,48 @@ describe('memberships', () => {
     const { accounts } = await t.json('GET', `/profiles/${gavin.id}/accounts`);
     expect(accounts).toEqual([expect.objectContaining({ accountId: hooli.id, role: 'CEO', validTo: expect.any(String) })]);
     expect(Date.parse(accounts[0].validTo)).toBeGreaterThanOrEqual(Date.parse(accounts[0].validFrom));
+  });
+});
+
+describe('ambiguous references', () => {
+  it('a name two accounts answer to names neither, and says so', async () => {
+    await erp({ id: 70, is_company: true, name: 'Initech GmbH', zip: '10115', city: 'Berlin' });
+    await erp({ id: 71, is_company: true, name: 'Initech Inc.', zip: '78701', city: 'Austin' });
+    await crm({
+      id: 'm1',
+      first: 'Milton',
+      last: 'Waddams',
+      email: 'milton@initech.example',
+      company_domain: null,
+      company_name: 'Initech',
+    });
+    await t.settle();
+    const [berlin] = await accountsBy('externalId=erp:70');
+    const [austin] = await accountsBy('externalId=erp:71');
+    expect(berlin.id).not.toBe(austin.id);
+    const [milton] = (await t.json<{ profiles: any[] }>('GET', '/profiles?email=milton%40initech.example')).profiles;
+    const { accounts } = await t.json('GET', `/profiles/${milton.id}/accounts`);
+    expect(accounts).toMatchObject([{ accountId: null, ambiguous: true, ref: { name: 'Initech' } }]);
+    expect((await t.json('GET', `/accounts/${berlin.id}`)).members).toEqual([]);
+    expect((await t.json('GET', `/accounts/${austin.id}`)).members).toEqual([]);
+  });
+});
+
+describe('person decisions and their accounts', () => {
+  it('a forced merge of two members leaves the account listing the survivor', async () => {
+    await erp({ id: 80, is_company: true, name: 'Tyrell Corporation', website: 'tyrell.example' });
+    await erp({ id: 81, is_company: false, name: 'Rachael Tyrell', email: 'rachael@tyrell.example', parent_id: [80, 'Tyrell'] });
+    await crm({ id: 'r2', first: 'Rachael', last: 'T', email: 'rachael.t@replicant.example', company_domain: 'tyrell.example' });
+    await t.settle();
+    const [tyrell] = await accountsBy('domain=tyrell.example');
+    const [erpRachael] = (await t.json<{ profiles: any[] }>('GET', '/profiles?email=rachael%40tyrell.example')).profiles;
+    const [crmRachael] = (await t.json<{ profiles: any[] }>('GET', '/profiles?email=rachael.t%40replicant.example')).profiles;
+    expect(erpRachael.id).not.toBe(crmRachael.id);
+    const merged = await t.json('POST', '/profiles/merge', { ids: [erpRachael.id, crmRachael.id] });
+    const { members } = await t.json('GET', `/accounts/${tyrell.id}`);
+    expect([...new Set(members.map((m: any) => m.profileId))]).toEqual([merged.profile.id]);
+    const stored = await t.testDb.database.db.execute(sql`select members from profiles where id = ${tyrell.id}`);
+    expect(new Set((rowsOf<{ members: any[] }>(stored)[0]?.members ?? []).map((m) => m.profileId))).toEqual(new Set([merged.profile.id]));
   });
 });
 

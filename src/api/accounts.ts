@@ -1,6 +1,7 @@
 import { type Context, Hono } from 'hono';
 import { audit } from '../access/audit.ts';
 import type { Queryable, Tx } from '../db/database.ts';
+import { isUuid } from '../db/sql.ts';
 import { loadLineageHistory } from '../golden/lineage-history.ts';
 import {
   type AccountView,
@@ -13,7 +14,9 @@ import {
   resolveProfileId,
 } from '../golden/read.ts';
 import { normaliseHost } from '../mapping/domains.ts';
+import { registrationId as normaliseRegistrationId } from '../mapping/fields.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { companyNameKey } from '../resolution/company-names.ts';
 import { DecisionError, forceMerge, splitProfile } from '../resolution/decisions.ts';
 import { membershipsOfPerson, membersOf } from '../resolution/memberships.ts';
 import { type AuthEnv, reasonOf } from './auth.ts';
@@ -50,11 +53,12 @@ describeRoute('GET /accounts', {
   audience: 'reader',
   summary: 'Lists live accounts newest first, or finds them by domain, external id or name',
   description:
-    '`domain` (a host or URL) and `externalId` (system:id) find the accounts holding it, oldest first; `q` searches ' +
-    'names (a word prefix, then a fuzzy match) and keys; without any, every live account newest first. Pass `next` back as `cursor`.',
+    '`domain` (a host or URL), `externalId` (system:id) and `registrationId` (scheme:id) find the accounts holding it, oldest first; ' +
+    '`q` searches names (the name without its legal form, a word prefix, then a fuzzy match) and keys; without any, every live account newest first. Pass `next` back as `cursor`.',
   query: {
     domain: { type: 'string' },
     externalId: { type: 'string', description: 'system:id' },
+    registrationId: { type: 'string', description: 'scheme:id, as `vat:GB123456789` (spaces, dots, dashes and case ignored)' },
     q: { type: 'string', description: 'a name (prefix or fuzzy), a domain or system:id' },
     limit: limitQuery(100, 1000),
     cursor: { type: 'string', description: 'the `next` of the previous page' },
@@ -140,7 +144,8 @@ describeRoute('GET /profiles/:id/accounts', {
   audience: 'reader',
   summary: 'The accounts a person belongs to, and belonged to',
   description:
-    'Each membership a source states, with the account it resolves to (`accountId`, null until that account arrives). ' +
+    'Each membership a source states, with the account it resolves to (`accountId`: null until that account arrives, ' +
+    'or while several accounts answer to it, `ambiguous`). ' +
     '`validTo` is set once the source stopped stating it.',
   responses: {
     200: {
@@ -148,7 +153,15 @@ describeRoute('GET /profiles/:id/accounts', {
       schema: obj({
         id: uuid,
         accounts: arr(
-          obj({ accountId: nullable(uuid), ref: any, role: nullable(str), source: str, validFrom: dateTime, validTo: nullable(dateTime) }),
+          obj({
+            accountId: nullable(uuid),
+            ambiguous: { type: 'boolean' },
+            ref: any,
+            role: nullable(str),
+            source: str,
+            validFrom: dateTime,
+            validTo: nullable(dateTime),
+          }),
         ),
       }),
     },
@@ -194,10 +207,10 @@ export function accountRoutes(ctx: PipelineContext) {
 
   return new Hono<AuthEnv>()
     .get('/accounts', allow('reader'), async (c) => {
-      const { domain, externalId } = c.req.query();
+      const { domain, externalId, registrationId } = c.req.query();
       const q = (c.req.query('q') ?? '').trim();
       const role = c.get('caller').role;
-      if (domain !== undefined || externalId !== undefined) {
+      if (domain !== undefined || externalId !== undefined || registrationId !== undefined) {
         const keys: string[] = [];
         if (domain !== undefined) {
           const host = normaliseHost(domain);
@@ -209,7 +222,14 @@ export function accountRoutes(ctx: PipelineContext) {
           if (!key) throw new ApiError('invalid_request', 'externalId must be system:id');
           keys.push(`a:${key}`);
         }
+        if (registrationId !== undefined) {
+          const colon = registrationId.indexOf(':');
+          if (colon < 1 || colon === registrationId.length - 1) throw new ApiError('invalid_request', 'registrationId must be scheme:id');
+          keys.push(`a:reg:${registrationId.slice(0, colon)}:${normaliseRegistrationId(registrationId.slice(colon + 1))}`);
+        }
         const after = c.req.query('cursor');
+        if (after !== undefined && after !== '' && !isUuid(after))
+          throw new ApiError('invalid_request', 'cursor is not a `next` this list gave');
         const page = await findProfilesByKeys(db, keys, { limit: pageLimit(c), ...(after ? { after } : {}) }, 'account');
         return c.json({
           accounts: page.profiles.map((a) => shown(c, a as unknown as AccountView)),
@@ -285,5 +305,7 @@ function accountQueryKeys(q: string): string[] {
   if (host) keys.push(`a:domain:${host}`);
   const ext = q.includes(' ') ? undefined : externalIdKey(q);
   if (ext) keys.push(`a:${ext}`);
+  // The name as resolution compares it: "ACME Limited" finds "Acme Ltd".
+  keys.push(`a:name:${companyNameKey(q)}`);
   return keys;
 }

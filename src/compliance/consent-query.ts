@@ -36,7 +36,7 @@ export async function listByConsent(
         order by sr.profile_id, ce.at desc, (ce.status = 'denied') desc, ce.id desc)
       select p.id, d.status, d.at, d.stated_at, d.received_at, d.source, d.record_id, d.mapping_file
       from profiles p left join decided d on d.profile_id = p.id
-      where p.merged_into is null and p.erased_at is null
+      where p.merged_into is null and p.erased_at is null and p.entity = 'person'
         and exists (select 1 from source_records m where m.profile_id = p.id and m.deleted_at is null)
         and coalesce(d.status, ${q.defaultStatus}) = ${q.status}
         ${q.after ? sql`and p.id > ${q.after}::uuid` : sql``}

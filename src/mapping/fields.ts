@@ -198,8 +198,9 @@ export const PERSON_FIELDS: Record<string, CanonicalField> = {
             maxProperties: 1,
             additionalProperties: false,
             properties: {
-              externalIds: { ...idMap, minProperties: 1 },
-              registrationIds: { ...idMap, minProperties: 1 },
+              // One key names one account: a reference with two ids would have to pick one.
+              externalIds: { ...idMap, minProperties: 1, maxProperties: 1 },
+              registrationIds: { ...idMap, minProperties: 1, maxProperties: 1 },
               domain: { type: 'string', minLength: 1 },
               name: { type: 'string', minLength: 1 },
             },

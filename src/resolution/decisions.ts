@@ -6,6 +6,7 @@ import type { Entity } from '../mapping/mapping-file.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { lockProfiles, retire } from './link.ts';
+import { accountsOfPersons } from './memberships.ts';
 
 /** Why a decision cannot be carried out; the API turns these into 400/404 answers. */
 export class DecisionError extends Error {
@@ -67,12 +68,14 @@ export async function forceMerge(ctx: PipelineContext, ids: string[], actor: Act
     if (unknown.length > 0) throw new DecisionError('profile_not_found', `there is no ${noun(entity)} ${unknown.join(', ')}`);
     const distinct = [...new Set(ids.map((id) => active.get(id) as string))].sort((a, b) => (seqOf.get(a) ?? 0) - (seqOf.get(b) ?? 0));
     const [survivorId, ...retiredIds] = distinct;
-    if (!survivorId || retiredIds.length === 0) throw new DecisionError('invalid_request', 'these ids are already one profile');
+    if (!survivorId || retiredIds.length === 0) throw new DecisionError('invalid_request', `these ids are already one ${noun(entity)}`);
     await retire(tx, survivorId, retiredIds, 'manual', actor.name, actor.reason, { requested: ids });
     await tx.execute(sql`
       delete from link_pins where record_a in (select id from source_records where profile_id = ${survivorId})
         and record_b in (select id from source_records where profile_id = ${survivorId})`);
-    const changes = await refreshGolden(tx, [survivorId], priorityOf(ctx), [{ survivorId, retiredIds }]);
+    // A person's accounts now list the survivor in place of the ids it absorbed.
+    const accounts = await accountsOfPersons(tx, [survivorId]);
+    const changes = await refreshGolden(tx, [survivorId, ...accounts], priorityOf(ctx), [{ survivorId, retiredIds }]);
     await publish(ctx, tx, changes);
     return { id: survivorId, merged: retiredIds };
   });
@@ -127,7 +130,8 @@ export async function splitProfile(
         returning survivor_id, retired_ids, actor, reason)
       insert into audit_log (actor, action, profile_id, reason, details)
       select actor, 'profile.split', survivor_id, reason, jsonb_build_object('into', retired_ids[1], 'records', ${moved.length}::int) from split`);
-    const refreshed = await refreshGolden(tx, [id, newId], priorityOf(ctx));
+    const accounts = await accountsOfPersons(tx, [id, newId]);
+    const refreshed = await refreshGolden(tx, [id, newId, ...accounts], priorityOf(ctx));
     const splits: ProfileChange[] =
       entity === 'account'
         ? [

@@ -48,7 +48,8 @@ export interface Member {
 
 /**
  * The members of each account now: the live persons whose records state an open membership naming
- * one of the account's keys. One person stated by two sources is a member twice (each source says so).
+ * one of the account's keys, and no other account's. One person stated by two sources is a member
+ * twice (each source says so).
  */
 export async function membersOf(db: Queryable, accountIds: readonly string[]): Promise<Map<string, Member[]>> {
   const out = new Map<string, Member[]>(accountIds.map((id) => [id, []]));
@@ -62,6 +63,10 @@ export async function membersOf(db: Queryable, accountIds: readonly string[]): P
       join source_records p on p.id = m.record_pk and p.deleted_at is null and p.entity = 'person'
       join profiles pp on pp.id = p.profile_id and pp.erased_at is null
       where a.profile_id = any(${uuidArray(accountIds)}) and a.entity = 'account' and a.deleted_at is null
+        -- A reference two accounts answer to (two companies called "Initech") names neither.
+        and not exists (
+          select 1 from record_keys rk2 join source_records a2 on a2.id = rk2.record_pk
+          where rk2.key = rk.key and a2.entity = 'account' and a2.deleted_at is null and a2.profile_id <> a.profile_id)
       group by a.profile_id, p.profile_id, m.role, m.source
       order by min(m.valid_from), p.profile_id, m.source`),
   );
@@ -87,7 +92,10 @@ export async function accountsOfPersons(db: Queryable, personIds: readonly strin
   return rows.map((r) => r.profile_id);
 }
 
-/** A person's memberships, open and closed, each with the account it resolves to now (null: none yet). */
+/**
+ * A person's memberships, open and closed, each with the account it resolves to now: null while no
+ * account answers to it, or while several do (`ambiguous`: two companies called "Initech").
+ */
 export async function membershipsOfPerson(
   db: Queryable,
   personId: string,
@@ -96,6 +104,7 @@ export async function membershipsOfPerson(
 > {
   const rows = rowsOf<{
     account_id: string | null;
+    candidates: string | number;
     ref: AccountRef;
     role: string | null;
     source: string;
@@ -103,18 +112,21 @@ export async function membershipsOfPerson(
     valid_to: Date | string | null;
   }>(
     await db.execute(sql`
-      select a.profile_id as account_id, m.ref, m.role, m.source, m.valid_from, m.valid_to
+      select a.account_id, a.candidates, m.ref, m.role, m.source, m.valid_from, m.valid_to
       from source_records p
       join memberships m on m.record_pk = p.id
-      left join lateral (
-        select distinct a.profile_id from record_keys rk
+      cross join lateral (
+        select case when count(distinct a.profile_id) = 1 then min(a.profile_id::text)::uuid end as account_id,
+          count(distinct a.profile_id) as candidates
+        from record_keys rk
         join source_records a on a.id = rk.record_pk and a.entity = 'account' and a.deleted_at is null
-        where rk.key = m.ref_key) a on true
+        where rk.key = m.ref_key) a
       where p.profile_id = ${personId} and p.entity = 'person'
       order by m.valid_to is not null, m.valid_from, m.id`),
   );
   return rows.map((r) => ({
     accountId: r.account_id,
+    ambiguous: Number(r.candidates) > 1,
     ref: r.ref,
     role: r.role,
     source: r.source,
