@@ -209,7 +209,18 @@ export const PERSON_FIELDS: Record<string, CanonicalField> = {
         },
       },
     },
-    normalise: (value) => asList(value)?.map(membership),
+    // A membership whose reference is blank is absent, as any blank value is; a domain that is none is a problem.
+    normalise: (value, { problems }) => {
+      const kept = asList(value)
+        ?.filter((m) => !(m && typeof m === 'object' && !Array.isArray(m) && (m as Record<string, unknown>)['ref'] === undefined))
+        .map(membership);
+      kept?.forEach((m, i) => {
+        const domain = (m as { ref?: { domain?: unknown } } | undefined)?.ref?.domain;
+        if (typeof domain === 'string' && !normaliseHost(domain))
+          problems.push(`accounts/${i}/ref/domain: "${redact(domain)}" is not a domain or a URL with one`);
+      });
+      return kept && kept.length > 0 ? kept : undefined;
+    },
     survivorship: 'none',
     golden: false,
   },

@@ -79,4 +79,18 @@ describe('normaliseProfile', () => {
     const message = result.ok ? '' : result.message;
     for (const part of ['dateOfBirth', 'emails/0', 'shoeSize', 'consent/0/status']) expect(message).toContain(part);
   });
+
+  it('drops a membership whose reference is blank, and refuses a domain that is none, naming it without its value', () => {
+    expect(
+      normalise({ emails: ['a@b.example'], accounts: [{ ref: { domain: null }, role: 'contact' }, { ref: { name: 'Acme' } }] }),
+    ).toEqual({
+      ok: true,
+      profile: { emails: ['a@b.example'], accounts: [{ ref: { name: 'Acme' } }] },
+    });
+    expect(normalise({ accounts: [{ ref: { domain: '' } }] })).toEqual({ ok: true, profile: {} });
+    const bad = normalise({ accounts: [{ ref: { domain: 'acme dot com' } }] });
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.message).toContain('accounts/0/ref/domain');
+    expect(!bad.ok && bad.message).not.toContain('acme dot com');
+  });
 });
