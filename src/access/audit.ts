@@ -9,6 +9,8 @@ export const AUDIT_ACTIONS = [
   'profile.read',
   /** A caller read an account: its golden record, members, matches, history or lineage. */
   'account.read',
+  'account.merged',
+  'account.split',
   'profile.merged',
   'profile.split',
   'profile.exported',

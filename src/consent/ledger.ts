@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { type Queryable, rowsOf } from '../db/database.ts';
+import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
+import { textArray, timestampArray } from '../db/sql.ts';
 
 /** One entry of a profile's consent ledger, as the API and the export show it. */
 export interface LedgerEntry {
@@ -47,4 +48,31 @@ export async function loadConsentLedger(db: Queryable, id: string): Promise<Ledg
     mapping: r.mapping_file,
     mappingHash: r.mapping_hash,
   }));
+}
+
+/** A consent statement of a record, as linking appends it to the ledger (this module's table). */
+export interface ConsentStatementRow {
+  recordPk: string;
+  source: string;
+  recordId: string;
+  purpose: string;
+  status: 'granted' | 'denied';
+  at: string;
+  statedAt: string | null;
+  mappingFile: string;
+  mappingHash: string;
+}
+
+/** Appends statements to the ledger, one statement for the batch; a statement already there is not repeated. */
+export async function appendConsent(tx: Tx, rows: readonly ConsentStatementRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.execute(sql`
+    insert into consent_entries (record_pk, source, record_id, purpose, status, at, stated_at, mapping_file, mapping_hash)
+    select * from unnest(
+      ${sql.param(rows.map((c) => c.recordPk))}::bigint[], ${textArray(rows.map((c) => c.source))},
+      ${textArray(rows.map((c) => c.recordId))}, ${textArray(rows.map((c) => c.purpose))},
+      ${textArray(rows.map((c) => c.status))}, ${timestampArray(rows.map((c) => c.at))},
+      ${timestampArray(rows.map((c) => c.statedAt))},
+      ${textArray(rows.map((c) => c.mappingFile))}, ${textArray(rows.map((c) => c.mappingHash))})
+    on conflict do nothing`);
 }

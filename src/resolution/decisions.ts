@@ -1,11 +1,12 @@
 import { sql } from 'drizzle-orm';
+import { audit } from '../access/audit.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { lockResolution, uuidArray } from '../db/sql.ts';
 import { type ProfileChange, refreshGolden } from '../golden/refresh.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
-import { lockProfiles, retire } from './link.ts';
+import { lockProfiles, recordDecision, retire } from './link.ts';
 import { accountsOfPersons } from './memberships.ts';
 
 /** Why a decision cannot be carried out; the API turns these into 400/404 answers. */
@@ -69,7 +70,7 @@ export async function forceMerge(ctx: PipelineContext, ids: string[], actor: Act
     const distinct = [...new Set(ids.map((id) => active.get(id) as string))].sort((a, b) => (seqOf.get(a) ?? 0) - (seqOf.get(b) ?? 0));
     const [survivorId, ...retiredIds] = distinct;
     if (!survivorId || retiredIds.length === 0) throw new DecisionError('invalid_request', `these ids are already one ${noun(entity)}`);
-    await retire(tx, survivorId, retiredIds, 'manual', actor.name, actor.reason, { requested: ids });
+    await retire(tx, entity, survivorId, retiredIds, 'manual', actor.name, actor.reason, { requested: ids });
     await tx.execute(sql`
       delete from link_pins where record_a in (select id from source_records where profile_id = ${survivorId})
         and record_b in (select id from source_records where profile_id = ${survivorId})`);
@@ -123,13 +124,14 @@ export async function splitProfile(
       from unnest(${sql.param(moved)}::bigint[]) a cross join unnest(${sql.param(kept)}::bigint[]) b
       on conflict do nothing`);
     const details = { records: [...chosen].map((m) => ({ source: m.source, object: m.object, recordId: m.record_id })) };
-    await tx.execute(sql`
-      with split as (
-        insert into profile_merges (survivor_id, retired_ids, kind, details, actor, reason)
-        values (${id}, ${uuidArray([newId])}, 'split', ${JSON.stringify(details)}::jsonb, ${actor.name}, ${actor.reason})
-        returning survivor_id, retired_ids, actor, reason)
-      insert into audit_log (actor, action, profile_id, reason, details)
-      select actor, 'profile.split', survivor_id, reason, jsonb_build_object('into', retired_ids[1], 'records', ${moved.length}::int) from split`);
+    await recordDecision(tx, { survivorId: id, retiredIds: [newId], kind: 'split', details, actor: actor.name, reason: actor.reason });
+    await audit(tx, {
+      actor: actor.name,
+      action: entity === 'account' ? 'account.split' : 'profile.split',
+      profileId: id,
+      reason: actor.reason,
+      details: { into: newId, records: moved.length },
+    });
     const accounts = await accountsOfPersons(tx, [id, newId]);
     const refreshed = await refreshGolden(tx, [id, newId, ...accounts], priorityOf(ctx));
     const splits: ProfileChange[] =

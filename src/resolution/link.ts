@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
+import { audit } from '../access/audit.ts';
 import { findTombstoned, keyKind, suppressRecords, tombstoneKeys } from '../compliance/tombstones.ts';
+import { appendConsent } from '../consent/ledger.ts';
 import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
 import { lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.ts';
 import type { AccountFragment, Fragment, PersonFragment } from '../mapping/apply.ts';
@@ -361,7 +363,7 @@ async function linkEntity(
     profileIds.add(survivorId);
     for (const i of group.fragments) profileOf.set(i, survivorId);
     if (retiredIds.length > 0) {
-      await retire(tx, survivorId, retiredIds, 'link', 'aurum', null, {
+      await retire(tx, entity, survivorId, retiredIds, 'link', 'aurum', null, {
         records: group.fragments.map((i) => ({ ...refOf(changed[i]?.fragment as Fragment), linkedBy: explanations[i] ?? null })),
         keys: [...new Set(group.fragments.flatMap((i) => (changed[i]?.keys ?? []).map((k) => k.key).filter((k) => profilesByKey.has(k))))],
       });
@@ -478,9 +480,10 @@ async function suppressErased(tx: Tx, fragments: readonly PersonFragment[], bloc
   return suppressed;
 }
 
-/** Retires profiles into a survivor: their records, redirects and history follow. */
+/** Retires profiles (or accounts) into a survivor: their records, redirects and history follow. */
 export async function retire(
   tx: Tx,
+  entity: Entity,
   survivorId: string,
   retiredIds: string[],
   kind: 'link' | 'manual',
@@ -493,14 +496,31 @@ export async function retire(
   // Keep redirects one hop long: ids retired earlier into these now answer with the survivor too.
   await tx.execute(sql`update profiles set merged_into = ${survivorId} where merged_into = any(${retired})`);
   await tx.execute(sql`update source_records set profile_id = ${survivorId} where profile_id = any(${retired})`);
-  // The merge's history and its audit entry, in one statement.
+  await recordDecision(tx, { survivorId, retiredIds, kind, details, actor, reason });
+  await audit(tx, {
+    actor,
+    action: entity === 'account' ? 'account.merged' : 'profile.merged',
+    profileId: survivorId,
+    reason,
+    details: { retired: retiredIds, kind },
+  });
+}
+
+/** Appends a merge, split or refusal to the history (`profile_merges`, this module's). */
+export async function recordDecision(
+  tx: Tx,
+  d: {
+    survivorId: string;
+    retiredIds: string[];
+    kind: 'link' | 'manual' | 'split' | 'refused';
+    details: object;
+    actor: string;
+    reason: string | null;
+  },
+) {
   await tx.execute(sql`
-    with merge as (
-      insert into profile_merges (survivor_id, retired_ids, kind, details, actor, reason)
-      values (${survivorId}, ${retired}, ${kind}, ${JSON.stringify(details)}::jsonb, ${actor}, ${reason})
-      returning survivor_id, retired_ids, kind, actor, reason)
-    insert into audit_log (actor, action, profile_id, reason, details)
-    select actor, 'profile.merged', survivor_id, reason, jsonb_build_object('retired', retired_ids, 'kind', kind) from merge`);
+    insert into profile_merges (survivor_id, retired_ids, kind, details, actor, reason)
+    values (${d.survivorId}, ${uuidArray(d.retiredIds)}, ${d.kind}, ${JSON.stringify(d.details)}::jsonb, ${d.actor}, ${d.reason})`);
 }
 
 async function writeRecords(
@@ -559,17 +579,20 @@ async function writeRecords(
       ? (r.fragment.profile.consent ?? []).map((c) => ({ ...c, pk: pks[i] as string, fragment: r.fragment }))
       : [],
   );
-  if (consent.length > 0) {
-    await tx.execute(sql`
-      insert into consent_entries (record_pk, source, record_id, purpose, status, at, stated_at, mapping_file, mapping_hash)
-      select * from unnest(
-        ${sql.param(consent.map((c) => c.pk))}::bigint[], ${textArray(consent.map((c) => c.fragment.source))},
-        ${textArray(consent.map((c) => c.fragment.recordId))}, ${textArray(consent.map((c) => c.purpose))},
-        ${textArray(consent.map((c) => c.status))}, ${timestampArray(consent.map((c) => c.at))},
-        ${timestampArray(consent.map((c) => c.statedAt ?? null))},
-        ${textArray(consent.map((c) => c.fragment.mappingFile))}, ${textArray(consent.map((c) => c.fragment.mappingHash))})
-      on conflict do nothing`);
-  }
+  await appendConsent(
+    tx,
+    consent.map((c) => ({
+      recordPk: c.pk,
+      source: c.fragment.source,
+      recordId: c.fragment.recordId,
+      purpose: c.purpose,
+      status: c.status,
+      at: c.at,
+      statedAt: c.statedAt ?? null,
+      mappingFile: c.fragment.mappingFile,
+      mappingHash: c.fragment.mappingHash,
+    })),
+  );
 }
 
 /** Every key stored for a record: link, index and blocking keys, those short enough to be keys. */
