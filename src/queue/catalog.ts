@@ -10,6 +10,7 @@ import type { DeliverJob } from '../delivery/send.ts';
 import type { GoldenJob, ProfileChange } from '../golden/refresh.ts';
 import type { IngestJob } from '../mapping/ingest-job.ts';
 import type { RebuildJob } from '../rebuild/store.ts';
+import type { Member } from '../resolution/memberships.ts';
 import type { TrainJob } from '../resolution/train-job.ts';
 
 /** The longest timeout a destination may set (`timeoutMs`). */
@@ -39,6 +40,19 @@ const rawIds: JSONSchemaType<IngestJob> = {
 };
 
 const ids = { type: 'array', items: { type: 'string' } } as const;
+
+// ajv's types take `nullable` only on optional properties, and `role` is always there, a string or null.
+const member = {
+  type: 'object',
+  properties: {
+    profileId: { type: 'string' },
+    role: { type: 'string', nullable: true },
+    source: { type: 'string' },
+    validFrom: { type: 'string' },
+  },
+  required: ['profileId', 'role', 'source', 'validFrom'],
+  additionalProperties: true,
+} as unknown as JSONSchemaType<Member>;
 
 const change: JSONSchemaType<ProfileChange> = {
   anyOf: [
@@ -71,6 +85,35 @@ const change: JSONSchemaType<ProfileChange> = {
       required: ['profileId', 'event'],
       additionalProperties: true,
     },
+    {
+      type: 'object',
+      properties: { profileId: { type: 'string' }, event: { type: 'string', const: 'account.updated' } },
+      required: ['profileId', 'event'],
+      additionalProperties: true,
+    },
+    {
+      type: 'object',
+      properties: { profileId: { type: 'string' }, event: { type: 'string', const: 'account.merged' }, merged: ids },
+      required: ['profileId', 'event', 'merged'],
+      additionalProperties: true,
+    },
+    {
+      type: 'object',
+      properties: {
+        profileId: { type: 'string' },
+        event: { type: 'string', const: 'account.split' },
+        splitFrom: { type: 'string', nullable: true },
+        splitInto: { ...ids, nullable: true },
+      },
+      required: ['profileId', 'event'],
+      additionalProperties: true,
+    },
+    ...(['account.member_added', 'account.member_removed'] as const).map((event) => ({
+      type: 'object' as const,
+      properties: { profileId: { type: 'string' as const }, event: { type: 'string' as const, const: event }, member },
+      required: ['profileId' as const, 'event' as const, 'member' as const],
+      additionalProperties: true,
+    })),
   ],
 };
 
