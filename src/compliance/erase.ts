@@ -91,6 +91,7 @@ export async function eraseProfile(
     const { deliveriesWithdrawn } = await runErasers(tx, {
       profileId: id,
       profileIds,
+      accountIds: accounts,
       recordPks: members.map((m) => Number(m.id)),
       rawIds,
       identifiers: keys,

@@ -9,6 +9,8 @@ export interface ErasureSubject {
   profileId: string;
   /** `profileId` and the profiles merged into it earlier, erased with it. */
   profileIds: readonly string[];
+  /** The accounts its records name or named: their member events name it. */
+  accountIds: readonly string[];
   /** Its member records (`source_records.id`). */
   recordPks: readonly number[];
   /** Every raw record holding the person: the versions of its records, and failed ones holding its identifiers. */

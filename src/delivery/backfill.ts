@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../db/database.ts';
+import type { Entity } from '../mapping/mapping-file.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { fanout } from './fanout.ts';
@@ -33,7 +34,13 @@ const view = (b: BackfillRow) => ({
   finishedAt: b.finished_at ? new Date(b.finished_at).toISOString() : null,
 });
 
-/** Starts sending every active profile that qualifies to one destination; a running backfill is returned as is. */
+/** What a destination takes: persons, accounts or both (`entities`). */
+const taken = (destinationId: string) => sql`entity in (select unnest(entities) from destinations where id = ${destinationId})`;
+
+/**
+ * Starts sending every active profile that qualifies, and every active account if it takes
+ * accounts, to one destination; a running backfill is returned as is.
+ */
 export async function startBackfill(ctx: PipelineContext, destinationId: string) {
   return ctx.database.db.transaction(async (tx) => {
     const [running] = rowsOf<BackfillRow>(
@@ -43,7 +50,7 @@ export async function startBackfill(ctx: PipelineContext, destinationId: string)
     const [created] = rowsOf<BackfillRow>(
       await tx.execute(sql`
         insert into backfills (destination_id, total)
-        values (${destinationId}, (select count(*) from profiles where merged_into is null and erased_at is null))
+        values (${destinationId}, (select count(*) from profiles where merged_into is null and erased_at is null and ${taken(destinationId)}))
         returning *`),
     );
     const backfill = created as BackfillRow;
@@ -53,32 +60,35 @@ export async function startBackfill(ctx: PipelineContext, destinationId: string)
 }
 
 /**
- * Pages through the active profiles in id order and plans each page for the destination as the
- * fan-out stage would (consent, event filter, field allowlist, what it already holds). Progress is
- * saved after every page, so a crashed backfill resumes where it stopped.
+ * Pages through the active profiles and accounts the destination takes, in id order, and plans each
+ * page for the destination as the fan-out stage would (consent, event filter, field allowlist, what
+ * it already holds); an account goes with its members, as `account.member_added`. Progress is saved
+ * after every page, so a crashed backfill resumes where it stopped.
  */
 export async function runBackfill(ctx: PipelineContext, job: BackfillJob): Promise<void> {
   const db = ctx.database.db;
   for (;;) {
     const [backfill] = rowsOf<BackfillRow>(await db.execute(sql`select * from backfills where id = ${job.backfillId}`));
     if (backfill?.status !== 'running') return; // its destination was deleted, or it is done
-    const ids = rowsOf<{ id: string }>(
+    const page = rowsOf<{ id: string; entity: Entity }>(
       await db.execute(sql`
-        select id from profiles where merged_into is null and erased_at is null
+        select id, entity from profiles where merged_into is null and erased_at is null and ${taken(backfill.destination_id)}
           ${backfill.after_id ? sql`and id > ${backfill.after_id}` : sql``}
         order by id limit ${PAGE}`),
-    ).map((r) => r.id);
-    if (ids.length === 0) {
+    );
+    if (page.length === 0) {
       await db.execute(sql`update backfills set status = 'done', finished_at = now() where id = ${backfill.id}`);
       return;
     }
     const queued = await fanout(
       ctx,
-      ids.map((profileId) => ({ profileId, event: 'profile.updated' as const })),
+      page.map(({ id, entity }) =>
+        entity === 'account' ? { profileId: id, event: 'account.updated' as const } : { profileId: id, event: 'profile.updated' as const },
+      ),
       backfill.destination_id,
     );
     await db.execute(sql`
-      update backfills set processed = processed + ${ids.length}, queued = queued + ${queued}, after_id = ${ids.at(-1) as string}
+      update backfills set processed = processed + ${page.length}, queued = queued + ${queued}, after_id = ${page.at(-1)?.id as string}
       where id = ${backfill.id}`);
   }
 }

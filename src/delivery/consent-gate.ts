@@ -5,7 +5,14 @@ import { uuidArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 
 /** Notices that carry no personal data: they go whatever the consent, so a destination learns to delete. */
-export const isNotice = (event: string) => event === 'profile.suppressed' || event === 'profile.erased';
+const isNotice = (event: string) => event === 'profile.suppressed' || event === 'profile.erased';
+
+/**
+ * Whether a delivery carries a person's golden record, and so goes only under consent. Notices do
+ * not, nor do account events: consent is given per person and purpose, and an account (a company)
+ * has none to give. A member event names a person only by id, with the role a source states.
+ */
+export const needsConsent = (event: string) => event.startsWith('profile.') && !isNotice(event);
 
 /**
  * The longest a gate keeps writers of consent waiting for the bodies it let through to be handed to
@@ -16,7 +23,7 @@ const HOLD_MS = 250;
 
 export interface Verdict {
   status: string;
-  /** Erased, merged into an erased profile, or not every purpose of the destination granted by the ledger. */
+  /** False: a person's record that is erased, merged into an erased profile, or not granted every purpose of the destination by the ledger. */
   allowed: boolean;
 }
 
@@ -54,7 +61,8 @@ export async function verdicts(ctx: PipelineContext, tx: Tx, deliveryIds: readon
   for (const row of rows) {
     const entries: ConsentEntry[] = row.ledger.map((e) => ({ ...e, at: new Date(e.at) }));
     const allowed =
-      isNotice(row.event) || (row.found && !row.erased && qualifies(currentConsent(entries), row.purposes, (p) => purposes.defaultOf(p)));
+      !needsConsent(row.event) ||
+      (row.found && !row.erased && qualifies(currentConsent(entries), row.purposes, (p) => purposes.defaultOf(p)));
     verdicts.set(row.id, { status: row.status, allowed });
   }
   return verdicts;

@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { stringify } from 'safe-stable-stringify';
 import { qualifies } from '../consent/status.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
 import { lockKeys, textArray, uuidArray } from '../db/sql.ts';
@@ -8,49 +6,18 @@ import { loadProfiles } from '../golden/read.ts';
 import type { PersonChange, ProfileChange } from '../golden/refresh.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
+import { combineAccounts, isAccountChange, planAccounts } from './fanout-accounts.ts';
+import { allowlistHash, type Destination, minimise, type Pair, type Plan, type Planned } from './plan.ts';
 import { deliverJob } from './send.ts';
 
 export interface FanoutJob {
   changes: ProfileChange[];
 }
 
-interface Planned {
-  destinationId: string;
-  profileId: string;
-  event: string;
-  body: string;
-  /** When the profile changed: delivery latency is measured from here. */
-  changedAt: string | null;
-}
-
-interface Destination {
-  id: string;
-  purposes: string[];
-  fields: string[] | null;
-  events: string[] | null;
-  circuit_open_until: Date | string | null;
-}
-
-/** The golden record as a destination may see it: its allowlisted fields, with the id and version. */
-function minimise<T extends Record<string, unknown>>(profile: T, fields: readonly string[] | null): Record<string, unknown> {
-  if (!fields) return profile;
-  const kept: Record<string, unknown> = { id: profile['id'], version: profile['version'], updatedAt: profile['updatedAt'] };
-  for (const field of fields) if (field in profile) kept[field] = profile[field];
-  return kept;
-}
-
-/** What a destination with an allowlist holds of a profile: the allowlisted fields' values, in a stable form. */
-function allowlistHash(profile: Record<string, unknown>, fields: readonly string[]): string {
-  const held = Object.fromEntries([...fields].sort().map((field) => [field, profile[field] ?? null]));
-  return createHash('sha256')
-    .update(stringify(held) ?? '')
-    .digest('hex');
-}
-
 /**
- * Decides, per destination, what each changed profile means: its new version if it qualifies,
- * one `profile.suppressed` when it stops qualifying, nothing when the destination already has it.
- * The deliveries and their send jobs are written in one transaction.
+ * Decides, per destination, what each change means, and writes the deliveries and their send jobs
+ * in one transaction. A person's changes go to the destinations that take persons (`entities`), an
+ * account's to those that take accounts (`fanout-accounts.ts`), an erasure to every destination.
  */
 export async function fanout(
   ctx: PipelineContext,
@@ -58,114 +25,140 @@ export async function fanout(
   /** Plan for this destination only (a backfill). */
   only?: string,
 ): Promise<number> {
-  // Accounts' changes reach only destinations that ask for accounts (see fanoutAccounts).
-  const changes = combine(batch.filter(isPersonChange));
+  const persons = combine(batch.filter(isPersonChange));
+  const accounts = combineAccounts(batch.filter(isAccountChange));
+  const ids = [...persons.map((c) => c.profileId), ...accounts.ids];
+  if (ids.length === 0) return 0;
   return ctx.database.db.transaction(async (tx) => {
     // Two workers handling changes of one profile would race on its destination states.
-    await tx.execute(lockKeys(changes.map((c) => `fanout:${c.profileId}`)));
+    await tx.execute(lockKeys(ids.map((id) => `fanout:${id}`)));
     const destinations = rowsOf<Destination>(
       await tx.execute(
-        sql`select id, purposes, fields, events, circuit_open_until from destinations ${only ? sql`where id = ${only}` : sql``}`,
+        sql`select id, purposes, fields, events, entities, circuit_open_until from destinations ${only ? sql`where id = ${only}` : sql``}`,
       ),
     );
-    if (destinations.length === 0 || changes.length === 0) return 0;
-    const profiles = new Map(
-      (
-        await loadProfiles(
-          tx,
-          changes.map((c) => c.profileId),
-        )
-      ).map((p) => [p.id, p]),
+    if (destinations.length === 0) return 0;
+    const plan: Plan = { planned: [], states: [], dropped: [], retired: [] };
+    await planPersons(ctx, tx, destinations, persons, plan);
+    const takingAccounts = destinations.filter((d) => d.entities.includes('account'));
+    await planAccounts(tx, takingAccounts, accounts, plan, only !== undefined);
+    await saveStates(tx, plan.states, plan.dropped);
+    await supersede(
+      tx,
+      plan.planned.filter((p) => p.supersedes),
+      plan.retired,
     );
-    const involved = changes.flatMap((c) => [c.profileId, ...(c.event === 'profile.merged' ? c.merged : [])]);
-    const states = new Map(
-      rowsOf<{ destination_id: string; profile_id: string; status: string; golden_hash: string }>(
-        await tx.execute(sql`
-          select destination_id, profile_id, status, golden_hash from destination_states
-          where profile_id = any(${uuidArray(involved)}) for update`),
-      ).map((s) => [`${s.destination_id}/${s.profile_id}`, s]),
-    );
+    const openUntil = new Map(destinations.map((d) => [d.id, d.circuit_open_until ? new Date(d.circuit_open_until) : null]));
+    return enqueueDeliveries(ctx, tx, plan.planned, openUntil);
+  });
+}
 
-    const purposes = ctx.workspace().purposes;
-    const defaultOf = (purpose: string) => purposes.defaultOf(purpose);
-    const planned: Planned[] = [];
-    const newStates: { destinationId: string; profileId: string; status: 'sent' | 'suppressed'; hash: string }[] = [];
-    const dropped: { destinationId: string; profileId: string }[] = [];
-    /** Ids merged away: nothing of theirs not yet sent may go after their merge. */
-    const retiredPairs: { destinationId: string; profileId: string }[] = [];
-    for (const destination of destinations) {
-      for (const change of changes) {
-        if (change.event === 'profile.erased') {
-          // Every destination hears of an erasure, whatever it was sent: it must delete what it holds.
-          planned.push({
-            destinationId: destination.id,
-            profileId: change.profileId,
-            event: change.event,
-            body: JSON.stringify({ event: change.event, id: change.profileId }),
-            changedAt: null,
-          });
-          dropped.push({ destinationId: destination.id, profileId: change.profileId });
-          continue;
-        }
-        const profile = profiles.get(change.profileId);
-        if (!profile) continue; // merged away since: the survivor's own change covers it
-        const { hash: fullHash, ...fullProfile } = profile;
-        const publicProfile = minimise(fullProfile, destination.fields);
-        // With an allowlist, only a change to the fields it sends is news to the destination: the
-        // version and time change with every field, so they are left out of the hash.
-        const hash = destination.fields ? allowlistHash(fullProfile, destination.fields) : fullHash;
-        const state = states.get(`${destination.id}/${profile.id}`);
-        const retired = change.event === 'profile.merged' ? change.merged : [];
-        const retiredSent = retired.filter((id) => states.get(`${destination.id}/${id}`)?.status === 'sent');
-        for (const id of retired) {
-          dropped.push({ destinationId: destination.id, profileId: id });
-          retiredPairs.push({ destinationId: destination.id, profileId: id });
-        }
+/**
+ * What each changed person means to each destination that takes persons: its new version if it
+ * qualifies, one `profile.suppressed` when it stops qualifying, nothing when the destination
+ * already has it. An erasure goes to every destination, one that takes accounts alone too: member
+ * events gave it the person's id.
+ */
+async function planPersons(
+  ctx: PipelineContext,
+  tx: Tx,
+  destinations: readonly Destination[],
+  changes: readonly PersonChange[],
+  plan: Plan,
+) {
+  if (changes.length === 0) return;
+  const profiles = new Map(
+    (
+      await loadProfiles(
+        tx,
+        changes.map((c) => c.profileId),
+      )
+    ).map((p) => [p.id, p]),
+  );
+  const involved = changes.flatMap((c) => [c.profileId, ...(c.event === 'profile.merged' ? c.merged : [])]);
+  const states = new Map(
+    rowsOf<{ destination_id: string; profile_id: string; status: string; golden_hash: string }>(
+      await tx.execute(sql`
+        select destination_id, profile_id, status, golden_hash from destination_states
+        where profile_id = any(${uuidArray(involved)}) for update`),
+    ).map((s) => [`${s.destination_id}/${s.profile_id}`, s]),
+  );
 
-        if (qualifies(profile.consent, destination.purposes, defaultOf)) {
-          if (change.event === 'profile.updated' && state?.status === 'sent' && state.golden_hash === hash) continue;
-          if (destination.events && !destination.events.includes(change.event)) continue;
-          const payload =
-            change.event === 'profile.merged'
-              ? { event: change.event, profile: publicProfile, merged: change.merged }
-              : change.event === 'profile.split'
-                ? {
-                    event: change.event,
-                    profile: publicProfile,
-                    ...(change.splitFrom ? { splitFrom: change.splitFrom } : {}),
-                    ...(change.splitInto ? { splitInto: change.splitInto } : {}),
-                  }
-                : { event: change.event, profile: publicProfile };
-          planned.push({
+  const purposes = ctx.workspace().purposes;
+  const defaultOf = (purpose: string) => purposes.defaultOf(purpose);
+  for (const destination of destinations) {
+    const takesPersons = destination.entities.includes('person');
+    for (const change of changes) {
+      if (change.event === 'profile.erased') {
+        // Every destination hears of an erasure, whatever it was sent: it must delete what it holds.
+        plan.planned.push({
+          destinationId: destination.id,
+          profileId: change.profileId,
+          event: change.event,
+          body: JSON.stringify({ event: change.event, id: change.profileId }),
+          changedAt: null,
+          supersedes: true,
+        });
+        plan.dropped.push({ destinationId: destination.id, profileId: change.profileId });
+        continue;
+      }
+      if (!takesPersons) continue;
+      const profile = profiles.get(change.profileId);
+      if (!profile) continue; // merged away since: the survivor's own change covers it
+      const { hash: fullHash, ...fullProfile } = profile;
+      const publicProfile = minimise(fullProfile, destination.fields);
+      // With an allowlist, only a change to the fields it sends is news to the destination: the
+      // version and time change with every field, so they are left out of the hash.
+      const hash = destination.fields ? allowlistHash(fullProfile, destination.fields) : fullHash;
+      const state = states.get(`${destination.id}/${profile.id}`);
+      const retired = change.event === 'profile.merged' ? change.merged : [];
+      const retiredSent = retired.filter((id) => states.get(`${destination.id}/${id}`)?.status === 'sent');
+      for (const id of retired) {
+        plan.dropped.push({ destinationId: destination.id, profileId: id });
+        plan.retired.push({ destinationId: destination.id, profileId: id });
+      }
+
+      if (qualifies(profile.consent, destination.purposes, defaultOf)) {
+        if (change.event === 'profile.updated' && state?.status === 'sent' && state.golden_hash === hash) continue;
+        if (destination.events && !destination.events.includes(change.event)) continue;
+        const payload =
+          change.event === 'profile.merged'
+            ? { event: change.event, profile: publicProfile, merged: change.merged }
+            : change.event === 'profile.split'
+              ? {
+                  event: change.event,
+                  profile: publicProfile,
+                  ...(change.splitFrom ? { splitFrom: change.splitFrom } : {}),
+                  ...(change.splitInto ? { splitInto: change.splitInto } : {}),
+                }
+              : { event: change.event, profile: publicProfile };
+        plan.planned.push({
+          destinationId: destination.id,
+          profileId: profile.id,
+          event: change.event,
+          body: JSON.stringify(payload),
+          changedAt: profile.updatedAt,
+          supersedes: true,
+        });
+        plan.states.push({ destinationId: destination.id, profileId: profile.id, status: 'sent', hash });
+      } else {
+        // It stops qualifying: say so once, with no personal data, for every id the destination holds.
+        const held = [...(state?.status === 'sent' ? [profile.id] : []), ...retiredSent];
+        for (const id of held) {
+          plan.planned.push({
             destinationId: destination.id,
-            profileId: profile.id,
-            event: change.event,
-            body: JSON.stringify(payload),
+            profileId: id,
+            event: 'profile.suppressed',
+            body: JSON.stringify({ event: 'profile.suppressed', id }),
             changedAt: profile.updatedAt,
+            supersedes: true,
           });
-          newStates.push({ destinationId: destination.id, profileId: profile.id, status: 'sent', hash });
-        } else {
-          // It stops qualifying: say so once, with no personal data, for every id the destination holds.
-          const held = [...(state?.status === 'sent' ? [profile.id] : []), ...retiredSent];
-          for (const id of held) {
-            planned.push({
-              destinationId: destination.id,
-              profileId: id,
-              event: 'profile.suppressed',
-              body: JSON.stringify({ event: 'profile.suppressed', id }),
-              changedAt: profile.updatedAt,
-            });
-          }
-          if (state || retiredSent.length > 0)
-            newStates.push({ destinationId: destination.id, profileId: profile.id, status: 'suppressed', hash });
         }
+        if (state || retiredSent.length > 0)
+          plan.states.push({ destinationId: destination.id, profileId: profile.id, status: 'suppressed', hash });
       }
     }
-    await saveStates(tx, newStates, dropped);
-    const openUntil = new Map(destinations.map((d) => [d.id, d.circuit_open_until ? new Date(d.circuit_open_until) : null]));
-    await supersede(tx, planned, retiredPairs);
-    return enqueueDeliveries(ctx, tx, planned, openUntil);
-  });
+  }
 }
 
 const isPersonChange = (change: ProfileChange): change is PersonChange => change.event.startsWith('profile.');
@@ -193,11 +186,7 @@ function combine(batch: readonly PersonChange[]): PersonChange[] {
   return [...byProfile.values()];
 }
 
-async function saveStates(
-  tx: Tx,
-  states: { destinationId: string; profileId: string; status: string; hash: string }[],
-  dropped: { destinationId: string; profileId: string }[],
-) {
+async function saveStates(tx: Tx, states: Plan['states'], dropped: readonly Pair[]) {
   if (dropped.length > 0) {
     await tx.execute(sql`
       delete from destination_states where (destination_id, profile_id) in (
@@ -212,22 +201,24 @@ async function saveStates(
       status = excluded.status, golden_hash = excluded.golden_hash, updated_at = now()`);
 }
 
-type Pair = { destinationId: string; profileId: string };
-
 /**
- * A newer version supersedes an older snapshot (or suppression) not yet sent, so that one is never
- * sent after it; a merge supersedes the snapshots of the ids it retires, so a retired id hears
- * nothing after its merge (an erasure is the one exception). Merges, splits and a retired id's
- * suppression stay: they say which ids went where, or that one must be deleted, and go first (see
- * the order check in `send.ts`).
+ * A newer version supersedes an older snapshot (`profile.updated`, `account.updated`) or
+ * suppression not yet sent, so that one is never sent after it; a merge supersedes the snapshots
+ * of the ids it retires, so a retired id hears nothing after its merge (an erasure is the one
+ * exception). Merges, splits, a retired id's suppression and member events stay: they say which
+ * ids went where, that one must be deleted, or who joined or left an account, and go first (see
+ * the order check in `send.ts`). An id is a person's or an account's, so a pair matches only
+ * deliveries of its own kind.
  */
-async function supersede(tx: Tx, planned: readonly Pair[], retired: readonly Pair[]) {
+async function supersede(tx: Tx, superseding: readonly Pair[], retired: readonly Pair[]) {
   const pairs = (list: readonly Pair[]) =>
     sql`(destination_id, profile_id) in (
       select * from unnest(${uuidArray(list.map((p) => p.destinationId))}, ${uuidArray(list.map((p) => p.profileId))}))`;
   const superseded = [
-    ...(planned.length > 0 ? [sql`(event in ('profile.updated', 'profile.suppressed') and ${pairs(planned)})`] : []),
-    ...(retired.length > 0 ? [sql`(event = 'profile.updated' and ${pairs(retired)})`] : []),
+    ...(superseding.length > 0
+      ? [sql`(event in ('profile.updated', 'profile.suppressed', 'account.updated') and ${pairs(superseding)})`]
+      : []),
+    ...(retired.length > 0 ? [sql`(event in ('profile.updated', 'account.updated') and ${pairs(retired)})`] : []),
   ];
   if (superseded.length === 0) return;
   await tx.execute(sql`
@@ -238,17 +229,28 @@ async function supersede(tx: Tx, planned: readonly Pair[], retired: readonly Pai
 async function enqueueDeliveries(
   ctx: PipelineContext,
   tx: Tx,
-  planned: Planned[],
+  planned: readonly Planned[],
   openUntil: ReadonlyMap<string, Date | null>,
 ): Promise<number> {
   if (planned.length === 0) return 0;
-  const destinations = uuidArray(planned.map((p) => p.destinationId));
-  const profiles = uuidArray(planned.map((p) => p.profileId));
+  // Deliveries of one id to one destination planned together (an account's record, then its member
+  // events) leave in the order planned. The send orders them by (created_at, id), and in one
+  // transaction created_at is one instant and ids are random: each is made a microsecond younger
+  // than the one planned before it.
+  const seen = new Map<string, number>();
+  const rank = planned.map((p) => {
+    const pair = `${p.destinationId}/${p.profileId}`;
+    const n = seen.get(pair) ?? 0;
+    seen.set(pair, n + 1);
+    return n;
+  });
   const rows = rowsOf<{ id: string; destination_id: string }>(
     await tx.execute(sql`
-      insert into deliveries (destination_id, profile_id, event, body, changed_at)
-      select d, p, e, b, c::timestamptz from unnest(${destinations}, ${profiles}, ${textArray(planned.map((p) => p.event))},
-        ${textArray(planned.map((p) => p.body))}, ${sql.param(planned.map((p) => p.changedAt))}::text[]) as v(d, p, e, b, c)
+      insert into deliveries (destination_id, profile_id, event, body, changed_at, created_at)
+      select d, p, e, b, c::timestamptz, now() + r * interval '1 microsecond'
+      from unnest(${uuidArray(planned.map((p) => p.destinationId))}, ${uuidArray(planned.map((p) => p.profileId))},
+        ${textArray(planned.map((p) => p.event))}, ${textArray(planned.map((p) => p.body))},
+        ${sql.param(planned.map((p) => p.changedAt))}::text[], ${sql.param(rank)}::int[]) as v(d, p, e, b, c, r)
       returning id, destination_id`),
   );
   await enqueue(

@@ -9,7 +9,8 @@ import { allow } from '../api/roles.ts';
 import { bodyValidator, pageLimit } from '../api/validate.ts';
 import { type Db, rowsOf } from '../db/database.ts';
 import { isUuid, textArray } from '../db/sql.ts';
-import { GOLDEN_FIELDS } from '../golden/build.ts';
+import { ACCOUNT_GOLDEN_FIELDS, GOLDEN_FIELDS } from '../golden/build.ts';
+import { ENTITIES, type Entity } from '../mapping/mapping-file.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue, MAX_DESTINATION_TIMEOUT_MS } from '../queue/catalog.ts';
 import { backfillProgress, startBackfill } from './backfill.ts';
@@ -24,17 +25,27 @@ interface DestinationSettings {
   signature?: SignatureScheme;
   fields?: string[] | null;
   events?: string[] | null;
+  entities?: Entity[];
   rateLimit?: number | null;
   timeoutMs?: number | null;
 }
 
-const EVENTS = ['profile.updated', 'profile.merged', 'profile.split', 'profile.suppressed', 'profile.erased'];
+const PERSON_EVENTS = ['profile.updated', 'profile.merged', 'profile.split', 'profile.suppressed', 'profile.erased'];
+const ACCOUNT_EVENTS = ['account.updated', 'account.merged', 'account.split', 'account.member_added', 'account.member_removed'];
 const settingsProperties = {
   url: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: 2048 },
   purposes: { type: 'array', nullable: true, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$' }, uniqueItems: true },
   signature: { type: 'string', nullable: true, enum: ['github', 'standard-webhooks'] },
   fields: { type: 'array', nullable: true, items: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_]{0,63}$' }, uniqueItems: true },
-  events: { type: 'array', nullable: true, minItems: 1, items: { type: 'string', enum: EVENTS }, uniqueItems: true },
+  events: {
+    type: 'array',
+    nullable: true,
+    minItems: 1,
+    items: { type: 'string', enum: [...PERSON_EVENTS, ...ACCOUNT_EVENTS] },
+    uniqueItems: true,
+  },
+  // Not nullable: a destination takes some kind of record, persons unless it says otherwise.
+  entities: { type: 'array', minItems: 1, items: { type: 'string', enum: ENTITIES }, uniqueItems: true },
   rateLimit: { type: 'number', nullable: true, exclusiveMinimum: 0, maximum: 10_000 },
   timeoutMs: { type: 'integer', nullable: true, minimum: 100, maximum: MAX_DESTINATION_TIMEOUT_MS },
 } as const;
@@ -69,6 +80,7 @@ const destinationSchema: Schema = obj({
   signature: strEnum('github', 'standard-webhooks'),
   fields: nullable(arr(str)),
   events: nullable(arr(str)),
+  entities: arr(strEnum(...ENTITIES)),
   rateLimit: nullable(num),
   timeoutMs: nullable(int),
   previousSecretValidUntil: nullable(dateTime),
@@ -179,7 +191,7 @@ describeRoute('POST /destinations/:id/replay', {
 describeRoute('POST /destinations/:id/backfill', {
   tag: TAG,
   audience: 'ops',
-  summary: 'Sends every profile to the destination, in the background',
+  summary: 'Sends every profile (and account, if it takes accounts) to the destination, in the background',
   responses: { 202: { description: 'the backfill (a running one as is)', schema: backfillSchema } },
   errors: ['destination_not_found'],
 });
@@ -198,6 +210,7 @@ interface DestinationRow {
   signature: SignatureScheme;
   fields: string[] | null;
   events: string[] | null;
+  entities: Entity[];
   rate_limit: number | null;
   timeout_ms: number | null;
   previous_secret_until: Date | string | null;
@@ -206,7 +219,7 @@ interface DestinationRow {
   created_at: Date | string;
   updated_at: Date | string;
 }
-const COLUMNS = sql`id, url, purposes, signature, fields, events, rate_limit, timeout_ms, previous_secret_until,
+const COLUMNS = sql`id, url, purposes, signature, fields, events, entities, rate_limit, timeout_ms, previous_secret_until,
   consecutive_failures, circuit_open_until, created_at, updated_at`;
 const iso = (v: Date | string | null) => (v ? new Date(v).toISOString() : null);
 const view = (d: DestinationRow) => ({
@@ -216,6 +229,7 @@ const view = (d: DestinationRow) => ({
   signature: d.signature,
   fields: d.fields,
   events: d.events,
+  entities: d.entities,
   rateLimit: d.rate_limit,
   timeoutMs: d.timeout_ms,
   previousSecretValidUntil: d.previous_secret_until && new Date(d.previous_secret_until) > new Date() ? iso(d.previous_secret_until) : null,
@@ -239,14 +253,28 @@ export function destinationRoutes(ctx: PipelineContext) {
     if (!row) throw new ApiError('destination_not_found', `there is no destination ${id}`);
     return row;
   };
-  const check = async (input: Partial<DestinationSettings>) => {
+  /** Checks the settings as they will be: those asked for, over the destination's `current` ones on a PATCH. */
+  const check = async (input: Partial<DestinationSettings>, current?: DestinationRow) => {
+    const entities = input.entities ?? current?.entities ?? ['person'];
     // A misspelt field (`email` for `emails`) would send the destination nothing of it, silently.
-    const unknownFields = (input.fields ?? []).filter((f) => !GOLDEN_FIELDS.includes(f));
+    // One allowlist serves both kinds of record: each is sent the fields it has.
+    const known = [...new Set(entities.flatMap((e) => (e === 'account' ? ACCOUNT_GOLDEN_FIELDS : GOLDEN_FIELDS)))];
+    const unknownFields = ((input.fields !== undefined ? input.fields : current?.fields) ?? []).filter((f) => !known.includes(f));
     if (unknownFields.length > 0) {
       throw new ApiError(
         'unknown_field',
-        `fields not in the golden record: ${unknownFields.join(', ')}; the fields are ${GOLDEN_FIELDS.join(', ')} ` +
-          '(id, version and updatedAt are always sent)',
+        `fields in no golden record the destination takes (${entities.join(', ')}): ${unknownFields.join(', ')}; ` +
+          `the fields are ${known.join(', ')} (id, version and updatedAt are always sent)`,
+      );
+    }
+    // Events of a kind the destination does not take would never come, silently. An erasure goes to
+    // every destination, whatever it takes.
+    const events = (input.events !== undefined ? input.events : current?.events) ?? [];
+    const foreign = events.filter((e) => e !== 'profile.erased' && !entities.includes(ACCOUNT_EVENTS.includes(e) ? 'account' : 'person'));
+    if (foreign.length > 0) {
+      throw new ApiError(
+        'invalid_request',
+        `events of records the destination does not take: ${foreign.join(', ')}; it takes ${entities.join(', ')} (see entities)`,
       );
     }
     const purposes = ctx.workspace().purposes;
@@ -266,9 +294,9 @@ export function destinationRoutes(ctx: PipelineContext) {
       const secret = newSecret(signature);
       const [row] = rowsOf<DestinationRow>(
         await db.execute(sql`
-          insert into destinations (url, purposes, secret, signature, fields, events, rate_limit, timeout_ms)
+          insert into destinations (url, purposes, secret, signature, fields, events, entities, rate_limit, timeout_ms)
           values (${input.url}, ${textArray(input.purposes ?? [])}, ${secret}, ${signature}, ${nullableArray(input.fields)},
-            ${nullableArray(input.events)}, ${input.rateLimit ?? null}, ${input.timeoutMs ?? null})
+            ${nullableArray(input.events)}, ${textArray(input.entities ?? ['person'])}, ${input.rateLimit ?? null}, ${input.timeoutMs ?? null})
           returning ${COLUMNS}`),
       );
       return c.json({ ...view(row as DestinationRow), secret }, 201);
@@ -281,7 +309,7 @@ export function destinationRoutes(ctx: PipelineContext) {
     .patch('/destinations/:id', allow('ops'), async (c) => {
       const current = await find(c.req.param('id'));
       const input = await destinationPatch(c);
-      await check(input);
+      await check(input, current);
       if (input.signature && input.signature !== current.signature) {
         throw new ApiError('invalid_request', 'the signature scheme changes with the secret: create a new destination, or rotate');
       }
@@ -291,6 +319,7 @@ export function destinationRoutes(ctx: PipelineContext) {
         ...(input.purposes !== undefined ? [sql`purposes = ${textArray(input.purposes ?? [])}`] : []),
         ...(input.fields !== undefined ? [sql`fields = ${nullableArray(input.fields)}`] : []),
         ...(input.events !== undefined ? [sql`events = ${nullableArray(input.events)}`] : []),
+        ...(input.entities ? [sql`entities = ${textArray(input.entities)}`] : []),
         ...(input.rateLimit !== undefined ? [set('rate_limit', input.rateLimit)] : []),
         ...(input.timeoutMs !== undefined ? [set('timeout_ms', input.timeoutMs)] : []),
       ];
@@ -333,7 +362,10 @@ export function destinationRoutes(ctx: PipelineContext) {
       const destination = await find(c.req.param('id'));
       const { from, to } = await replayRequest(c);
       // Each dead letter of the window goes again as a new delivery, unless a newer delivery of the
-      // same profile has reached the destination since: replaying the older one would undo it.
+      // same profile has reached the destination since: replaying the older one would undo it. An
+      // account's member event is overtaken only by a newer one about the same person: a newer
+      // version of the account's record says nothing of its members.
+      const member = (alias: string) => sql.raw(`${alias}.event like 'account.member%'`);
       const replayed = await db.transaction(async (tx) => {
         const rows = rowsOf<{ id: string; destination_id: string }>(
           await tx.execute(sql`
@@ -342,7 +374,10 @@ export function destinationRoutes(ctx: PipelineContext) {
             where d.destination_id = ${destination.id} and d.status = 'failed'
               and d.created_at >= ${from}::timestamptz and d.created_at < ${to}::timestamptz
               and not exists (select 1 from deliveries n where n.destination_id = d.destination_id and n.profile_id = d.profile_id
-                and n.created_at > d.created_at and n.status in ('delivered', 'pending', 'sending', 'retrying'))
+                and n.created_at > d.created_at and n.status in ('delivered', 'pending', 'sending', 'retrying')
+                and case when ${member('d')}
+                  then ${member('n')} and n.body::jsonb #>> '{member,profileId}' = d.body::jsonb #>> '{member,profileId}'
+                  else not ${member('n')} end)
             order by d.created_at
             returning id, destination_id`),
         );

@@ -6,7 +6,7 @@ import { Agent, request } from 'undici';
 import { rowsOf, type Tx } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue, QUEUES } from '../queue/catalog.ts';
-import { consentGate, isNotice, verdicts } from './consent-gate.ts';
+import { consentGate, needsConsent, verdicts } from './consent-gate.ts';
 import { isPrivateAddress, publicOnlyLookup } from './private-addresses.ts';
 import { type SignatureScheme, signatureHeaders } from './signing.ts';
 
@@ -68,7 +68,7 @@ type Claim = { kind: 'send'; delivery: Claimed; slot: Slot | null } | { kind: 'd
  * delivery is still live (not superseded, withdrawn or sent), that it is no snapshot of a profile
  * merged away since, that no older delivery of the same profile (or of one merged into it) to the
  * same destination is in flight (order), that the destination's circuit is closed,
- * and that the profile still qualifies (consent at send time, by the ledger); and once more, by the
+ * and that a person's record still qualifies (consent at send time, by the ledger); and once more, by the
  * consent gate, as its body is about to leave. Failures are retried with exponential backoff and
  * jitter across the retry window, then kept as dead letters.
  *
@@ -211,7 +211,7 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
     // A snapshot of a profile merged away since: its merge (queued or sent) is the last the destination
     // hears of that id, so it must not arrive after it. The merge's fan-out supersedes such snapshots
     // too; this one was claimed between the merge and its fan-out.
-    if (row.retired && row.event === 'profile.updated') {
+    if (row.retired && (row.event === 'profile.updated' || row.event === 'account.updated')) {
       await tx.execute(sql`
         update deliveries set status = 'superseded', next_attempt_at = null, updated_at = now() where id = ${row.id}`);
       return { kind: 'done' };
@@ -254,7 +254,7 @@ interface Outcome {
 }
 
 /**
- * One attempt. A body with personal data goes through the consent gate: it is handed to undici as
+ * One attempt. A person's record goes through the consent gate: it is handed to undici as
  * a stream that asks the gate only when undici reads it, which undici does once the connection is
  * up and just before it writes the request (nothing, not even the headers, has left by then). So
  * the gate's lock is held for the writing of a body, never for a connection being made.
@@ -284,7 +284,7 @@ async function send(ctx: PipelineContext, d: Claimed): Promise<Outcome | 'withhe
     }, timeoutMs);
   };
   let withheld = false;
-  const gated = isNotice(d.event)
+  const gated = !needsConsent(d.event)
     ? d.body
     : gatedBody(ctx, d, {
         onPass: startTimer,

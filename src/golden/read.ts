@@ -3,6 +3,7 @@ import { capPage, runningBytes, withinPage } from '../api/page-bytes.ts';
 import { type Queryable, rowsOf } from '../db/database.ts';
 import { isUuid, textArray, uuidArray } from '../db/sql.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
+import type { Member } from '../resolution/memberships.ts';
 import type { LinkExplanation } from '../resolution/score-candidates.ts';
 import type { AccountGolden, Golden } from './build.ts';
 
@@ -44,9 +45,35 @@ export async function loadProfiles(db: Queryable, ids: readonly string[]): Promi
   ).map((row) => ({ ...view(row), hash: row.golden_hash }));
 }
 
+/** Active accounts, with the hash fan-out detects changes by. */
+export async function loadAccounts(db: Queryable, ids: readonly string[]): Promise<(AccountView & { hash: string })[]> {
+  return (await loadProfiles(db, ids)) as unknown as (AccountView & { hash: string })[];
+}
+
 /** Active accounts as the API shows them. */
 export async function loadAccountViews(db: Queryable, ids: readonly string[]): Promise<AccountView[]> {
-  return (await loadProfiles(db, ids)).map(({ hash: _hash, ...p }) => p as unknown as AccountView);
+  return (await loadAccounts(db, ids)).map(({ hash: _hash, ...a }) => a);
+}
+
+/** Those of `ids` that are erased profiles. */
+export async function erasedAmong(db: Queryable, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = rowsOf<{ id: string }>(
+    await db.execute(sql`select id from profiles where id = any(${uuidArray(ids)}) and erased_at is not null`),
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * Each account's members as destinations were last told of them (`profiles.members`, which the
+ * golden stage stores with the member events it emits): the state member events converge to.
+ */
+export async function announcedMembers(db: Queryable, accountIds: readonly string[]): Promise<Map<string, Member[]>> {
+  if (accountIds.length === 0) return new Map();
+  const rows = rowsOf<{ id: string; members: Member[] }>(
+    await db.execute(sql`select id, members from profiles where id = any(${uuidArray(accountIds)}) and entity = 'account'`),
+  );
+  return new Map(rows.map((r) => [r.id, r.members]));
 }
 
 /** Active profiles as the API shows them (without the internal change-detection hash). */

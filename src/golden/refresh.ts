@@ -9,7 +9,7 @@ import type { Profile } from '../mapping/profile.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { lockProfiles, type Merge } from '../resolution/link.ts';
-import { type Member as AccountMember, accountsOfPersons, membersOf } from '../resolution/memberships.ts';
+import { type Member as AccountMember, accountsOfPersons, memberKey, membersOf } from '../resolution/memberships.ts';
 import { type Built, buildAccountGolden, buildGolden, type Member } from './build.ts';
 
 /** Profiles whose members changed, and the merges that made them: the golden stage's work. */
@@ -182,8 +182,6 @@ export async function refreshGolden(
     return [...own, ...(memberChanges.get(profileId) ?? [])];
   });
 }
-
-const memberKey = (m: AccountMember) => `${m.profileId}|${m.source}|${m.role ?? ''}`;
 
 /**
  * Each account's members now, against those destinations last heard of (`profiles.members`): one

@@ -10,6 +10,7 @@ import type { DeliverJob } from '../delivery/send.ts';
 import type { GoldenJob, ProfileChange } from '../golden/refresh.ts';
 import type { IngestJob } from '../mapping/ingest-job.ts';
 import type { RebuildJob } from '../rebuild/store.ts';
+import type { Member } from '../resolution/memberships.ts';
 import type { TrainJob } from '../resolution/train-job.ts';
 
 /** The longest timeout a destination may set (`timeoutMs`). */
@@ -40,19 +41,30 @@ const rawIds: JSONSchemaType<IngestJob> = {
 
 const ids = { type: 'array', items: { type: 'string' } } as const;
 
-// ajv's JSONSchemaType cannot express a union whose members share an event name across entity
-// types (profile.updated | account.updated): the schema is checked by catalog.test.ts instead.
-const change = {
+// ajv's types take `nullable` only on optional properties, and `role` is always there, a string or null.
+const member = {
+  type: 'object',
+  properties: {
+    profileId: { type: 'string' },
+    role: { type: 'string', nullable: true },
+    source: { type: 'string' },
+    validFrom: { type: 'string' },
+  },
+  required: ['profileId', 'role', 'source', 'validFrom'],
+  additionalProperties: true,
+} as unknown as JSONSchemaType<Member>;
+
+const change: JSONSchemaType<ProfileChange> = {
   anyOf: [
     {
       type: 'object',
-      properties: { profileId: { type: 'string' }, event: { type: 'string', enum: ['profile.updated', 'account.updated'] } },
+      properties: { profileId: { type: 'string' }, event: { type: 'string', const: 'profile.updated' } },
       required: ['profileId', 'event'],
       additionalProperties: true,
     },
     {
       type: 'object',
-      properties: { profileId: { type: 'string' }, event: { type: 'string', enum: ['profile.merged', 'account.merged'] }, merged: ids },
+      properties: { profileId: { type: 'string' }, event: { type: 'string', const: 'profile.merged' }, merged: ids },
       required: ['profileId', 'event', 'merged'],
       additionalProperties: true,
     },
@@ -60,7 +72,7 @@ const change = {
       type: 'object',
       properties: {
         profileId: { type: 'string' },
-        event: { type: 'string', enum: ['profile.split', 'account.split'] },
+        event: { type: 'string', const: 'profile.split' },
         splitFrom: { type: 'string', nullable: true },
         splitInto: { ...ids, nullable: true },
       },
@@ -75,26 +87,35 @@ const change = {
     },
     {
       type: 'object',
-      properties: {
-        profileId: { type: 'string' },
-        event: { type: 'string', enum: ['account.member_added', 'account.member_removed'] },
-        member: {
-          type: 'object',
-          properties: {
-            profileId: { type: 'string' },
-            role: { type: 'string', nullable: true },
-            source: { type: 'string' },
-            validFrom: { type: 'string' },
-          },
-          required: ['profileId', 'source', 'validFrom'],
-          additionalProperties: true,
-        },
-      },
-      required: ['profileId', 'event', 'member'],
+      properties: { profileId: { type: 'string' }, event: { type: 'string', const: 'account.updated' } },
+      required: ['profileId', 'event'],
       additionalProperties: true,
     },
+    {
+      type: 'object',
+      properties: { profileId: { type: 'string' }, event: { type: 'string', const: 'account.merged' }, merged: ids },
+      required: ['profileId', 'event', 'merged'],
+      additionalProperties: true,
+    },
+    {
+      type: 'object',
+      properties: {
+        profileId: { type: 'string' },
+        event: { type: 'string', const: 'account.split' },
+        splitFrom: { type: 'string', nullable: true },
+        splitInto: { ...ids, nullable: true },
+      },
+      required: ['profileId', 'event'],
+      additionalProperties: true,
+    },
+    ...(['account.member_added', 'account.member_removed'] as const).map((event) => ({
+      type: 'object' as const,
+      properties: { profileId: { type: 'string' as const }, event: { type: 'string' as const, const: event }, member },
+      required: ['profileId' as const, 'event' as const, 'member' as const],
+      additionalProperties: true,
+    })),
   ],
-} as unknown as JSONSchemaType<ProfileChange>;
+};
 
 // notify: a send wakes idle workers through LISTEN/NOTIFY instead of leaving the job to the next poll.
 const leased = { heartbeatSeconds: HEARTBEAT_SECONDS };
@@ -214,7 +235,7 @@ export const CATALOG = {
     schema: { type: 'object', properties: { backfillId: { type: 'string' } }, required: ['backfillId'], additionalProperties: true },
     options: () => ({ ...leased, retryLimit: 5, retryDelay: 10, retryBackoff: true, expireInSeconds: 6 * 3600 }),
   }),
-  /** derived data whose definition changed (keys, golden records, mapped records) → derived again, a batch at a time */
+  /** derived data whose definition changed (keys, golden records) → derived again, a batch at a time */
   rebuild: entry<RebuildJob>({
     name: 'aurum-rebuild',
     schema: { type: 'object', properties: { rebuildId: { type: 'string' } }, required: ['rebuildId'], additionalProperties: true },

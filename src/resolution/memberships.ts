@@ -47,6 +47,12 @@ export interface Member {
 }
 
 /**
+ * What tells one membership from another, to destinations: a changed role is the old membership
+ * removed and a new one added; `validFrom` is an attribute, not part of it.
+ */
+export const memberKey = (m: Member) => `${m.profileId}|${m.source}|${m.role ?? ''}`;
+
+/**
  * The members of each account now: the live persons whose records state an open membership naming
  * one of the account's keys, and no other account's. One person stated by two sources is a member
  * twice (each source says so).
