@@ -246,6 +246,7 @@ describe('HubSpot sync', () => {
     expect(memberships.accounts).toEqual([
       {
         accountId: acme?.['id'],
+        ambiguous: false,
         ref: { externalIds: { hubspot_company: '9001' } },
         role: 'Buyer',
         source: 'crm',

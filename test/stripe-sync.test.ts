@@ -201,7 +201,15 @@ describe('Stripe sync', () => {
     const membershipsOf = async (id: string) =>
       (await t.json<{ accounts: Record<string, any>[] }>('GET', `/profiles/${id}/accounts`)).accounts;
     expect(await membershipsOf(jenny?.['id'])).toEqual([
-      { accountId: null, ref: { name: 'Rosen Design Ltd' }, role: null, source: 'billing', validFrom: expect.any(String), validTo: null },
+      {
+        accountId: null,
+        ambiguous: false,
+        ref: { name: 'Rosen Design Ltd' },
+        role: null,
+        source: 'billing',
+        validFrom: expect.any(String),
+        validTo: null,
+      },
     ]);
 
     // The ERP's account of that name, its legal form written out: the same name to a reference.

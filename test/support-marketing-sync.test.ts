@@ -550,6 +550,7 @@ describe('Odoo sync (res.partner by JSON-RPC)', () => {
     });
     expect(await membershipsOf(priya['id'])).toContainEqual({
       accountId: raman?.['id'],
+      ambiguous: false,
       ref: { externalIds: { odoo: '12' } },
       role: 'Buyer',
       source: 'erp',
