@@ -196,8 +196,19 @@ export function sourceRoutes(ctx: PipelineContext) {
       }
       // A run whose process died stays "running" until a job of the source runs again: with no job
       // queued or active, it is over.
-      const jobs = await ctx.boss.findJobs(QUEUES.sync, { key: source.name });
-      if (!jobs.some((j) => j.state === 'created' || j.state === 'retry' || j.state === 'active')) {
+      const liveJobs = async () =>
+        (await ctx.boss.findJobs(QUEUES.sync, { key: source.name })).filter((j) => ['created', 'retry', 'active'].includes(j.state));
+      let jobs = await liveJobs();
+      // The job of a run that has just ended holds the source until pg-boss completes it, a moment
+      // later: a sync asked for in that moment waits for it rather than being refused.
+      const runOpen = async () =>
+        rowsOf(await db.execute(sql`select 1 from sync_runs where source = ${source.name} and status in ('queued', 'running') limit 1`))
+          .length > 0;
+      for (let waited = 0; waited < 10_000 && jobs.length > 0 && jobs.every((j) => j.state === 'active') && !(await runOpen()); waited += 100) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        jobs = await liveJobs();
+      }
+      if (jobs.length === 0) {
         await markInterrupted(db, source.name, ['queued', 'running']);
       }
       const busy = () => new ApiError('sync_in_progress', `a sync of "${source.name}" is already queued or running`);
