@@ -204,7 +204,11 @@ export function sourceRoutes(ctx: PipelineContext) {
       const runOpen = async () =>
         rowsOf(await db.execute(sql`select 1 from sync_runs where source = ${source.name} and status in ('queued', 'running') limit 1`))
           .length > 0;
-      for (let waited = 0; waited < 10_000 && jobs.length > 0 && jobs.every((j) => j.state === 'active') && !(await runOpen()); waited += 100) {
+      for (
+        let waited = 0;
+        waited < 10_000 && jobs.length > 0 && jobs.every((j) => j.state === 'active') && !(await runOpen());
+        waited += 100
+      ) {
         await new Promise((resolve) => setTimeout(resolve, 100));
         jobs = await liveJobs();
       }
