@@ -88,14 +88,18 @@ export async function eraseProfile(
 
     // The accounts the person belonged to lose a member: their member lists are rebuilt after it.
     const accounts = await accountsOfPersons(tx, [id]);
-    const { deliveriesWithdrawn } = await runErasers(tx, {
-      profileId: id,
-      profileIds,
-      accountIds: accounts,
-      recordPks: members.map((m) => Number(m.id)),
-      rawIds,
-      identifiers: keys,
-    });
+    const { deliveriesWithdrawn } = await runErasers(
+      tx,
+      {
+        profileId: id,
+        profileIds,
+        accountIds: accounts,
+        recordPks: members.map((m) => Number(m.id)),
+        rawIds,
+        identifiers: keys,
+      },
+      ctx.boss,
+    );
     await audit(tx, {
       actor: actor.name,
       action: 'profile.erased',

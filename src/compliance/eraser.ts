@@ -1,3 +1,4 @@
+import type { PgBoss } from 'pg-boss';
 import type { Tx } from '../db/database.ts';
 
 /**
@@ -46,5 +47,6 @@ export interface Eraser {
    * when not the hub's own: `pgboss.job`). Vacuumed after the erasure commits.
    */
   tables: readonly string[];
-  erase(tx: Tx, subject: ErasureSubject): Promise<Partial<ErasureCounts> | undefined>;
+  /** `boss` is for jobs the module queued about the subject: pg-boss's tables are written through its API. */
+  erase(tx: Tx, subject: ErasureSubject, boss: PgBoss): Promise<Partial<ErasureCounts> | undefined>;
 }

@@ -1,3 +1,4 @@
+import type { PgBoss } from 'pg-boss';
 import type { Tx } from '../db/database.ts';
 import { deliveryEraser } from '../delivery/eraser.ts';
 import { goldenEraser } from '../golden/eraser.ts';
@@ -17,10 +18,15 @@ export const ERASERS: readonly Eraser[] = [intakeEraser, quarantineEraser, resol
 export const erasedTables = (erasers: readonly Eraser[] = ERASERS): string[] => [...new Set(erasers.flatMap((e) => e.tables))];
 
 /** Runs every eraser in `tx`, one after the other, and sums what they report. */
-export async function runErasers(tx: Tx, subject: ErasureSubject, erasers: readonly Eraser[] = ERASERS): Promise<ErasureCounts> {
+export async function runErasers(
+  tx: Tx,
+  subject: ErasureSubject,
+  boss: PgBoss,
+  erasers: readonly Eraser[] = ERASERS,
+): Promise<ErasureCounts> {
   const counts: ErasureCounts = { deliveriesWithdrawn: 0 };
   for (const eraser of erasers) {
-    const reported = await eraser.erase(tx, subject);
+    const reported = await eraser.erase(tx, subject, boss);
     counts.deliveriesWithdrawn += reported?.deliveriesWithdrawn ?? 0;
   }
   return counts;

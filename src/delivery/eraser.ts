@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Eraser } from '../compliance/eraser.ts';
 import { rowsOf } from '../db/database.ts';
 import { textArray, uuidArray } from '../db/sql.ts';
-import { QUEUES } from '../queue/catalog.ts';
+import { deleteQueued, findQueued } from '../queue/queued.ts';
 
 /**
  * Deliveries not yet sent are withdrawn with their jobs; every body keeps only the event and the
@@ -13,7 +13,7 @@ import { QUEUES } from '../queue/catalog.ts';
 export const deliveryEraser: Eraser = {
   name: 'delivery',
   tables: ['deliveries', 'destination_states', 'pgboss.job'],
-  async erase(tx, subject) {
+  async erase(tx, subject, boss) {
     const ids = uuidArray(subject.profileIds);
     // Through the index on profile_id: an account's deliveries, then those of its members naming the person.
     const naming = sql`profile_id = any(${uuidArray(subject.accountIds)}) and event like 'account.member%'
@@ -30,10 +30,14 @@ export const deliveryEraser: Eraser = {
       update deliveries set body = json_build_object('event', event, 'account', json_build_object('id', profile_id),
         'member', json_build_object('profileId', body::jsonb #>> '{member,profileId}'), 'erased', true)::text
       where ${naming}`);
-    if (withdrawn.length > 0) {
-      await tx.execute(sql`
-        delete from pgboss.job where name = ${QUEUES.deliver} and state in ('created', 'retry')
-          and data->>'deliveryId' = any(${textArray(withdrawn.map((d) => d.id))})`);
+    for (const { id } of withdrawn) {
+      const jobs = await findQueued(boss, tx, 'deliver', { deliveryId: id });
+      await deleteQueued(
+        boss,
+        tx,
+        'deliver',
+        jobs.map((j) => j.id),
+      );
     }
     await tx.execute(sql`delete from destination_states where profile_id = any(${ids})`);
     return { deliveriesWithdrawn: withdrawn.length };

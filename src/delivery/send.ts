@@ -6,6 +6,7 @@ import { Agent, request } from 'undici';
 import { rowsOf, type Tx } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue, QUEUES } from '../queue/catalog.ts';
+import { postponeQueued } from '../queue/queued.ts';
 import { consentGate, needsConsent, verdicts } from './consent-gate.ts';
 import { isPrivateAddress, publicOnlyLookup } from './private-addresses.ts';
 import { type SignatureScheme, signatureHeaders } from './signing.ts';
@@ -102,15 +103,12 @@ export function deliverJob(deliveryId: string, destinationId: string, notBefore?
 }
 
 /**
- * Moves a destination's whole queued backlog past `seconds` (spread over ten more), in one
- * statement: while its circuit is open, its jobs are not fetched one by one only to be put back,
- * which would cost the other destinations as much database time as their own sends.
+ * Moves a destination's whole queued backlog past `seconds` (spread over ten more): while its
+ * circuit is open, its jobs are not fetched one by one only to be put back, which would cost the
+ * other destinations as much database time as their own sends.
  */
-async function holdBack(tx: Tx, destinationId: string, seconds: number) {
-  await tx.execute(sql`
-    update pgboss.job set start_after = now() + make_interval(secs => ${seconds} + random() * 10)
-    where name = ${QUEUES.deliver} and group_id = ${destinationId} and state in ('created', 'retry')
-      and start_after < now() + make_interval(secs => ${seconds})`);
+async function holdBack(ctx: PipelineContext, tx: Tx, destinationId: string, seconds: number) {
+  await postponeQueued(ctx.boss, tx, 'deliver', { destinationId }, seconds, 10);
 }
 
 async function defer(ctx: PipelineContext, data: DeliverJob, seconds: number) {
@@ -222,7 +220,7 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
     // destination; the rest wait, so a destination coming back is not hit by its whole backlog at once.
     if (row.consecutive_failures >= ctx.settings.delivery.circuitThreshold && row.probing) {
       const seconds = (row.timeout_ms ?? ctx.settings.delivery.timeoutMs) / 1000 + 2;
-      await holdBack(tx, row.destination_id, seconds);
+      await holdBack(ctx, tx, row.destination_id, seconds);
       return { kind: 'defer', seconds: seconds + Math.random() * 10 };
     }
     // Order: an older delivery of this profile, or of a profile merged into it since, to this
@@ -406,7 +404,7 @@ async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome, starte
       const cooldown = Math.min(30 * 2 ** (inARow - settings.circuitThreshold), 600);
       await tx.execute(sql`
         update destinations set circuit_open_until = now() + make_interval(secs => ${cooldown}) where id = ${d.destination_id}`);
-      await holdBack(tx, d.destination_id, cooldown);
+      await holdBack(ctx, tx, d.destination_id, cooldown);
     }
     // Only while it is still ours: an erasure may have withdrawn it during the attempt.
     const still = rowsOf(
