@@ -17,10 +17,10 @@ import { parseArgs } from 'node:util';
 import { sign } from '@octokit/webhooks-methods';
 import { sql } from 'drizzle-orm';
 import { parseSettings } from '../src/config/settings.ts';
-import { loadWorkspace } from '../src/config/workspace.ts';
 import { openDatabase, rowsOf } from '../src/db/database.ts';
 import { createHub } from '../src/hub.ts';
-import { createLogger } from '../src/log.ts';
+import { createLogger } from '../src/log/log.ts';
+import { loadWorkspace } from '../src/workspace/workspace.ts';
 import { BENCH_KEY, BENCH_SECRET, fixtureHubEnv, freshDatabase } from './fresh-database.ts';
 
 const { values: args } = parseArgs({

@@ -14,10 +14,10 @@ import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { serveHub } from '../src/api/serve.ts';
 import { parseSettings } from '../src/config/settings.ts';
-import { loadWorkspace } from '../src/config/workspace.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { createHub } from '../src/hub.ts';
-import { createLogger } from '../src/log.ts';
+import { createLogger } from '../src/log/log.ts';
+import { loadWorkspace } from '../src/workspace/workspace.ts';
 import { freshDatabase } from './fresh-database.ts';
 
 const { values: args } = parseArgs({ options: { records: { type: 'string', default: '200000' } } });

@@ -21,10 +21,10 @@ import { parse } from 'csv-parse/sync';
 import { sql } from 'drizzle-orm';
 import { pairwiseMetrics } from '../src/cli/evaluate.ts';
 import { parseSettings } from '../src/config/settings.ts';
-import { loadWorkspace } from '../src/config/workspace.ts';
 import { openDatabase, rowsOf } from '../src/db/database.ts';
 import { createHub } from '../src/hub.ts';
-import { createLogger } from '../src/log.ts';
+import { createLogger } from '../src/log/log.ts';
+import { loadWorkspace } from '../src/workspace/workspace.ts';
 import { freshDatabase } from './fresh-database.ts';
 
 const { values: args } = parseArgs({

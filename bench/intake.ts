@@ -23,10 +23,10 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import postgres from 'postgres';
 import { parseSettings } from '../src/config/settings.ts';
-import { loadWorkspace } from '../src/config/workspace.ts';
 import { openDatabase, rowsOf } from '../src/db/database.ts';
 import { createHub } from '../src/hub.ts';
-import { createLogger } from '../src/log.ts';
+import { createLogger } from '../src/log/log.ts';
+import { loadWorkspace } from '../src/workspace/workspace.ts';
 import { freshDatabase } from './fresh-database.ts';
 
 const { values: args } = parseArgs({

@@ -2,7 +2,6 @@ import type { Job, JobResult, PgBoss, WorkOptions } from 'pg-boss';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.ts';
 import type { Settings } from './config/settings.ts';
-import { loadWorkspace, type Workspace } from './config/workspace.ts';
 import { hydrate } from './connectors/sync/hydrate.ts';
 import { runSync } from './connectors/sync/run.ts';
 import { scheduleSyncs } from './connectors/sync/schedule.ts';
@@ -12,8 +11,8 @@ import { fanout } from './delivery/fanout.ts';
 import { deliver } from './delivery/send.ts';
 import { refreshJobs } from './golden/refresh.ts';
 import { IntakeDispatcher } from './intake/dispatch.ts';
-import { safeError } from './log.ts';
-import { ingest } from './mapping/ingest-job.ts';
+import { safeError } from './log/log.ts';
+import { ingest } from './pipeline/ingest-job.ts';
 import type { PipelineContext } from './pipeline-context.ts';
 import { checkJobData, type PayloadOf, QUEUES, type QueueKey } from './queue/catalog.ts';
 import { jobFailure } from './queue/job-error.ts';
@@ -21,6 +20,7 @@ import { startQueues } from './queue/queues.ts';
 import { rebuildStale, runRebuild } from './rebuild/run.ts';
 import { ModelCache } from './resolution/live-model.ts';
 import { runTraining } from './resolution/train-job.ts';
+import { loadWorkspace, type Workspace } from './workspace/workspace.ts';
 
 export interface Hub {
   app: ReturnType<typeof buildApp>;

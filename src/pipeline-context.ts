@@ -1,9 +1,9 @@
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Settings } from './config/settings.ts';
-import type { Workspace } from './config/workspace.ts';
 import type { Database } from './db/database.ts';
 import type { ModelCache } from './resolution/live-model.ts';
+import type { Workspace } from './workspace/workspace.ts';
 
 /** What every stage's code is handed: the database, the queues, the settings and the live workspace. */
 export interface PipelineContext {

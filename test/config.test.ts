@@ -5,8 +5,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseSettings, SettingsError } from '../src/config/settings.ts';
-import { loadWorkspace } from '../src/config/workspace.ts';
 import { ConfigError } from '../src/config/yaml-file.ts';
+import { loadWorkspace } from '../src/workspace/workspace.ts';
 import { copyExampleWorkspace } from './helpers/workspace.ts';
 
 const run = promisify(execFile);

@@ -5,8 +5,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadWorkspace } from '../src/config/workspace.ts';
 import { ConfigError } from '../src/config/yaml-file.ts';
+import { loadWorkspace } from '../src/workspace/workspace.ts';
 import { copyWorkspace, type ROLE_KEYS, SECRETS, startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
 import { startReceiver } from './helpers/receiver.ts';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadWorkspace } from '../src/config/workspace.ts';
+import { loadWorkspace } from '../src/workspace/workspace.ts';
 import { copyExampleWorkspace } from './helpers/workspace.ts';
 
 const repo = path.join(import.meta.dirname, '..');

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/db/database.ts';
-import { ingest } from '../src/mapping/ingest-job.ts';
+import { ingest } from '../src/pipeline/ingest-job.ts';
 import { startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
 import { startReceiver } from './helpers/receiver.ts';
 import { writeWorkspace } from './helpers/workspace.ts';

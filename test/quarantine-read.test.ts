@@ -3,7 +3,7 @@
  * ids only, and a page stops at MAX_PAGE_BYTES however large the payloads, with a cursor to go on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_PAGE_BYTES } from '../src/api/page-bytes.ts';
+import { MAX_PAGE_BYTES } from '../src/http/page-bytes.ts';
 import { startTestHub, type TestHub } from './helpers/hub.ts';
 
 let t: TestHub;

@@ -4,8 +4,8 @@
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { payloadIdentifierKeys, suppressUnmappedErased } from '../src/compliance/tombstones.ts';
 import { rowsOf } from '../src/db/database.ts';
+import { payloadIdentifierKeys, suppressUnmappedErased } from '../src/resolution/tombstones.ts';
 import { startTestHub, type TestHub } from './helpers/hub.ts';
 
 let t: TestHub;

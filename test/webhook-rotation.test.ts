@@ -4,8 +4,8 @@
  * neither is refused and stores nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadWorkspace } from '../src/config/workspace.ts';
 import { ConfigError } from '../src/config/yaml-file.ts';
+import { loadWorkspace } from '../src/workspace/workspace.ts';
 import { startTestHub, type TestHub } from './helpers/hub.ts';
 import { writeWorkspace } from './helpers/workspace.ts';
 

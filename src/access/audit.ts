@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { capPage } from '../api/page-bytes.ts';
 import { type Db, rowsOf, type Tx } from '../db/database.ts';
 import { textArray } from '../db/sql.ts';
+import { capPage } from '../http/page-bytes.ts';
 
 /** Every action the audit log records. */
 export const AUDIT_ACTIONS = [

@@ -1,15 +1,15 @@
 import type { JSONSchemaType } from 'ajv';
 import { Hono } from 'hono';
-import { type AuthEnv, reasonOf } from '../api/auth.ts';
-import { ApiError } from '../api/errors.ts';
-import { any, arr, bool, dateTime, describeRoute, int, limitQuery, nullable, obj, str, strEnum, uuid } from '../api/openapi.ts';
-import { allow } from '../api/roles.ts';
-import { bodyValidator, cursorOrOlder, pageLimit } from '../api/validate.ts';
 import { ROLES, type Role } from '../config/settings.ts';
 import { isUuid } from '../db/sql.ts';
+import { ApiError } from '../http/errors.ts';
+import { any, arr, bool, dateTime, describeRoute, int, limitQuery, nullable, obj, str, strEnum, uuid } from '../http/openapi.ts';
+import { allow } from '../http/roles.ts';
+import { bodyValidator, cursorOrOlder, pageLimit } from '../http/validate.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { createKey, KeyError, listKeys, revokeKey } from './api-keys.ts';
 import { AUDIT_ACTIONS, queryAudit } from './audit.ts';
+import { type AuthEnv, reasonOf } from './auth.ts';
 
 interface KeyRequest {
   name: string;

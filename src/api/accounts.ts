@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { audit } from '../access/audit.ts';
+import { type AuthEnv, reasonOf } from '../access/auth.ts';
 import type { Queryable, Tx } from '../db/database.ts';
 import { isUuid } from '../db/sql.ts';
 import { loadLineageHistory } from '../golden/lineage-history.ts';
@@ -13,18 +14,17 @@ import {
   loadMatches,
   resolveProfileId,
 } from '../golden/read.ts';
+import { ApiError } from '../http/errors.ts';
+import { any, arr, dateTime, describeRoute, int, limitQuery, nullable, obj, type Schema, str, uuid } from '../http/openapi.ts';
+import { allow, profileFor } from '../http/roles.ts';
+import { cursorQuery, encodeCursor, pageLimit } from '../http/validate.ts';
+import { companyNameKey } from '../mapping/company-names.ts';
 import { normaliseHost } from '../mapping/domains.ts';
 import { registrationId as normaliseRegistrationId } from '../mapping/fields.ts';
+import { DecisionError, forceMerge, splitProfile } from '../pipeline/decisions.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { companyNameKey } from '../resolution/company-names.ts';
-import { DecisionError, forceMerge, splitProfile } from '../resolution/decisions.ts';
 import { membershipsOfPerson, membersOf } from '../resolution/memberships.ts';
-import { type AuthEnv, reasonOf } from './auth.ts';
-import { ApiError } from './errors.ts';
-import { any, arr, dateTime, describeRoute, int, limitQuery, nullable, obj, type Schema, str, uuid } from './openapi.ts';
 import { externalIdKey, mergeRequest, splitRequest } from './profiles.ts';
-import { allow, profileFor } from './roles.ts';
-import { cursorQuery, encodeCursor, pageLimit } from './validate.ts';
 
 const member = obj({ profileId: uuid, role: nullable(str), source: str, validFrom: dateTime });
 /** An account's golden record as the routes show it: `sources` for the roles that see member records. */

@@ -2,21 +2,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { requireKey } from '../access/auth.ts';
 import { accessRoutes } from '../access/routes.ts';
 import { complianceRoutes } from '../compliance/routes.ts';
+import { importRoutes } from '../connectors/file/import-route.ts';
 import { sourceRoutes } from '../connectors/sync/routes.ts';
+import { webhookRoutes } from '../connectors/webhook-route.ts';
 import { destinationRoutes } from '../delivery/routes.ts';
-import { importRoutes } from '../intake/import-route.ts';
-import { webhookRoutes } from '../intake/webhook-route.ts';
+import { ApiError, errorBody, handleError } from '../http/errors.ts';
+import { describeRoute } from '../http/openapi.ts';
 import { quarantineRoutes } from '../mapping/quarantine-routes.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { rebuildRoutes } from '../rebuild/routes.ts';
 import { identityRoutes } from '../resolution/identity-routes.ts';
 import { accountRoutes } from './accounts.ts';
-import { requireKey } from './auth.ts';
 import { docsRoutes } from './docs-page.ts';
-import { ApiError, errorBody, handleError } from './errors.ts';
-import { describeRoute } from './openapi.ts';
 import { profileRoutes } from './profiles.ts';
 
 describeRoute('GET /health', {
@@ -41,7 +41,7 @@ describeRoute('GET /health', {
  * - `GET /health`, `GET /openapi.json`, `GET /docs`: anyone (they hold no data).
  * - `GET|POST /webhooks/:source`: anyone holding the source's secret (the signature is the authentication).
  * - everything else: an API key (`Authorization: Bearer <token>`) whose role the route's `allow(...)`
- *   admits: reader, ops, compliance or admin (`src/api/roles.ts`).
+ *   admits: reader, ops, compliance or admin (`src/http/roles.ts`).
  */
 export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   const app = new Hono();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
-import { describeRoute, openApiDocument } from './openapi.ts';
+import { describeRoute, openApiDocument } from '../http/openapi.ts';
 
 /**
  * `GET /docs`: the API reference as one server-rendered page, built from the OpenAPI document.

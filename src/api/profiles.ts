@@ -2,6 +2,7 @@ import type { JSONSchemaType } from 'ajv';
 import { type Context, Hono } from 'hono';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { audit } from '../access/audit.ts';
+import { type AuthEnv, reasonOf } from '../access/auth.ts';
 import { currentConsent } from '../consent/status.ts';
 import type { Queryable, Tx } from '../db/database.ts';
 import { isUuid } from '../db/sql.ts';
@@ -16,13 +17,12 @@ import {
   loadProfileViews,
   resolveProfileId,
 } from '../golden/read.ts';
+import { ApiError } from '../http/errors.ts';
+import { any, arr, dateTime, describeRoute, int, limitQuery, nullable, obj, type Schema, str, uuid } from '../http/openapi.ts';
+import { allow, profileFor } from '../http/roles.ts';
+import { bodyValidator, cursorQuery, encodeCursor, pageLimit } from '../http/validate.ts';
+import { DecisionError, forceMerge, splitProfile } from '../pipeline/decisions.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { DecisionError, forceMerge, splitProfile } from '../resolution/decisions.ts';
-import { type AuthEnv, reasonOf } from './auth.ts';
-import { ApiError } from './errors.ts';
-import { any, arr, dateTime, describeRoute, int, limitQuery, nullable, obj, type Schema, str, uuid } from './openapi.ts';
-import { allow, profileFor } from './roles.ts';
-import { bodyValidator, cursorQuery, encodeCursor, pageLimit } from './validate.ts';
 
 export interface MergeRequest {
   ids: string[];

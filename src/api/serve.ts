@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { type Http2Bindings, type HttpBindings, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { errorBody } from './errors.ts';
+import { errorBody } from '../http/errors.ts';
 
 /** A sender silent this long is cut off: the guard against slow clients holding sockets. */
 export const IDLE_TIMEOUT_MS = 120_000;

@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { serveHub } from '../api/serve.ts';
 import { type ParseOptions, parseSettings, type Settings, SettingsError } from '../config/settings.ts';
-import { type LoadOptions, loadWorkspace } from '../config/workspace.ts';
 import { ConfigError } from '../config/yaml-file.ts';
 import { DataDirLockedError, openDatabase } from '../db/database.ts';
 import { createHub } from '../hub.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../log/log.ts';
 import { TrainingError, trainModel } from '../resolution/live-model.ts';
+import { type LoadOptions, loadWorkspace } from '../workspace/workspace.ts';
 
 /** Expected start-up failures print their message and exit 1; anything else is a bug and throws. */
 function fail(error: unknown): never {

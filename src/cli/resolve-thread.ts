@@ -3,12 +3,12 @@
  * describes them for the engine, then compares its share of the candidate pairs.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadWorkspace } from '../config/workspace.ts';
 import { mapRecord } from '../mapping/apply.ts';
 import { comparePairs } from '../resolution/probabilistic/compare-pairs.ts';
 import { loadIdentityConfig } from '../resolution/probabilistic/config.ts';
 import { engineFor } from '../resolution/probabilistic/engine.ts';
 import { FeatureTable } from '../resolution/probabilistic/feature-table.ts';
+import { loadWorkspace } from '../workspace/workspace.ts';
 import { ChunkPacker, type MappedChunk, type ThreadRequest } from './resolve-pool.ts';
 
 const { configDir, defaultRegion } = workerData as { configDir: string; defaultRegion: string | undefined };

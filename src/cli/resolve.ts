@@ -4,11 +4,11 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
-import { loadWorkspace } from '../config/workspace.ts';
 import { resolveBatch } from '../resolution/probabilistic/batch.ts';
 import { loadIdentityConfig } from '../resolution/probabilistic/config.ts';
 import { type Engine, engineFor, type LinkKey } from '../resolution/probabilistic/engine.ts';
 import { FeatureTableBuilder } from '../resolution/probabilistic/feature-table.ts';
+import { loadWorkspace } from '../workspace/workspace.ts';
 import { progressBar } from './progress.ts';
 import { type MappedChunk, ResolvePool, unpackChunk } from './resolve-pool.ts';
 

@@ -9,10 +9,11 @@ import { mapRecord } from '../mapping/apply.ts';
 import type { Profile } from '../mapping/profile.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
-import { blockedValues, recordIdentity } from '../resolution/keys.ts';
+import { recordIdentity } from '../resolution/keys.ts';
 import { accountsOfPersons } from '../resolution/memberships.ts';
+import { blockedValues } from '../resolution/probabilistic/config.ts';
+import { payloadIdentifierKeys, tombstoneHash, tombstoneKeys } from '../resolution/tombstones.ts';
 import { erasedTables, runErasers } from './erasers.ts';
-import { payloadIdentifierKeys, tombstoneHash, tombstoneKeys } from './tombstones.ts';
 
 export interface ErasureResult {
   id: string;

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { afterTime, idPage, microsOf, type TimePosition, timePage } from '../api/keyset.ts';
 import { type Db, rowsOf } from '../db/database.ts';
 import { isUuid } from '../db/sql.ts';
+import { afterTime, idPage, microsOf, type TimePosition, timePage } from '../http/keyset.ts';
 
 const iso = (value: Date | string) => new Date(value).toISOString();
 

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { capPage, runningBytes, withinPage } from '../api/page-bytes.ts';
 import { type Queryable, rowsOf } from '../db/database.ts';
 import { isUuid, textArray, uuidArray } from '../db/sql.ts';
+import { capPage, runningBytes, withinPage } from '../http/page-bytes.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
 import type { Member } from '../resolution/memberships.ts';
 import type { LinkExplanation } from '../resolution/score-candidates.ts';

@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf } from '../db/database.ts';
 import { uuidArray } from '../db/sql.ts';
-import { safeError } from '../log.ts';
-import type { IngestJob } from '../mapping/ingest-job.ts';
+import { safeError } from '../log/log.ts';
+import type { IngestJob } from '../pipeline/ingest-job.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue, ingestJobs } from '../queue/catalog.ts';
 

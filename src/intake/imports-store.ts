@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm';
-import { afterTime, microsOf, type TimePosition, timePage } from '../api/keyset.ts';
 import type { FileFormat, FileRecord, ImportProblem } from '../connectors/file/file-records.ts';
 import { type Db, rowsOf, type Tx } from '../db/database.ts';
 import type { imports } from '../db/schema.ts';
 import { isTransient, isUuid, textArray } from '../db/sql.ts';
-import { safeError } from '../log.ts';
+import { afterTime, microsOf, type TimePosition, timePage } from '../http/keyset.ts';
+import { safeError } from '../log/log.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue, ingestJobs } from '../queue/catalog.ts';
 import { insertRawRecords } from './store.ts';

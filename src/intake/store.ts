@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { stringify } from 'safe-stable-stringify';
-import { ApiError } from '../api/errors.ts';
 import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
 import { bigintArray, isTransient, textArray, uuidArray } from '../db/sql.ts';
+import { ApiError } from '../http/errors.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { hasUnstorableEscape, toStorable } from './record-limits.ts';
 

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tombstoneKeys } from '../compliance/tombstones.ts';
 import { buildAccountGolden, buildGolden } from '../golden/build.ts';
 import { valuesOf } from '../resolution/probabilistic/features.ts';
+import { tombstoneKeys } from '../resolution/tombstones.ts';
 import { normaliseAccount } from './account.ts';
 import { comparablePaths, FIELDS, goldenFields, SCHEMA_FILES, schemaOf } from './fields.ts';
 import { normaliseProfile } from './profile.ts';

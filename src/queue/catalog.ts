@@ -8,7 +8,7 @@ import type { BackfillJob } from '../delivery/backfill.ts';
 import type { FanoutJob } from '../delivery/fanout.ts';
 import type { DeliverJob } from '../delivery/send.ts';
 import type { GoldenJob, ProfileChange } from '../golden/refresh.ts';
-import type { IngestJob } from '../mapping/ingest-job.ts';
+import type { IngestJob } from '../pipeline/ingest-job.ts';
 import type { RebuildJob } from '../rebuild/store.ts';
 import type { Member } from '../resolution/memberships.ts';
 import type { TrainJob } from '../resolution/train-job.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from '../http/errors.ts';
 import { jobFailure } from './job-error.ts';
 
 describe('a failed job keeps no personal data', () => {

@@ -1,4 +1,4 @@
-import { safeError } from '../log.ts';
+import { safeError } from '../log/log.ts';
 
 /**
  * What pg-boss keeps of a failed job (its `output`) outlives the data it was about: an erasure

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Workspace } from '../config/workspace.ts';
 import { ruleId } from '../resolution/probabilistic/features.ts';
+import type { Workspace } from '../workspace/workspace.ts';
 
 export type RebuildKind = 'keys' | 'golden' | 'mappings';
 export const REBUILD_KINDS: readonly RebuildKind[] = ['keys', 'golden', 'mappings'];

@@ -1,12 +1,12 @@
 import type { JSONSchemaType } from 'ajv';
 import { Hono } from 'hono';
-import type { AuthEnv } from '../api/auth.ts';
-import { ApiError } from '../api/errors.ts';
-import { timeCursor, timePage } from '../api/keyset.ts';
-import { arr, describeRoute, limitQuery, nullable, num, obj, str, strEnum, uuid } from '../api/openapi.ts';
-import { allow } from '../api/roles.ts';
-import { bodyValidator, pageLimit } from '../api/validate.ts';
+import type { AuthEnv } from '../access/auth.ts';
 import { isUuid } from '../db/sql.ts';
+import { ApiError } from '../http/errors.ts';
+import { timeCursor, timePage } from '../http/keyset.ts';
+import { arr, describeRoute, limitQuery, nullable, num, obj, str, strEnum, uuid } from '../http/openapi.ts';
+import { allow } from '../http/roles.ts';
+import { bodyValidator, pageLimit } from '../http/validate.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { REBUILD_KINDS, type RebuildKind } from './definitions.ts';
 import { requestRebuilds } from './run.ts';

@@ -1,7 +1,7 @@
 import { countLiveProfiles, profilesAfter } from '../golden/read.ts';
 import { refreshJobs } from '../golden/refresh.ts';
-import { safeError } from '../log.ts';
-import { ingest } from '../mapping/ingest-job.ts';
+import { safeError } from '../log/log.ts';
+import { ingest } from '../pipeline/ingest-job.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { countLiveRecords, rederiveKeys } from '../resolution/link.ts';
 import { countRecordsMappedBefore, type MappingVersion, recordsMappedBefore } from '../resolution/mapping-versions.ts';

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { afterTime, microsOf, type TimePosition } from '../api/keyset.ts';
 import type { Queryable, Tx } from '../db/database.ts';
 import { rowsOf } from '../db/database.ts';
+import { afterTime, microsOf, type TimePosition } from '../http/keyset.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import type { RebuildKind } from './definitions.ts';
@@ -86,7 +86,7 @@ export async function getRebuild(db: Queryable, id: string): Promise<Rebuild | u
   return row ? normalise(row) : undefined;
 }
 
-/** Newest first, after `position` (the last one of the previous page; see `api/keyset.ts`). */
+/** Newest first, after `position` (the last one of the previous page; see `http/keyset.ts`). */
 export async function listRebuilds(
   db: Queryable,
   limit: number,

@@ -1,8 +1,8 @@
 import type { Account } from '../mapping/account.ts';
 import { registrationId } from '../mapping/account.ts';
+import { companyNameKey, isFreeMailDomain } from '../mapping/company-names.ts';
 import { normaliseHost } from '../mapping/domains.ts';
 import type { AccountRef } from '../mapping/profile.ts';
-import { companyNameKey, isFreeMailDomain } from './company-names.ts';
 import type { AccountIdentityConfig, IdentityConfig } from './probabilistic/config.ts';
 import type { LinkKey, Model } from './probabilistic/engine.ts';
 import { normaliseText } from './probabilistic/features.ts';

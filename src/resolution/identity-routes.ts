@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
-import type { AuthEnv } from '../api/auth.ts';
-import { ApiError } from '../api/errors.ts';
-import { describeRoute } from '../api/openapi.ts';
-import { allow } from '../api/roles.ts';
+import type { AuthEnv } from '../access/auth.ts';
+import { ApiError } from '../http/errors.ts';
+import { describeRoute } from '../http/openapi.ts';
+import { allow } from '../http/roles.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { describeModel, TrainingError, trainModel } from './live-model.ts';
 

@@ -16,14 +16,3 @@ export function matchKeys(profile: Pick<Profile, 'emails' | 'phones'>, blocked: 
 /** A record's own identity: updates of one record always land on one profile. */
 export const recordIdentity = (f: { source: string; object: string; recordId: string }): string =>
   `rec:${f.source}/${f.object}/${f.recordId}`;
-
-const blockedCache = new WeakMap<readonly string[], ReadonlySet<string>>();
-/** The configured blocked values as a set, lowercased, built once per configuration. */
-export function blockedValues(values: readonly string[]): ReadonlySet<string> {
-  let set = blockedCache.get(values);
-  if (!set) {
-    set = new Set(values.map((v) => v.toLowerCase()));
-    blockedCache.set(values, set);
-  }
-  return set;
-}

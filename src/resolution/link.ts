@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm';
 import { audit } from '../access/audit.ts';
-import { findTombstoned, keyKind, suppressRecords, tombstoneKeys } from '../compliance/tombstones.ts';
 import { appendConsent } from '../consent/ledger.ts';
 import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
 import { lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.ts';
@@ -8,12 +7,14 @@ import type { AccountFragment, Fragment, PersonFragment } from '../mapping/apply
 import type { Entity } from '../mapping/mapping-file.ts';
 import { accountEngineConfig, accountIdentifierKeys, accountModel, accountReferenceKeys } from './account-keys.ts';
 import { enforceGuards } from './guards.ts';
-import { blockedValues, matchKeys, recordIdentity } from './keys.ts';
+import { matchKeys, recordIdentity } from './keys.ts';
 import { closeMemberships, syncMemberships } from './memberships.ts';
 import type { IdentityConfig } from './probabilistic/config.ts';
+import { blockedValues } from './probabilistic/config.ts';
 import { type Engine, engineFor, type LinkKey, type Model } from './probabilistic/engine.ts';
 import type { Comparable } from './probabilistic/features.ts';
 import { type LinkExplanation, type RecordRef, scoreCandidates } from './score-candidates.ts';
+import { findTombstoned, keyKind, suppressRecords, tombstoneKeys } from './tombstones.ts';
 
 export interface Merge {
   survivorId: string;

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { sign } from '@octokit/webhooks-methods';
 import { sql } from 'drizzle-orm';
 import { parseSettings } from '../../src/config/settings.ts';
-import { loadWorkspace } from '../../src/config/workspace.ts';
 import { openDatabase, rowsOf } from '../../src/db/database.ts';
 import { createHub, type Hub } from '../../src/hub.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger } from '../../src/log/log.ts';
+import { loadWorkspace } from '../../src/workspace/workspace.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';

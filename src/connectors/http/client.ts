@@ -24,8 +24,9 @@ export interface ApiClientOptions {
   /** The longest wait between attempts, whatever Retry-After asks. */
   maxDelayMs?: number;
   timeoutMs?: number;
-  /** How to wait; tests make it instant. */
+  /** How to wait, and the clock it waits on; tests make both virtual. */
   sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
 }
 
 export interface VendorRequest {
@@ -85,6 +86,7 @@ export class ApiClient {
       maxDelayMs: 60_000,
       timeoutMs: 30_000,
       sleep: realSleep,
+      now: Date.now,
       ...options,
       rateLimit: options.rateLimit,
       baseUrl: options.baseUrl.replace(/\/+$/, ''),
@@ -95,7 +97,7 @@ export class ApiClient {
   async #throttle(): Promise<void> {
     const rate = this.#options.rateLimit;
     if (!rate) return;
-    const now = Date.now();
+    const now = this.#options.now();
     const slot = Math.max(now, this.#nextSlot);
     this.#nextSlot = slot + 1000 / rate;
     if (slot > now) await this.#options.sleep(slot - now);

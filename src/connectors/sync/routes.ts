@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { ApiError } from '../../api/errors.ts';
-import { idCursor, idPage } from '../../api/keyset.ts';
-import { any, arr, bool, dateTime, describeRoute, int, nullable, num, obj, type Schema, str, strEnum } from '../../api/openapi.ts';
-import { allow } from '../../api/roles.ts';
 import { rowsOf } from '../../db/database.ts';
+import { ApiError } from '../../http/errors.ts';
+import { idCursor, idPage } from '../../http/keyset.ts';
+import { any, arr, bool, dateTime, describeRoute, int, nullable, num, obj, type Schema, str, strEnum } from '../../http/openapi.ts';
+import { allow } from '../../http/roles.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
 import { enqueue, QUEUES } from '../../queue/catalog.ts';
 import { connectorTypes } from '../registry.ts';

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import type { Source } from '../../config/workspace.ts';
 import { type Queryable, rowsOf } from '../../db/database.ts';
 import { textArray } from '../../db/sql.ts';
 import { insertRawRecords, sha256 } from '../../intake/store.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
 import { enqueue, ingestJobs } from '../../queue/catalog.ts';
+import type { Source } from '../../workspace/workspace.ts';
 import { ApiClient, type ApiClientOptions, VendorHttpError } from '../http/client.ts';
 import { connectorTypes } from '../registry.ts';
 import type { SyncCursor } from '../types.ts';

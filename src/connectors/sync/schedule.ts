@@ -1,6 +1,6 @@
 import type { PgBoss } from 'pg-boss';
-import type { Workspace } from '../../config/workspace.ts';
 import { QUEUES } from '../../queue/catalog.ts';
+import type { Workspace } from '../../workspace/workspace.ts';
 
 /**
  * One pg-boss cron schedule per source with a `schedule:`, keyed by the source's name; schedules

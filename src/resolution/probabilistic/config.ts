@@ -295,3 +295,14 @@ export function loadIdentityConfig(workspaceDir: string | undefined): IdentityCo
   if (config.nicknames && !path.isAbsolute(config.nicknames)) config.nicknames = path.join(workspaceDir, config.nicknames);
   return config;
 }
+
+const blockedCache = new WeakMap<readonly string[], ReadonlySet<string>>();
+/** The configured blocked values as a set, lowercased, built once per configuration. */
+export function blockedValues(values: readonly string[]): ReadonlySet<string> {
+  let set = blockedCache.get(values);
+  if (!set) {
+    set = new Set(values.map((v) => v.toLowerCase()));
+    blockedCache.set(values, set);
+  }
+  return set;
+}

@@ -1,7 +1,7 @@
-import { blockedValues } from '../keys.ts';
 import { BlockIndex } from './block-index.ts';
 import { comparePairs, type PatternCounts } from './compare-pairs.ts';
 import type { IdentityConfig } from './config.ts';
+import { blockedValues } from './config.ts';
 import { estimateLambda, estimateMBySession } from './em.ts';
 import { type FeatureTable, FeatureTableBuilder } from './feature-table.ts';
 import { type Comparable, type KeyPart, normaliseText, ruleId, ruleParts, valuesOf } from './features.ts';

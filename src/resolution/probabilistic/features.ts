@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { doubleMetaphone } from 'double-metaphone';
 import type { Account } from '../../mapping/account.ts';
+import { companyNameKey } from '../../mapping/company-names.ts';
 import type { Profile } from '../../mapping/profile.ts';
-import { companyNameKey } from '../company-names.ts';
 
 /** What the engine compares: a person's profile or an account. */
 export type Comparable = Profile | Account;

@@ -3,11 +3,11 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { CronExpressionParser } from 'cron-parser';
+import { ConfigError, type ConfigProblem, YamlFile } from '../config/yaml-file.ts';
 import { connectorTypes } from '../connectors/registry.ts';
 import { loadPurposes, type Purposes } from '../consent/purposes.ts';
 import { type CompiledMapping, compileMapping, mappingFileSchema } from '../mapping/mapping-file.ts';
 import { type IdentityConfig, loadIdentityConfig } from '../resolution/probabilistic/config.ts';
-import { ConfigError, type ConfigProblem, YamlFile } from './yaml-file.ts';
 
 /** One source: a `connectors/<name>.yaml` file. */
 export interface Source {

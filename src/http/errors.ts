@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
-import { safeError } from '../log.ts';
+import { safeError } from '../log/log.ts';
 
 /** Every expected failure, by its stable code, with its HTTP status. */
 export const ERROR_STATUS = {

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
+import type { AuthEnv } from '../access/auth.ts';
 import type { Role } from '../config/settings.ts';
 import type { ProfileView } from '../golden/read.ts';
-import type { AuthEnv } from './auth.ts';
 import { ApiError } from './errors.ts';
 
 /**

@@ -6,8 +6,8 @@ import { type ProfileChange, refreshGolden } from '../golden/refresh.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
-import { lockProfiles, recordDecision, retire } from './link.ts';
-import { accountsOfPersons } from './memberships.ts';
+import { lockProfiles, recordDecision, retire } from '../resolution/link.ts';
+import { accountsOfPersons } from '../resolution/memberships.ts';
 
 /** Why a decision cannot be carried out; the API turns these into 400/404 answers. */
 export class DecisionError extends Error {

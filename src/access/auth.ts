@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
-import { findKeyByToken } from '../access/api-keys.ts';
 import type { ApiKey, Role } from '../config/settings.ts';
 import type { Db } from '../db/database.ts';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../http/errors.ts';
+import { findKeyByToken } from './api-keys.ts';
 
 export interface Caller {
   name: string;

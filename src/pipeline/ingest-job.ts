@@ -1,9 +1,10 @@
 import { sql } from 'drizzle-orm';
-import { suppressUnmappedErased } from '../compliance/tombstones.ts';
 import { rowsOf } from '../db/database.ts';
 import { bigintArray, isTransient, lockResolution, uuidArray, withRetry } from '../db/sql.ts';
 import { countProcessed } from '../intake/imports-store.ts';
-import { safeError } from '../log.ts';
+import { safeError } from '../log/log.ts';
+import { type Fragment, type MappingFailure, mapRecord, QUARANTINE_CODES, type QuarantineCode, type RawRecord } from '../mapping/apply.ts';
+import { flagViolations, quarantineFailures } from '../mapping/quarantine-store.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { jobFailure } from '../queue/job-error.ts';
@@ -11,9 +12,8 @@ import { limitIdentifiers } from '../resolution/guards.ts';
 import { type LinkOptions, linkFragments } from '../resolution/link.ts';
 import { needsTraining, TrainingError, trainModel } from '../resolution/live-model.ts';
 import type { Model } from '../resolution/probabilistic/engine.ts';
+import { suppressUnmappedErased } from '../resolution/tombstones.ts';
 import { countRecords, scheduleTrainingIfDue } from '../resolution/train-job.ts';
-import { type Fragment, type MappingFailure, mapRecord, QUARANTINE_CODES, type QuarantineCode, type RawRecord } from './apply.ts';
-import { flagViolations, quarantineFailures } from './quarantine-store.ts';
 
 export interface IngestJob {
   rawIds: number[];

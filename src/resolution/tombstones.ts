@@ -6,7 +6,7 @@ import { emptyRawRecords } from '../intake/store.ts';
 import { PERSON_FIELDS, TOMBSTONE_KINDS } from '../mapping/fields.ts';
 import type { Profile } from '../mapping/profile.ts';
 import { closeErasedEntries } from '../mapping/quarantine-store.ts';
-import { matchKeys, recordIdentity } from '../resolution/keys.ts';
+import { matchKeys, recordIdentity } from './keys.ts';
 
 /**
  * The salted hash of an identity key, computed in SQL: linking checks a batch against the

@@ -2,13 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
-import type { AuthEnv } from '../api/auth.ts';
-import { ApiError } from '../api/errors.ts';
-import { timeCursor } from '../api/keyset.ts';
-import { any, arr, bool, dateTime, describeRoute, int, nullable, num, obj, str, strEnum, uuid } from '../api/openapi.ts';
-import { allow } from '../api/roles.ts';
-import { FILE_BREAKS, type FileFormat, fileRecords, type ImportProblem, problem } from '../connectors/file/file-records.ts';
-import type { PipelineContext } from '../pipeline-context.ts';
+import type { AuthEnv } from '../../access/auth.ts';
+import { ApiError } from '../../http/errors.ts';
+import { timeCursor } from '../../http/keyset.ts';
+import { any, arr, bool, dateTime, describeRoute, int, nullable, num, obj, str, strEnum, uuid } from '../../http/openapi.ts';
+import { allow } from '../../http/roles.ts';
 import {
   beat,
   createImport,
@@ -19,8 +17,10 @@ import {
   type Staged,
   storeImportBatch,
   type Tally,
-} from './imports-store.ts';
-import { contentHash } from './store.ts';
+} from '../../intake/imports-store.ts';
+import { contentHash } from '../../intake/store.ts';
+import type { PipelineContext } from '../../pipeline-context.ts';
+import { FILE_BREAKS, type FileFormat, fileRecords, type ImportProblem, problem } from './file-records.ts';
 
 /** Records stored a transaction: one round trip per batch, memory flat however large the file. */
 const BATCH = 1000;

@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
-import { ApiError } from '../api/errors.ts';
-import { describeRoute } from '../api/openapi.ts';
-import { connectorTypes } from '../connectors/registry.ts';
+import { ApiError } from '../http/errors.ts';
+import { describeRoute } from '../http/openapi.ts';
+import { type Checked, checkRecord, parseJsonWithin, type RecordLimits } from '../intake/record-limits.ts';
+import { RawStore, sha256 } from '../intake/store.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { type Checked, checkRecord, parseJsonWithin, type RecordLimits } from './record-limits.ts';
-import { RawStore, sha256 } from './store.ts';
+import { connectorTypes } from './registry.ts';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
