@@ -5,7 +5,7 @@ import type { Job } from 'pg-boss';
 import { Agent, request } from 'undici';
 import { rowsOf, type Tx } from '../db/database.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { enqueue, QUEUES } from '../queue/catalog.ts';
+import { enqueue } from '../queue/catalog.ts';
 import { postponeQueued } from '../queue/queued.ts';
 import { consentGate, needsConsent, verdicts } from './consent-gate.ts';
 import { isPrivateAddress, publicOnlyLookup } from './private-addresses.ts';

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { stringify } from 'safe-stable-stringify';
 import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
+import type { rawRecords } from '../db/schema.ts';
 import { bigintArray, isTransient, textArray, uuidArray } from '../db/sql.ts';
 import { ApiError } from '../http/errors.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -221,4 +222,27 @@ function rawRowsSelect(rows: readonly RawRow[], where?: SQL): SQL {
 export async function emptyRawRecords(tx: Tx, rawIds: readonly number[]): Promise<void> {
   await tx.execute(sql`
     update raw_records set payload = '{}'::jsonb, original_body = null, erased_at = now() where id = any(${bigintArray(rawIds)})`);
+}
+
+/** A raw record as the stages after intake read it. */
+export type StoredRaw = Pick<typeof rawRecords.$inferSelect, 'id' | 'source' | 'receivedAt' | 'contentHash' | 'payload'> & {
+  /** The payload holds U+FFFD where the bytes received held what jsonb cannot (see `insertRawRecords`). */
+  replaced: boolean;
+};
+
+/** The raw records of `rawIds` and of the intakes `intakeIds`, in the order they arrived. */
+export async function readRawRecords(db: Queryable, rawIds: readonly number[], intakeIds: readonly string[] = []): Promise<StoredRaw[]> {
+  return rowsOf<Omit<StoredRaw, 'id' | 'receivedAt'> & { id: number | string; receivedAt: Date | string }>(
+    await db.execute(sql`
+      select id, source, received_at as "receivedAt", content_hash as "contentHash", payload, original_body is not null as replaced
+      from raw_records where id = any(${bigintArray(rawIds)}) or intake_id = any(${uuidArray(intakeIds)}) order by id`),
+  ).map((r) => ({ ...r, id: Number(r.id), receivedAt: new Date(r.receivedAt) }));
+}
+
+/**
+ * Refreshes the planner's statistics of the raw store: a large import outruns autovacuum's, and the
+ * pipeline's queries plan on them next.
+ */
+export async function analyzeRawRecords(db: Queryable): Promise<void> {
+  await db.execute(sql`analyze raw_records`);
 }

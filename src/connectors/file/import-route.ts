@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../../access/auth.ts';
 import { ApiError } from '../../http/errors.ts';
@@ -18,7 +17,7 @@ import {
   storeImportBatch,
   type Tally,
 } from '../../intake/imports-store.ts';
-import { contentHash } from '../../intake/store.ts';
+import { analyzeRawRecords, contentHash } from '../../intake/store.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
 import { FILE_BREAKS, type FileFormat, fileRecords, type ImportProblem, problem } from './file-records.ts';
 
@@ -176,8 +175,7 @@ export function importRoutes(ctx: PipelineContext) {
       }
       await finishImport(db, id, 'received', tally);
       const view = await load(id);
-      // A large import outruns autovacuum's statistics, and the pipeline's queries plan on them next.
-      if (view.accepted >= 100_000) await db.execute(sql`analyze raw_records`);
+      if (view.accepted >= 100_000) await analyzeRawRecords(db);
       return c.json(view, 202);
     })
     .get('/imports', allow('ops'), async (c) => {

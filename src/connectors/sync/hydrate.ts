@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'drizzle-orm';
-import { rowsOf } from '../../db/database.ts';
-import { bigintArray } from '../../db/sql.ts';
-import { insertRawRecords, sha256 } from '../../intake/store.ts';
+import { insertRawRecords, readRawRecords, sha256 } from '../../intake/store.ts';
 import { quarantineFetchFailed, resolveFetchFailed } from '../../mapping/quarantine-store.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
 import { enqueue, ingestJobs } from '../../queue/catalog.ts';
@@ -16,9 +13,7 @@ import { sourceClient } from './run.ts';
  * job with backoff, and the webhook records wait, stored.
  */
 export async function hydrate(ctx: PipelineContext, rawIds: readonly number[]): Promise<number> {
-  const raws = rowsOf<{ id: string; source: string; payload: unknown }>(
-    await ctx.database.db.execute(sql`select id, source, payload from raw_records where id = any(${bigintArray(rawIds)}) order by id`),
-  );
+  const raws = await readRawRecords(ctx.database.db, rawIds);
   let stored = 0;
   for (const name of new Set(raws.map((r) => r.source))) {
     const source = ctx.workspace().sources.get(name);
