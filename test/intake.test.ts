@@ -107,6 +107,17 @@ describe('POST /webhooks/:source accepts signed records', () => {
     const bodyHash = createHash('sha256').update(body).digest('hex');
     expect(await t.count(`raw_records where body_hash = '${bodyHash}'`)).toBe(3);
   });
+
+  it('answers 202 {accepted: 0} to a signed empty array, storing and queueing nothing', async () => {
+    await waitFor(async () => (await t.count('intake_outbox')) === 0);
+    const before = { raw: await t.count('raw_records'), jobs: await t.count("pgboss.job where name = 'aurum-ingest'") };
+    const response = await t.postWebhook('crm', '[]');
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ accepted: 0, intakeId: expect.any(String) });
+    expect(await t.count('raw_records')).toBe(before.raw);
+    expect(await t.count('intake_outbox')).toBe(0);
+    expect(await t.count("pgboss.job where name = 'aurum-ingest'")).toBe(before.jobs);
+  });
 });
 
 describe('webhook connector', () => {

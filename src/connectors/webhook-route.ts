@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { ApiError } from '../http/errors.ts';
 import { describeRoute } from '../http/openapi.ts';
@@ -144,6 +145,8 @@ export function webhookRoutes(ctx: PipelineContext) {
 
       const limits = { maxRecordBytes: ctx.settings.maxRecordBytes, maxJsonDepth: ctx.settings.maxJsonDepth };
       const records = recordsOf(body, bytes.byteLength, connector.parseWebhook?.(request), limits);
+      // A batch of no records (`[]`, or vendor events none of which is a record) holds nothing to store.
+      if (records.length === 0) return c.json({ accepted: 0, intakeId: randomUUID() }, 202);
       const { intakeId } = await rawStore.store({
         source: name,
         records,
