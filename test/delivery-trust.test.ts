@@ -167,6 +167,8 @@ describe('rate and timeout per destination', () => {
     const records = Array.from({ length: 6 }, (_, i) => ({ id: `rt-${i}`, email: `rt${i}@example.com` }));
     expect((await t.postWebhook('crm', JSON.stringify(records))).status).toBe(202);
     await waitFor(async () => at('/paced').filter((r) => r.json.profile?.emails?.[0]?.startsWith('rt')).length === 6);
+    // Each attempt is written to the log once its answer is in: wait for the sixth, not only the receiver.
+    await waitFor(async () => (await deliveries(paced.id)).flatMap((d) => d['attempts']).length === 6);
     // An attempt's time is the slot the rate limiter gave it (the next free one, a fifth of a second
     // after the one taken before it, at five a second): the schedule the hub wrote, not a clock read
     // by the test. A limiter that let a burst through would have given out slots closer together.
