@@ -314,6 +314,16 @@ describe('a destination’s entities', () => {
     }
     const patched = await t.call('PATCH', `/destinations/${ids['persons']}`, { entities: ['robot'] });
     expect(patched.status).toBe(400);
+    // The table holds the same rule, whoever writes to it.
+    for (const entities of ['{}', '{robot}', '{person,robot}']) {
+      const refused = await t.testDb.database.db
+        .execute(sql`update destinations set entities = ${entities}::text[] where id = ${ids['persons']}`)
+        .then(
+          () => undefined,
+          (error: Error) => error,
+        );
+      expect(String(refused?.cause ?? refused), entities).toMatch(/destinations_entities_check/);
+    }
   });
 
   it('decide which fields and events may be asked for, and change with PATCH', async () => {

@@ -399,7 +399,11 @@ export const destinations = pgTable(
     createdAt: at('created_at').notNull().defaultNow(),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
-  (t) => [check('destinations_signature_check', sql`${t.signature} in ('github', 'standard-webhooks')`)],
+  (t) => [
+    check('destinations_signature_check', sql`${t.signature} in ('github', 'standard-webhooks')`),
+    // At least one entity type, each one the hub knows: a destination hearing of nothing is a mistake.
+    check('destinations_entities_check', sql`cardinality(${t.entities}) > 0 and ${t.entities} <@ array['person', 'account']::text[]`),
+  ],
 );
 
 /** What each destination last learned of each profile, so it hears of changes and suppression once. */
