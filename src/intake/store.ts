@@ -2,7 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { stringify } from 'safe-stable-stringify';
 import { ApiError } from '../api/errors.ts';
-import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
+import { type Queryable, type Raw, rowsOf, type Tx } from '../db/database.ts';
+import type { rawRecords } from '../db/schema.ts';
 import { bigintArray, isTransient, textArray, uuidArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { hasUnstorableEscape, toStorable } from './record-limits.ts';
@@ -186,7 +187,7 @@ export interface RawRow {
  */
 export async function insertRawRecords(tx: Queryable, rows: readonly RawRow[]): Promise<number[]> {
   if (rows.length === 0) return [];
-  return rowsOf<{ id: string | number }>(
+  return rowsOf<Raw<Pick<typeof rawRecords.$inferSelect, 'id'>>>(
     await tx.execute(sql`
       insert into raw_records (source, intake_id, body_hash, content_hash, payload, original_body)
       ${rawRowsSelect(rows)}
