@@ -3,7 +3,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { stringify } from 'safe-stable-stringify';
 import { ApiError } from '../api/errors.ts';
 import { type Queryable, type Raw, rowsOf, type Tx } from '../db/database.ts';
-import type { rawRecords } from '../db/schema.ts';
+import type { intakeOutbox, rawRecords } from '../db/schema.ts';
 import { bigintArray, isTransient, textArray, uuidArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { hasUnstorableEscape, toStorable } from './record-limits.ts';
@@ -155,7 +155,7 @@ async function storeIntakes(db: Queryable, batch: readonly Pending[]): Promise<S
            order by i.source, i.receipt, i.n))`
     : sql`admitted as (select i.* from ${intakes})`;
   return new Set(
-    rowsOf<{ intake_id: string }>(
+    rowsOf<Pick<typeof intakeOutbox.$inferSelect, 'intakeId'>>(
       await db.execute(sql`
         with ${admitted},
         raw as (
@@ -163,8 +163,8 @@ async function storeIntakes(db: Queryable, batch: readonly Pending[]): Promise<S
           ${rawRowsSelect(rows, signed ? sql`i::uuid in (select intake_id from admitted)` : undefined)}),
         queued as (
           insert into intake_outbox (intake_id, records, hydrate) select intake_id, records, hydrate from admitted order by n)
-        select intake_id::text from admitted`),
-    ).map((r) => r.intake_id),
+        select intake_id::text as "intakeId" from admitted`),
+    ).map((r) => r.intakeId),
   );
 }
 
