@@ -45,6 +45,18 @@ export function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
+export type Raw<T> = {
+  [K in keyof T]: T[K] extends Date
+    ? Date | string
+    : T[K] extends number
+      ? number | string
+      : T[K] extends Date | null
+        ? Date | string | null
+        : T[K] extends number | null
+          ? number | string | null
+          : T[K];
+};
+
 export interface OpenOptions {
   databaseUrl?: string | undefined;
   /** A directory for embedded PGlite, or `memory://` for a throwaway one. */

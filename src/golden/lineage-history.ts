@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { type Queryable, rowsOf } from '../db/database.ts';
+import { type Queryable, type Raw, rowsOf } from '../db/database.ts';
+import type { lineageHistory } from '../db/schema.ts';
 import type { ListLineage, Provenance, ScalarLineage } from './build.ts';
 
 type Outcome = 'won' | 'lost' | 'included' | 'removed';
@@ -72,8 +73,11 @@ export function replayLineage(versions: readonly Version[]): Record<string, Valu
 }
 
 export async function loadLineageHistory(db: Queryable, profileId: string): Promise<Record<string, ValueHistory[]>> {
-  const versions = rowsOf<{ version: number; at: Date | string; lineage: Version['lineage'] }>(
-    await db.execute(sql`select version, at, lineage from lineage_history where profile_id = ${profileId} order by version, id`),
-  ).map((r) => ({ version: r.version, at: new Date(r.at).toISOString(), lineage: r.lineage }));
+  const versions = rowsOf<
+    Pick<typeof lineageHistory.$inferSelect, 'version'> &
+      Raw<Pick<typeof lineageHistory.$inferSelect, 'at'>> & { lineage: Version['lineage'] }
+  >(await db.execute(sql`select version, at, lineage from lineage_history where profile_id = ${profileId} order by version, id`)).map(
+    (r) => ({ version: r.version, at: new Date(r.at).toISOString(), lineage: r.lineage }),
+  );
   return replayLineage(versions);
 }

@@ -1,5 +1,6 @@
-import { sql } from 'drizzle-orm';
-import { type Queryable, rowsOf } from '../db/database.ts';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { type Queryable, type Raw, rowsOf } from '../db/database.ts';
+import { profileMerges, profiles, sourceRecords } from '../db/schema.ts';
 import { isUuid, textArray, uuidArray } from '../db/sql.ts';
 import { capPage, runningBytes, withinPage } from '../http/page-bytes.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
@@ -10,39 +11,36 @@ import type { AccountGolden, Golden } from './build.ts';
 export type ProfileView = { id: string } & Golden & { version: number; createdAt: string; updatedAt: string };
 export type AccountView = { id: string } & AccountGolden & { version: number; createdAt: string; updatedAt: string };
 
-interface ProfileRow {
-  id: string;
-  golden: Golden;
-  version: number;
-  created_at: Date | string;
-  updated_at: Date | string;
-  golden_hash: string;
-}
+type ProfileRow = Pick<typeof profiles.$inferSelect, 'id' | 'version' | 'goldenHash'> &
+  Raw<Pick<typeof profiles.$inferSelect, 'createdAt' | 'updatedAt'>> & { golden: Golden };
+/** The columns of a `ProfileRow`, named as it names them. */
+const PROFILE_COLUMNS = sql`id, golden, version, created_at as "createdAt", updated_at as "updatedAt", golden_hash as "goldenHash"`;
 
 const view = (row: ProfileRow): ProfileView => ({
   id: row.id,
   ...row.golden,
   version: row.version,
-  createdAt: new Date(row.created_at).toISOString(),
-  updatedAt: new Date(row.updated_at).toISOString(),
+  createdAt: new Date(row.createdAt).toISOString(),
+  updatedAt: new Date(row.updatedAt).toISOString(),
 });
 
 /** The active profile for an id; a retired id answers with the profile it was merged into. */
 export async function resolveProfileId(db: Queryable, id: string, entity: Entity = 'person'): Promise<string | undefined> {
   if (!isUuid(id)) return undefined;
-  const [row] = rowsOf<{ id: string; merged_into: string | null }>(
-    await db.execute(sql`select id, merged_into from profiles where id = ${id} and erased_at is null and entity = ${entity}`),
-  );
-  return row ? (row.merged_into ?? row.id) : undefined;
+  const [row] = await db
+    .select({ id: profiles.id, mergedInto: profiles.mergedInto })
+    .from(profiles)
+    .where(and(eq(profiles.id, id), isNull(profiles.erasedAt), eq(profiles.entity, entity)));
+  return row ? (row.mergedInto ?? row.id) : undefined;
 }
 
 export async function loadProfiles(db: Queryable, ids: readonly string[]): Promise<(ProfileView & { hash: string })[]> {
   if (ids.length === 0) return [];
   return rowsOf<ProfileRow>(
     await db.execute(sql`
-      select id, golden, version, created_at, updated_at, golden_hash from profiles
+      select ${PROFILE_COLUMNS} from profiles
       where id = any(${uuidArray(ids)}) and merged_into is null order by seq`),
-  ).map((row) => ({ ...view(row), hash: row.golden_hash }));
+  ).map((row) => ({ ...view(row), hash: row.goldenHash }));
 }
 
 /** Active accounts, with the hash fan-out detects changes by. */
@@ -58,7 +56,7 @@ export async function loadAccountViews(db: Queryable, ids: readonly string[]): P
 /** Those of `ids` that are erased profiles. */
 export async function erasedAmong(db: Queryable, ids: readonly string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const rows = rowsOf<{ id: string }>(
+  const rows = rowsOf<Pick<typeof profiles.$inferSelect, 'id'>>(
     await db.execute(sql`select id from profiles where id = any(${uuidArray(ids)}) and erased_at is not null`),
   );
   return new Set(rows.map((r) => r.id));
@@ -70,7 +68,7 @@ export async function erasedAmong(db: Queryable, ids: readonly string[]): Promis
  */
 export async function announcedMembers(db: Queryable, accountIds: readonly string[]): Promise<Map<string, Member[]>> {
   if (accountIds.length === 0) return new Map();
-  const rows = rowsOf<{ id: string; members: Member[] }>(
+  const rows = rowsOf<Pick<typeof profiles.$inferSelect, 'id'> & { members: Member[] }>(
     await db.execute(sql`select id, members from profiles where id = any(${uuidArray(accountIds)}) and entity = 'account'`),
   );
   return new Map(rows.map((r) => [r.id, r.members]));
@@ -98,7 +96,7 @@ export async function findProfilesByKeys(
       select * from (
         select p.*, ${runningBytes(sql`octet_length(p.golden::text)`, sql`p.seq`)} as running_bytes, count(*) over () as fetched
         from (
-          select id, golden, version, created_at, updated_at, golden_hash, seq from profiles
+          select ${PROFILE_COLUMNS}, seq from profiles
           where merged_into is null and entity = ${entity} and id in (
             select sr.profile_id from record_keys rk join source_records sr on sr.id = rk.record_pk
             where rk.key = any(${textArray(keys)}))
@@ -172,14 +170,14 @@ export async function listProfiles(
   ];
   const rank = query ? sql`case ${sql.join(tiers, sql` `)} end` : sql`0`;
   const after = page.after ? sql`and (rank > ${page.after.rank} or (rank = ${page.after.rank} and seq < ${page.after.seq}))` : sql``;
-  const rows = rowsOf<ProfileRow & { seq: string | number; rank: number; fetched: string | number }>(
+  const rows = rowsOf<ProfileRow & Raw<Pick<typeof profiles.$inferSelect, 'seq'>> & { rank: number; fetched: string | number }>(
     await db.execute(sql`
       select * from (
         select p.*, ${runningBytes(sql`octet_length(p.golden::text)`, sql`p.rank, p.seq desc`)} as running_bytes,
           count(*) over () as fetched
         from (
           select * from (
-            select id, golden, version, created_at, updated_at, golden_hash, seq, ${rank} as rank from profiles
+            select ${PROFILE_COLUMNS}, seq, ${rank} as rank from profiles
             where merged_into is null and erased_at is null and entity = ${entity}) ranked
           where rank is not null ${after}
           order by rank, seq desc limit ${page.limit + 1}) p) w
@@ -200,17 +198,11 @@ export async function listProfiles(
 
 /** The merges and splits a profile (or account) took part in, oldest first: `GET /profiles/:id/history`. */
 export async function loadHistory(db: Queryable, id: string) {
-  const rows = rowsOf<{
-    kind: string;
-    survivor_id: string;
-    retired_ids: string[];
-    details: unknown;
-    actor: string;
-    reason: string | null;
-    at: Date | string;
-  }>(
+  const rows = rowsOf<
+    Raw<Pick<typeof profileMerges.$inferSelect, 'kind' | 'survivorId' | 'retiredIds' | 'details' | 'actor' | 'reason' | 'at'>>
+  >(
     await db.execute(sql`
-      select kind, survivor_id, retired_ids, details, actor, reason, at from profile_merges
+      select kind, survivor_id as "survivorId", retired_ids as "retiredIds", details, actor, reason, at from profile_merges
       where survivor_id = ${id} or ${id} = any(retired_ids)
         or survivor_id in (select id from profiles where merged_into = ${id})
       order by at, id`),
@@ -220,43 +212,45 @@ export async function loadHistory(db: Queryable, id: string) {
     at: new Date(r.at).toISOString(),
     actor: r.actor,
     reason: r.reason,
-    profile: r.survivor_id,
-    others: r.retired_ids,
+    profile: r.survivorId,
+    others: r.retiredIds,
     details: r.details,
   }));
 }
 
 /** A profile's (or account's) member records and how each was linked, and the forced merges that brought records in. */
 export async function loadMatches(db: Queryable, id: string) {
-  const rows = rowsOf<{ source: string; object: string; record_id: string; link: LinkExplanation | null }>(
-    await db.execute(sql`select source, object, record_id, link from source_records where profile_id = ${id} order by id`),
-  );
+  const rows = await db
+    .select({ source: sourceRecords.source, object: sourceRecords.object, recordId: sourceRecords.recordId, link: sourceRecords.link })
+    .from(sourceRecords)
+    .where(eq(sourceRecords.profileId, id))
+    .orderBy(sourceRecords.id);
   // Records that arrived on another profile and came here by a forced merge: say so.
-  const manual = rowsOf<{ retired_ids: string[]; actor: string; reason: string | null; at: Date | string }>(
-    await db.execute(sql`
-      select retired_ids, actor, reason, at from profile_merges
-      where survivor_id = ${id} and kind = 'manual' order by id`),
-  );
+  const manual = await db
+    .select({ retiredIds: profileMerges.retiredIds, actor: profileMerges.actor, reason: profileMerges.reason, at: profileMerges.at })
+    .from(profileMerges)
+    .where(and(eq(profileMerges.survivorId, id), eq(profileMerges.kind, 'manual')))
+    .orderBy(profileMerges.id);
   return {
     id,
     members: rows.map((r) => ({
       source: r.source,
       object: r.object,
-      recordId: r.record_id,
-      linkedBy: r.link ?? { rule: 'record identity' },
+      recordId: r.recordId,
+      linkedBy: (r.link as LinkExplanation | null) ?? { rule: 'record identity' },
     })),
     manualMerges: manual.map((m) => ({
-      retiredIds: m.retired_ids,
+      retiredIds: m.retiredIds,
       actor: m.actor,
       reason: m.reason,
-      at: new Date(m.at).toISOString(),
+      at: m.at.toISOString(),
     })),
   };
 }
 
 export async function loadLineage(db: Queryable, id: string): Promise<Record<string, unknown>> {
-  const [row] = rowsOf<{ lineage: Record<string, unknown> }>(await db.execute(sql`select lineage from profiles where id = ${id}`));
-  return row?.lineage ?? {};
+  const [row] = await db.select({ lineage: profiles.lineage }).from(profiles).where(eq(profiles.id, id));
+  return (row?.lineage as Record<string, unknown> | undefined) ?? {};
 }
 
 // The ledger is the consent module's table; kept importable from here for the profile routes and the export.
@@ -264,7 +258,7 @@ export { type LedgerEntry, loadConsentLedger } from '../consent/ledger.ts';
 
 /** Live profiles (not merged away) after `afterSeq`, in creation order: a rebuild's next page. */
 export async function profilesAfter(db: Queryable, afterSeq: number, limit: number): Promise<{ seq: number; id: string }[]> {
-  return rowsOf<{ seq: string | number; id: string }>(
+  return rowsOf<Raw<Pick<typeof profiles.$inferSelect, 'seq' | 'id'>>>(
     await db.execute(sql`select seq, id::text from profiles where merged_into is null and seq > ${afterSeq} order by seq limit ${limit}`),
   ).map((r) => ({ seq: Number(r.seq), id: r.id }));
 }

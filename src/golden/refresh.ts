@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { type AuditEntry, audit } from '../access/audit.ts';
 import type { ConsentStatus } from '../consent/status.ts';
-import { rowsOf, type Tx } from '../db/database.ts';
+import { type Raw, rowsOf, type Tx } from '../db/database.ts';
+import type { consentEntries, profiles, sourceRecords } from '../db/schema.ts';
 import { textArray, uuidArray, withRetry } from '../db/sql.ts';
 import type { Account } from '../mapping/account.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
@@ -73,66 +74,56 @@ export async function refreshGolden(
   const ids = [...new Set(profileIds)];
   if (ids.length === 0) return [];
   const members = new Map<string, Member[]>();
-  for (const row of rowsOf<{
-    profile_id: string;
-    source: string;
-    object: string;
-    record_id: string;
-    fragment: Profile;
-    source_updated_at: Date | string | null;
-    observed_at: Date | string;
-    mapping_file: string;
-    mapping_hash: string;
-  }>(
+  for (const row of rowsOf<
+    Raw<
+      Pick<
+        typeof sourceRecords.$inferSelect,
+        'profileId' | 'source' | 'object' | 'recordId' | 'sourceUpdatedAt' | 'observedAt' | 'mappingFile' | 'mappingHash'
+      >
+    > & { fragment: Profile }
+  >(
     await tx.execute(sql`
-      select profile_id, source, object, record_id, fragment, source_updated_at, observed_at, mapping_file, mapping_hash
+      select profile_id as "profileId", source, object, record_id as "recordId", fragment,
+        source_updated_at as "sourceUpdatedAt", observed_at as "observedAt", mapping_file as "mappingFile", mapping_hash as "mappingHash"
       from source_records where profile_id = any(${uuidArray(ids)}) and deleted_at is null order by id`),
   )) {
-    const list = members.get(row.profile_id) ?? [];
+    const list = members.get(row.profileId) ?? [];
     list.push({
       source: row.source,
       object: row.object,
-      recordId: row.record_id,
+      recordId: row.recordId,
       fragment: row.fragment,
       priority: priorityOf(row.source),
-      sourceUpdatedAt: row.source_updated_at ? new Date(row.source_updated_at) : null,
-      observedAt: new Date(row.observed_at),
-      mappingFile: row.mapping_file,
-      mappingHash: row.mapping_hash,
+      sourceUpdatedAt: row.sourceUpdatedAt ? new Date(row.sourceUpdatedAt) : null,
+      observedAt: new Date(row.observedAt),
+      mappingFile: row.mappingFile,
+      mappingHash: row.mappingHash,
     });
-    members.set(row.profile_id, list);
+    members.set(row.profileId, list);
   }
   const consent = new Map<string, { purpose: string; status: 'granted' | 'denied'; at: Date; source: string; recordId: string }[]>();
-  for (const row of rowsOf<{
-    profile_id: string;
-    purpose: string;
-    status: 'granted' | 'denied';
-    at: Date | string;
-    source: string;
-    record_id: string;
-  }>(
+  for (const row of rowsOf<
+    Pick<typeof sourceRecords.$inferSelect, 'profileId'> &
+      Raw<Pick<typeof consentEntries.$inferSelect, 'purpose' | 'at' | 'source' | 'recordId'>> & { status: 'granted' | 'denied' }
+  >(
     await tx.execute(sql`
-      select sr.profile_id, ce.purpose, ce.status, ce.at, ce.source, ce.record_id
+      select sr.profile_id as "profileId", ce.purpose, ce.status, ce.at, ce.source, ce.record_id as "recordId"
       from consent_entries ce join source_records sr on sr.id = ce.record_pk
       where sr.profile_id = any(${uuidArray(ids)}) and sr.deleted_at is null`),
   )) {
-    const list = consent.get(row.profile_id) ?? [];
-    list.push({ purpose: row.purpose, status: row.status, at: new Date(row.at), source: row.source, recordId: row.record_id });
-    consent.set(row.profile_id, list);
+    const list = consent.get(row.profileId) ?? [];
+    list.push({ purpose: row.purpose, status: row.status, at: new Date(row.at), source: row.source, recordId: row.recordId });
+    consent.set(row.profileId, list);
   }
-  const storedRows = rowsOf<{
-    id: string;
-    entity: Entity;
-    golden_hash: string;
-    consent: ConsentStatus[] | null;
-    members: AccountMember[];
-  }>(
+  const storedRows = rowsOf<
+    Pick<typeof profiles.$inferSelect, 'id' | 'goldenHash'> & { entity: Entity; consent: ConsentStatus[] | null; members: AccountMember[] }
+  >(
     // An erased profile is never rebuilt: a golden job queued before the erasure finds nothing to do.
     await tx.execute(sql`
-      select id, entity, golden_hash, golden->'consent' as consent, members from profiles
+      select id, entity, golden_hash as "goldenHash", golden->'consent' as consent, members from profiles
       where id = any(${uuidArray(ids)}) and erased_at is null`),
   );
-  const stored = new Map(storedRows.map((r) => [r.id, r.golden_hash]));
+  const stored = new Map(storedRows.map((r) => [r.id, r.goldenHash]));
   const storedConsent = new Map(storedRows.map((r) => [r.id, r.consent ?? []]));
   const accounts = new Map(storedRows.filter((r) => r.entity === 'account').map((r) => [r.id, r.members]));
 

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { rowsOf } from '../db/database.ts';
+import { type Raw, rowsOf } from '../db/database.ts';
+import type { intakeOutbox, rawRecords } from '../db/schema.ts';
 import { uuidArray } from '../db/sql.ts';
 import { safeError } from '../log/log.ts';
 import type { IngestJob } from '../pipeline/ingest-job.ts';
@@ -19,12 +20,8 @@ const POLL_MS = 1_000;
 /** How often a process prunes replay keys older than a day. */
 const PRUNE_EVERY_MS = 10 * 60_000;
 
-interface Claimed {
-  seq: number;
-  intake_id: string;
-  records: number;
-  hydrate: boolean;
-}
+type Claimed = Raw<Pick<typeof intakeOutbox.$inferSelect, 'seq'>> &
+  Pick<typeof intakeOutbox.$inferSelect, 'intakeId' | 'records' | 'hydrate'>;
 
 /**
  * Moves intakes from `intake_outbox` to pg-boss jobs: ingest jobs naming the intakes, or hydrate
@@ -104,15 +101,15 @@ export class IntakeDispatcher {
         await tx.execute(sql`
           delete from intake_outbox
           where seq in (select seq from intake_outbox order by seq limit ${ROUND} for update skip locked)
-          returning seq, intake_id::text, records, hydrate`),
+          returning seq, intake_id::text as "intakeId", records, hydrate`),
       ).sort((a, b) => Number(a.seq) - Number(b.seq));
       const toIngest = claimed.filter((c) => !c.hydrate);
       if (toIngest.length > 0) await enqueue(this.#ctx.boss, tx, 'ingest', intakeJobs(toIngest, size));
       const toHydrate = claimed.filter((c) => c.hydrate);
       if (toHydrate.length > 0) {
-        const rawIds = rowsOf<{ id: string | number }>(
+        const rawIds = rowsOf<Raw<Pick<typeof rawRecords.$inferSelect, 'id'>>>(
           await tx.execute(
-            sql`select id from raw_records where intake_id = any(${uuidArray(toHydrate.map((c) => c.intake_id))}) order by id`,
+            sql`select id from raw_records where intake_id = any(${uuidArray(toHydrate.map((c) => c.intakeId))}) order by id`,
           ),
         ).map((r) => Number(r.id));
         await enqueue(this.#ctx.boss, tx, 'hydrate', ingestJobs(rawIds, size));
@@ -133,7 +130,7 @@ function intakeJobs(intakes: readonly Claimed[], size: number): { data: IngestJo
       current = [];
       records = 0;
     }
-    current.push(c.intake_id);
+    current.push(c.intakeId);
     records += c.records;
   }
   if (current.length > 0) jobs.push({ data: { rawIds: [], intakeIds: current } });

@@ -1,7 +1,7 @@
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { FileFormat, FileRecord, ImportProblem } from '../connectors/file/file-records.ts';
 import { type Db, rowsOf, type Tx } from '../db/database.ts';
-import type { imports } from '../db/schema.ts';
+import { imports } from '../db/schema.ts';
 import { isTransient, isUuid, textArray } from '../db/sql.ts';
 import { afterTime, microsOf, type TimePosition, timePage } from '../http/keyset.ts';
 import { safeError } from '../log/log.ts';
@@ -163,31 +163,9 @@ export async function loadImport(db: Db, id: string): Promise<ImportView | undef
     where id = ${id}
       and ((status = 'received' and processed >= accepted)
         or (status = 'receiving' and heartbeat_at < now() - make_interval(secs => ${IMPORT_STALE_MS / 1000})))`);
-  const [row] = rowsOf<Record<string, unknown>>(
-    await db.execute(sql`
-      select id, source, format, status, bytes, accepted, duplicates, rejected, problems, processed, created_by,
-        created_at, finished_at, heartbeat_at, first_raw_id, last_raw_id
-      from imports where id = ${id}`),
-  );
+  const [row] = await db.select().from(imports).where(eq(imports.id, id));
   if (!row) return undefined;
-  const imp = {
-    id: row['id'] as string,
-    source: row['source'] as string,
-    format: row['format'] as string,
-    status: row['status'] as ImportStatus,
-    bytes: Number(row['bytes']),
-    accepted: Number(row['accepted']),
-    duplicates: Number(row['duplicates']),
-    rejected: Number(row['rejected']),
-    problems: row['problems'] as ImportProblem[],
-    processed: Number(row['processed']),
-    createdBy: row['created_by'] as string,
-    createdAt: new Date(row['created_at'] as string),
-    finishedAt: row['finished_at'] ? new Date(row['finished_at'] as string) : null,
-    heartbeatAt: new Date(row['heartbeat_at'] as string),
-    firstRawId: row['first_raw_id'] === null ? null : Number(row['first_raw_id']),
-    lastRawId: row['last_raw_id'] === null ? null : Number(row['last_raw_id']),
-  } satisfies Omit<ImportRow, 'status'> & { status: ImportStatus };
+  const imp = { ...row, status: row.status as ImportStatus, problems: row.problems as ImportProblem[] };
   const quarantined = await countQuarantined(db, imp);
   return {
     id: imp.id,
@@ -219,7 +197,7 @@ export async function listImports(
   options: { source?: string; limit: number; after?: TimePosition },
 ): Promise<{ imports: ImportView[]; next: string | null }> {
   const { rows, next } = timePage(
-    rowsOf<{ id: string; cursor_micros: string | number }>(
+    rowsOf<Pick<ImportRow, 'id'> & { cursor_micros: string | number }>(
       await db.execute(sql`
       select id, ${microsOf(sql`created_at`)} as cursor_micros from imports
       where true ${options.source === undefined ? sql`` : sql`and source = ${options.source}`}

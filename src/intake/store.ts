@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { stringify } from 'safe-stable-stringify';
-import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
-import type { rawRecords } from '../db/schema.ts';
+import { type Queryable, type Raw, rowsOf, type Tx } from '../db/database.ts';
+import type { intakeOutbox, rawRecords } from '../db/schema.ts';
 import { bigintArray, isTransient, textArray, uuidArray } from '../db/sql.ts';
 import { ApiError } from '../http/errors.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
@@ -155,7 +155,7 @@ async function storeIntakes(db: Queryable, batch: readonly Pending[]): Promise<S
            order by i.source, i.receipt, i.n))`
     : sql`admitted as (select i.* from ${intakes})`;
   return new Set(
-    rowsOf<{ intake_id: string }>(
+    rowsOf<Pick<typeof intakeOutbox.$inferSelect, 'intakeId'>>(
       await db.execute(sql`
         with ${admitted},
         raw as (
@@ -163,8 +163,8 @@ async function storeIntakes(db: Queryable, batch: readonly Pending[]): Promise<S
           ${rawRowsSelect(rows, signed ? sql`i::uuid in (select intake_id from admitted)` : undefined)}),
         queued as (
           insert into intake_outbox (intake_id, records, hydrate) select intake_id, records, hydrate from admitted order by n)
-        select intake_id::text from admitted`),
-    ).map((r) => r.intake_id),
+        select intake_id::text as "intakeId" from admitted`),
+    ).map((r) => r.intakeId),
   );
 }
 
@@ -187,7 +187,7 @@ export interface RawRow {
  */
 export async function insertRawRecords(tx: Queryable, rows: readonly RawRow[]): Promise<number[]> {
   if (rows.length === 0) return [];
-  return rowsOf<{ id: string | number }>(
+  return rowsOf<Raw<Pick<typeof rawRecords.$inferSelect, 'id'>>>(
     await tx.execute(sql`
       insert into raw_records (source, intake_id, body_hash, content_hash, payload, original_body)
       ${rawRowsSelect(rows)}

@@ -4,7 +4,8 @@ import { Hono } from 'hono';
 import { audit } from '../access/audit.ts';
 import { type AuthEnv, reasonOf } from '../access/auth.ts';
 import { ConfigError } from '../config/yaml-file.ts';
-import { rowsOf } from '../db/database.ts';
+import { type Raw, rowsOf } from '../db/database.ts';
+import type { quarantine, rawRecords } from '../db/schema.ts';
 import { bigintArray } from '../db/sql.ts';
 import { ApiError } from '../http/errors.ts';
 import { any, arr, bool, dateTime, describeRoute, int, limitQuery, nullable, obj, str } from '../http/openapi.ts';
@@ -28,31 +29,25 @@ const replayRequest = bodyValidator<ReplayRequest>({
   },
 } as JSONSchemaType<ReplayRequest>);
 
-interface QuarantineRow {
-  id: string | number;
-  raw_id: string | number;
-  source: string;
-  mapping_file: string | null;
-  code: string;
-  message: string;
-  status: string;
-  created_at: Date | string;
-  resolved_at: Date | string | null;
-  received_at: Date | string;
-  payload: unknown;
-}
+type QuarantineRow = Raw<
+  Pick<
+    typeof quarantine.$inferSelect,
+    'id' | 'rawId' | 'source' | 'mappingFile' | 'code' | 'message' | 'status' | 'createdAt' | 'resolvedAt'
+  > &
+    Pick<typeof rawRecords.$inferSelect, 'receivedAt' | 'payload'>
+>;
 
 const item = (r: QuarantineRow) => ({
   id: Number(r.id),
-  rawId: Number(r.raw_id),
+  rawId: Number(r.rawId),
   source: r.source,
-  mapping: r.mapping_file,
+  mapping: r.mappingFile,
   code: r.code,
   message: r.message,
   status: r.status,
-  quarantinedAt: new Date(r.created_at).toISOString(),
-  resolvedAt: r.resolved_at ? new Date(r.resolved_at).toISOString() : null,
-  receivedAt: new Date(r.received_at).toISOString(),
+  quarantinedAt: new Date(r.createdAt).toISOString(),
+  resolvedAt: r.resolvedAt ? new Date(r.resolvedAt).toISOString() : null,
+  receivedAt: new Date(r.receivedAt).toISOString(),
   payload: r.payload,
 });
 
@@ -130,8 +125,8 @@ export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => vo
             select * from (
               select p.*, ${runningBytes(sql`octet_length(p.payload::text)`, sql`p.id desc`)} as running_bytes, count(*) over () as fetched
               from (
-                select q.id, q.raw_id, q.source, q.mapping_file, q.code, q.message, q.status, q.created_at, q.resolved_at,
-                  r.received_at, r.payload
+                select q.id, q.raw_id as "rawId", q.source, q.mapping_file as "mappingFile", q.code, q.message, q.status,
+                  q.created_at as "createdAt", q.resolved_at as "resolvedAt", r.received_at as "receivedAt", r.payload
                 from quarantine q join raw_records r on r.id = q.raw_id
                 where true ${status === 'all' ? sql`` : sql`and q.status = ${status}`} ${source ? sql`and q.source = ${source}` : sql``}
                   ${before ? sql`and q.id < ${before}` : sql``}
@@ -166,16 +161,16 @@ export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => vo
           throw new ApiError('invalid_config', 'the workspace has errors; nothing was replayed', error.problems);
         throw error;
       }
-      const entries = rowsOf<{ raw_id: string | number; code: string }>(
+      const entries = rowsOf<Raw<Pick<typeof quarantine.$inferSelect, 'rawId' | 'code'>>>(
         await db.execute(sql`
-          select raw_id, min(code) as code from quarantine where status = 'open'
+          select raw_id as "rawId", min(code) as code from quarantine where status = 'open'
           ${input.ids ? sql`and id = any(${bigintArray(input.ids)})` : sql``}
           ${input.source ? sql`and source = ${input.source}` : sql``}
           group by raw_id order by raw_id`),
       );
       // Webhook records whose objects could not be fetched are fetched again; the rest mapped again.
-      const fetch = entries.filter((e) => e.code === 'fetch_failed').map((e) => Number(e.raw_id));
-      const map = entries.filter((e) => e.code !== 'fetch_failed').map((e) => Number(e.raw_id));
+      const fetch = entries.filter((e) => e.code === 'fetch_failed').map((e) => Number(e.rawId));
+      const map = entries.filter((e) => e.code !== 'fetch_failed').map((e) => Number(e.rawId));
       const size = ctx.settings.ingestBatchSize;
       if (map.length > 0) await enqueue(ctx.boss, undefined, 'ingest', ingestJobs(map, size));
       if (fetch.length > 0) await enqueue(ctx.boss, undefined, 'hydrate', ingestJobs(fetch, size));

@@ -1,6 +1,7 @@
-import { sql } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import { audit } from '../access/audit.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
+import { type profiles, sourceRecords } from '../db/schema.ts';
 import { lockResolution, uuidArray } from '../db/sql.ts';
 import { type ProfileChange, refreshGolden } from '../golden/refresh.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
@@ -24,26 +25,26 @@ export interface Actor {
   reason: string | null;
 }
 
-interface Member {
-  id: string | number;
-  source: string;
-  object: string;
-  record_id: string;
-}
+type Member = Pick<typeof sourceRecords.$inferSelect, 'id' | 'source' | 'object' | 'recordId'>;
 
-async function membersOf(tx: Tx, profileIds: string[]): Promise<(Member & { profile_id: string })[]> {
-  return rowsOf(
-    await tx.execute(
-      sql`select id, source, object, record_id, profile_id from source_records where profile_id = any(${uuidArray(profileIds)})`,
-    ),
-  );
+async function membersOf(tx: Tx, profileIds: string[]): Promise<(Member & Pick<typeof sourceRecords.$inferSelect, 'profileId'>)[]> {
+  return tx
+    .select({
+      id: sourceRecords.id,
+      source: sourceRecords.source,
+      object: sourceRecords.object,
+      recordId: sourceRecords.recordId,
+      profileId: sourceRecords.profileId,
+    })
+    .from(sourceRecords)
+    .where(inArray(sourceRecords.profileId, profileIds));
 }
 
 /** Locks as ingest does: the resolution lock first, then the profile rows. Ids of another entity type count as unknown. */
 async function lockForDecision(tx: Tx, ids: string[], entity: Entity) {
   await tx.execute(lockResolution());
   const locked = await lockProfiles(tx, new Set(ids));
-  const other = rowsOf<{ id: string }>(
+  const other = rowsOf<Pick<typeof profiles.$inferSelect, 'id'>>(
     await tx.execute(sql`select id from profiles where id = any(${uuidArray([...locked.seqOf.keys()])}) and entity <> ${entity}`),
   );
   for (const { id } of other) locked.active.delete(id);
@@ -97,12 +98,12 @@ export async function splitProfile(
     const { active } = await lockForDecision(tx, [profileId], entity);
     const id = active.get(profileId);
     if (!id) throw new DecisionError('profile_not_found', `there is no ${noun(entity)} ${profileId}`);
-    const members = (await membersOf(tx, [id])).filter((m) => m.profile_id === id);
+    const members = (await membersOf(tx, [id])).filter((m) => m.profileId === id);
     const chosen = new Set<Member>();
     const missing: string[] = [];
     for (const r of records) {
       const found = members.filter(
-        (m) => m.source === r.source && m.record_id === r.recordId && (r.object === undefined || m.object === r.object),
+        (m) => m.source === r.source && m.recordId === r.recordId && (r.object === undefined || m.object === r.object),
       );
       if (found.length === 0) missing.push(`${r.source}/${r.recordId}`);
       for (const m of found) chosen.add(m);
@@ -113,17 +114,17 @@ export async function splitProfile(
     }
     const moved = [...chosen].map((m) => String(m.id));
     const kept = members.filter((m) => !chosen.has(m)).map((m) => String(m.id));
-    const [created] = rowsOf<{ id: string }>(
+    const [created] = rowsOf<Pick<typeof profiles.$inferSelect, 'id'>>(
       await tx.execute(sql`insert into profiles (entity, version) values (${entity}, 0) returning id`),
     );
-    const newId = (created as { id: string }).id;
+    const newId = (created as Pick<typeof profiles.$inferSelect, 'id'>).id;
     await tx.execute(sql`update source_records set profile_id = ${newId} where id = any(${sql.param(moved)}::bigint[])`);
     await tx.execute(sql`
       insert into link_pins (record_a, record_b, actor, reason)
       select least(a, b), greatest(a, b), ${actor.name}, ${actor.reason}
       from unnest(${sql.param(moved)}::bigint[]) a cross join unnest(${sql.param(kept)}::bigint[]) b
       on conflict do nothing`);
-    const details = { records: [...chosen].map((m) => ({ source: m.source, object: m.object, recordId: m.record_id })) };
+    const details = { records: [...chosen].map((m) => ({ source: m.source, object: m.object, recordId: m.recordId })) };
     await recordDecision(tx, { survivorId: id, retiredIds: [newId], kind: 'split', details, actor: actor.name, reason: actor.reason });
     await audit(tx, {
       actor: actor.name,

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { rowsOf } from '../db/database.ts';
+import { type Raw, rowsOf } from '../db/database.ts';
+import type { rawRecords } from '../db/schema.ts';
 import { bigintArray, isTransient, lockResolution, uuidArray, withRetry } from '../db/sql.ts';
 import { countProcessed } from '../intake/imports-store.ts';
 import { safeError } from '../log/log.ts';
@@ -56,16 +57,13 @@ export async function ingest(
   options: LinkOptions = {},
 ): Promise<IngestOutcome> {
   const workspace = ctx.workspace();
-  const raws = rowsOf<{
-    id: string | number;
-    source: string;
-    received_at: Date | string;
-    content_hash: string;
-    payload: unknown;
-    replaced: boolean;
-  }>(
+  const raws = rowsOf<
+    Raw<Pick<typeof rawRecords.$inferSelect, 'id' | 'source' | 'receivedAt' | 'contentHash' | 'payload'>> & { replaced: boolean }
+  >(
     await ctx.database.db.execute(sql`
-      select id, source, received_at, content_hash, payload, original_body is not null as replaced from raw_records
+      select id, source, received_at as "receivedAt", content_hash as "contentHash", payload,
+        original_body is not null as replaced
+      from raw_records
       where id = any(${bigintArray(rawIds)}) or intake_id = any(${uuidArray(intakeIds)}) order by id`),
   );
   const loaded: LoadedRaw[] = [];
@@ -73,8 +71,8 @@ export async function ingest(
     const record: RawRecord = {
       id: Number(raw.id),
       source: raw.source,
-      receivedAt: new Date(raw.received_at),
-      contentHash: raw.content_hash,
+      receivedAt: new Date(raw.receivedAt),
+      contentHash: raw.contentHash,
       payload: raw.payload,
     };
     try {

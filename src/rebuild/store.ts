@@ -1,6 +1,7 @@
-import { sql } from 'drizzle-orm';
-import type { Queryable, Tx } from '../db/database.ts';
+import { and, desc, eq, ne, sql } from 'drizzle-orm';
+import type { Queryable, Raw, Tx } from '../db/database.ts';
 import { rowsOf } from '../db/database.ts';
+import { rebuilds } from '../db/schema.ts';
 import { afterTime, microsOf, type TimePosition } from '../http/keyset.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
@@ -30,7 +31,11 @@ export interface RebuildJob {
 const COLUMNS = sql`id::text, kind, reason, definition, status, total, processed, cursor::float8 as cursor, error,
   created_at as "createdAt", finished_at as "finishedAt"`;
 
-const normalise = (r: Rebuild): Rebuild => ({
+// `cursor` is cast to float8 and int4 columns come back as numbers: only the timestamps vary by driver.
+type RebuildRow = Pick<typeof rebuilds.$inferSelect, 'id' | 'reason' | 'definition' | 'total' | 'processed' | 'cursor' | 'error'> &
+  Raw<Pick<typeof rebuilds.$inferSelect, 'createdAt' | 'finishedAt'>> & { kind: RebuildKind; status: RebuildStatus };
+
+const normalise = (r: RebuildRow): Rebuild => ({
   ...r,
   cursor: Number(r.cursor),
   createdAt: new Date(r.createdAt).toISOString(),
@@ -49,7 +54,7 @@ export async function requestRebuild(
   reason: string,
   definition: string,
 ): Promise<Rebuild> {
-  const [created] = rowsOf<Rebuild>(
+  const [created] = rowsOf<RebuildRow>(
     await tx.execute(sql`
       insert into rebuilds (kind, reason, definition) values (${kind}, ${reason}, ${definition})
       on conflict (kind) where status in ('queued', 'running') do nothing
@@ -59,10 +64,10 @@ export async function requestRebuild(
     await enqueue(ctx.boss, tx, 'rebuild', { rebuildId: created.id });
     return normalise(created);
   }
-  const [active] = rowsOf<Rebuild>(
+  const [active] = rowsOf<RebuildRow>(
     await tx.execute(sql`select ${COLUMNS} from rebuilds where kind = ${kind} and status in ('queued', 'running')`),
   );
-  return normalise(active as Rebuild);
+  return normalise(active as RebuildRow);
 }
 
 /** Records that derived data of `kind` is current with `definition`, with nothing to rebuild (a new hub). */
@@ -74,15 +79,17 @@ export async function recordCurrent(tx: Tx, kind: RebuildKind, definition: strin
 
 /** The definition the data of `kind` was last derived from (or is being derived from), if any. */
 export async function lastDefinition(db: Queryable, kind: RebuildKind): Promise<string | undefined> {
-  const [row] = rowsOf<{ definition: string }>(
-    await db.execute(sql`
-      select definition from rebuilds where kind = ${kind} and status <> 'failed' order by created_at desc, id limit 1`),
-  );
+  const [row] = await db
+    .select({ definition: rebuilds.definition })
+    .from(rebuilds)
+    .where(and(eq(rebuilds.kind, kind), ne(rebuilds.status, 'failed')))
+    .orderBy(desc(rebuilds.createdAt), rebuilds.id)
+    .limit(1);
   return row?.definition;
 }
 
 export async function getRebuild(db: Queryable, id: string): Promise<Rebuild | undefined> {
-  const [row] = rowsOf<Rebuild>(await db.execute(sql`select ${COLUMNS} from rebuilds where id = ${id}::uuid`));
+  const [row] = rowsOf<RebuildRow>(await db.execute(sql`select ${COLUMNS} from rebuilds where id = ${id}::uuid`));
   return row ? normalise(row) : undefined;
 }
 
@@ -92,7 +99,7 @@ export async function listRebuilds(
   limit: number,
   position?: TimePosition,
 ): Promise<(Rebuild & { cursor_micros: string | number })[]> {
-  return rowsOf<Rebuild & { cursor_micros: string | number }>(
+  return rowsOf<RebuildRow & { cursor_micros: string | number }>(
     await db.execute(sql`
       select ${COLUMNS}, ${microsOf(sql`created_at`)} as cursor_micros from rebuilds
       where true ${afterTime(sql`created_at`, sql`id`, position)}

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../db/database.ts';
+import type { sourceRecords } from '../db/schema.ts';
 import { uuidArray } from '../db/sql.ts';
 import type { Fragment } from '../mapping/apply.ts';
 
@@ -67,17 +68,19 @@ export function limitIdentifiers(fragments: readonly Fragment[], guards: Guards)
 /** What the profiles of crowded components hold, to check guards against. */
 async function inventories(tx: Tx, ids: string[]): Promise<Map<string, Inventory>> {
   const out = new Map<string, Inventory>();
-  for (const row of rowsOf<{ profile_id: string; fragment: Fragment['profile'] }>(
-    await tx.execute(sql`select profile_id, fragment from source_records where profile_id = any(${uuidArray(ids)}) and deleted_at is null`),
+  for (const row of rowsOf<Pick<typeof sourceRecords.$inferSelect, 'profileId'> & { fragment: Fragment['profile'] }>(
+    await tx.execute(
+      sql`select profile_id as "profileId", fragment from source_records where profile_id = any(${uuidArray(ids)}) and deleted_at is null`,
+    ),
   )) {
-    const inv = out.get(row.profile_id) ?? { emails: new Set(), phones: new Set(), externalIds: new Set(), bySystem: new Map() };
+    const inv = out.get(row.profileId) ?? { emails: new Set(), phones: new Set(), externalIds: new Set(), bySystem: new Map() };
     for (const e of row.fragment.emails ?? []) inv.emails.add(e);
     for (const p of row.fragment.phones ?? []) inv.phones.add(p);
     for (const [system, id] of Object.entries(row.fragment.externalIds ?? {})) {
       inv.externalIds.add(`${system}:${id}`);
       inv.bySystem.set(system, (inv.bySystem.get(system) ?? new Set()).add(id));
     }
-    out.set(row.profile_id, inv);
+    out.set(row.profileId, inv);
   }
   return out;
 }

@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { audit } from '../access/audit.ts';
 import { appendConsent } from '../consent/ledger.ts';
-import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
+import { type Queryable, type Raw, rowsOf, type Tx } from '../db/database.ts';
+import type { profiles, recordKeys, sourceRecords } from '../db/schema.ts';
 import { lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.ts';
 import type { AccountFragment, Fragment, PersonFragment } from '../mapping/apply.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
@@ -36,17 +37,11 @@ export interface LinkResult {
 /** The longest key, in characters: PostgreSQL's btree entries hold 2,704 bytes, and a UTF-8 character takes up to 4. */
 export const MAX_KEY_LENGTH = 512;
 
-interface ExistingRecord {
-  entity: Entity;
-  source: string;
-  object: string;
-  record_id: string;
-  profile_id: string;
-  raw_id: string | number;
-  content_hash: string;
-  mapping_hash: string;
-  source_updated_at: Date | string | null;
-}
+type SourceRecord = typeof sourceRecords.$inferSelect;
+
+type ExistingRecord = Raw<
+  Pick<SourceRecord, 'source' | 'object' | 'recordId' | 'profileId' | 'rawId' | 'contentHash' | 'mappingHash' | 'sourceUpdatedAt'>
+> & { entity: Entity };
 
 /** Union-find over string nodes. */
 class Components {
@@ -198,12 +193,13 @@ async function linkEntity(
   const existing = new Map<string, ExistingRecord>();
   for (const row of rowsOf<ExistingRecord>(
     await tx.execute(sql`
-      select entity, source, object, record_id, profile_id, raw_id, content_hash, mapping_hash, source_updated_at
+      select entity, source, object, record_id as "recordId", profile_id as "profileId", raw_id as "rawId",
+        content_hash as "contentHash", mapping_hash as "mappingHash", source_updated_at as "sourceUpdatedAt"
       from source_records
       where (source, object, record_id) in (
         select * from unnest(${textArray(fragments.map((f) => f.source))}, ${textArray(fragments.map((f) => f.object))}, ${textArray(fragments.map((f) => f.recordId))}))`),
   )) {
-    existing.set(recordIdentity({ source: row.source, object: row.object, recordId: row.record_id }), row);
+    existing.set(recordIdentity(row), row);
   }
 
   const changed: {
@@ -219,11 +215,11 @@ async function linkEntity(
   for (const [i, fragment] of fragments.entries()) {
     if (suppressed.has(i)) continue;
     const stored = existing.get(recordIdentity(fragment));
-    if (remap && Number(stored?.raw_id) !== fragment.rawId) continue;
-    if (stored && stored.content_hash === fragment.contentHash && stored.mapping_hash === fragment.mappingHash) continue;
+    if (remap && Number(stored?.rawId) !== fragment.rawId) continue;
+    if (stored && stored.contentHash === fragment.contentHash && stored.mappingHash === fragment.mappingHash) continue;
     const current = stored?.entity === entity ? stored : undefined;
-    if (stored && !current) leftType.add(stored.profile_id);
-    const storedAt = current?.source_updated_at ? new Date(current.source_updated_at) : null;
+    if (stored && !current) leftType.add(stored.profileId);
+    const storedAt = current?.sourceUpdatedAt ? new Date(current.sourceUpdatedAt) : null;
     if (!remap && storedAt && fragment.updatedAt && fragment.updatedAt < storedAt) continue;
     if (fragment.deleted) {
       // Deleting what the hub never held changes nothing.
@@ -247,15 +243,17 @@ async function linkEntity(
   const allKeys = [...new Set(changed.flatMap((c) => c.keys.map((k) => k.key)))];
   const profilesByKey = new Map<string, { profileId: string; record: RecordRef }[]>();
   if (allKeys.length > 0) {
-    for (const row of rowsOf<{ key: string; profile_id: string; source: string; object: string; record_id: string }>(
+    for (const row of rowsOf<
+      Pick<typeof recordKeys.$inferSelect, 'key'> & Pick<SourceRecord, 'profileId' | 'source' | 'object' | 'recordId'>
+    >(
       await tx.execute(sql`
-        select distinct on (rk.key, sr.profile_id) rk.key, sr.profile_id, sr.source, sr.object, sr.record_id
+        select distinct on (rk.key, sr.profile_id) rk.key, sr.profile_id as "profileId", sr.source, sr.object, sr.record_id as "recordId"
         from record_keys rk join source_records sr on sr.id = rk.record_pk
         where rk.key = any(${textArray(allKeys)}) and sr.entity = ${entity}
         order by rk.key, sr.profile_id, sr.id`),
     )) {
       const found = profilesByKey.get(row.key) ?? [];
-      found.push({ profileId: row.profile_id, record: { source: row.source, object: row.object, recordId: row.record_id } });
+      found.push({ profileId: row.profileId, record: { source: row.source, object: row.object, recordId: row.recordId } });
       profilesByKey.set(row.key, found);
     }
   }
@@ -272,7 +270,7 @@ async function linkEntity(
   const candidates = new Set<string>([
     ...[...profilesByKey.values()].flat().map((p) => p.profileId),
     ...scored.flatMap((l) => (l.toProfile ? [l.toProfile] : [])),
-    ...changed.flatMap((c) => (c.current ? [c.current.profile_id] : [])),
+    ...changed.flatMap((c) => (c.current ? [c.current.profileId] : [])),
   ]);
   const { active, seqOf } = await lockProfiles(tx, candidates, { forUpdate: false });
 
@@ -295,7 +293,7 @@ async function linkEntity(
   };
   for (const [i, { keys, current, fragment }] of changed.entries()) {
     components.find(`f${i}`);
-    if (current) joinProfile(i, current.profile_id);
+    if (current) joinProfile(i, current.profileId);
     for (const { key, rule } of keys) {
       for (const found of profilesByKey.get(key) ?? []) {
         joinProfile(i, found.profileId);
@@ -340,14 +338,14 @@ async function linkEntity(
     (i) => changed[i]?.fragment,
     (i) => {
       const current = changed[i]?.current;
-      return current ? active.get(current.profile_id) : undefined;
+      return current ? active.get(current.profileId) : undefined;
     },
     identity.guards,
   );
 
   const needNew = [...groups.values()].filter((g) => g.profiles.size === 0);
   const created = needNew.length
-    ? rowsOf<{ id: string }>(
+    ? rowsOf<Pick<typeof profiles.$inferSelect, 'id'>>(
         await tx.execute(
           sql`insert into profiles (entity, version) select ${entity}, 0 from generate_series(1, ${needNew.length}) returning id`,
         ),
@@ -395,7 +393,7 @@ async function linkEntity(
  */
 async function markDeleted(tx: Tx, deletions: { fragment: Fragment; current: ExistingRecord }[]): Promise<Set<string>> {
   if (deletions.length === 0) return new Set();
-  const rows = rowsOf<{ id: string; profile_id: string }>(
+  const rows = rowsOf<Raw<Pick<SourceRecord, 'id' | 'profileId'>>>(
     await tx.execute(sql`
       update source_records sr set deleted_at = coalesce(sr.deleted_at, now()), raw_id = d.raw_id, content_hash = d.content_hash,
         source_updated_at = d.updated_at, mapping_file = d.mapping_file, mapping_hash = d.mapping_hash, updated_at = now()
@@ -406,14 +404,14 @@ async function markDeleted(tx: Tx, deletions: { fragment: Fragment; current: Exi
         ${textArray(deletions.map((d) => d.fragment.mappingFile))}, ${textArray(deletions.map((d) => d.fragment.mappingHash))})
         as d(source, object, record_id, raw_id, content_hash, updated_at, mapping_file, mapping_hash)
       where sr.source = d.source and sr.object = d.object and sr.record_id = d.record_id
-      returning sr.id, sr.profile_id`),
+      returning sr.id, sr.profile_id as "profileId"`),
   );
   await tx.execute(sql`delete from record_keys where record_pk = any(${sql.param(rows.map((r) => r.id))}::bigint[])`);
   await closeMemberships(
     tx,
     rows.map((r) => Number(r.id)),
   );
-  return new Set(rows.map((r) => r.profile_id));
+  return new Set(rows.map((r) => r.profileId));
 }
 
 /** Emails and phones as keys: they link outright only while no model is trained. */
@@ -436,19 +434,19 @@ export async function lockProfiles(tx: Tx, ids: Set<string>, { forUpdate = true 
   let pending = [...ids];
   const mergedInto = new Map<string, string>();
   while (pending.length > 0) {
-    const rows = rowsOf<{ id: string; seq: string | number; merged_into: string | null }>(
+    const rows = rowsOf<Raw<Pick<typeof profiles.$inferSelect, 'id' | 'seq' | 'mergedInto'>>>(
       await tx.execute(
         forUpdate
-          ? sql`select id, seq, merged_into from profiles where id = any(${uuidArray(pending)}) order by id for update`
-          : sql`select id, seq, merged_into from profiles where id = any(${uuidArray(pending)})`,
+          ? sql`select id, seq, merged_into as "mergedInto" from profiles where id = any(${uuidArray(pending)}) order by id for update`
+          : sql`select id, seq, merged_into as "mergedInto" from profiles where id = any(${uuidArray(pending)})`,
       ),
     );
     pending = [];
     for (const row of rows) {
       seqOf.set(row.id, Number(row.seq));
-      if (row.merged_into) {
-        mergedInto.set(row.id, row.merged_into);
-        if (!seqOf.has(row.merged_into)) pending.push(row.merged_into);
+      if (row.mergedInto) {
+        mergedInto.set(row.id, row.mergedInto);
+        if (!seqOf.has(row.mergedInto)) pending.push(row.mergedInto);
       }
     }
   }
@@ -530,7 +528,7 @@ async function writeRecords(
   rows: { fragment: Fragment; keys: string[]; profileId: string; link: LinkExplanation | null }[],
 ) {
   const col = <T>(pick: (r: (typeof rows)[number]) => T) => rows.map(pick);
-  const written = rowsOf<{ id: string | number; source: string; object: string; record_id: string }>(
+  const written = rowsOf<Raw<Pick<SourceRecord, 'id' | 'source' | 'object' | 'recordId'>>>(
     await tx.execute(sql`
       insert into source_records as sr (entity, source, object, record_id, profile_id, raw_id, content_hash, fragment,
         mapping_file, mapping_hash, source_updated_at, observed_at, link)
@@ -548,9 +546,9 @@ async function writeRecords(
         fragment = excluded.fragment, mapping_file = excluded.mapping_file, mapping_hash = excluded.mapping_hash,
         source_updated_at = excluded.source_updated_at, observed_at = excluded.observed_at,
         link = coalesce(excluded.link, sr.link), deleted_at = null, updated_at = now()
-      returning id, source, object, record_id`),
+      returning id, source, object, record_id as "recordId"`),
   );
-  const pkOf = new Map(written.map((w) => [recordIdentity({ source: w.source, object: w.object, recordId: w.record_id }), String(w.id)]));
+  const pkOf = new Map(written.map((w) => [recordIdentity(w), String(w.id)]));
   const pks = rows.map((r) => pkOf.get(recordIdentity(r.fragment)) as string);
 
   await tx.execute(sql`delete from record_keys where record_pk = any(${sql.param(pks)}::bigint[])`);
@@ -614,7 +612,7 @@ export async function rederiveKeys(
   limit: number,
 ): Promise<{ lastId: number | null; count: number }> {
   await tx.execute(lockResolution());
-  const records = rowsOf<{ id: string | number; entity: Entity; fragment: Comparable }>(
+  const records = rowsOf<Raw<Pick<SourceRecord, 'id'>> & { entity: Entity; fragment: Comparable }>(
     await tx.execute(sql`
       select id, entity, fragment from source_records where id > ${afterId} and deleted_at is null order by id limit ${limit}`),
   );

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { sql } from 'drizzle-orm';
-import { type Queryable, rowsOf } from '../db/database.ts';
+import { eq, sql } from 'drizzle-orm';
+import { type Queryable, type Raw, rowsOf } from '../db/database.ts';
+import { identityModels } from '../db/schema.ts';
 import { textArray } from '../db/sql.ts';
 import type { Profile } from '../mapping/profile.ts';
 import type { IdentityConfig } from './probabilistic/config.ts';
@@ -108,7 +109,7 @@ export async function trainModel(
   if (pairs === 0) {
     throw new TrainingError(`no two of the ${rows.length} records share a blocking key: there is nothing to learn m from yet`);
   }
-  const [row] = rowsOf<{ id: string | number }>(
+  const [row] = rowsOf<Raw<Pick<typeof identityModels.$inferSelect, 'id'>>>(
     await db.execute(sql`
       insert into identity_models (config_hash, records, sampled, candidate_pairs, model, trained_by)
       values (${configHash(config)}, ${records}, ${rows.length}, ${pairs}, ${JSON.stringify(serialise(model))}::jsonb, ${trainedBy})
@@ -189,16 +190,17 @@ export class ModelCache {
     const hashes = configHashes(config);
     const loaded = this.#loaded;
     if (loaded && loaded.hash === hash && Date.now() - loaded.at < this.#ttlMs) return loaded.value;
-    const [latest] = rowsOf<{ id: string | number }>(
+    const [latest] = rowsOf<Raw<Pick<typeof identityModels.$inferSelect, 'id'>>>(
       await db.execute(sql`select id from identity_models where config_hash = any(${textArray(hashes)}) order by id desc limit 1`),
     );
     const id = latest ? Number(latest.id) : undefined;
     let value = loaded?.hash === hash && loaded.value?.id === id ? loaded.value : undefined;
     if (id !== undefined && !value) {
-      const [row] = rowsOf<{ records: number; model: SerialisedModel }>(
-        await db.execute(sql`select records, model from identity_models where id = ${id}`),
-      );
-      if (row) value = { id, records: Number(row.records), model: deserialise(row.model) };
+      const [row] = await db
+        .select({ records: identityModels.records, model: identityModels.model })
+        .from(identityModels)
+        .where(eq(identityModels.id, id));
+      if (row) value = { id, records: row.records, model: deserialise(row.model as SerialisedModel) };
     }
     this.#loaded = { hash, at: Date.now(), value };
     return value;
@@ -226,28 +228,25 @@ export class ModelCache {
 
 /** A model as `GET /identity/model` shows it: every field's levels with m, u and their weight. */
 export async function describeModel(db: Queryable, config: IdentityConfig) {
-  const [row] = rowsOf<{
-    id: string | number;
-    records: number;
-    sampled: number;
-    candidate_pairs: string | number;
-    model: SerialisedModel;
-    trained_by: string;
-    trained_at: Date | string;
-  }>(
+  const [row] = rowsOf<
+    Raw<Pick<typeof identityModels.$inferSelect, 'id' | 'records' | 'sampled' | 'candidatePairs' | 'trainedBy' | 'trainedAt'>> & {
+      model: SerialisedModel;
+    }
+  >(
     await db.execute(sql`
-      select id, records, sampled, candidate_pairs, model, trained_by, trained_at from identity_models
+      select id, records, sampled, candidate_pairs as "candidatePairs", model, trained_by as "trainedBy", trained_at as "trainedAt"
+      from identity_models
       where config_hash = any(${textArray(configHashes(config))}) order by id desc limit 1`),
   );
   if (!row) return undefined;
   const { lambda, m, u, tf } = row.model;
   return {
     id: Number(row.id),
-    trainedAt: new Date(row.trained_at).toISOString(),
-    trainedBy: row.trained_by,
+    trainedAt: new Date(row.trainedAt).toISOString(),
+    trainedBy: row.trainedBy,
     records: Number(row.records),
     sampled: Number(row.sampled),
-    candidatePairs: Number(row.candidate_pairs),
+    candidatePairs: Number(row.candidatePairs),
     lambda,
     priorWeight: Math.log2(lambda / (1 - lambda)),
     threshold: config.thresholdWeight !== undefined ? { weight: config.thresholdWeight } : { probability: config.threshold },

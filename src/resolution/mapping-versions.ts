@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type Queryable, rowsOf } from '../db/database.ts';
+import { type Queryable, type Raw, rowsOf } from '../db/database.ts';
+import type { sourceRecords } from '../db/schema.ts';
 import { textArray } from '../db/sql.ts';
 
 /** A mapping in force: what it maps (a source's object) and the hash of its text. */
@@ -35,9 +36,9 @@ export async function recordsMappedBefore(
   afterId: number,
   limit: number,
 ): Promise<{ id: number; rawId: number }[]> {
-  return rowsOf<{ id: string | number; raw_id: string | number }>(
+  return rowsOf<Raw<Pick<typeof sourceRecords.$inferSelect, 'id' | 'rawId'>>>(
     await db.execute(sql`
-      select sr.id, sr.raw_id from source_records sr
+      select sr.id, sr.raw_id as "rawId" from source_records sr
       where sr.id > ${afterId} and ${mappedBefore(current)} order by sr.id limit ${limit}`),
-  ).map((r) => ({ id: Number(r.id), rawId: Number(r.raw_id) }));
+  ).map((r) => ({ id: Number(r.id), rawId: Number(r.rawId) }));
 }

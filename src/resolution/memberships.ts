@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
+import { type Queryable, type Raw, rowsOf, type Tx } from '../db/database.ts';
+import type { memberships, sourceRecords } from '../db/schema.ts';
 import { bigintArray, textArray, uuidArray } from '../db/sql.ts';
 import type { AccountRef, Membership } from '../mapping/profile.ts';
 import { referenceKey } from './account-keys.ts';
@@ -60,9 +61,12 @@ export const memberKey = (m: Member) => `${m.profileId}|${m.source}|${m.role ?? 
 export async function membersOf(db: Queryable, accountIds: readonly string[]): Promise<Map<string, Member[]>> {
   const out = new Map<string, Member[]>(accountIds.map((id) => [id, []]));
   if (accountIds.length === 0) return out;
-  const rows = rowsOf<{ account_id: string; profile_id: string; role: string | null; source: string; valid_from: Date | string }>(
+  const rows = rowsOf<
+    Pick<typeof sourceRecords.$inferSelect, 'profileId'> &
+      Raw<Pick<typeof memberships.$inferSelect, 'role' | 'source' | 'validFrom'>> & { accountId: string }
+  >(
     await db.execute(sql`
-      select a.profile_id as account_id, p.profile_id, m.role, m.source, min(m.valid_from) as valid_from
+      select a.profile_id as "accountId", p.profile_id as "profileId", m.role, m.source, min(m.valid_from) as "validFrom"
       from source_records a
       join record_keys rk on rk.record_pk = a.id
       join memberships m on m.ref_key = rk.key and m.valid_to is null
@@ -77,9 +81,7 @@ export async function membersOf(db: Queryable, accountIds: readonly string[]): P
       order by min(m.valid_from), p.profile_id, m.source`),
   );
   for (const r of rows) {
-    out
-      .get(r.account_id)
-      ?.push({ profileId: r.profile_id, role: r.role, source: r.source, validFrom: new Date(r.valid_from).toISOString() });
+    out.get(r.accountId)?.push({ profileId: r.profileId, role: r.role, source: r.source, validFrom: new Date(r.validFrom).toISOString() });
   }
   return out;
 }
@@ -87,15 +89,15 @@ export async function membersOf(db: Queryable, accountIds: readonly string[]): P
 /** The accounts the records of these persons name or named: their member lists may have changed. */
 export async function accountsOfPersons(db: Queryable, personIds: readonly string[]): Promise<string[]> {
   if (personIds.length === 0) return [];
-  const rows = rowsOf<{ profile_id: string }>(
+  const rows = rowsOf<Pick<typeof sourceRecords.$inferSelect, 'profileId'>>(
     await db.execute(sql`
-      select distinct a.profile_id from source_records p
+      select distinct a.profile_id as "profileId" from source_records p
       join memberships m on m.record_pk = p.id
       join record_keys rk on rk.key = m.ref_key
       join source_records a on a.id = rk.record_pk and a.entity = 'account'
       where p.profile_id = any(${uuidArray(personIds)}) and p.entity = 'person'`),
   );
-  return rows.map((r) => r.profile_id);
+  return rows.map((r) => r.profileId);
 }
 
 /**
@@ -108,17 +110,15 @@ export async function membershipsOfPerson(
 ): Promise<
   { accountId: string | null; ref: AccountRef; role: string | null; source: string; validFrom: string; validTo: string | null }[]
 > {
-  const rows = rowsOf<{
-    account_id: string | null;
-    candidates: string | number;
-    ref: AccountRef;
-    role: string | null;
-    source: string;
-    valid_from: Date | string;
-    valid_to: Date | string | null;
-  }>(
+  const rows = rowsOf<
+    Raw<Pick<typeof memberships.$inferSelect, 'role' | 'source' | 'validFrom' | 'validTo'>> & {
+      accountId: string | null;
+      candidates: string | number;
+      ref: AccountRef;
+    }
+  >(
     await db.execute(sql`
-      select a.account_id, a.candidates, m.ref, m.role, m.source, m.valid_from, m.valid_to
+      select a.account_id as "accountId", a.candidates, m.ref, m.role, m.source, m.valid_from as "validFrom", m.valid_to as "validTo"
       from source_records p
       join memberships m on m.record_pk = p.id
       cross join lateral (
@@ -131,12 +131,12 @@ export async function membershipsOfPerson(
       order by m.valid_to is not null, m.valid_from, m.id`),
   );
   return rows.map((r) => ({
-    accountId: r.account_id,
+    accountId: r.accountId,
     ambiguous: Number(r.candidates) > 1,
     ref: r.ref,
     role: r.role,
     source: r.source,
-    validFrom: new Date(r.valid_from).toISOString(),
-    validTo: r.valid_to ? new Date(r.valid_to).toISOString() : null,
+    validFrom: new Date(r.validFrom).toISOString(),
+    validTo: r.validTo ? new Date(r.validTo).toISOString() : null,
   }));
 }

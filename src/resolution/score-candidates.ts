@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../db/database.ts';
+import type { sourceRecords } from '../db/schema.ts';
 import { textArray } from '../db/sql.ts';
 import type { Fragment } from '../mapping/apply.ts';
 import type { Profile } from '../mapping/profile.ts';
@@ -43,9 +44,11 @@ export async function scoreCandidates(
   const allKeys = [...new Set(blockingKeys.flat())];
   if (allKeys.length === 0) return [];
   // A key held by more than maxBlockSize records identifies no one (as in batch blocking).
-  const stored = rowsOf<{ source: string; object: string; record_id: string; profile_id: string; fragment: Profile; keys: string[] }>(
+  const stored = rowsOf<
+    Pick<typeof sourceRecords.$inferSelect, 'source' | 'object' | 'recordId' | 'profileId'> & { fragment: Profile; keys: string[] }
+  >(
     await tx.execute(sql`
-      select sr.source, sr.object, sr.record_id, sr.profile_id, sr.fragment, array_agg(k.key) as keys
+      select sr.source, sr.object, sr.record_id as "recordId", sr.profile_id as "profileId", sr.fragment, array_agg(k.key) as keys
       from (
         select key, record_pk, count(*) over (partition by key) as n
         from record_keys where key = any(${textArray(allKeys)})
@@ -99,16 +102,16 @@ export async function scoreCandidates(
     for (const i of batch) {
       for (const s of records) {
         const row = stored[s] as (typeof stored)[number];
-        const identity = recordIdentity({ source: row.source, object: row.object, recordId: row.record_id });
+        const identity = recordIdentity(row);
         // A record is not its own candidate: an update is compared with the others, not its old self.
         if (identity === identities[i] || seen.has(`${i}|s${s}`)) continue;
         seen.add(`${i}|s${s}`);
         const explanation = explain(featuresOf[i] as string[][], featuresOfStored(s), {
           source: row.source,
           object: row.object,
-          recordId: row.record_id,
+          recordId: row.recordId,
         });
-        if (explanation) links.push({ from: i, toProfile: row.profile_id, explanation });
+        if (explanation) links.push({ from: i, toProfile: row.profileId, explanation });
       }
       // Batch if the block stays within the size limit (stored records and arrivals together).
       if (batch.length + records.length > engine.config.maxBlockSize) continue;
