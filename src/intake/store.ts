@@ -232,7 +232,7 @@ export type StoredRaw = Pick<typeof rawRecords.$inferSelect, 'id' | 'source' | '
 
 /** The raw records of `rawIds` and of the intakes `intakeIds`, in the order they arrived. */
 export async function readRawRecords(db: Queryable, rawIds: readonly number[], intakeIds: readonly string[] = []): Promise<StoredRaw[]> {
-  return rowsOf<Omit<StoredRaw, 'id' | 'receivedAt'> & { id: number | string; receivedAt: Date | string }>(
+  return rowsOf<Raw<StoredRaw>>(
     await db.execute(sql`
       select id, source, received_at as "receivedAt", content_hash as "contentHash", payload, original_body is not null as replaced
       from raw_records where id = any(${bigintArray(rawIds)}) or intake_id = any(${uuidArray(intakeIds)}) order by id`),

@@ -1,8 +1,6 @@
-import { sql } from 'drizzle-orm';
-import { type Raw, rowsOf } from '../db/database.ts';
-import type { rawRecords } from '../db/schema.ts';
-import { bigintArray, isTransient, lockResolution, uuidArray, withRetry } from '../db/sql.ts';
+import { isTransient, lockResolution, withRetry } from '../db/sql.ts';
 import { countProcessed } from '../intake/imports-store.ts';
+import { readRawRecords } from '../intake/store.ts';
 import { safeError } from '../log/log.ts';
 import { type Fragment, type MappingFailure, mapRecord, QUARANTINE_CODES, type QuarantineCode, type RawRecord } from '../mapping/apply.ts';
 import { flagViolations, quarantineFailures } from '../mapping/quarantine-store.ts';
@@ -57,21 +55,13 @@ export async function ingest(
   options: LinkOptions = {},
 ): Promise<IngestOutcome> {
   const workspace = ctx.workspace();
-  const raws = rowsOf<
-    Raw<Pick<typeof rawRecords.$inferSelect, 'id' | 'source' | 'receivedAt' | 'contentHash' | 'payload'>> & { replaced: boolean }
-  >(
-    await ctx.database.db.execute(sql`
-      select id, source, received_at as "receivedAt", content_hash as "contentHash", payload,
-        original_body is not null as replaced
-      from raw_records
-      where id = any(${bigintArray(rawIds)}) or intake_id = any(${uuidArray(intakeIds)}) order by id`),
-  );
+  const raws = await readRawRecords(ctx.database.db, rawIds, intakeIds);
   const loaded: LoadedRaw[] = [];
   for (const raw of raws) {
     const record: RawRecord = {
-      id: Number(raw.id),
+      id: raw.id,
       source: raw.source,
-      receivedAt: new Date(raw.receivedAt),
+      receivedAt: raw.receivedAt,
       contentHash: raw.contentHash,
       payload: raw.payload,
     };
@@ -83,13 +73,13 @@ export async function ingest(
       const limited = limitIdentifiers(result.fragments, workspace.identity.guards);
       loaded.push({
         record,
-        replaced: Boolean(raw.replaced),
+        replaced: raw.replaced,
         fragments: limited.kept,
         failures: [...result.failures, ...limited.failures],
       });
     } catch (error) {
       // mapRecord catches what a mapping throws; what escapes is a bug met by this record alone.
-      loaded.push({ record, replaced: Boolean(raw.replaced), fragments: [], failures: [processingFailure(record, error)] });
+      loaded.push({ record, replaced: raw.replaced, fragments: [], failures: [processingFailure(record, error)] });
     }
   }
   const outcome = await isolate(ctx, loaded, importOf, options);
