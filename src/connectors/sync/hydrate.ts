@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { rowsOf } from '../../db/database.ts';
+import { type RawRow, rowsOf } from '../../db/database.ts';
+import type { rawRecords } from '../../db/schema.ts';
 import { bigintArray } from '../../db/sql.ts';
 import { insertRawRecords, sha256 } from '../../intake/store.ts';
 import { quarantineFetchFailed, resolveFetchFailed } from '../../mapping/quarantine-store.ts';
@@ -16,7 +17,7 @@ import { sourceClient } from './run.ts';
  * job with backoff, and the webhook records wait, stored.
  */
 export async function hydrate(ctx: PipelineContext, rawIds: readonly number[]): Promise<number> {
-  const raws = rowsOf<{ id: string; source: string; payload: unknown }>(
+  const raws = rowsOf<RawRow<typeof rawRecords, 'id' | 'source' | 'payload'>>(
     await ctx.database.db.execute(sql`select id, source, payload from raw_records where id = any(${bigintArray(rawIds)}) order by id`),
   );
   let stored = 0;
