@@ -77,7 +77,8 @@ export async function eraseProfile(
         values (${id}, ${actor.name}, ${actor.reason}, ${members.length}, ${rawIds.length}, ${keys.length})
         returning id, at`),
     );
-    const erasureId = (erasure as { id: string }).id;
+    // An insert returns its row.
+    const { id: erasureId, at: erasedAt } = erasure as NonNullable<typeof erasure>;
     await tx.execute(sql`
       insert into erasure_tombstones (hash, erasure_id)
       select ${tombstoneHash(sql`k.key`)}, ${erasureId}::uuid from unnest(${textArray(keys)}) as k(key)
@@ -112,7 +113,7 @@ export async function eraseProfile(
     return {
       id,
       erasureId,
-      erasedAt: new Date((erasure as { at: Date | string }).at).toISOString(),
+      erasedAt: new Date(erasedAt).toISOString(),
       retiredIds,
       records: members.length,
       rawRecords: rawIds.length,
