@@ -44,11 +44,15 @@ const KEY = {
   revokedBy: apiKeys.revokedBy,
 };
 const view = (r: Omit<typeof apiKeys.$inferSelect, 'tokenHash'>): StoredKey => ({
-  ...r,
+  id: r.id,
+  name: r.name,
   // The check constraint holds it to the roles.
   role: r.role as Role,
+  tokenPrefix: r.tokenPrefix,
+  createdBy: r.createdBy,
   createdAt: r.createdAt.toISOString(),
   revokedAt: r.revokedAt ? r.revokedAt.toISOString() : null,
+  revokedBy: r.revokedBy,
 });
 
 /**

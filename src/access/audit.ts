@@ -87,7 +87,17 @@ export async function queryAudit(db: Db | Tx, q: AuditQuery): Promise<{ entries:
     )
     .orderBy(desc(auditLog.id))
     .limit(q.limit + 1);
-  const { items: entries, truncated } = capPage(rows.slice(0, q.limit).map((r) => ({ ...r, at: r.at.toISOString() })));
+  const { items: entries, truncated } = capPage(
+    rows.slice(0, q.limit).map((r) => ({
+      id: r.id,
+      at: r.at.toISOString(),
+      actor: r.actor,
+      action: r.action,
+      profileId: r.profileId,
+      reason: r.reason,
+      details: r.details,
+    })),
+  );
   const more = rows.length > q.limit || truncated;
   return { entries, next: more ? (entries.at(-1)?.id ?? null) : null, truncated };
 }
