@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Role } from '../config/settings.ts';
 import type { Db, Tx } from '../db/database.ts';
 import { rowsOf } from '../db/database.ts';
+import { apiKeys } from '../db/schema.ts';
 import { audit } from './audit.ts';
 
 export interface StoredKey {
@@ -31,25 +32,27 @@ export const hashToken = (token: string): string => createHash('sha256').update(
 /** `aurum_` and 32 random bytes: recognisable in a leaked file, unguessable. */
 const newToken = () => `aurum_${randomBytes(32).toString('base64url')}`;
 
-interface KeyRow {
-  id: string | number;
-  name: string;
-  role: Role;
-  token_prefix: string;
-  created_by: string;
-  created_at: Date | string;
-  revoked_at: Date | string | null;
-  revoked_by: string | null;
-}
-const view = (r: KeyRow): StoredKey => ({
-  id: Number(r.id),
+/** A key's columns but its token's hash. */
+const KEY = {
+  id: apiKeys.id,
+  name: apiKeys.name,
+  role: apiKeys.role,
+  tokenPrefix: apiKeys.tokenPrefix,
+  createdBy: apiKeys.createdBy,
+  createdAt: apiKeys.createdAt,
+  revokedAt: apiKeys.revokedAt,
+  revokedBy: apiKeys.revokedBy,
+};
+const view = (r: Omit<typeof apiKeys.$inferSelect, 'tokenHash'>): StoredKey => ({
+  id: r.id,
   name: r.name,
-  role: r.role,
-  tokenPrefix: r.token_prefix,
-  createdBy: r.created_by,
-  createdAt: new Date(r.created_at).toISOString(),
-  revokedAt: r.revoked_at ? new Date(r.revoked_at).toISOString() : null,
-  revokedBy: r.revoked_by,
+  // The check constraint holds it to the roles.
+  role: r.role as Role,
+  tokenPrefix: r.tokenPrefix,
+  createdBy: r.createdBy,
+  createdAt: r.createdAt.toISOString(),
+  revokedAt: r.revokedAt ? r.revokedAt.toISOString() : null,
+  revokedBy: r.revokedBy,
 });
 
 /**
@@ -77,13 +80,11 @@ export async function createKey(db: Db, input: { name: string; role: Role; actor
   return db.transaction(async (tx) => {
     const taken = rowsOf(await tx.execute(sql`select 1 from api_keys where name = ${input.name} and revoked_at is null`));
     if (taken.length > 0) throw new KeyError('key_name_taken', `a live key is already named ${input.name}: revoke it first`);
-    const [row] = rowsOf<KeyRow>(
-      await tx.execute(sql`
-        insert into api_keys (name, role, token_hash, token_prefix, created_by)
-        values (${input.name}, ${input.role}, ${hashToken(token)}, ${token.slice(0, 12)}, ${input.actor})
-        returning id, name, role, token_prefix, created_by, created_at, revoked_at, revoked_by`),
-    );
-    const key = view(row as KeyRow);
+    const [row] = await tx
+      .insert(apiKeys)
+      .values({ name: input.name, role: input.role, tokenHash: hashToken(token), tokenPrefix: token.slice(0, 12), createdBy: input.actor })
+      .returning(KEY);
+    const key = view(row as NonNullable<typeof row>);
     await audit(tx, {
       actor: input.actor,
       action: 'key.created',
@@ -95,22 +96,22 @@ export async function createKey(db: Db, input: { name: string; role: Role; actor
 }
 
 export async function listKeys(db: Db | Tx, options: { includeRevoked?: boolean } = {}): Promise<StoredKey[]> {
-  return rowsOf<KeyRow>(
-    await db.execute(sql`
-      select id, name, role, token_prefix, created_by, created_at, revoked_at, revoked_by from api_keys
-      ${options.includeRevoked ? sql`` : sql`where revoked_at is null`} order by id`),
-  ).map(view);
+  const rows = await db
+    .select(KEY)
+    .from(apiKeys)
+    .where(options.includeRevoked ? undefined : isNull(apiKeys.revokedAt))
+    .orderBy(apiKeys.id);
+  return rows.map(view);
 }
 
 /** Revokes the live key of that name; its token stops working at the next request. */
 export async function revokeKey(db: Db, input: { name: string; actor: string; reason?: string | null }): Promise<StoredKey> {
   return db.transaction(async (tx) => {
-    const [row] = rowsOf<KeyRow>(
-      await tx.execute(sql`
-        update api_keys set revoked_at = now(), revoked_by = ${input.actor}
-        where name = ${input.name} and revoked_at is null
-        returning id, name, role, token_prefix, created_by, created_at, revoked_at, revoked_by`),
-    );
+    const [row] = await tx
+      .update(apiKeys)
+      .set({ revokedAt: sql`now()`, revokedBy: input.actor })
+      .where(and(eq(apiKeys.name, input.name), isNull(apiKeys.revokedAt)))
+      .returning(KEY);
     if (!row) throw new KeyError('key_not_found', `there is no live key named ${input.name}`);
     const key = view(row);
     await audit(tx, {
@@ -125,8 +126,10 @@ export async function revokeKey(db: Db, input: { name: string; actor: string; re
 
 /** The live key a token belongs to, if any: one indexed lookup by its hash. */
 export async function findKeyByToken(db: Db, token: string): Promise<{ name: string; role: Role } | undefined> {
-  const [row] = rowsOf<{ name: string; role: Role }>(
-    await db.execute(sql`select name, role from api_keys where token_hash = ${hashToken(token)} and revoked_at is null`),
-  );
-  return row;
+  const [row] = await db
+    .select({ name: apiKeys.name, role: apiKeys.role })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.tokenHash, hashToken(token)), isNull(apiKeys.revokedAt)));
+  // The check constraint holds `role` to the roles.
+  return row && { name: row.name, role: row.role as Role };
 }

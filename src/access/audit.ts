@@ -1,5 +1,6 @@
-import { sql } from 'drizzle-orm';
-import { type Db, rowsOf, type Tx } from '../db/database.ts';
+import { and, desc, eq, gte, lt, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../db/database.ts';
+import { auditLog } from '../db/schema.ts';
 import { textArray } from '../db/sql.ts';
 import { capPage } from '../http/page-bytes.ts';
 
@@ -71,33 +72,28 @@ export interface AuditView {
  * each list a thousand raw ids.
  */
 export async function queryAudit(db: Db | Tx, q: AuditQuery): Promise<{ entries: AuditView[]; next: number | null; truncated: boolean }> {
-  const rows = rowsOf<{
-    id: string | number;
-    at: Date | string;
-    actor: string;
-    action: string;
-    profile_id: string | null;
-    reason: string | null;
-    details: unknown;
-  }>(
-    await db.execute(sql`
-      select id, at, actor, action, profile_id, reason, details from audit_log
-      where true
-        ${q.profile ? sql`and profile_id = ${q.profile}` : sql``}
-        ${q.actor ? sql`and actor = ${q.actor}` : sql``}
-        ${q.action ? sql`and action = ${q.action}` : sql``}
-        ${q.from ? sql`and at >= ${q.from.toISOString()}` : sql``}
-        ${q.to ? sql`and at < ${q.to.toISOString()}` : sql``}
-        ${q.before ? sql`and id < ${q.before}` : sql``}
-      order by id desc limit ${q.limit + 1}`),
-  );
+  const rows = await db
+    .select()
+    .from(auditLog)
+    .where(
+      and(
+        q.profile ? eq(auditLog.profileId, q.profile) : undefined,
+        q.actor ? eq(auditLog.actor, q.actor) : undefined,
+        q.action ? eq(auditLog.action, q.action) : undefined,
+        q.from ? gte(auditLog.at, q.from) : undefined,
+        q.to ? lt(auditLog.at, q.to) : undefined,
+        q.before ? lt(auditLog.id, q.before) : undefined,
+      ),
+    )
+    .orderBy(desc(auditLog.id))
+    .limit(q.limit + 1);
   const { items: entries, truncated } = capPage(
     rows.slice(0, q.limit).map((r) => ({
-      id: Number(r.id),
-      at: new Date(r.at).toISOString(),
+      id: r.id,
+      at: r.at.toISOString(),
       actor: r.actor,
       action: r.action,
-      profileId: r.profile_id,
+      profileId: r.profileId,
       reason: r.reason,
       details: r.details,
     })),

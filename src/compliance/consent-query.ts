@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { LedgerEntry } from '../consent/ledger.ts';
-import { type Db, rowsOf } from '../db/database.ts';
+import { type Db, type RawRow, rowsOf } from '../db/database.ts';
+import type { consentEntries, profiles } from '../db/schema.ts';
 
 export interface ConsentListing {
   profileId: string;
@@ -18,23 +19,19 @@ export async function listByConsent(
   db: Db,
   q: { purpose: string; status: 'granted' | 'denied'; defaultStatus: 'granted' | 'denied'; after?: string; limit: number },
 ): Promise<{ profiles: ConsentListing[]; next: string | null }> {
-  const rows = rowsOf<{
-    id: string;
-    status: 'granted' | 'denied' | null;
-    at: Date | string | null;
-    stated_at: Date | string | null;
-    received_at: Date | string | null;
-    source: string | null;
-    record_id: string | null;
-    mapping_file: string | null;
-  }>(
+  // The deciding entry, null throughout where none decided (a left join); the check constraint holds `status` to these.
+  type Decided = RawRow<typeof consentEntries, 'at' | 'statedAt' | 'receivedAt' | 'source' | 'recordId' | 'mappingFile'> & {
+    status: 'granted' | 'denied';
+  };
+  const rows = rowsOf<RawRow<typeof profiles, 'id'> & { [K in keyof Decided]: Decided[K] | null }>(
     await db.execute(sql`
       with decided as (
         select distinct on (sr.profile_id) sr.profile_id, ce.status, ce.at, ce.stated_at, ce.received_at, ce.source, ce.record_id, ce.mapping_file
         from consent_entries ce join source_records sr on sr.id = ce.record_pk
         where ce.purpose = ${q.purpose} and sr.deleted_at is null
         order by sr.profile_id, ce.at desc, (ce.status = 'denied') desc, ce.id desc)
-      select p.id, d.status, d.at, d.stated_at, d.received_at, d.source, d.record_id, d.mapping_file
+      select p.id, d.status, d.at, d.stated_at as "statedAt", d.received_at as "receivedAt", d.source, d.record_id as "recordId",
+        d.mapping_file as "mappingFile"
       from profiles p left join decided d on d.profile_id = p.id
       where p.merged_into is null and p.erased_at is null and p.entity = 'person'
         and exists (select 1 from source_records m where m.profile_id = p.id and m.deleted_at is null)
@@ -48,15 +45,15 @@ export async function listByConsent(
       profileId: r.id,
       status: r.status ?? q.defaultStatus,
       decidedBy:
-        r.status && r.at && r.received_at && r.source && r.record_id && r.mapping_file
+        r.status && r.at && r.receivedAt && r.source && r.recordId && r.mappingFile
           ? {
               status: r.status,
               at: new Date(r.at).toISOString(),
-              statedAt: r.stated_at ? new Date(r.stated_at).toISOString() : null,
-              receivedAt: new Date(r.received_at).toISOString(),
+              statedAt: r.statedAt ? new Date(r.statedAt).toISOString() : null,
+              receivedAt: new Date(r.receivedAt).toISOString(),
               source: r.source,
-              recordId: r.record_id,
-              mapping: r.mapping_file,
+              recordId: r.recordId,
+              mapping: r.mappingFile,
             }
           : null,
     })),

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { audit } from '../access/audit.ts';
-import { rowsOf, type Tx } from '../db/database.ts';
+import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
+import type { erasures, profiles, rawRecords, sourceRecords } from '../db/schema.ts';
 import { bigintArray, lockResolution, textArray, uuidArray } from '../db/sql.ts';
 import { resolveProfileId } from '../golden/read.ts';
 import { mapRecord } from '../mapping/apply.ts';
@@ -27,14 +28,7 @@ export interface ErasureResult {
   deliveriesWithdrawn: number;
 }
 
-interface Member {
-  id: string | number;
-  source: string;
-  object: string;
-  record_id: string;
-  raw_id: string | number;
-  fragment: Profile;
-}
+type Member = RawRow<typeof sourceRecords, 'id' | 'source' | 'object' | 'recordId' | 'rawId'> & { fragment: Profile };
 
 /**
  * `POST /profiles/:id/erase`: removes a person's personal data, in one transaction under the
@@ -60,28 +54,32 @@ export async function eraseProfile(
     await tx.execute(lockResolution());
     const id = await resolveProfileId(tx, askedId);
     if (!id) return undefined;
-    const retiredIds = rowsOf<{ id: string }>(await tx.execute(sql`select id from profiles where merged_into = ${id}`)).map((r) => r.id);
+    const retiredIds = rowsOf<RawRow<typeof profiles, 'id'>>(await tx.execute(sql`select id from profiles where merged_into = ${id}`)).map(
+      (r) => r.id,
+    );
     const profileIds = [id, ...retiredIds];
     // Wait for a golden rebuild of the profile in flight, as decisions do.
     await tx.execute(sql`select id from profiles where id = any(${uuidArray(profileIds)}) for update`);
 
     const members = rowsOf<Member>(
-      await tx.execute(sql`select id, source, object, record_id, raw_id, fragment from source_records where profile_id = ${id}`),
+      await tx.execute(sql`
+        select id, source, object, record_id as "recordId", raw_id as "rawId", fragment from source_records where profile_id = ${id}`),
     );
     const blocked = blockedValues(ctx.workspace().identity.blockedValues);
     const keys = [
-      ...new Set(members.flatMap((m) => tombstoneKeys({ source: m.source, object: m.object, recordId: m.record_id }, m.fragment, blocked))),
+      ...new Set(members.flatMap((m) => tombstoneKeys({ source: m.source, object: m.object, recordId: m.recordId }, m.fragment, blocked))),
     ];
     const rawIds = await rawVersions(ctx, tx, members, keys);
 
     await tx.execute(sql`insert into erasure_salt (id, salt) values (1, ${randomBytes(32).toString('hex')}) on conflict do nothing`);
-    const [erasure] = rowsOf<{ id: string; at: Date | string }>(
+    const [erasure] = rowsOf<RawRow<typeof erasures, 'id' | 'at'>>(
       await tx.execute(sql`
         insert into erasures (profile_id, actor, reason, records, raw_records, identifiers)
         values (${id}, ${actor.name}, ${actor.reason}, ${members.length}, ${rawIds.length}, ${keys.length})
         returning id, at`),
     );
-    const erasureId = (erasure as { id: string }).id;
+    // An insert returns its row.
+    const { id: erasureId, at: erasedAt } = erasure as NonNullable<typeof erasure>;
     await tx.execute(sql`
       insert into erasure_tombstones (hash, erasure_id)
       select ${tombstoneHash(sql`k.key`)}, ${erasureId}::uuid from unnest(${textArray(keys)}) as k(key)
@@ -116,7 +114,7 @@ export async function eraseProfile(
     return {
       id,
       erasureId,
-      erasedAt: new Date((erasure as { at: Date | string }).at).toISOString(),
+      erasedAt: new Date(erasedAt).toISOString(),
       retiredIds,
       records: members.length,
       rawRecords: rawIds.length,
@@ -155,9 +153,9 @@ async function vacuumErased(ctx: PipelineContext): Promise<void> {
  * remove them.
  */
 async function rawVersions(ctx: PipelineContext, tx: Tx, members: Member[], keys: readonly string[]): Promise<number[]> {
-  const ids = new Set(members.map((m) => Number(m.raw_id)));
+  const ids = new Set(members.map((m) => Number(m.rawId)));
   if (members.length === 0) return [];
-  const wanted = new Set(members.map((m) => recordIdentity({ source: m.source, object: m.object, recordId: m.record_id })));
+  const wanted = new Set(members.map((m) => recordIdentity({ source: m.source, object: m.object, recordId: m.recordId })));
   const personal = new Set(keys.filter((k) => k.startsWith('email:') || k.startsWith('phone:')));
   const emails = [...personal].filter((k) => k.startsWith('email:')).map((k) => k.slice('email:'.length));
   // Payloads hold phones as typed (07400 123456): their digits hold the national number.
@@ -165,25 +163,18 @@ async function rawVersions(ctx: PipelineContext, tx: Tx, members: Member[], keys
     .filter((k) => k.startsWith('phone:'))
     .flatMap((k) => parsePhoneNumberFromString(k.slice('phone:'.length))?.nationalNumber ?? []);
   const idsOf = new Map<string, Set<string>>();
-  for (const m of members) idsOf.set(m.source, (idsOf.get(m.source) ?? new Set()).add(m.record_id));
-  const patterns = textArray([...new Set([...members.map((m) => m.record_id), ...emails])].map((v) => `%${likeEscape(v)}%`));
+  for (const m of members) idsOf.set(m.source, (idsOf.get(m.source) ?? new Set()).add(m.recordId));
+  const patterns = textArray([...new Set([...members.map((m) => m.recordId), ...emails])].map((v) => `%${likeEscape(v)}%`));
   const digits = textArray([...new Set(phoneDigits)].map((d) => `%${d}%`));
   const holds = sql`(r.payload::text ilike any(${patterns}) or regexp_replace(r.payload::text, '[^0-9]', '', 'g') like any(${digits}))`;
-  type Candidate = {
-    id: string | number;
-    source: string;
-    received_at: Date | string;
-    content_hash: string;
-    payload: unknown;
-    unlinked: boolean;
-  };
+  type Candidate = RawRow<typeof rawRecords, 'id' | 'source' | 'receivedAt' | 'contentHash' | 'payload'> & { unlinked: boolean };
   const candidates = rowsOf<Candidate>(
     await tx.execute(sql`
-      select r.id, r.source, r.received_at, r.content_hash, r.payload, false as unlinked from raw_records r
+      select r.id, r.source, r.received_at as "receivedAt", r.content_hash as "contentHash", r.payload, false as unlinked from raw_records r
       where r.erased_at is null and r.source = any(${textArray([...idsOf.keys()])}) and ${holds}
         and r.id <> all(${bigintArray([...ids])})
       union
-      select r.id, r.source, r.received_at, r.content_hash, r.payload, true as unlinked from raw_records r
+      select r.id, r.source, r.received_at as "receivedAt", r.content_hash as "contentHash", r.payload, true as unlinked from raw_records r
       where r.erased_at is null and r.id in (select raw_id from quarantine where status <> 'flagged')
         and not exists (select 1 from source_records sr where sr.raw_id = r.id) and ${holds}
         and r.id <> all(${bigintArray([...ids])})`),
@@ -194,8 +185,8 @@ async function rawVersions(ctx: PipelineContext, tx: Tx, members: Member[], keys
       {
         id: Number(raw.id),
         source: raw.source,
-        receivedAt: new Date(raw.received_at),
-        contentHash: raw.content_hash,
+        receivedAt: new Date(raw.receivedAt),
+        contentHash: raw.contentHash,
         payload: raw.payload,
       },
       mappings,

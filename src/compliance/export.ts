@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { audit, queryAudit } from '../access/audit.ts';
-import { type Db, rowsOf, type Tx } from '../db/database.ts';
+import { type Db, type RawRow, rowsOf, type Tx } from '../db/database.ts';
+import type { deliveries, destinations, rawRecords, sourceRecords } from '../db/schema.ts';
 import { loadConsentLedger, loadProfileViews, resolveProfileId } from '../golden/read.ts';
 
 export interface MemberRecord {
@@ -18,39 +19,40 @@ export interface MemberRecord {
   deletedAt: string | null;
 }
 
-interface MemberRow {
-  source: string;
-  object: string;
-  record_id: string;
-  profile_id: string;
-  raw_id: string | number;
-  received_at: Date | string;
-  payload: unknown;
-  fragment: unknown;
-  mapping_file: string;
-  mapping_hash: string;
-  observed_at: Date | string;
-  source_updated_at: Date | string | null;
-  deleted_at: Date | string | null;
-}
+type MemberRow = RawRow<
+  typeof sourceRecords,
+  | 'source'
+  | 'object'
+  | 'recordId'
+  | 'profileId'
+  | 'rawId'
+  | 'fragment'
+  | 'mappingFile'
+  | 'mappingHash'
+  | 'observedAt'
+  | 'sourceUpdatedAt'
+  | 'deletedAt'
+> &
+  RawRow<typeof rawRecords, 'receivedAt' | 'payload'>;
 
 const iso = (value: Date | string) => new Date(value).toISOString();
 const memberView = (r: MemberRow): MemberRecord => ({
   source: r.source,
   object: r.object,
-  recordId: r.record_id,
-  raw: { id: Number(r.raw_id), receivedAt: iso(r.received_at), payload: r.payload },
+  recordId: r.recordId,
+  raw: { id: Number(r.rawId), receivedAt: iso(r.receivedAt), payload: r.payload },
   fragment: r.fragment,
-  mapping: r.mapping_file,
-  mappingHash: r.mapping_hash,
-  observedAt: iso(r.observed_at),
-  sourceUpdatedAt: r.source_updated_at ? iso(r.source_updated_at) : null,
-  deletedAt: r.deleted_at ? iso(r.deleted_at) : null,
+  mapping: r.mappingFile,
+  mappingHash: r.mappingHash,
+  observedAt: iso(r.observedAt),
+  sourceUpdatedAt: r.sourceUpdatedAt ? iso(r.sourceUpdatedAt) : null,
+  deletedAt: r.deletedAt ? iso(r.deletedAt) : null,
 });
 
 const MEMBER_COLUMNS = sql`
-  sr.source, sr.object, sr.record_id, sr.profile_id, sr.raw_id, rr.received_at, rr.payload, sr.fragment,
-  sr.mapping_file, sr.mapping_hash, sr.observed_at, sr.source_updated_at, sr.deleted_at`;
+  sr.source, sr.object, sr.record_id as "recordId", sr.profile_id as "profileId", sr.raw_id as "rawId",
+  rr.received_at as "receivedAt", rr.payload, sr.fragment, sr.mapping_file as "mappingFile", sr.mapping_hash as "mappingHash",
+  sr.observed_at as "observedAt", sr.source_updated_at as "sourceUpdatedAt", sr.deleted_at as "deletedAt"`;
 
 /** A profile's member records, raw and mapped. */
 export async function loadMembers(db: Db | Tx, profileId: string): Promise<MemberRecord[]> {
@@ -67,7 +69,7 @@ export async function loadRecords(db: Db | Tx, source: string, recordId: string)
     await db.execute(sql`
       select ${MEMBER_COLUMNS} from source_records sr join raw_records rr on rr.id = sr.raw_id
       where sr.source = ${source} and sr.record_id = ${recordId} order by sr.object`),
-  ).map((r) => ({ ...memberView(r), profileId: r.profile_id }));
+  ).map((r) => ({ ...memberView(r), profileId: r.profileId }));
 }
 
 /**
@@ -82,32 +84,28 @@ export async function exportProfile(db: Db, askedId: string, actor: { name: stri
     const [profile] = await loadProfileViews(tx, [id]);
     const records = await loadMembers(tx, id);
     const consent = await loadConsentLedger(tx, id);
-    const deliveries = rowsOf<{
-      id: string;
-      destination_id: string;
-      url: string;
-      profile_id: string;
-      event: string;
-      status: string;
-      attempts: number;
-      created_at: Date | string;
-      delivered_at: Date | string | null;
-      body: string;
-    }>(
+    const sent = rowsOf<
+      RawRow<
+        typeof deliveries,
+        'id' | 'destinationId' | 'profileId' | 'event' | 'status' | 'attempts' | 'createdAt' | 'deliveredAt' | 'body'
+      > &
+        RawRow<typeof destinations, 'url'>
+    >(
       await tx.execute(sql`
-        select dl.id, dl.destination_id, d.url, dl.profile_id, dl.event, dl.status, dl.attempts, dl.created_at, dl.delivered_at, dl.body
+        select dl.id, dl.destination_id as "destinationId", d.url, dl.profile_id as "profileId", dl.event, dl.status, dl.attempts,
+          dl.created_at as "createdAt", dl.delivered_at as "deliveredAt", dl.body
         from deliveries dl join destinations d on d.id = dl.destination_id
         where dl.profile_id = ${id} or dl.profile_id in (select p.id from profiles p where p.merged_into = ${id})
         order by dl.created_at, dl.id`),
     ).map((d) => ({
       id: d.id,
-      destination: { id: d.destination_id, url: d.url },
-      profileId: d.profile_id,
+      destination: { id: d.destinationId, url: d.url },
+      profileId: d.profileId,
       event: d.event,
       status: d.status,
       attempts: d.attempts,
-      createdAt: iso(d.created_at),
-      deliveredAt: d.delivered_at ? iso(d.delivered_at) : null,
+      createdAt: iso(d.createdAt),
+      deliveredAt: d.deliveredAt ? iso(d.deliveredAt) : null,
       // What was sent, as sent.
       body: JSON.parse(d.body) as unknown,
     }));
@@ -125,6 +123,6 @@ export async function exportProfile(db: Db, askedId: string, actor: { name: stri
       if (page.next === null) break;
       before = page.next;
     }
-    return { exportedAt: new Date().toISOString(), id, profile, records, consent, deliveries, audit: auditTrail };
+    return { exportedAt: new Date().toISOString(), id, profile, records, consent, deliveries: sent, audit: auditTrail };
   });
 }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { type Queryable, rowsOf, type Tx } from '../db/database.ts';
+import { type Queryable, type RawRow, rowsOf, type Tx } from '../db/database.ts';
+import type { consentEntries } from '../db/schema.ts';
 import { textArray, timestampArray } from '../db/sql.ts';
 
 /** One entry of a profile's consent ledger, as the API and the export show it. */
@@ -22,31 +23,27 @@ export interface LedgerEntry {
 
 /** Every consent entry of the profile's member records, oldest first. */
 export async function loadConsentLedger(db: Queryable, id: string): Promise<LedgerEntry[]> {
-  return rowsOf<{
-    purpose: string;
-    status: 'granted' | 'denied';
-    at: Date | string;
-    stated_at: Date | string | null;
-    received_at: Date | string;
-    source: string;
-    record_id: string;
-    mapping_file: string;
-    mapping_hash: string;
-  }>(
+  // The check constraint holds `status` to these.
+  return rowsOf<
+    RawRow<typeof consentEntries, 'purpose' | 'at' | 'statedAt' | 'receivedAt' | 'source' | 'recordId' | 'mappingFile' | 'mappingHash'> & {
+      status: 'granted' | 'denied';
+    }
+  >(
     await db.execute(sql`
-      select ce.purpose, ce.status, ce.at, ce.stated_at, ce.received_at, ce.source, ce.record_id, ce.mapping_file, ce.mapping_hash
+      select ce.purpose, ce.status, ce.at, ce.stated_at as "statedAt", ce.received_at as "receivedAt", ce.source,
+        ce.record_id as "recordId", ce.mapping_file as "mappingFile", ce.mapping_hash as "mappingHash"
       from consent_entries ce join source_records sr on sr.id = ce.record_pk
       where sr.profile_id = ${id} order by ce.at, ce.id`),
   ).map((r) => ({
     purpose: r.purpose,
     status: r.status,
     at: new Date(r.at).toISOString(),
-    statedAt: r.stated_at === null ? null : new Date(r.stated_at).toISOString(),
-    receivedAt: new Date(r.received_at).toISOString(),
+    statedAt: r.statedAt === null ? null : new Date(r.statedAt).toISOString(),
+    receivedAt: new Date(r.receivedAt).toISOString(),
     source: r.source,
-    recordId: r.record_id,
-    mapping: r.mapping_file,
-    mappingHash: r.mapping_hash,
+    recordId: r.recordId,
+    mapping: r.mappingFile,
+    mappingHash: r.mappingHash,
   }));
 }
 

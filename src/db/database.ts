@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import type { Table } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
@@ -45,6 +46,10 @@ export function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
+/**
+ * Any row shape as raw `execute` may return it: its dates also as text, its numbers also as text
+ * (int8 on postgres.js). For columns of one table, `RawRow` below is exact about which are int8.
+ */
 export type Raw<T> = {
   [K in keyof T]: T[K] extends Date
     ? Date | string
@@ -56,6 +61,23 @@ export type Raw<T> = {
           ? number | string | null
           : T[K];
 };
+
+/**
+ * The columns `K` of a `table` row as raw `execute` returns them, selected under their schema names
+ * (`profile_id as "profileId"`), so a raw query's rows need no mapper. Not quite `$inferSelect`:
+ * drizzle turns the drivers' date parsing off, so a timestamp arrives as text (`new Date` it), and
+ * postgres.js returns int8 (`bigint` columns, `count(*)`) as text where PGlite gives a number (`Number` it).
+ */
+export type RawRow<T extends Table, K extends keyof T['$inferSelect'] & keyof T['_']['columns']> = {
+  [P in K]: RawValue<T['$inferSelect'][P], T['_']['columns'][P]['_']['columnType']>;
+};
+type RawValue<V, ColumnType> = V extends Date
+  ? Date | string
+  : V extends number
+    ? ColumnType extends 'PgBigInt53'
+      ? number | string
+      : V
+    : V;
 
 export interface OpenOptions {
   databaseUrl?: string | undefined;

@@ -1,6 +1,6 @@
-import { sql } from 'drizzle-orm';
-import { type Db, rowsOf } from '../db/database.ts';
-import type { Entity } from '../mapping/mapping-file.ts';
+import { and, desc, eq, sql } from 'drizzle-orm';
+import { type Db, type RawRow, rowsOf } from '../db/database.ts';
+import { backfills, type profiles } from '../db/schema.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { fanout } from './fanout.ts';
@@ -11,27 +11,17 @@ export interface BackfillJob {
 
 const PAGE = 500;
 
-interface BackfillRow {
-  id: string;
-  destination_id: string;
-  status: 'running' | 'done';
-  total: number;
-  processed: number;
-  queued: number;
-  after_id: string | null;
-  started_at: Date | string;
-  finished_at: Date | string | null;
-}
-const view = (b: BackfillRow) => ({
+const view = (b: typeof backfills.$inferSelect) => ({
   id: b.id,
-  destinationId: b.destination_id,
-  status: b.status,
+  destinationId: b.destinationId,
+  // The check constraint holds it to these.
+  status: b.status as 'running' | 'done',
   total: b.total,
   processed: b.processed,
   queued: b.queued,
   progress: b.total === 0 ? 1 : Math.min(b.processed / b.total, 1),
-  startedAt: new Date(b.started_at).toISOString(),
-  finishedAt: b.finished_at ? new Date(b.finished_at).toISOString() : null,
+  startedAt: b.startedAt.toISOString(),
+  finishedAt: b.finishedAt ? b.finishedAt.toISOString() : null,
 });
 
 /** What a destination takes: persons, accounts or both (`entities`). */
@@ -43,17 +33,19 @@ const taken = (destinationId: string) => sql`entity in (select unnest(entities) 
  */
 export async function startBackfill(ctx: PipelineContext, destinationId: string) {
   return ctx.database.db.transaction(async (tx) => {
-    const [running] = rowsOf<BackfillRow>(
-      await tx.execute(sql`select * from backfills where destination_id = ${destinationId} and status = 'running'`),
-    );
+    const [running] = await tx
+      .select()
+      .from(backfills)
+      .where(and(eq(backfills.destinationId, destinationId), eq(backfills.status, 'running')));
     if (running) return view(running);
-    const [created] = rowsOf<BackfillRow>(
-      await tx.execute(sql`
-        insert into backfills (destination_id, total)
-        values (${destinationId}, (select count(*) from profiles where merged_into is null and erased_at is null and ${taken(destinationId)}))
-        returning *`),
-    );
-    const backfill = created as BackfillRow;
+    const [created] = await tx
+      .insert(backfills)
+      .values({
+        destinationId,
+        total: sql`(select count(*) from profiles where merged_into is null and erased_at is null and ${taken(destinationId)})`,
+      })
+      .returning();
+    const backfill = created as typeof backfills.$inferSelect;
     await enqueue(ctx.boss, tx, 'backfill', { backfillId: backfill.id });
     return view(backfill);
   });
@@ -68,12 +60,12 @@ export async function startBackfill(ctx: PipelineContext, destinationId: string)
 export async function runBackfill(ctx: PipelineContext, job: BackfillJob): Promise<void> {
   const db = ctx.database.db;
   for (;;) {
-    const [backfill] = rowsOf<BackfillRow>(await db.execute(sql`select * from backfills where id = ${job.backfillId}`));
+    const [backfill] = await db.select().from(backfills).where(eq(backfills.id, job.backfillId));
     if (backfill?.status !== 'running') return; // its destination was deleted, or it is done
-    const page = rowsOf<{ id: string; entity: Entity }>(
+    const page = rowsOf<RawRow<typeof profiles, 'id' | 'entity'>>(
       await db.execute(sql`
-        select id, entity from profiles where merged_into is null and erased_at is null and ${taken(backfill.destination_id)}
-          ${backfill.after_id ? sql`and id > ${backfill.after_id}` : sql``}
+        select id, entity from profiles where merged_into is null and erased_at is null and ${taken(backfill.destinationId)}
+          ${backfill.afterId ? sql`and id > ${backfill.afterId}` : sql``}
         order by id limit ${PAGE}`),
     );
     if (page.length === 0) {
@@ -85,7 +77,7 @@ export async function runBackfill(ctx: PipelineContext, job: BackfillJob): Promi
       page.map(({ id, entity }) =>
         entity === 'account' ? { profileId: id, event: 'account.updated' as const } : { profileId: id, event: 'profile.updated' as const },
       ),
-      backfill.destination_id,
+      backfill.destinationId,
     );
     await db.execute(sql`
       update backfills set processed = processed + ${page.length}, queued = queued + ${queued}, after_id = ${page.at(-1)?.id as string}
@@ -94,8 +86,11 @@ export async function runBackfill(ctx: PipelineContext, job: BackfillJob): Promi
 }
 
 export async function backfillProgress(db: Db, destinationId: string) {
-  const [latest] = rowsOf<BackfillRow>(
-    await db.execute(sql`select * from backfills where destination_id = ${destinationId} order by started_at desc limit 1`),
-  );
+  const [latest] = await db
+    .select()
+    .from(backfills)
+    .where(eq(backfills.destinationId, destinationId))
+    .orderBy(desc(backfills.startedAt))
+    .limit(1);
   return latest ? view(latest) : undefined;
 }

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { type ConsentEntry, currentConsent, qualifies } from '../consent/status.ts';
-import { rowsOf, type Tx } from '../db/database.ts';
+import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
+import type { deliveries, destinations } from '../db/schema.ts';
 import { uuidArray } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 
@@ -34,15 +35,14 @@ export interface Verdict {
  * its survivor's ledger, where its records now are.
  */
 export async function verdicts(ctx: PipelineContext, tx: Tx, deliveryIds: readonly string[]): Promise<Map<string, Verdict>> {
-  const rows = rowsOf<{
-    id: string;
-    status: string;
-    event: string;
-    purposes: string[];
-    found: boolean;
-    erased: boolean;
-    ledger: { purpose: string; status: 'granted' | 'denied'; at: string; source: string; recordId: string }[];
-  }>(
+  const rows = rowsOf<
+    RawRow<typeof deliveries, 'id' | 'status' | 'event'> &
+      RawRow<typeof destinations, 'purposes'> & {
+        found: boolean;
+        erased: boolean;
+        ledger: { purpose: string; status: 'granted' | 'denied'; at: string; source: string; recordId: string }[];
+      }
+  >(
     await tx.execute(sql`
       select d.id, d.status, d.event, t.purposes, p.id is not null as found,
         (p.erased_at is not null or s.erased_at is not null) as erased,

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Eraser } from '../compliance/eraser.ts';
-import { rowsOf } from '../db/database.ts';
+import { type RawRow, rowsOf } from '../db/database.ts';
+import type { deliveries } from '../db/schema.ts';
 import { textArray, uuidArray } from '../db/sql.ts';
 import { deleteQueued, findQueued } from '../queue/queued.ts';
 
@@ -18,7 +19,7 @@ export const deliveryEraser: Eraser = {
     // Through the index on profile_id: an account's deliveries, then those of its members naming the person.
     const naming = sql`profile_id = any(${uuidArray(subject.accountIds)}) and event like 'account.member%'
       and body::jsonb #>> '{member,profileId}' = any(${textArray(subject.profileIds)})`;
-    const withdrawn = rowsOf<{ id: string }>(
+    const withdrawn = rowsOf<RawRow<typeof deliveries, 'id'>>(
       await tx.execute(sql`
         update deliveries set status = 'withdrawn', last_error = 'the profile was erased', updated_at = now()
         where (profile_id = any(${ids}) or (${naming})) and status in ('pending', 'sending', 'retrying') returning id`),

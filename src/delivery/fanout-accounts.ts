@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { rowsOf, type Tx } from '../db/database.ts';
+import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
+import type { destinationStates } from '../db/schema.ts';
 import { uuidArray } from '../db/sql.ts';
 import { announcedMembers, erasedAmong, loadAccounts } from '../golden/read.ts';
 import type { AccountChange, ProfileChange } from '../golden/refresh.ts';
@@ -65,11 +66,11 @@ export async function planAccounts(tx: Tx, destinations: readonly Destination[],
   const now = await announcedMembers(tx, batch.ids);
   const involved = batch.records.flatMap((c) => [c.profileId, ...(c.event === 'account.merged' ? c.merged : [])]);
   const states = new Map(
-    rowsOf<{ destination_id: string; profile_id: string; status: string; golden_hash: string }>(
+    rowsOf<RawRow<typeof destinationStates, 'destinationId' | 'profileId' | 'status' | 'goldenHash'>>(
       await tx.execute(sql`
-        select destination_id, profile_id, status, golden_hash from destination_states
-        where profile_id = any(${uuidArray(involved)}) for update`),
-    ).map((s) => [`${s.destination_id}/${s.profile_id}`, s]),
+        select destination_id as "destinationId", profile_id as "profileId", status, golden_hash as "goldenHash"
+        from destination_states where profile_id = any(${uuidArray(involved)}) for update`),
+    ).map((s) => [`${s.destinationId}/${s.profileId}`, s]),
   );
   const news: MemberChange[] = backfill
     ? batch.records
@@ -105,7 +106,7 @@ export async function planAccounts(tx: Tx, destinations: readonly Destination[],
       }
       const hash = destination.fields ? allowlistHash(full, destination.fields) : fullHash;
       const state = states.get(`${destination.id}/${account.id}`);
-      if (change.event === 'account.updated' && state?.status === 'sent' && state.golden_hash === hash) continue;
+      if (change.event === 'account.updated' && state?.status === 'sent' && state.goldenHash === hash) continue;
       if (!wants(change.event)) continue;
       const view = minimise(full, destination.fields);
       const payload =

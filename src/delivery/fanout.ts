@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { qualifies } from '../consent/status.ts';
-import { rowsOf, type Tx } from '../db/database.ts';
+import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
+import type { deliveries, destinationStates } from '../db/schema.ts';
 import { lockKeys, textArray, uuidArray } from '../db/sql.ts';
 import { loadProfiles } from '../golden/read.ts';
 import type { PersonChange, ProfileChange } from '../golden/refresh.ts';
@@ -34,7 +35,7 @@ export async function fanout(
     await tx.execute(lockKeys(ids.map((id) => `fanout:${id}`)));
     const destinations = rowsOf<Destination>(
       await tx.execute(
-        sql`select id, purposes, fields, events, entities, circuit_open_until from destinations ${only ? sql`where id = ${only}` : sql``}`,
+        sql`select id, purposes, fields, events, entities, circuit_open_until as "circuitOpenUntil" from destinations ${only ? sql`where id = ${only}` : sql``}`,
       ),
     );
     if (destinations.length === 0) return 0;
@@ -48,7 +49,7 @@ export async function fanout(
       plan.planned.filter((p) => p.supersedes),
       plan.retired,
     );
-    const openUntil = new Map(destinations.map((d) => [d.id, d.circuit_open_until ? new Date(d.circuit_open_until) : null]));
+    const openUntil = new Map(destinations.map((d) => [d.id, d.circuitOpenUntil ? new Date(d.circuitOpenUntil) : null]));
     return enqueueDeliveries(ctx, tx, plan.planned, openUntil);
   });
 }
@@ -77,11 +78,11 @@ async function planPersons(
   );
   const involved = changes.flatMap((c) => [c.profileId, ...(c.event === 'profile.merged' ? c.merged : [])]);
   const states = new Map(
-    rowsOf<{ destination_id: string; profile_id: string; status: string; golden_hash: string }>(
+    rowsOf<RawRow<typeof destinationStates, 'destinationId' | 'profileId' | 'status' | 'goldenHash'>>(
       await tx.execute(sql`
-        select destination_id, profile_id, status, golden_hash from destination_states
-        where profile_id = any(${uuidArray(involved)}) for update`),
-    ).map((s) => [`${s.destination_id}/${s.profile_id}`, s]),
+        select destination_id as "destinationId", profile_id as "profileId", status, golden_hash as "goldenHash"
+        from destination_states where profile_id = any(${uuidArray(involved)}) for update`),
+    ).map((s) => [`${s.destinationId}/${s.profileId}`, s]),
   );
 
   const purposes = ctx.workspace().purposes;
@@ -119,7 +120,7 @@ async function planPersons(
       }
 
       if (qualifies(profile.consent, destination.purposes, defaultOf)) {
-        if (change.event === 'profile.updated' && state?.status === 'sent' && state.golden_hash === hash) continue;
+        if (change.event === 'profile.updated' && state?.status === 'sent' && state.goldenHash === hash) continue;
         if (destination.events && !destination.events.includes(change.event)) continue;
         const payload =
           change.event === 'profile.merged'
@@ -244,20 +245,20 @@ async function enqueueDeliveries(
     seen.set(pair, n + 1);
     return n;
   });
-  const rows = rowsOf<{ id: string; destination_id: string }>(
+  const rows = rowsOf<RawRow<typeof deliveries, 'id' | 'destinationId'>>(
     await tx.execute(sql`
       insert into deliveries (destination_id, profile_id, event, body, changed_at, created_at)
       select d, p, e, b, c::timestamptz, now() + r * interval '1 microsecond'
       from unnest(${uuidArray(planned.map((p) => p.destinationId))}, ${uuidArray(planned.map((p) => p.profileId))},
         ${textArray(planned.map((p) => p.event))}, ${textArray(planned.map((p) => p.body))},
         ${sql.param(planned.map((p) => p.changedAt))}::text[], ${sql.param(rank)}::int[]) as v(d, p, e, b, c, r)
-      returning id, destination_id`),
+      returning id, destination_id as "destinationId"`),
   );
   await enqueue(
     ctx.boss,
     tx,
     'deliver',
-    rows.map((r) => deliverJob(r.id, r.destination_id, openUntil.get(r.destination_id))),
+    rows.map((r) => deliverJob(r.id, r.destinationId, openUntil.get(r.destinationId))),
   );
   return rows.length;
 }

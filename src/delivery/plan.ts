@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
+import type { RawRow } from '../db/database.ts';
+import type { destinations } from '../db/schema.ts';
 
 // What fan-out plans, for persons (`fanout.ts`) and accounts (`fanout-accounts.ts`) alike.
 
@@ -28,14 +30,7 @@ export interface Plan {
   retired: Pair[];
 }
 
-export interface Destination {
-  id: string;
-  purposes: string[];
-  fields: string[] | null;
-  events: string[] | null;
-  entities: string[];
-  circuit_open_until: Date | string | null;
-}
+export type Destination = RawRow<typeof destinations, 'id' | 'purposes' | 'fields' | 'events' | 'entities' | 'circuitOpenUntil'>;
 
 /** The golden record as a destination may see it: its allowlisted fields, with the id and version. */
 export function minimise<T extends Record<string, unknown>>(profile: T, fields: readonly string[] | null): Record<string, unknown> {

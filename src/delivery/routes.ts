@@ -2,7 +2,8 @@ import type { JSONSchemaType } from 'ajv';
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { AuthEnv } from '../access/auth.ts';
-import { type Db, rowsOf } from '../db/database.ts';
+import { type Db, type RawRow, rowsOf } from '../db/database.ts';
+import type { deliveries, destinations } from '../db/schema.ts';
 import { isUuid, textArray } from '../db/sql.ts';
 import { ACCOUNT_GOLDEN_FIELDS, GOLDEN_FIELDS } from '../golden/build.ts';
 import { ApiError } from '../http/errors.ts';
@@ -203,24 +204,25 @@ describeRoute('GET /destinations/:id/backfill', {
   errors: ['destination_not_found', 'not_found'],
 });
 
-interface DestinationRow {
-  id: string;
-  url: string;
-  purposes: string[];
-  signature: SignatureScheme;
-  fields: string[] | null;
-  events: string[] | null;
-  entities: Entity[];
-  rate_limit: number | null;
-  timeout_ms: number | null;
-  previous_secret_until: Date | string | null;
-  consecutive_failures: number;
-  circuit_open_until: Date | string | null;
-  created_at: Date | string;
-  updated_at: Date | string;
-}
-const COLUMNS = sql`id, url, purposes, signature, fields, events, entities, rate_limit, timeout_ms, previous_secret_until,
-  consecutive_failures, circuit_open_until, created_at, updated_at`;
+/** The check constraint holds `signature` to the schemes, and the API `entities` to the entities. */
+type DestinationRow = RawRow<
+  typeof destinations,
+  | 'id'
+  | 'url'
+  | 'purposes'
+  | 'fields'
+  | 'events'
+  | 'rateLimit'
+  | 'timeoutMs'
+  | 'previousSecretUntil'
+  | 'consecutiveFailures'
+  | 'circuitOpenUntil'
+  | 'createdAt'
+  | 'updatedAt'
+> & { signature: SignatureScheme; entities: Entity[] };
+const COLUMNS = sql`id, url, purposes, signature, fields, events, entities, rate_limit as "rateLimit", timeout_ms as "timeoutMs",
+  previous_secret_until as "previousSecretUntil", consecutive_failures as "consecutiveFailures",
+  circuit_open_until as "circuitOpenUntil", created_at as "createdAt", updated_at as "updatedAt"`;
 const iso = (v: Date | string | null) => (v ? new Date(v).toISOString() : null);
 const view = (d: DestinationRow) => ({
   id: d.id,
@@ -230,16 +232,16 @@ const view = (d: DestinationRow) => ({
   fields: d.fields,
   events: d.events,
   entities: d.entities,
-  rateLimit: d.rate_limit,
-  timeoutMs: d.timeout_ms,
-  previousSecretValidUntil: d.previous_secret_until && new Date(d.previous_secret_until) > new Date() ? iso(d.previous_secret_until) : null,
+  rateLimit: d.rateLimit,
+  timeoutMs: d.timeoutMs,
+  previousSecretValidUntil: d.previousSecretUntil && new Date(d.previousSecretUntil) > new Date() ? iso(d.previousSecretUntil) : null,
   circuit: {
-    state: d.circuit_open_until && new Date(d.circuit_open_until) > new Date() ? 'open' : 'closed',
-    consecutiveFailures: d.consecutive_failures,
-    openUntil: iso(d.circuit_open_until),
+    state: d.circuitOpenUntil && new Date(d.circuitOpenUntil) > new Date() ? 'open' : 'closed',
+    consecutiveFailures: d.consecutiveFailures,
+    openUntil: iso(d.circuitOpenUntil),
   },
-  createdAt: iso(d.created_at),
-  updatedAt: iso(d.updated_at),
+  createdAt: iso(d.createdAt),
+  updatedAt: iso(d.updatedAt),
 });
 
 /**
@@ -367,7 +369,7 @@ export function destinationRoutes(ctx: PipelineContext) {
       // version of the account's record says nothing of its members.
       const member = (alias: string) => sql.raw(`${alias}.event like 'account.member%'`);
       const replayed = await db.transaction(async (tx) => {
-        const rows = rowsOf<{ id: string; destination_id: string }>(
+        const rows = rowsOf<RawRow<typeof deliveries, 'id' | 'destinationId'>>(
           await tx.execute(sql`
             insert into deliveries (destination_id, profile_id, event, body, changed_at)
             select d.destination_id, d.profile_id, d.event, d.body, d.changed_at from deliveries d
@@ -379,14 +381,14 @@ export function destinationRoutes(ctx: PipelineContext) {
                   then ${member('n')} and n.body::jsonb #>> '{member,profileId}' = d.body::jsonb #>> '{member,profileId}'
                   else not ${member('n')} end)
             order by d.created_at
-            returning id, destination_id`),
+            returning id, destination_id as "destinationId"`),
         );
         if (rows.length > 0) {
           await enqueue(
             ctx.boss,
             tx,
             'deliver',
-            rows.map((r) => deliverJob(r.id, r.destination_id)),
+            rows.map((r) => deliverJob(r.id, r.destinationId)),
           );
         }
         return rows.map((r) => r.id);
@@ -409,33 +411,29 @@ export function destinationRoutes(ctx: PipelineContext) {
 const nullableArray = (values: readonly string[] | null | undefined) => (values ? textArray(values) : null);
 
 async function listDeliveries(db: Db, destinationId: string, status: string | undefined, limit: number, after?: TimePosition) {
-  const fetched = rowsOf<{
-    id: string;
-    profile_id: string;
-    event: string;
-    status: string;
-    attempts: number;
-    last_status_code: number | null;
-    last_error: string | null;
-    created_at: Date | string;
-    delivered_at: Date | string | null;
-    next_attempt_at: Date | string | null;
-    attempt_log: {
-      attempt: number;
-      at: string;
-      statusCode: number | null;
-      error: string | null;
-      durationMs: number;
-      retryDelayMs: number | null;
-    }[];
-    cursor_micros: string | number;
-  }>(
+  const fetched = rowsOf<
+    RawRow<
+      typeof deliveries,
+      'id' | 'profileId' | 'event' | 'status' | 'lastStatusCode' | 'lastError' | 'createdAt' | 'deliveredAt' | 'nextAttemptAt'
+    > & {
+      attemptLog: {
+        attempt: number;
+        at: string;
+        statusCode: number | null;
+        error: string | null;
+        durationMs: number;
+        retryDelayMs: number | null;
+      }[];
+      cursor_micros: string | number;
+    }
+  >(
     await db.execute(sql`
-      select d.id, d.profile_id, d.event, d.status, d.attempts, d.last_status_code, d.last_error, d.created_at, d.delivered_at,
-        d.next_attempt_at, ${microsOf(sql`d.created_at`)} as cursor_micros,
+      select d.id, d.profile_id as "profileId", d.event, d.status, d.last_status_code as "lastStatusCode", d.last_error as "lastError",
+        d.created_at as "createdAt", d.delivered_at as "deliveredAt", d.next_attempt_at as "nextAttemptAt",
+        ${microsOf(sql`d.created_at`)} as cursor_micros,
         coalesce((select json_agg(json_build_object('attempt', a.attempt, 'at', a.at, 'statusCode', a.status_code,
           'error', a.error, 'durationMs', a.duration_ms, 'retryDelayMs', a.retry_delay_ms) order by a.attempt)
-          from delivery_attempts a where a.delivery_id = d.id), '[]'::json) as attempt_log
+          from delivery_attempts a where a.delivery_id = d.id), '[]'::json) as "attemptLog"
       from deliveries d
       where d.destination_id = ${destinationId} ${status ? sql`and d.status = ${status}` : sql``}
         ${afterTime(sql`d.created_at`, sql`d.id`, after)}
@@ -444,15 +442,15 @@ async function listDeliveries(db: Db, destinationId: string, status: string | un
   const { rows, next } = timePage(fetched, limit);
   const items = rows.map((r) => ({
     id: r.id,
-    profileId: r.profile_id,
+    profileId: r.profileId,
     event: r.event,
     status: r.status,
-    attempts: r.attempt_log,
-    lastStatusCode: r.last_status_code,
-    lastError: r.last_error,
-    createdAt: iso(r.created_at),
-    deliveredAt: iso(r.delivered_at),
-    nextAttemptAt: iso(r.next_attempt_at),
+    attempts: r.attemptLog,
+    lastStatusCode: r.lastStatusCode,
+    lastError: r.lastError,
+    createdAt: iso(r.createdAt),
+    deliveredAt: iso(r.deliveredAt),
+    nextAttemptAt: iso(r.nextAttemptAt),
   }));
   return { items, next };
 }

@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import type { Job } from 'pg-boss';
 import { Agent, request } from 'undici';
-import { rowsOf, type Tx } from '../db/database.ts';
+import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
+import type { deliveries, destinations } from '../db/schema.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { postponeQueued } from '../queue/queued.ts';
@@ -40,21 +41,11 @@ const INTERRUPTED = 'interrupted: the hub stopped before the answer was recorded
  */
 const MAX_SLOT_WAIT_SECONDS = 30;
 
-interface Claimed {
-  id: string;
-  event: string;
-  body: string;
-  attempts: number;
-  created_at: Date | string;
-  destination_id: string;
-  url: string;
-  secret: string;
-  signature: SignatureScheme;
-  previous_secret: string | null;
-  previous_secret_until: Date | string | null;
-  rate_limit: number | null;
-  timeout_ms: number | null;
-}
+/** A delivery with its destination's sending settings; the check constraint holds `signature` to the schemes. */
+type Claimed = RawRow<typeof deliveries, 'id' | 'event' | 'body' | 'attempts' | 'createdAt' | 'destinationId'> &
+  RawRow<typeof destinations, 'url' | 'secret' | 'previousSecret' | 'previousSecretUntil' | 'rateLimit' | 'timeoutMs'> & {
+    signature: SignatureScheme;
+  };
 
 /** A rate-limited send's slot: when it is let go, by the database's clock, and how long that is from now. */
 interface Slot {
@@ -157,23 +148,22 @@ async function sleepFor(ms: number) {
 async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: boolean): Promise<Claim> {
   return ctx.database.db.transaction(async (tx): Promise<Claim> => {
     const [row] = rowsOf<
-      Claimed & {
-        status: string;
-        profile_id: string;
-        circuit_open_until: Date | string | null;
-        consecutive_failures: number;
-        probing: boolean;
-        retired: boolean;
-        ahead: string | number;
-        lease_left: number | string | null;
-        updated_at: Date | string;
-      }
+      Claimed &
+        RawRow<typeof deliveries, 'status' | 'profileId' | 'updatedAt'> &
+        RawRow<typeof destinations, 'circuitOpenUntil' | 'consecutiveFailures'> & {
+          probing: boolean;
+          retired: boolean;
+          ahead: string | number;
+          leaseLeft: number | string | null;
+        }
     >(
       await tx.execute(sql`
-        select d.id, d.event, d.body, d.status, d.attempts, d.created_at, d.updated_at, d.profile_id, d.destination_id,
-          t.url, t.secret, t.signature, t.previous_secret, t.previous_secret_until, t.rate_limit, t.timeout_ms,
-          t.circuit_open_until, t.consecutive_failures,
-          extract(epoch from d.updated_at + ${SENDING_LEASE} - now()) as lease_left,
+        select d.id, d.event, d.body, d.status, d.attempts, d.created_at as "createdAt", d.updated_at as "updatedAt",
+          d.profile_id as "profileId", d.destination_id as "destinationId",
+          t.url, t.secret, t.signature, t.previous_secret as "previousSecret", t.previous_secret_until as "previousSecretUntil",
+          t.rate_limit as "rateLimit", t.timeout_ms as "timeoutMs",
+          t.circuit_open_until as "circuitOpenUntil", t.consecutive_failures as "consecutiveFailures",
+          extract(epoch from d.updated_at + ${SENDING_LEASE} - now()) as "leaseLeft",
           exists (select 1 from deliveries s where s.destination_id = d.destination_id and s.status = 'sending'
             and s.id <> d.id and s.updated_at > now() - ${SENDING_LEASE}) as probing,
           exists (select 1 from profiles p where p.id = d.profile_id and p.merged_into is not null) as retired,
@@ -189,7 +179,7 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
     // An attempt interrupted before its outcome was recorded (the process died mid-send) goes again.
     // A fresh job finding one in `sending` is a duplicate while the first may still be at it: it
     // comes back when that attempt's lease has run out, so no crash loses the delivery.
-    const leaseLeft = Number(row.lease_left);
+    const leaseLeft = Number(row.leaseLeft);
     const interrupted = row.status === 'sending' && (retried || leaseLeft <= 0);
     if (row.status === 'sending' && !interrupted) return { kind: 'defer', seconds: leaseLeft + 1 };
     if (interrupted) {
@@ -197,7 +187,7 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
       // here the delivery is an ordinary retry, so a deferral below hands it to a fresh job intact.
       await tx.execute(sql`
         insert into delivery_attempts (delivery_id, attempt, at, status_code, error, duration_ms)
-        values (${row.id}, ${row.attempts + 1}, ${new Date(row.updated_at).toISOString()}, null, ${INTERRUPTED}, 0)`);
+        values (${row.id}, ${row.attempts + 1}, ${new Date(row.updatedAt).toISOString()}, null, ${INTERRUPTED}, 0)`);
       await tx.execute(sql`
         update deliveries set status = 'retrying', attempts = attempts + 1, last_error = ${INTERRUPTED}, updated_at = now()
         where id = ${row.id}`);
@@ -214,13 +204,13 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
         update deliveries set status = 'superseded', next_attempt_at = null, updated_at = now() where id = ${row.id}`);
       return { kind: 'done' };
     }
-    const openUntil = row.circuit_open_until ? new Date(row.circuit_open_until).getTime() : 0;
+    const openUntil = row.circuitOpenUntil ? new Date(row.circuitOpenUntil).getTime() : 0;
     if (openUntil > Date.now()) return { kind: 'defer', seconds: (openUntil - Date.now()) / 1000 + Math.random() * 10 };
     // Half-open: the cooldown is over but the last attempts failed. One attempt at a time probes the
     // destination; the rest wait, so a destination coming back is not hit by its whole backlog at once.
-    if (row.consecutive_failures >= ctx.settings.delivery.circuitThreshold && row.probing) {
-      const seconds = (row.timeout_ms ?? ctx.settings.delivery.timeoutMs) / 1000 + 2;
-      await holdBack(ctx, tx, row.destination_id, seconds);
+    if (row.consecutiveFailures >= ctx.settings.delivery.circuitThreshold && row.probing) {
+      const seconds = (row.timeoutMs ?? ctx.settings.delivery.timeoutMs) / 1000 + 2;
+      await holdBack(ctx, tx, row.destinationId, seconds);
       return { kind: 'defer', seconds: seconds + Math.random() * 10 };
     }
     // Order: an older delivery of this profile, or of a profile merged into it since, to this
@@ -235,8 +225,8 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
     }
     // Last, once the delivery is sure to go: a slot taken is a slot the destination's other sends lose.
     let slot: Slot | null = null;
-    if (row.rate_limit) {
-      const taken = await takeSlot(tx, row.destination_id, row.rate_limit);
+    if (row.rateLimit) {
+      const taken = await takeSlot(tx, row.destinationId, row.rateLimit);
       if ('fullFor' in taken) return { kind: 'defer', seconds: taken.fullFor + Math.random() * 5 };
       slot = taken;
     }
@@ -259,11 +249,11 @@ interface Outcome {
  */
 async function send(ctx: PipelineContext, d: Claimed): Promise<Outcome | 'withheld'> {
   const { allowPrivate, timeoutMs: defaultTimeout } = ctx.settings.delivery;
-  const timeoutMs = d.timeout_ms ?? defaultTimeout;
-  const previousValid = d.previous_secret && d.previous_secret_until && new Date(d.previous_secret_until).getTime() > Date.now();
+  const timeoutMs = d.timeoutMs ?? defaultTimeout;
+  const previousValid = d.previousSecret && d.previousSecretUntil && new Date(d.previousSecretUntil).getTime() > Date.now();
   const signature = signatureHeaders(
     d.signature,
-    { current: d.secret, previous: previousValid ? (d.previous_secret as string) : undefined },
+    { current: d.secret, previous: previousValid ? (d.previousSecret as string) : undefined },
     { id: d.id, body: d.body, timestamp: Math.floor(Date.now() / 1000) },
   );
   const started = performance.now();
@@ -375,7 +365,7 @@ async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome, starte
   const delayMs = Math.floor(
     Math.min(settings.retryDelaySeconds * 2 ** (attempt - 1), settings.retryDelayMaxSeconds) * (0.5 + Math.random() / 2) * 1000,
   );
-  const deadline = new Date(d.created_at).getTime() + settings.retryWindowSeconds * 1000;
+  const deadline = new Date(d.createdAt).getTime() + settings.retryWindowSeconds * 1000;
   const exhausted = Date.now() + delayMs > deadline || (settings.retryLimit !== undefined && attempt > settings.retryLimit);
   const retryDelayMs = outcome.error !== null && !exhausted ? delayMs : null;
   await ctx.database.db.transaction(async (tx) => {
@@ -391,20 +381,20 @@ async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome, starte
         where id = ${d.id} and status = 'sending'`);
       await tx.execute(sql`
         update destinations set consecutive_failures = 0, circuit_open_until = null
-        where id = ${d.destination_id} and (consecutive_failures > 0 or circuit_open_until is not null)`);
+        where id = ${d.destinationId} and (consecutive_failures > 0 or circuit_open_until is not null)`);
       return;
     }
-    const [failures] = rowsOf<{ n: number }>(
+    const [failures] = rowsOf<RawRow<typeof destinations, 'consecutiveFailures'>>(
       await tx.execute(sql`
-        update destinations set consecutive_failures = consecutive_failures + 1 where id = ${d.destination_id}
-        returning consecutive_failures as n`),
+        update destinations set consecutive_failures = consecutive_failures + 1 where id = ${d.destinationId}
+        returning consecutive_failures as "consecutiveFailures"`),
     );
-    const inARow = failures?.n ?? 0;
+    const inARow = failures?.consecutiveFailures ?? 0;
     if (inARow >= settings.circuitThreshold) {
       const cooldown = Math.min(30 * 2 ** (inARow - settings.circuitThreshold), 600);
       await tx.execute(sql`
-        update destinations set circuit_open_until = now() + make_interval(secs => ${cooldown}) where id = ${d.destination_id}`);
-      await holdBack(ctx, tx, d.destination_id, cooldown);
+        update destinations set circuit_open_until = now() + make_interval(secs => ${cooldown}) where id = ${d.destinationId}`);
+      await holdBack(ctx, tx, d.destinationId, cooldown);
     }
     // Only while it is still ours: an erasure may have withdrawn it during the attempt.
     const still = rowsOf(
@@ -415,7 +405,7 @@ async function record(ctx: PipelineContext, d: Claimed, outcome: Outcome, starte
         where id = ${d.id} and status = 'sending' returning id`),
     );
     if (!exhausted && still.length > 0) {
-      const job = deliverJob(d.id, d.destination_id);
+      const job = deliverJob(d.id, d.destinationId);
       await enqueue(ctx.boss, tx, 'deliver', job.data, { startAfter: Math.ceil(delayMs / 1000), group: job.group });
     }
   });

@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { rowsOf, type Tx } from '../db/database.ts';
+import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
+import type { erasureTombstones } from '../db/schema.ts';
 import { bigintArray, textArray, uuidArray } from '../db/sql.ts';
 import { emptyRawRecords } from '../intake/store.ts';
 import { PERSON_FIELDS, TOMBSTONE_KINDS } from '../mapping/fields.ts';
@@ -48,12 +49,12 @@ export const keyKind = (key: string) => key.slice(0, key.indexOf(':'));
 /** The keys among `keys` an erasure tombstoned, each with its erasure. One statement. */
 export async function findTombstoned(tx: Tx, keys: readonly string[]): Promise<Map<string, string>> {
   if (keys.length === 0) return new Map();
-  const rows = rowsOf<{ key: string; erasure_id: string }>(
+  const rows = rowsOf<{ key: string } & RawRow<typeof erasureTombstones, 'erasureId'>>(
     await tx.execute(sql`
-      select k.key, t.erasure_id from unnest(${textArray([...new Set(keys)])}) as k(key)
+      select k.key, t.erasure_id as "erasureId" from unnest(${textArray([...new Set(keys)])}) as k(key)
       join erasure_tombstones t on t.hash = ${tombstoneHash(sql`k.key`)}`),
   );
-  return new Map(rows.map((r) => [r.key, r.erasure_id]));
+  return new Map(rows.map((r) => [r.key, r.erasureId]));
 }
 
 /** What separates an address from the text around it ("Ines <ines@example.org>", "mailto:…"). */

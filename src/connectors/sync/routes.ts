@@ -1,6 +1,7 @@
-import { sql } from 'drizzle-orm';
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { rowsOf } from '../../db/database.ts';
+import { type RawRow, rowsOf } from '../../db/database.ts';
+import { sourceCursors, syncRuns } from '../../db/schema.ts';
 import { ApiError } from '../../http/errors.ts';
 import { idCursor, idPage } from '../../http/keyset.ts';
 import { any, arr, bool, dateTime, describeRoute, int, nullable, num, obj, type Schema, str, strEnum } from '../../http/openapi.ts';
@@ -10,48 +11,33 @@ import { enqueue, QUEUES } from '../../queue/catalog.ts';
 import { connectorTypes } from '../registry.ts';
 import { markInterrupted, type SyncJob } from './run.ts';
 
-interface RunRow {
-  id: string | number;
-  source: string;
-  full_sync: boolean;
-  trigger: string;
-  status: string;
-  queued_at: Date | string;
-  started_at: Date | string | null;
-  finished_at: Date | string | null;
-  pages: number;
-  records: number;
-  requests: number;
-  cursor_from: unknown;
-  cursor_to: unknown;
-  error: { code: string; message: string } | null;
-}
-
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
-function runView(r: RunRow) {
-  const started = r.started_at ? new Date(r.started_at).getTime() : undefined;
-  const finished = r.finished_at ? new Date(r.finished_at).getTime() : undefined;
+function runView(r: typeof syncRuns.$inferSelect) {
+  // Written by `runSync` only, as `{code, message}`.
+  const error = r.error as { code: string; message: string } | null;
+  const started = r.startedAt?.getTime();
+  const finished = r.finishedAt?.getTime();
   return {
-    id: Number(r.id),
+    id: r.id,
     source: r.source,
-    full: r.full_sync,
+    full: r.fullSync,
     trigger: r.trigger,
     status: r.status,
-    queuedAt: iso(r.queued_at),
-    startedAt: iso(r.started_at),
-    finishedAt: iso(r.finished_at),
+    queuedAt: iso(r.queuedAt),
+    startedAt: iso(r.startedAt),
+    finishedAt: iso(r.finishedAt),
     seconds: started !== undefined && finished !== undefined ? (finished - started) / 1000 : null,
     pages: r.pages,
     records: r.records,
     requests: r.requests,
-    cursorFrom: r.cursor_from,
-    cursorTo: r.cursor_to,
+    cursorFrom: r.cursorFrom,
+    cursorTo: r.cursorTo,
     /** Where the source resumes after this run: its cursor as it left it. */
-    cursor: r.cursor_to,
-    error: r.error,
+    cursor: r.cursorTo,
+    error,
     /** The run's errors; a run stops at its first, so there is at most one. */
-    errors: r.error ? [r.error] : [],
+    errors: error ? [error] : [],
   };
 }
 
@@ -139,20 +125,15 @@ export function sourceRoutes(ctx: PipelineContext) {
   return new Hono()
     .get('/sources', allow('ops'), async (c) => {
       const latest = new Map(
-        rowsOf<RunRow>(await db.execute(sql`select distinct on (source) * from sync_runs order by source, id desc`)).map((r) => [
-          r.source,
-          r,
-        ]),
+        (await db.selectDistinctOn([syncRuns.source]).from(syncRuns).orderBy(syncRuns.source, desc(syncRuns.id))).map((r) => [r.source, r]),
       );
       const succeeded = new Map(
-        rowsOf<{ source: string; at: Date | string }>(
+        rowsOf<RawRow<typeof syncRuns, 'source'> & { at: Date | string }>(
           await db.execute(sql`select source, max(finished_at) as at from sync_runs where status = 'succeeded' group by source`),
         ).map((r) => [r.source, iso(r.at)]),
       );
       const cursors = new Map(
-        rowsOf<{ source: string; cursor: unknown; updated_at: Date | string }>(
-          await db.execute(sql`select source, cursor, updated_at from source_cursors`),
-        ).map((r) => [r.source, { cursor: r.cursor, updatedAt: iso(r.updated_at) }]),
+        (await db.select().from(sourceCursors)).map((r) => [r.source, { cursor: r.cursor, updatedAt: iso(r.updatedAt) }]),
       );
       const sources = [...ctx.workspace().sources.values()].map((s) => {
         const pulls = Boolean(connectorTypes.get(s.type)?.pull);
@@ -217,13 +198,13 @@ export function sourceRoutes(ctx: PipelineContext) {
       }
       const busy = () => new ApiError('sync_in_progress', `a sync of "${source.name}" is already queued or running`);
       const run = await db.transaction(async (tx) => {
-        const [row] = rowsOf<RunRow>(
-          await tx.execute(sql`
-            insert into sync_runs (source, full_sync, trigger, status) values (${source.name}, ${full}, 'api', 'queued')
-            on conflict do nothing returning *`),
-        );
+        const [row] = await tx
+          .insert(syncRuns)
+          .values({ source: source.name, fullSync: full, trigger: 'api', status: 'queued' })
+          .onConflictDoNothing()
+          .returning();
         if (!row) throw busy();
-        const job: SyncJob = { source: source.name, full, runId: Number(row.id) };
+        const job: SyncJob = { source: source.name, full, runId: row.id };
         // A scheduled run may be queued without a row yet: then the job is not created, and nor is the run.
         if (!(await enqueue(ctx.boss, tx, 'sync', job, { singletonKey: source.name }))) throw busy();
         return row;
@@ -235,11 +216,12 @@ export function sourceRoutes(ctx: PipelineContext) {
       const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 50) || 50, 1), 500);
       const below = idCursor(c);
       const page = idPage(
-        rowsOf<RunRow>(
-          await db.execute(sql`
-            select * from sync_runs where source = ${source.name} ${below === undefined ? sql`` : sql`and id < ${below}`}
-            order by id desc limit ${limit + 1}`),
-        ),
+        await db
+          .select()
+          .from(syncRuns)
+          .where(and(eq(syncRuns.source, source.name), below === undefined ? undefined : lt(syncRuns.id, below)))
+          .orderBy(desc(syncRuns.id))
+          .limit(limit + 1),
         limit,
       );
       return c.json({ runs: page.rows.map(runView), next: page.next });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'drizzle-orm';
-import { type Queryable, rowsOf } from '../../db/database.ts';
+import { eq, sql } from 'drizzle-orm';
+import { type Queryable, type RawRow, rowsOf } from '../../db/database.ts';
+import { sourceCursors, type syncRuns } from '../../db/schema.ts';
 import { textArray } from '../../db/sql.ts';
 import { insertRawRecords, sha256 } from '../../intake/store.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
@@ -60,9 +61,10 @@ export async function runSync(ctx: PipelineContext, job: SyncJob): Promise<void>
   const db = ctx.database.db;
   // A run left "running" by a process that died is over: say so before starting another.
   await markInterrupted(db, job.source, ['running']);
-  const [cursorRow] = rowsOf<{ cursor: SyncCursor }>(await db.execute(sql`select cursor from source_cursors where source = ${job.source}`));
-  const cursor = job.full ? null : (cursorRow?.cursor ?? null);
-  const [run] = rowsOf<{ id: string | number }>(
+  const [cursorRow] = await db.select({ cursor: sourceCursors.cursor }).from(sourceCursors).where(eq(sourceCursors.source, job.source));
+  // Saved from a page's cursor, as its connector made it.
+  const cursor = job.full ? null : ((cursorRow?.cursor as SyncCursor | undefined) ?? null);
+  const [run] = rowsOf<RawRow<typeof syncRuns, 'id'>>(
     job.runId
       ? await db.execute(sql`
           update sync_runs set status = 'running', started_at = now(), cursor_from = ${JSON.stringify(cursor)}::jsonb
