@@ -21,8 +21,9 @@ import { cursorQuery, encodeCursor, pageLimit } from '../http/validate.ts';
 import { companyNameKey } from '../mapping/company-names.ts';
 import { normaliseHost } from '../mapping/domains.ts';
 import { registrationId as normaliseRegistrationId } from '../mapping/fields.ts';
-import { DecisionError, forceMerge, splitProfile } from '../pipeline/decisions.ts';
+import { forceMerge, splitProfile } from '../pipeline/decisions.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { DecisionError } from '../resolution/decide.ts';
 import { membershipsOfPerson, membersOf } from '../resolution/memberships.ts';
 import { externalIdKey, mergeRequest, splitRequest } from './profiles.ts';
 

@@ -21,8 +21,9 @@ import { ApiError } from '../http/errors.ts';
 import { any, arr, dateTime, describeRoute, int, limitQuery, nullable, obj, type Schema, str, uuid } from '../http/openapi.ts';
 import { allow, profileFor } from '../http/roles.ts';
 import { bodyValidator, cursorQuery, encodeCursor, pageLimit } from '../http/validate.ts';
-import { DecisionError, forceMerge, splitProfile } from '../pipeline/decisions.ts';
+import { forceMerge, splitProfile } from '../pipeline/decisions.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { DecisionError } from '../resolution/decide.ts';
 
 export interface MergeRequest {
   ids: string[];

@@ -1,80 +1,27 @@
-import { inArray, sql } from 'drizzle-orm';
-import { audit } from '../access/audit.ts';
-import { rowsOf, type Tx } from '../db/database.ts';
-import { type profiles, sourceRecords } from '../db/schema.ts';
-import { lockResolution, uuidArray } from '../db/sql.ts';
+import type { Tx } from '../db/database.ts';
 import { type ProfileChange, refreshGolden } from '../golden/refresh.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
-import { lockProfiles, recordDecision, retire } from '../resolution/link.ts';
+import { type Actor, mergeProfiles, splitRecords } from '../resolution/decide.ts';
 import { accountsOfPersons } from '../resolution/memberships.ts';
 
-/** Why a decision cannot be carried out; the API turns these into 400/404 answers. */
-export class DecisionError extends Error {
-  readonly code: 'profile_not_found' | 'invalid_request';
-  constructor(code: DecisionError['code'], message: string) {
-    super(message);
-    this.name = 'DecisionError';
-    this.code = code;
-  }
-}
-
-export interface Actor {
-  name: string;
-  reason: string | null;
-}
-
-type Member = Pick<typeof sourceRecords.$inferSelect, 'id' | 'source' | 'object' | 'recordId'>;
-
-async function membersOf(tx: Tx, profileIds: string[]): Promise<(Member & Pick<typeof sourceRecords.$inferSelect, 'profileId'>)[]> {
-  return tx
-    .select({
-      id: sourceRecords.id,
-      source: sourceRecords.source,
-      object: sourceRecords.object,
-      recordId: sourceRecords.recordId,
-      profileId: sourceRecords.profileId,
-    })
-    .from(sourceRecords)
-    .where(inArray(sourceRecords.profileId, profileIds));
-}
-
-/** Locks as ingest does: the resolution lock first, then the profile rows. Ids of another entity type count as unknown. */
-async function lockForDecision(tx: Tx, ids: string[], entity: Entity) {
-  await tx.execute(lockResolution());
-  const locked = await lockProfiles(tx, new Set(ids));
-  const other = rowsOf<Pick<typeof profiles.$inferSelect, 'id'>>(
-    await tx.execute(sql`select id from profiles where id = any(${uuidArray([...locked.seqOf.keys()])}) and entity <> ${entity}`),
-  );
-  for (const { id } of other) locked.active.delete(id);
-  return locked;
-}
+/**
+ * A merge or split someone decided, carried through: identity resolution changes the profiles
+ * (`resolution/decide.ts`), their golden records and their accounts' are rebuilt, and the changes
+ * are queued for delivery, all in one transaction.
+ */
 
 async function publish(ctx: PipelineContext, tx: Tx, changes: ProfileChange[]) {
   if (changes.length > 0) await enqueue(ctx.boss, tx, 'fanout', { changes });
 }
 
-const noun = (entity: Entity) => (entity === 'account' ? 'account' : 'profile');
-
 const priorityOf = (ctx: PipelineContext) => (source: string) => ctx.workspace().sources.get(source)?.priority ?? 0;
 
-/**
- * `POST /profiles/merge`: merges the profiles whatever their records say; the oldest survives.
- * Pins between their records are lifted: someone decided these are one person.
- */
+/** `POST /profiles/merge` (and `/accounts/merge`): see `mergeProfiles`. */
 export async function forceMerge(ctx: PipelineContext, ids: string[], actor: Actor, entity: Entity = 'person') {
   return ctx.database.db.transaction(async (tx) => {
-    const { active, seqOf } = await lockForDecision(tx, ids, entity);
-    const unknown = ids.filter((id) => !active.has(id) || !active.has(active.get(id) as string));
-    if (unknown.length > 0) throw new DecisionError('profile_not_found', `there is no ${noun(entity)} ${unknown.join(', ')}`);
-    const distinct = [...new Set(ids.map((id) => active.get(id) as string))].sort((a, b) => (seqOf.get(a) ?? 0) - (seqOf.get(b) ?? 0));
-    const [survivorId, ...retiredIds] = distinct;
-    if (!survivorId || retiredIds.length === 0) throw new DecisionError('invalid_request', `these ids are already one ${noun(entity)}`);
-    await retire(tx, entity, survivorId, retiredIds, 'manual', actor.name, actor.reason, { requested: ids });
-    await tx.execute(sql`
-      delete from link_pins where record_a in (select id from source_records where profile_id = ${survivorId})
-        and record_b in (select id from source_records where profile_id = ${survivorId})`);
+    const { survivorId, retiredIds } = await mergeProfiles(tx, entity, ids, actor);
     // A person's accounts now list the survivor in place of the ids it absorbed.
     const accounts = await accountsOfPersons(tx, [survivorId]);
     const changes = await refreshGolden(tx, [survivorId, ...accounts], priorityOf(ctx), [{ survivorId, retiredIds }]);
@@ -83,10 +30,7 @@ export async function forceMerge(ctx: PipelineContext, ids: string[], actor: Act
   });
 }
 
-/**
- * `POST /profiles/:id/split`: moves records out into a new profile and pins the decision, so the
- * moved records never re-merge with the rest automatically.
- */
+/** `POST /profiles/:id/split` (and `/accounts/:id/split`): see `splitRecords`. */
 export async function splitProfile(
   ctx: PipelineContext,
   profileId: string,
@@ -95,44 +39,7 @@ export async function splitProfile(
   entity: Entity = 'person',
 ) {
   return ctx.database.db.transaction(async (tx) => {
-    const { active } = await lockForDecision(tx, [profileId], entity);
-    const id = active.get(profileId);
-    if (!id) throw new DecisionError('profile_not_found', `there is no ${noun(entity)} ${profileId}`);
-    const members = (await membersOf(tx, [id])).filter((m) => m.profileId === id);
-    const chosen = new Set<Member>();
-    const missing: string[] = [];
-    for (const r of records) {
-      const found = members.filter(
-        (m) => m.source === r.source && m.recordId === r.recordId && (r.object === undefined || m.object === r.object),
-      );
-      if (found.length === 0) missing.push(`${r.source}/${r.recordId}`);
-      for (const m of found) chosen.add(m);
-    }
-    if (missing.length > 0) throw new DecisionError('invalid_request', `not records of ${noun(entity)} ${id}: ${missing.join(', ')}`);
-    if (chosen.size === 0 || chosen.size === members.length) {
-      throw new DecisionError('invalid_request', `a split must move some, but not all, of the ${noun(entity)}’s records`);
-    }
-    const moved = [...chosen].map((m) => String(m.id));
-    const kept = members.filter((m) => !chosen.has(m)).map((m) => String(m.id));
-    const [created] = rowsOf<Pick<typeof profiles.$inferSelect, 'id'>>(
-      await tx.execute(sql`insert into profiles (entity, version) values (${entity}, 0) returning id`),
-    );
-    const newId = (created as Pick<typeof profiles.$inferSelect, 'id'>).id;
-    await tx.execute(sql`update source_records set profile_id = ${newId} where id = any(${sql.param(moved)}::bigint[])`);
-    await tx.execute(sql`
-      insert into link_pins (record_a, record_b, actor, reason)
-      select least(a, b), greatest(a, b), ${actor.name}, ${actor.reason}
-      from unnest(${sql.param(moved)}::bigint[]) a cross join unnest(${sql.param(kept)}::bigint[]) b
-      on conflict do nothing`);
-    const details = { records: [...chosen].map((m) => ({ source: m.source, object: m.object, recordId: m.recordId })) };
-    await recordDecision(tx, { survivorId: id, retiredIds: [newId], kind: 'split', details, actor: actor.name, reason: actor.reason });
-    await audit(tx, {
-      actor: actor.name,
-      action: entity === 'account' ? 'account.split' : 'profile.split',
-      profileId: id,
-      reason: actor.reason,
-      details: { into: newId, records: moved.length },
-    });
+    const { id, newId, moved } = await splitRecords(tx, entity, profileId, records, actor);
     const accounts = await accountsOfPersons(tx, [id, newId]);
     const refreshed = await refreshGolden(tx, [id, newId, ...accounts], priorityOf(ctx));
     const splits: ProfileChange[] =
@@ -148,6 +55,6 @@ export async function splitProfile(
     // The members each side of an account has now.
     const memberships = refreshed.filter((c) => c.event === 'account.member_added' || c.event === 'account.member_removed');
     await publish(ctx, tx, [...splits, ...memberships]);
-    return { id, newId, moved: details.records };
+    return { id, newId, moved };
   });
 }
