@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { audit } from '../access/audit.ts';
@@ -13,7 +12,7 @@ import { enqueue } from '../queue/catalog.ts';
 import { recordIdentity } from '../resolution/keys.ts';
 import { accountsOfPersons } from '../resolution/memberships.ts';
 import { blockedValues } from '../resolution/probabilistic/config.ts';
-import { payloadIdentifierKeys, tombstoneHash, tombstoneKeys } from '../resolution/tombstones.ts';
+import { addTombstones, payloadIdentifierKeys, tombstoneKeys } from '../resolution/tombstones.ts';
 import { erasedTables, runErasers } from './erasers.ts';
 
 export interface ErasureResult {
@@ -71,7 +70,6 @@ export async function eraseProfile(
     ];
     const rawIds = await rawVersions(ctx, tx, members, keys);
 
-    await tx.execute(sql`insert into erasure_salt (id, salt) values (1, ${randomBytes(32).toString('hex')}) on conflict do nothing`);
     const [erasure] = rowsOf<RawRow<typeof erasures, 'id' | 'at'>>(
       await tx.execute(sql`
         insert into erasures (profile_id, actor, reason, records, raw_records, identifiers)
@@ -80,10 +78,7 @@ export async function eraseProfile(
     );
     // An insert returns its row.
     const { id: erasureId, at: erasedAt } = erasure as NonNullable<typeof erasure>;
-    await tx.execute(sql`
-      insert into erasure_tombstones (hash, erasure_id)
-      select ${tombstoneHash(sql`k.key`)}, ${erasureId}::uuid from unnest(${textArray(keys)}) as k(key)
-      on conflict (hash) do nothing`);
+    await addTombstones(tx, erasureId, keys);
 
     // The accounts the person belonged to lose a member: their member lists are rebuilt after it.
     const accounts = await accountsOfPersons(tx, [id]);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
@@ -16,6 +17,18 @@ import { matchKeys, recordIdentity } from './keys.ts';
  */
 export const tombstoneHash = (key: SQL) =>
   sql`encode(sha256(convert_to((select salt from erasure_salt where id = 1) || ${key}, 'UTF8')), 'hex')`;
+
+/**
+ * Tombstones an erasure's identity keys, as salted hashes only: a record arriving later with one of
+ * them is suppressed, not linked. The salt is made by the first erasure.
+ */
+export async function addTombstones(tx: Tx, erasureId: string, keys: readonly string[]): Promise<void> {
+  await tx.execute(sql`insert into erasure_salt (id, salt) values (1, ${randomBytes(32).toString('hex')}) on conflict do nothing`);
+  await tx.execute(sql`
+    insert into erasure_tombstones (hash, erasure_id)
+    select ${tombstoneHash(sql`k.key`)}, ${erasureId}::uuid from unnest(${textArray(keys)}) as k(key)
+    on conflict (hash) do nothing`);
+}
 
 /**
  * What identifies a record's person: its own identity, and the values of every field the field
