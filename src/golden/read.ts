@@ -264,6 +264,5 @@ export async function profilesAfter(db: Queryable, afterSeq: number, limit: numb
 }
 
 export async function countLiveProfiles(db: Queryable): Promise<number> {
-  const [row] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from profiles where merged_into is null`));
-  return Number(row?.n ?? 0);
+  return db.$count(profiles, isNull(profiles.mergedInto));
 }

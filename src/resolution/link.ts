@@ -1,8 +1,9 @@
-import { sql } from 'drizzle-orm';
+import { isNull, sql } from 'drizzle-orm';
 import { audit } from '../access/audit.ts';
 import { appendConsent } from '../consent/ledger.ts';
 import { type Queryable, type Raw, rowsOf, type Tx } from '../db/database.ts';
-import type { profiles, recordKeys, sourceRecords } from '../db/schema.ts';
+import type { profiles, recordKeys } from '../db/schema.ts';
+import { sourceRecords } from '../db/schema.ts';
 import { lockResolution, textArray, timestampArray, uuidArray } from '../db/sql.ts';
 import type { AccountFragment, Fragment, PersonFragment } from '../mapping/apply.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
@@ -633,6 +634,5 @@ export async function rederiveKeys(
 
 /** Live records (not deleted by their source): what a rebuild of keys goes through. */
 export async function countLiveRecords(db: Queryable): Promise<number> {
-  const [row] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from source_records where deleted_at is null`));
-  return Number(row?.n ?? 0);
+  return db.$count(sourceRecords, isNull(sourceRecords.deletedAt));
 }

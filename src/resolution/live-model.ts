@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { eq, sql } from 'drizzle-orm';
 import { type Queryable, type Raw, rowsOf } from '../db/database.ts';
-import { identityModels } from '../db/schema.ts';
+import { identityModels, sourceRecords } from '../db/schema.ts';
 import { textArray } from '../db/sql.ts';
 import type { Profile } from '../mapping/profile.ts';
 import type { IdentityConfig } from './probabilistic/config.ts';
@@ -93,8 +93,7 @@ export async function trainModel(
   trainedBy: string,
 ): Promise<{ summary: TrainingSummary; stored: StoredModel }> {
   const started = performance.now();
-  const [counted] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from source_records where entity = 'person'`));
-  const records = Number(counted?.n ?? 0);
+  const records = await db.$count(sourceRecords, eq(sourceRecords.entity, 'person'));
   const share = Math.min(1, config.training.maxSample / Math.max(records, 1));
   const rows = rowsOf<{ fragment: string }>(
     await db.execute(

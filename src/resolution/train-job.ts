@@ -1,5 +1,6 @@
-import { sql } from 'drizzle-orm';
-import { type Queryable, rowsOf } from '../db/database.ts';
+import { eq } from 'drizzle-orm';
+import type { Queryable } from '../db/database.ts';
+import { sourceRecords } from '../db/schema.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { needsTraining, type StoredModel, TrainingError, type TrainingSummary, trainModel } from './live-model.ts';
@@ -9,8 +10,7 @@ export interface TrainJob {
 }
 
 export async function countRecords(db: Queryable): Promise<number> {
-  const [row] = rowsOf<{ n: string | number }>(await db.execute(sql`select count(*) as n from source_records where entity = 'person'`));
-  return Number(row?.n ?? 0);
+  return db.$count(sourceRecords, eq(sourceRecords.entity, 'person'));
 }
 
 /**
