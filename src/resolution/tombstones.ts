@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, type SQL, sql } from 'drizzle-orm';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
-import type { erasureTombstones } from '../db/schema.ts';
+import { type Queryable, type RawRow, rowsOf, type Tx } from '../db/database.ts';
+import { type erasureTombstones, suppressions } from '../db/schema.ts';
 import { bigintArray, textArray, uuidArray } from '../db/sql.ts';
 import { emptyRawRecords } from '../intake/store.ts';
 import { PERSON_FIELDS, TOMBSTONE_KINDS } from '../mapping/fields.ts';
@@ -166,4 +166,33 @@ export async function suppressRecords(
     tx,
     rows.map((r) => r.rawId),
   );
+}
+
+/** How many records each of these erasures suppressed (0 for one that suppressed none). */
+export async function countSuppressions(db: Queryable, erasureIds: readonly string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>(erasureIds.map((id) => [id, 0]));
+  if (erasureIds.length === 0) return counts;
+  const rows = rowsOf<RawRow<typeof suppressions, 'erasureId'> & { n: string | number }>(
+    await db.execute(sql`
+      select erasure_id as "erasureId", count(*) as n from suppressions
+      where erasure_id = any(${uuidArray(erasureIds)}) group by erasure_id`),
+  );
+  for (const r of rows) counts.set(r.erasureId, Number(r.n));
+  return counts;
+}
+
+/** The records an erasure suppressed, newest first: `limit` of them, below the id `below` where given. */
+export async function listSuppressed(db: Queryable, erasureId: string, page: { limit: number; below?: number | undefined }) {
+  return db
+    .select({
+      id: suppressions.id,
+      at: suppressions.at,
+      source: suppressions.source,
+      rawId: suppressions.rawId,
+      matched: suppressions.matched,
+    })
+    .from(suppressions)
+    .where(and(eq(suppressions.erasureId, erasureId), page.below === undefined ? undefined : lt(suppressions.id, page.below)))
+    .orderBy(desc(suppressions.id))
+    .limit(page.limit);
 }
