@@ -1,8 +1,9 @@
-import { sql } from 'drizzle-orm';
 import { audit, queryAudit } from '../access/audit.ts';
-import { type Db, type RawRow, rowsOf, type Tx } from '../db/database.ts';
-import type { deliveries, destinations, rawRecords, sourceRecords } from '../db/schema.ts';
+import type { Db, Tx } from '../db/database.ts';
+import { deliveriesOfProfiles } from '../delivery/profile-deliveries.ts';
 import { loadConsentLedger, loadProfileViews, resolveProfileId } from '../golden/read.ts';
+import { readRawRecords } from '../intake/store.ts';
+import { recordsBySourceId, recordsOfProfile, retiredInto, type StoredRecord } from '../resolution/records-store.ts';
 
 export interface MemberRecord {
   source: string;
@@ -19,57 +20,44 @@ export interface MemberRecord {
   deletedAt: string | null;
 }
 
-type MemberRow = RawRow<
-  typeof sourceRecords,
-  | 'source'
-  | 'object'
-  | 'recordId'
-  | 'profileId'
-  | 'rawId'
-  | 'fragment'
-  | 'mappingFile'
-  | 'mappingHash'
-  | 'observedAt'
-  | 'sourceUpdatedAt'
-  | 'deletedAt'
-> &
-  RawRow<typeof rawRecords, 'receivedAt' | 'payload'>;
-
 const iso = (value: Date | string) => new Date(value).toISOString();
-const memberView = (r: MemberRow): MemberRecord => ({
-  source: r.source,
-  object: r.object,
-  recordId: r.recordId,
-  raw: { id: Number(r.rawId), receivedAt: iso(r.receivedAt), payload: r.payload },
-  fragment: r.fragment,
-  mapping: r.mappingFile,
-  mappingHash: r.mappingHash,
-  observedAt: iso(r.observedAt),
-  sourceUpdatedAt: r.sourceUpdatedAt ? iso(r.sourceUpdatedAt) : null,
-  deletedAt: r.deletedAt ? iso(r.deletedAt) : null,
-});
 
-const MEMBER_COLUMNS = sql`
-  sr.source, sr.object, sr.record_id as "recordId", sr.profile_id as "profileId", sr.raw_id as "rawId",
-  rr.received_at as "receivedAt", rr.payload, sr.fragment, sr.mapping_file as "mappingFile", sr.mapping_hash as "mappingHash",
-  sr.observed_at as "observedAt", sr.source_updated_at as "sourceUpdatedAt", sr.deleted_at as "deletedAt"`;
+/**
+ * The records with the raw versions they hold, in their order. Two reads, one per owner: the records
+ * are resolution's, the raw versions intake's. A record always holds a stored raw version (a foreign
+ * key); one without would be left out, as a join leaves it.
+ */
+async function withRaws(db: Db | Tx, records: StoredRecord[]): Promise<(MemberRecord & { profileId: string })[]> {
+  const raws = new Map((await readRawRecords(db, [...new Set(records.map((r) => Number(r.rawId)))])).map((raw) => [raw.id, raw]));
+  return records.flatMap((r) => {
+    const raw = raws.get(Number(r.rawId));
+    if (!raw) return [];
+    return [
+      {
+        source: r.source,
+        object: r.object,
+        recordId: r.recordId,
+        raw: { id: Number(r.rawId), receivedAt: iso(raw.receivedAt), payload: raw.payload },
+        fragment: r.fragment,
+        mapping: r.mappingFile,
+        mappingHash: r.mappingHash,
+        observedAt: iso(r.observedAt),
+        sourceUpdatedAt: r.sourceUpdatedAt ? iso(r.sourceUpdatedAt) : null,
+        deletedAt: r.deletedAt ? iso(r.deletedAt) : null,
+        profileId: r.profileId,
+      },
+    ];
+  });
+}
 
 /** A profile's member records, raw and mapped. */
 export async function loadMembers(db: Db | Tx, profileId: string): Promise<MemberRecord[]> {
-  return rowsOf<MemberRow>(
-    await db.execute(sql`
-      select ${MEMBER_COLUMNS} from source_records sr join raw_records rr on rr.id = sr.raw_id
-      where sr.profile_id = ${profileId} order by sr.id`),
-  ).map(memberView);
+  return (await withRaws(db, await recordsOfProfile(db, profileId))).map(({ profileId: _profileId, ...member }) => member);
 }
 
 /** One source record by its id in the source, with the profile it belongs to (any object type). */
 export async function loadRecords(db: Db | Tx, source: string, recordId: string) {
-  return rowsOf<MemberRow>(
-    await db.execute(sql`
-      select ${MEMBER_COLUMNS} from source_records sr join raw_records rr on rr.id = sr.raw_id
-      where sr.source = ${source} and sr.record_id = ${recordId} order by sr.object`),
-  ).map((r) => ({ ...memberView(r), profileId: r.profileId }));
+  return withRaws(db, await recordsBySourceId(db, source, recordId));
 }
 
 /**
@@ -84,20 +72,8 @@ export async function exportProfile(db: Db, askedId: string, actor: { name: stri
     const [profile] = await loadProfileViews(tx, [id]);
     const records = await loadMembers(tx, id);
     const consent = await loadConsentLedger(tx, id);
-    const sent = rowsOf<
-      RawRow<
-        typeof deliveries,
-        'id' | 'destinationId' | 'profileId' | 'event' | 'status' | 'attempts' | 'createdAt' | 'deliveredAt' | 'body'
-      > &
-        RawRow<typeof destinations, 'url'>
-    >(
-      await tx.execute(sql`
-        select dl.id, dl.destination_id as "destinationId", d.url, dl.profile_id as "profileId", dl.event, dl.status, dl.attempts,
-          dl.created_at as "createdAt", dl.delivered_at as "deliveredAt", dl.body
-        from deliveries dl join destinations d on d.id = dl.destination_id
-        where dl.profile_id = ${id} or dl.profile_id in (select p.id from profiles p where p.merged_into = ${id})
-        order by dl.created_at, dl.id`),
-    ).map((d) => ({
+    // Deliveries about the profiles merged into it too: they were sent before the merge.
+    const sent = (await deliveriesOfProfiles(tx, [id, ...(await retiredInto(tx, id))])).map((d) => ({
       id: d.id,
       destination: { id: d.destinationId, url: d.url },
       profileId: d.profileId,
