@@ -2,16 +2,20 @@ import { sql } from 'drizzle-orm';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { audit } from '../access/audit.ts';
 import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
-import type { erasures, profiles, rawRecords, sourceRecords } from '../db/schema.ts';
-import { bigintArray, lockResolution, textArray, uuidArray } from '../db/sql.ts';
+import type { erasures } from '../db/schema.ts';
+import { lockResolution } from '../db/sql.ts';
 import { resolveProfileId } from '../golden/read.ts';
+import { rawRecordsHolding } from '../intake/store.ts';
 import { mapRecord } from '../mapping/apply.ts';
 import type { Profile } from '../mapping/profile.ts';
+import { failedRawIds } from '../mapping/quarantine-store.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { recordIdentity } from '../resolution/keys.ts';
+import { lockProfiles } from '../resolution/link.ts';
 import { accountsOfPersons } from '../resolution/memberships.ts';
 import { blockedValues } from '../resolution/probabilistic/config.ts';
+import { linkedRawIds, recordsOfProfile, retiredInto, type StoredRecord } from '../resolution/records-store.ts';
 import { addTombstones, payloadIdentifierKeys, tombstoneKeys } from '../resolution/tombstones.ts';
 import { erasedTables, runErasers } from './erasers.ts';
 
@@ -27,7 +31,7 @@ export interface ErasureResult {
   deliveriesWithdrawn: number;
 }
 
-type Member = RawRow<typeof sourceRecords, 'id' | 'source' | 'object' | 'recordId' | 'rawId'> & { fragment: Profile };
+type Member = Pick<StoredRecord, 'id' | 'source' | 'object' | 'recordId' | 'rawId'> & { fragment: Profile };
 
 /**
  * `POST /profiles/:id/erase`: removes a person's personal data, in one transaction under the
@@ -53,17 +57,20 @@ export async function eraseProfile(
     await tx.execute(lockResolution());
     const id = await resolveProfileId(tx, askedId);
     if (!id) return undefined;
-    const retiredIds = rowsOf<RawRow<typeof profiles, 'id'>>(await tx.execute(sql`select id from profiles where merged_into = ${id}`)).map(
-      (r) => r.id,
-    );
+    const retiredIds = await retiredInto(tx, id);
     const profileIds = [id, ...retiredIds];
     // Wait for a golden rebuild of the profile in flight, as decisions do.
-    await tx.execute(sql`select id from profiles where id = any(${uuidArray(profileIds)}) for update`);
+    await lockProfiles(tx, new Set(profileIds));
 
-    const members = rowsOf<Member>(
-      await tx.execute(sql`
-        select id, source, object, record_id as "recordId", raw_id as "rawId", fragment from source_records where profile_id = ${id}`),
-    );
+    const members: Member[] = (await recordsOfProfile(tx, id)).map((r) => ({
+      id: r.id,
+      source: r.source,
+      object: r.object,
+      recordId: r.recordId,
+      rawId: r.rawId,
+      // A person's records hold the Profile their mapping made.
+      fragment: r.fragment as Profile,
+    }));
     const blocked = blockedValues(ctx.workspace().identity.blockedValues);
     const keys = [
       ...new Set(members.flatMap((m) => tombstoneKeys({ source: m.source, object: m.object, recordId: m.recordId }, m.fragment, blocked))),
@@ -159,31 +166,23 @@ async function rawVersions(ctx: PipelineContext, tx: Tx, members: Member[], keys
     .flatMap((k) => parsePhoneNumberFromString(k.slice('phone:'.length))?.nationalNumber ?? []);
   const idsOf = new Map<string, Set<string>>();
   for (const m of members) idsOf.set(m.source, (idsOf.get(m.source) ?? new Set()).add(m.recordId));
-  const patterns = textArray([...new Set([...members.map((m) => m.recordId), ...emails])].map((v) => `%${likeEscape(v)}%`));
-  const digits = textArray([...new Set(phoneDigits)].map((d) => `%${d}%`));
-  const holds = sql`(r.payload::text ilike any(${patterns}) or regexp_replace(r.payload::text, '[^0-9]', '', 'g') like any(${digits}))`;
-  type Candidate = RawRow<typeof rawRecords, 'id' | 'source' | 'receivedAt' | 'contentHash' | 'payload'> & { unlinked: boolean };
-  const candidates = rowsOf<Candidate>(
-    await tx.execute(sql`
-      select r.id, r.source, r.received_at as "receivedAt", r.content_hash as "contentHash", r.payload, false as unlinked from raw_records r
-      where r.erased_at is null and r.source = any(${textArray([...idsOf.keys()])}) and ${holds}
-        and r.id <> all(${bigintArray([...ids])})
-      union
-      select r.id, r.source, r.received_at as "receivedAt", r.content_hash as "contentHash", r.payload, true as unlinked from raw_records r
-      where r.erased_at is null and r.id in (select raw_id from quarantine where status <> 'flagged')
-        and not exists (select 1 from source_records sr where sr.raw_id = r.id) and ${holds}
-        and r.id <> all(${bigintArray([...ids])})`),
+  // Raws of the person's sources, and raws of any source whose mapping failed (quarantined, never linked).
+  const holding = { texts: [...members.map((m) => m.recordId), ...emails], digits: phoneDigits };
+  const except = [...ids];
+  const ofSources = await rawRecordsHolding(tx, { sources: [...idsOf.keys()] }, holding, except);
+  const failed = await rawRecordsHolding(tx, { rawIds: await failedRawIds(tx) }, holding, except);
+  const linked = await linkedRawIds(
+    tx,
+    failed.map((r) => r.id),
   );
+  const candidates = [
+    ...ofSources.map((raw) => ({ ...raw, unlinked: false })),
+    ...failed.filter((raw) => !linked.has(raw.id)).map((raw) => ({ ...raw, unlinked: true })),
+  ];
   const mappings = ctx.workspace().mappings;
   for (const raw of candidates) {
     const { fragments } = await mapRecord(
-      {
-        id: Number(raw.id),
-        source: raw.source,
-        receivedAt: new Date(raw.receivedAt),
-        contentHash: raw.contentHash,
-        payload: raw.payload,
-      },
+      { id: raw.id, source: raw.source, receivedAt: raw.receivedAt, contentHash: raw.contentHash, payload: raw.payload },
       mappings,
       { defaultRegion: ctx.settings.defaultRegion },
     );
@@ -194,7 +193,7 @@ async function rawVersions(ctx: PipelineContext, tx: Tx, members: Member[], keys
       ((fragments.length === 0 || raw.unlinked) &&
         (payloadIdentifierKeys(raw.payload, { defaultRegion: ctx.settings.defaultRegion }).some((k) => personal.has(k)) ||
           holdsValue(raw.payload, idsOf.get(raw.source))));
-    if (ours) ids.add(Number(raw.id));
+    if (ours) ids.add(raw.id);
   }
   return [...ids];
 }
@@ -219,5 +218,3 @@ function holdsValue(payload: unknown, values: ReadonlySet<string> | undefined): 
   }
   return false;
 }
-
-const likeEscape = (value: string) => value.replace(/[\\%_]/g, (c) => `\\${c}`);

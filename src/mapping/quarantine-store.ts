@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import type { Queryable, Tx } from '../db/database.ts';
+import { type Queryable, type RawRow, rowsOf, type Tx } from '../db/database.ts';
+import type { quarantine } from '../db/schema.ts';
 import { bigintArray, textArray } from '../db/sql.ts';
 import { type MappingFailure, QUARANTINE_CODES, type QuarantineCode } from './apply.ts';
 
@@ -52,4 +53,11 @@ export async function closeErasedEntries(tx: Tx, rawIds: readonly number[]) {
   await tx.execute(sql`
     update quarantine set message = 'erased', status = 'resolved', resolved_at = coalesce(resolved_at, now())
     where raw_id = any(${bigintArray(rawIds)})`);
+}
+
+/** Raw records with a quarantine entry of a failure (open or resolved since), not a mere flag: each once, in id order. */
+export async function failedRawIds(db: Queryable): Promise<number[]> {
+  return rowsOf<RawRow<typeof quarantine, 'rawId'>>(
+    await db.execute(sql`select distinct raw_id as "rawId" from quarantine where status <> 'flagged' order by raw_id`),
+  ).map((r) => Number(r.rawId));
 }
