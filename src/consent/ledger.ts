@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { type Queryable, type RawRow, rowsOf, type Tx } from '../db/database.ts';
 import type { consentEntries } from '../db/schema.ts';
-import { textArray, timestampArray } from '../db/sql.ts';
+import { bigintArray, textArray, timestampArray, uuidArray } from '../db/sql.ts';
 
 /** One entry of a profile's consent ledger, as the API and the export show it. */
 export interface LedgerEntry {
@@ -72,4 +72,34 @@ export async function appendConsent(tx: Tx, rows: readonly ConsentStatementRow[]
       ${timestampArray(rows.map((c) => c.statedAt))},
       ${textArray(rows.map((c) => c.mappingFile))}, ${textArray(rows.map((c) => c.mappingHash))})
     on conflict do nothing`);
+}
+
+/** The entry that decides a purpose's status, with the status the check constraint holds it to. */
+export type DecidingEntry = RawRow<typeof consentEntries, 'at' | 'statedAt' | 'receivedAt' | 'source' | 'recordId' | 'mappingFile'> & {
+  status: 'granted' | 'denied';
+};
+
+/**
+ * For each profile, the entry of its records that decides `purpose`: the latest; at equal times a
+ * denial, then the entry stored last. The caller names each profile's records; a profile none of
+ * whose records has an entry for the purpose is absent from the map.
+ */
+export async function decidingEntries(
+  db: Queryable,
+  purpose: string,
+  profiles: readonly { profileId: string; recordPks: readonly number[] }[],
+): Promise<Map<string, DecidingEntry>> {
+  const records = profiles.flatMap((p) => p.recordPks.map((recordPk) => ({ recordPk, profileId: p.profileId })));
+  if (records.length === 0) return new Map();
+  const rows = rowsOf<DecidingEntry & { profileId: string }>(
+    await db.execute(sql`
+      select distinct on (m.profile_id) m.profile_id as "profileId", ce.status, ce.at, ce.stated_at as "statedAt",
+        ce.received_at as "receivedAt", ce.source, ce.record_id as "recordId", ce.mapping_file as "mappingFile"
+      from consent_entries ce
+      join unnest(${bigintArray(records.map((r) => r.recordPk))}, ${uuidArray(records.map((r) => r.profileId))}) as m(record_pk, profile_id)
+        on m.record_pk = ce.record_pk
+      where ce.purpose = ${purpose}
+      order by m.profile_id, ce.at desc, (ce.status = 'denied') desc, ce.id desc`),
+  );
+  return new Map(rows.map(({ profileId, ...entry }) => [profileId, entry]));
 }

@@ -58,3 +58,31 @@ export async function linkedRawIds(db: Queryable, rawIds: readonly number[]): Pr
   );
   return new Set(rows.map((r) => Number(r.rawId)));
 }
+
+/**
+ * Live persons (neither merged nor erased) with at least one live record, after `after` in id
+ * order: `limit` of them, each with the ids of its live records.
+ */
+export async function livePersonsAfter(
+  db: Queryable,
+  page: { after?: string | undefined; limit: number },
+): Promise<{ profileId: string; recordPks: number[] }[]> {
+  const rows = rowsOf<RawRow<typeof sourceRecords, 'id' | 'profileId'>>(
+    await db.execute(sql`
+      with page as (
+        select p.id from profiles p
+        where p.merged_into is null and p.erased_at is null and p.entity = 'person'
+          and exists (select 1 from source_records m where m.profile_id = p.id and m.deleted_at is null)
+          ${page.after ? sql`and p.id > ${page.after}::uuid` : sql``}
+        order by p.id limit ${page.limit})
+      select m.profile_id as "profileId", m.id from page join source_records m on m.profile_id = page.id and m.deleted_at is null
+      order by m.profile_id, m.id`),
+  );
+  const persons: { profileId: string; recordPks: number[] }[] = [];
+  for (const r of rows) {
+    const last = persons.at(-1);
+    if (last?.profileId === r.profileId) last.recordPks.push(Number(r.id));
+    else persons.push({ profileId: r.profileId, recordPks: [Number(r.id)] });
+  }
+  return persons;
+}
