@@ -5,7 +5,8 @@ import { bigintArray } from '../db/sql.ts';
 
 /*
  * Reads of this module's source records and profile ids for the modules above it (compliance's
- * export and erasure): they ask here rather than query `source_records` or `profiles` themselves.
+ * export, erasure and consent listing): they ask here rather than query `source_records` or
+ * `profiles` themselves.
  */
 
 /** A source record as the export shows it and the erasure reads it. */
