@@ -8,7 +8,7 @@ import { resolveProfileId } from '../golden/read.ts';
 import { rawRecordsHolding } from '../intake/store.ts';
 import { mapRecord } from '../mapping/apply.ts';
 import type { Profile } from '../mapping/profile.ts';
-import { failedRawIds } from '../mapping/quarantine-store.ts';
+import { failedRawIdsQuery } from '../mapping/quarantine-store.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { recordIdentity } from '../resolution/keys.ts';
@@ -170,7 +170,7 @@ async function rawVersions(ctx: PipelineContext, tx: Tx, members: Member[], keys
   const holding = { texts: [...members.map((m) => m.recordId), ...emails], digits: phoneDigits };
   const except = [...ids];
   const ofSources = await rawRecordsHolding(tx, { sources: [...idsOf.keys()] }, holding, except);
-  const failed = await rawRecordsHolding(tx, { rawIds: await failedRawIds(tx) }, holding, except);
+  const failed = await rawRecordsHolding(tx, { rawIdsIn: failedRawIdsQuery() }, holding, except);
   const linked = await linkedRawIds(
     tx,
     failed.map((r) => r.id),

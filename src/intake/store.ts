@@ -242,22 +242,22 @@ export async function readRawRecords(db: Queryable, rawIds: readonly number[], i
 /**
  * Raw records not erased whose payload holds one of `texts` anywhere in its JSON text (ignoring case),
  * or one of `digits` among its digits (a phone number as typed: `07400 123456`); of the `sources`, or
- * among `rawIds`; none of `except`. In no particular order.
+ * among the ids a subquery of their owner gives (`rawIdsIn`); none of `except`. In no particular order.
  */
 export async function rawRecordsHolding(
   db: Queryable,
-  scope: { sources: readonly string[] } | { rawIds: readonly number[] },
+  scope: { sources: readonly string[] } | { rawIdsIn: SQL },
   holding: { texts: readonly string[]; digits: readonly string[] },
   except: readonly number[],
 ): Promise<StoredRaw[]> {
-  if (('sources' in scope ? scope.sources : scope.rawIds).length === 0) return [];
+  if ('sources' in scope && scope.sources.length === 0) return [];
   const patterns = textArray([...new Set(holding.texts)].map((v) => `%${likeEscape(v)}%`));
   const digits = textArray([...new Set(holding.digits)].map((d) => `%${d}%`));
   return rowsOf<Raw<StoredRaw>>(
     await db.execute(sql`
       select id, source, received_at as "receivedAt", content_hash as "contentHash", payload, original_body is not null as replaced
       from raw_records
-      where erased_at is null and ${'sources' in scope ? sql`source = any(${textArray(scope.sources)})` : sql`id = any(${bigintArray(scope.rawIds)})`}
+      where erased_at is null and ${'sources' in scope ? sql`source = any(${textArray(scope.sources)})` : sql`id in (${scope.rawIdsIn})`}
         and (payload::text ilike any(${patterns}) or regexp_replace(payload::text, '[^0-9]', '', 'g') like any(${digits}))
         and id <> all(${bigintArray(except)})`),
   ).map((r) => ({ ...r, id: Number(r.id), receivedAt: new Date(r.receivedAt) }));

@@ -1,6 +1,5 @@
-import { sql } from 'drizzle-orm';
-import { type Queryable, type RawRow, rowsOf, type Tx } from '../db/database.ts';
-import type { quarantine } from '../db/schema.ts';
+import { type SQL, sql } from 'drizzle-orm';
+import type { Queryable, Tx } from '../db/database.ts';
 import { bigintArray, textArray } from '../db/sql.ts';
 import { type MappingFailure, QUARANTINE_CODES, type QuarantineCode } from './apply.ts';
 
@@ -55,9 +54,8 @@ export async function closeErasedEntries(tx: Tx, rawIds: readonly number[]) {
     where raw_id = any(${bigintArray(rawIds)})`);
 }
 
-/** Raw records with a quarantine entry of a failure (open or resolved since), not a mere flag: each once, in id order. */
-export async function failedRawIds(db: Queryable): Promise<number[]> {
-  return rowsOf<RawRow<typeof quarantine, 'rawId'>>(
-    await db.execute(sql`select distinct raw_id as "rawId" from quarantine where status <> 'flagged' order by raw_id`),
-  ).map((r) => Number(r.rawId));
-}
+/**
+ * The raw records with a quarantine entry of a failure (open or resolved since), not a mere flag, as
+ * a subquery for the raw store's own statements: a hub's quarantine may hold hundreds of thousands.
+ */
+export const failedRawIdsQuery = (): SQL => sql`select raw_id from quarantine where status <> 'flagged'`;
