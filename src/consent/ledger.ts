@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { type Queryable, type RawRow, rowsOf, type Tx } from '../db/database.ts';
 import type { consentEntries } from '../db/schema.ts';
-import { textArray, timestampArray } from '../db/sql.ts';
+import { bigintArray, textArray, timestampArray } from '../db/sql.ts';
 
 /** One entry of a profile's consent ledger, as the API and the export show it. */
 export interface LedgerEntry {
@@ -21,8 +21,12 @@ export interface LedgerEntry {
   mappingHash: string;
 }
 
-/** Every consent entry of the profile's member records, oldest first. */
-export async function loadConsentLedger(db: Queryable, id: string): Promise<LedgerEntry[]> {
+/**
+ * Every consent entry of the records `recordPks`, oldest first. Consent sits below resolution: which
+ * records are a profile's, the caller asks resolution (golden/read.ts `loadConsentLedger`).
+ */
+export async function ledgerOfRecords(db: Queryable, recordPks: readonly number[]): Promise<LedgerEntry[]> {
+  if (recordPks.length === 0) return [];
   // The check constraint holds `status` to these.
   return rowsOf<
     RawRow<typeof consentEntries, 'purpose' | 'at' | 'statedAt' | 'receivedAt' | 'source' | 'recordId' | 'mappingFile' | 'mappingHash'> & {
@@ -32,8 +36,7 @@ export async function loadConsentLedger(db: Queryable, id: string): Promise<Ledg
     await db.execute(sql`
       select ce.purpose, ce.status, ce.at, ce.stated_at as "statedAt", ce.received_at as "receivedAt", ce.source,
         ce.record_id as "recordId", ce.mapping_file as "mappingFile", ce.mapping_hash as "mappingHash"
-      from consent_entries ce join source_records sr on sr.id = ce.record_pk
-      where sr.profile_id = ${id} order by ce.at, ce.id`),
+      from consent_entries ce where ce.record_pk = any(${bigintArray(recordPks)}) order by ce.at, ce.id`),
   ).map((r) => ({
     purpose: r.purpose,
     status: r.status,
