@@ -50,6 +50,21 @@ export async function ledgerOfRecords(db: Queryable, recordPks: readonly number[
   }));
 }
 
+/** A statement of the ledger, with the record it is of, as golden records are built from it. */
+export type RecordStatement = RawRow<typeof consentEntries, 'recordPk' | 'purpose' | 'at' | 'source' | 'recordId'> & {
+  status: 'granted' | 'denied';
+};
+
+/** The statements of the records `recordPks`, in no particular order: one statement for a batch. */
+export async function statementsOfRecords(db: Queryable, recordPks: readonly number[]): Promise<RecordStatement[]> {
+  if (recordPks.length === 0) return [];
+  return rowsOf<RecordStatement>(
+    await db.execute(sql`
+      select record_pk as "recordPk", purpose, status, at, source, record_id as "recordId"
+      from consent_entries where record_pk = any(${bigintArray(recordPks)})`),
+  );
+}
+
 /** A consent statement of a record, as linking appends it to the ledger (this module's table). */
 export interface ConsentStatementRow {
   recordPk: string;

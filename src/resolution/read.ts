@@ -1,7 +1,8 @@
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { type Queryable, type RawRow, rowsOf } from '../db/database.ts';
 import { profileMerges, sourceRecords } from '../db/schema.ts';
-import { textArray } from '../db/sql.ts';
+import { textArray, uuidArray } from '../db/sql.ts';
+import type { Profile } from '../mapping/profile.ts';
 
 /*
  * What the stages after resolution read of its tables (source_records, record_keys,
@@ -17,6 +18,22 @@ export const profileIdsWithKeys = (keys: readonly string[]): SQL =>
 /** A profile's live records (not deleted at their source), as a subquery of their ids; `profileId` is an SQL expression. */
 export const liveRecordPksOf = (profileId: SQL): SQL =>
   sql`(select sr.id from source_records sr where sr.profile_id = ${profileId} and sr.deleted_at is null)`;
+
+/** A live member record of a profile, as the golden stage builds from it. */
+export type LiveMember = RawRow<
+  typeof sourceRecords,
+  'id' | 'profileId' | 'source' | 'object' | 'recordId' | 'sourceUpdatedAt' | 'observedAt' | 'mappingFile' | 'mappingHash'
+> & { fragment: Profile };
+
+/** The live records (not deleted at their source) of `profileIds`, in the order they arrived: one statement for a batch. */
+export async function liveMembersOf(db: Queryable, profileIds: readonly string[]): Promise<LiveMember[]> {
+  return rowsOf<LiveMember>(
+    await db.execute(sql`
+      select id, profile_id as "profileId", source, object, record_id as "recordId", fragment,
+        source_updated_at as "sourceUpdatedAt", observed_at as "observedAt", mapping_file as "mappingFile", mapping_hash as "mappingHash"
+      from source_records where profile_id = any(${uuidArray(profileIds)}) and deleted_at is null order by id`),
+  );
+}
 
 /** The ids of every record of a profile, deleted ones too, in the order they arrived. */
 export async function recordPksOfProfile(db: Queryable, profileId: string): Promise<number[]> {
