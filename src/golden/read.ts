@@ -1,6 +1,6 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull, type SQL, sql } from 'drizzle-orm';
 import { type LedgerEntry, ledgerOfRecords } from '../consent/ledger.ts';
-import { type Queryable, type Raw, rowsOf } from '../db/database.ts';
+import { type Queryable, type Raw, type RawRow, rowsOf } from '../db/database.ts';
 import { profiles } from '../db/schema.ts';
 import { isUuid, textArray, uuidArray } from '../db/sql.ts';
 import { capPage, runningBytes, withinPage } from '../http/page-bytes.ts';
@@ -251,6 +251,51 @@ export async function profilesAfter(db: Queryable, afterSeq: number, limit: numb
     await db.execute(sql`select seq, id::text from profiles where merged_into is null and seq > ${afterSeq} order by seq limit ${limit}`),
   ).map((r) => ({ seq: Number(r.seq), id: r.id }));
 }
+
+/** Live profiles (neither merged away nor erased) of `entities`, counted: a backfill's total. */
+export async function countLiveOf(db: Queryable, entities: readonly string[]): Promise<number> {
+  return db.$count(
+    profiles,
+    and(isNull(profiles.mergedInto), isNull(profiles.erasedAt), sql`${profiles.entity} = any(${textArray(entities)})`),
+  );
+}
+
+/** Live profiles (neither merged away nor erased) of `entities` after `afterId`, in id order: a backfill's next page. */
+export async function liveProfilesAfter(
+  db: Queryable,
+  entities: readonly string[],
+  afterId: string | null,
+  limit: number,
+): Promise<RawRow<typeof profiles, 'id' | 'entity'>[]> {
+  return rowsOf<RawRow<typeof profiles, 'id' | 'entity'>>(
+    await db.execute(sql`
+      select id, entity from profiles where merged_into is null and erased_at is null and entity = any(${textArray(entities)})
+        ${afterId ? sql`and id > ${afterId}` : sql``}
+      order by id limit ${limit}`),
+  );
+}
+
+/*
+ * Subqueries over profiles for delivery's per-send statements (the claim, the consent gate): each
+ * takes the profile id as an SQL expression of the caller's statement. Composed there because a
+ * second query would be a round trip per claimed delivery, or inside the gate's lock.
+ */
+
+/** Whether the profile `profileId` was merged away. */
+export const isMergedAway = (profileId: SQL): SQL =>
+  sql`exists (select 1 from profiles gp where gp.id = ${profileId} and gp.merged_into is not null)`;
+
+/** The ids merged into the profile `profileId`, as a subquery. */
+export const idsMergedInto = (profileId: SQL): SQL => sql`(select gm.id from profiles gm where gm.merged_into = ${profileId})`;
+
+/**
+ * The profile `profileId` as delivery judges it, a subquery to join laterally (no row for an
+ * unknown id): `liveId`, the profile its records are on now (its survivor if it was merged away),
+ * and `erased`, whether it or that survivor is erased.
+ */
+export const standingOf = (profileId: SQL): SQL => sql`(
+  select coalesce(gp.merged_into, gp.id) as "liveId", (gp.erased_at is not null or gs.erased_at is not null) as erased
+  from profiles gp left join profiles gs on gs.id = gp.merged_into where gp.id = ${profileId})`;
 
 export async function countLiveProfiles(db: Queryable): Promise<number> {
   return db.$count(profiles, isNull(profiles.mergedInto));
