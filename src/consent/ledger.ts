@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { type Queryable, type RawRow, rowsOf, type Tx } from '../db/database.ts';
 import type { consentEntries } from '../db/schema.ts';
 import { bigintArray, textArray, timestampArray } from '../db/sql.ts';
@@ -63,6 +63,23 @@ export async function statementsOfRecords(db: Queryable, recordPks: readonly num
       select record_pk as "recordPk", purpose, status, at, source, record_id as "recordId"
       from consent_entries where record_pk = any(${bigintArray(recordPks)})`),
   );
+}
+
+/**
+ * The statements of the records `recordPks` (a subquery of record ids, composed by the caller) as a
+ * JSON array of `{purpose, status, at, source, recordId}`, `[]` for none: for a statement that
+ * judges many deliveries at once (delivery's consent gate).
+ */
+export const ledgerJsonOf = (recordPks: SQL): SQL => sql`coalesce((
+  select json_agg(json_build_object('purpose', ce.purpose, 'status', ce.status, 'at', ce.at, 'source', ce.source, 'recordId', ce.record_id))
+  from consent_entries ce where ce.record_pk in ${recordPks}), '[]'::json)`;
+
+/**
+ * Locks the ledger in SHARE mode to the end of the transaction: waits for the transactions writing
+ * entries (a withdrawal linked, an erasure) to commit, and makes the next ones wait (the consent gate).
+ */
+export async function lockLedgerShared(tx: Tx): Promise<void> {
+  await tx.execute(sql`lock table consent_entries in share mode`);
 }
 
 /** A consent statement of a record, as linking appends it to the ledger (this module's table). */
