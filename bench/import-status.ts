@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { sql } from 'drizzle-orm';
 import { openDatabase, rowsOf } from '../src/db/database.ts';
 import { loadImport, QUARANTINE_COUNT_CAP } from '../src/intake/imports-store.ts';
+import { countQuarantinedOfImport } from '../src/mapping/quarantine-store.ts';
 import { freshDatabase } from './fresh-database.ts';
 
 const { values: args } = parseArgs({ options: { records: { type: 'string', default: '320000' } } });
@@ -57,7 +58,7 @@ try {
   console.log(`open quarantine entries: ${quarantined + 200_000} (${quarantined} of the import's ${records} records)\n`);
   console.log(`before (every entry, distinct):\n${await plan(before)}\n`);
   const started = performance.now();
-  const view = await loadImport(db, id);
+  const view = await loadImport(db, id, (imp) => countQuarantinedOfImport(db, imp));
   const ms = performance.now() - started;
   const [range] = rowsOf<{ first_raw_id: number; last_raw_id: number }>(
     await db.execute(sql`select first_raw_id, last_raw_id from imports where id = ${id}`),

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { type Queryable, type RawRow, rowsOf, type Tx } from '../db/database.ts';
 import type { consentEntries } from '../db/schema.ts';
 import { bigintArray, textArray, timestampArray, uuidArray } from '../db/sql.ts';
@@ -21,8 +21,12 @@ export interface LedgerEntry {
   mappingHash: string;
 }
 
-/** Every consent entry of the profile's member records, oldest first. */
-export async function loadConsentLedger(db: Queryable, id: string): Promise<LedgerEntry[]> {
+/**
+ * Every consent entry of the records `recordPks`, oldest first. Consent sits below resolution: which
+ * records are a profile's, the caller asks resolution (golden/read.ts `loadConsentLedger`).
+ */
+export async function ledgerOfRecords(db: Queryable, recordPks: readonly number[]): Promise<LedgerEntry[]> {
+  if (recordPks.length === 0) return [];
   // The check constraint holds `status` to these.
   return rowsOf<
     RawRow<typeof consentEntries, 'purpose' | 'at' | 'statedAt' | 'receivedAt' | 'source' | 'recordId' | 'mappingFile' | 'mappingHash'> & {
@@ -32,8 +36,7 @@ export async function loadConsentLedger(db: Queryable, id: string): Promise<Ledg
     await db.execute(sql`
       select ce.purpose, ce.status, ce.at, ce.stated_at as "statedAt", ce.received_at as "receivedAt", ce.source,
         ce.record_id as "recordId", ce.mapping_file as "mappingFile", ce.mapping_hash as "mappingHash"
-      from consent_entries ce join source_records sr on sr.id = ce.record_pk
-      where sr.profile_id = ${id} order by ce.at, ce.id`),
+      from consent_entries ce where ce.record_pk = any(${bigintArray(recordPks)}) order by ce.at, ce.id`),
   ).map((r) => ({
     purpose: r.purpose,
     status: r.status,
@@ -45,6 +48,38 @@ export async function loadConsentLedger(db: Queryable, id: string): Promise<Ledg
     mapping: r.mappingFile,
     mappingHash: r.mappingHash,
   }));
+}
+
+/** A statement of the ledger, with the record it is of, as golden records are built from it. */
+export type RecordStatement = RawRow<typeof consentEntries, 'recordPk' | 'purpose' | 'at' | 'source' | 'recordId'> & {
+  status: 'granted' | 'denied';
+};
+
+/** The statements of the records `recordPks`, in no particular order: one statement for a batch. */
+export async function statementsOfRecords(db: Queryable, recordPks: readonly number[]): Promise<RecordStatement[]> {
+  if (recordPks.length === 0) return [];
+  return rowsOf<RecordStatement>(
+    await db.execute(sql`
+      select record_pk as "recordPk", purpose, status, at, source, record_id as "recordId"
+      from consent_entries where record_pk = any(${bigintArray(recordPks)})`),
+  );
+}
+
+/**
+ * The statements of the records `recordPks` (a subquery of record ids, composed by the caller) as a
+ * JSON array of `{purpose, status, at, source, recordId}`, `[]` for none: for a statement that
+ * judges many deliveries at once (delivery's consent gate).
+ */
+export const ledgerJsonOf = (recordPks: SQL): SQL => sql`coalesce((
+  select json_agg(json_build_object('purpose', ce.purpose, 'status', ce.status, 'at', ce.at, 'source', ce.source, 'recordId', ce.record_id))
+  from consent_entries ce where ce.record_pk in ${recordPks}), '[]'::json)`;
+
+/**
+ * Locks the ledger in SHARE mode to the end of the transaction: waits for the transactions writing
+ * entries (a withdrawal linked, an erasure) to commit, and makes the next ones wait (the consent gate).
+ */
+export async function lockLedgerShared(tx: Tx): Promise<void> {
+  await tx.execute(sql`lock table consent_entries in share mode`);
 }
 
 /** A consent statement of a record, as linking appends it to the ledger (this module's table). */

@@ -1,6 +1,7 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
-import { type Db, type RawRow, rowsOf } from '../db/database.ts';
-import { backfills, type profiles } from '../db/schema.ts';
+import type { Db, Queryable } from '../db/database.ts';
+import { backfills, destinations } from '../db/schema.ts';
+import { countLiveOf, liveProfilesAfter } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { fanout } from './fanout.ts';
@@ -24,8 +25,11 @@ const view = (b: typeof backfills.$inferSelect) => ({
   finishedAt: b.finishedAt ? b.finishedAt.toISOString() : null,
 });
 
-/** What a destination takes: persons, accounts or both (`entities`). */
-const taken = (destinationId: string) => sql`entity in (select unnest(entities) from destinations where id = ${destinationId})`;
+/** What a destination takes: persons, accounts or both (`entities`); nothing once it is deleted. */
+async function taken(db: Queryable, destinationId: string): Promise<string[]> {
+  const [row] = await db.select({ entities: destinations.entities }).from(destinations).where(eq(destinations.id, destinationId));
+  return row?.entities ?? [];
+}
 
 /**
  * Starts sending every active profile that qualifies, and every active account if it takes
@@ -42,7 +46,7 @@ export async function startBackfill(ctx: PipelineContext, destinationId: string)
       .insert(backfills)
       .values({
         destinationId,
-        total: sql`(select count(*) from profiles where merged_into is null and erased_at is null and ${taken(destinationId)})`,
+        total: await countLiveOf(tx, await taken(tx, destinationId)),
       })
       .returning();
     const backfill = created as typeof backfills.$inferSelect;
@@ -62,12 +66,7 @@ export async function runBackfill(ctx: PipelineContext, job: BackfillJob): Promi
   for (;;) {
     const [backfill] = await db.select().from(backfills).where(eq(backfills.id, job.backfillId));
     if (backfill?.status !== 'running') return; // its destination was deleted, or it is done
-    const page = rowsOf<RawRow<typeof profiles, 'id' | 'entity'>>(
-      await db.execute(sql`
-        select id, entity from profiles where merged_into is null and erased_at is null and ${taken(backfill.destinationId)}
-          ${backfill.afterId ? sql`and id > ${backfill.afterId}` : sql``}
-        order by id limit ${PAGE}`),
-    );
+    const page = await liveProfilesAfter(db, await taken(db, backfill.destinationId), backfill.afterId, PAGE);
     if (page.length === 0) {
       await db.execute(sql`update backfills set status = 'done', finished_at = now() where id = ${backfill.id}`);
       return;

@@ -1,9 +1,12 @@
 import { sql } from 'drizzle-orm';
+import { ledgerJsonOf, lockLedgerShared } from '../consent/ledger.ts';
 import { type ConsentEntry, currentConsent, qualifies } from '../consent/status.ts';
 import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
 import type { deliveries, destinations } from '../db/schema.ts';
 import { uuidArray } from '../db/sql.ts';
+import { standingOf } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
+import { liveRecordPksOf } from '../resolution/read.ts';
 
 /** Notices that carry no personal data: they go whatever the consent, so a destination learns to delete. */
 const isNotice = (event: string) => event === 'profile.suppressed' || event === 'profile.erased';
@@ -35,6 +38,7 @@ export interface Verdict {
  * its survivor's ledger, where its records now are.
  */
 export async function verdicts(ctx: PipelineContext, tx: Tx, deliveryIds: readonly string[]): Promise<Map<string, Verdict>> {
+  // One statement, composed of golden's, resolution's and consent's subqueries: it runs per claim and inside the gate's lock.
   const rows = rowsOf<
     RawRow<typeof deliveries, 'id' | 'status' | 'event'> &
       RawRow<typeof destinations, 'purposes'> & {
@@ -44,16 +48,11 @@ export async function verdicts(ctx: PipelineContext, tx: Tx, deliveryIds: readon
       }
   >(
     await tx.execute(sql`
-      select d.id, d.status, d.event, t.purposes, p.id is not null as found,
-        (p.erased_at is not null or s.erased_at is not null) as erased,
-        case when cardinality(t.purposes) = 0 then '[]'::json else coalesce((
-          select json_agg(json_build_object('purpose', ce.purpose, 'status', ce.status, 'at', ce.at, 'source', ce.source,
-            'recordId', ce.record_id))
-          from consent_entries ce join source_records sr on sr.id = ce.record_pk
-          where sr.profile_id = coalesce(p.merged_into, p.id) and sr.deleted_at is null), '[]'::json) end as ledger
+      select d.id, d.status, d.event, t.purposes, p."liveId" is not null as found, coalesce(p.erased, false) as erased,
+        case when cardinality(t.purposes) = 0 then '[]'::json
+          else ${ledgerJsonOf(liveRecordPksOf(sql`p."liveId"`))} end as ledger
       from deliveries d join destinations t on t.id = d.destination_id
-        left join profiles p on p.id = d.profile_id
-        left join profiles s on s.id = p.merged_into
+        left join lateral ${standingOf(sql`d.profile_id`)} p on true
       where d.id = any(${uuidArray(deliveryIds)})`),
   );
   const purposes = ctx.workspace().purposes;
@@ -129,7 +128,7 @@ export class ConsentGate {
 
   async #decide(round: Waiting[]) {
     await this.#ctx.database.db.transaction(async (tx) => {
-      await tx.execute(sql`lock table consent_entries in share mode`);
+      await lockLedgerShared(tx);
       const decided = await verdicts(
         this.#ctx,
         tx,

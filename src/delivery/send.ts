@@ -5,6 +5,7 @@ import type { Job } from 'pg-boss';
 import { Agent, request } from 'undici';
 import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
 import type { deliveries, destinations } from '../db/schema.ts';
+import { idsMergedInto, isMergedAway } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { postponeQueued } from '../queue/queued.ts';
@@ -147,6 +148,7 @@ async function sleepFor(ms: number) {
  */
 async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: boolean): Promise<Claim> {
   return ctx.database.db.transaction(async (tx): Promise<Claim> => {
+    // Golden's subqueries over profiles are composed into the claim: a second query would be a round trip per delivery.
     const [row] = rowsOf<
       Claimed &
         RawRow<typeof deliveries, 'status' | 'profileId' | 'updatedAt'> &
@@ -166,9 +168,9 @@ async function claimDelivery(ctx: PipelineContext, deliveryId: string, retried: 
           extract(epoch from d.updated_at + ${SENDING_LEASE} - now()) as "leaseLeft",
           exists (select 1 from deliveries s where s.destination_id = d.destination_id and s.status = 'sending'
             and s.id <> d.id and s.updated_at > now() - ${SENDING_LEASE}) as probing,
-          exists (select 1 from profiles p where p.id = d.profile_id and p.merged_into is not null) as retired,
+          ${isMergedAway(sql`d.profile_id`)} as retired,
           (select count(*) from deliveries o where o.destination_id = d.destination_id
-             and o.profile_id in (select d.profile_id union all select r.id from profiles r where r.merged_into = d.profile_id)
+             and o.profile_id in (select d.profile_id union all ${idsMergedInto(sql`d.profile_id`)})
              and o.id <> d.id and (o.created_at, o.id) < (d.created_at, d.id)
              and (o.status in ('pending', 'retrying') or (o.status = 'sending' and o.updated_at > now() - ${SENDING_LEASE}))
           ) as ahead

@@ -1,10 +1,12 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
-import { type Queryable, type Raw, rowsOf } from '../db/database.ts';
-import { profileMerges, profiles, sourceRecords } from '../db/schema.ts';
+import { and, eq, isNull, type SQL, sql } from 'drizzle-orm';
+import { type LedgerEntry, ledgerOfRecords } from '../consent/ledger.ts';
+import { type Queryable, type Raw, type RawRow, rowsOf } from '../db/database.ts';
+import { profiles } from '../db/schema.ts';
 import { isUuid, textArray, uuidArray } from '../db/sql.ts';
 import { capPage, runningBytes, withinPage } from '../http/page-bytes.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
 import type { Member } from '../resolution/memberships.ts';
+import { manualMergesInto, memberRecordsOf, mergesInvolving, profileIdsWithKeys, recordPksOfProfile } from '../resolution/read.ts';
 import type { LinkExplanation } from '../resolution/score-candidates.ts';
 import type { AccountGolden, Golden } from './build.ts';
 
@@ -91,15 +93,14 @@ export async function findProfilesByKeys(
   page: { limit: number; after?: string },
   entity: Entity = 'person',
 ): Promise<{ profiles: ProfileView[]; next: string | null; truncated: boolean }> {
+  // Resolution's subquery of the profiles holding the keys, composed so the page and its byte budget stay one statement.
   const rows = rowsOf<ProfileRow & { fetched: string | number }>(
     await db.execute(sql`
       select * from (
         select p.*, ${runningBytes(sql`octet_length(p.golden::text)`, sql`p.seq`)} as running_bytes, count(*) over () as fetched
         from (
           select ${PROFILE_COLUMNS}, seq from profiles
-          where merged_into is null and entity = ${entity} and id in (
-            select sr.profile_id from record_keys rk join source_records sr on sr.id = rk.record_pk
-            where rk.key = any(${textArray(keys)}))
+          where merged_into is null and entity = ${entity} and id in ${profileIdsWithKeys(keys)}
             ${page.after ? sql`and seq > (select seq from profiles where id = ${page.after})` : sql``}
           order by seq limit ${page.limit + 1}) p) w
       where ${withinPage(sql`running_bytes`)} order by seq`),
@@ -158,10 +159,7 @@ export async function listProfiles(
   const name = sql`(' ' || regexp_replace(lower(${fullName}), '[[:space:]]+', ' ', 'g') || ' ')`;
   const grams = query && query.name.length >= FUZZY_MIN_LENGTH ? trigrams(query.name) : [];
   const tiers = [
-    query && query.keys.length > 0
-      ? sql`when id in (select sr.profile_id from record_keys rk join source_records sr on sr.id = rk.record_pk
-          where rk.key = any(${textArray(query.keys)})) then 0`
-      : sql``,
+    query && query.keys.length > 0 ? sql`when id in ${profileIdsWithKeys(query.keys)} then 0` : sql``,
     query?.name ? sql`when strpos(${name}, ${` ${query.name}`}) > 0 then 1` : sql``,
     grams.length > 0
       ? sql`when (select count(*) from unnest(${textArray(grams)}) g where strpos(${name}, g) > 0)
@@ -198,15 +196,7 @@ export async function listProfiles(
 
 /** The merges and splits a profile (or account) took part in, oldest first: `GET /profiles/:id/history`. */
 export async function loadHistory(db: Queryable, id: string) {
-  const rows = rowsOf<
-    Raw<Pick<typeof profileMerges.$inferSelect, 'kind' | 'survivorId' | 'retiredIds' | 'details' | 'actor' | 'reason' | 'at'>>
-  >(
-    await db.execute(sql`
-      select kind, survivor_id as "survivorId", retired_ids as "retiredIds", details, actor, reason, at from profile_merges
-      where survivor_id = ${id} or ${id} = any(retired_ids)
-        or survivor_id in (select id from profiles where merged_into = ${id})
-      order by at, id`),
-  );
+  const rows = await mergesInvolving(db, id);
   return rows.map((r) => ({
     kind: r.kind,
     at: new Date(r.at).toISOString(),
@@ -220,17 +210,9 @@ export async function loadHistory(db: Queryable, id: string) {
 
 /** A profile's (or account's) member records and how each was linked, and the forced merges that brought records in. */
 export async function loadMatches(db: Queryable, id: string) {
-  const rows = await db
-    .select({ source: sourceRecords.source, object: sourceRecords.object, recordId: sourceRecords.recordId, link: sourceRecords.link })
-    .from(sourceRecords)
-    .where(eq(sourceRecords.profileId, id))
-    .orderBy(sourceRecords.id);
+  const rows = await memberRecordsOf(db, id);
   // Records that arrived on another profile and came here by a forced merge: say so.
-  const manual = await db
-    .select({ retiredIds: profileMerges.retiredIds, actor: profileMerges.actor, reason: profileMerges.reason, at: profileMerges.at })
-    .from(profileMerges)
-    .where(and(eq(profileMerges.survivorId, id), eq(profileMerges.kind, 'manual')))
-    .orderBy(profileMerges.id);
+  const manual = await manualMergesInto(db, id);
   return {
     id,
     members: rows.map((r) => ({
@@ -253,8 +235,15 @@ export async function loadLineage(db: Queryable, id: string): Promise<Record<str
   return (row?.lineage as Record<string, unknown> | undefined) ?? {};
 }
 
-// The ledger is the consent module's table; kept importable from here for the profile routes and the export.
-export { type LedgerEntry, loadConsentLedger } from '../consent/ledger.ts';
+export type { LedgerEntry } from '../consent/ledger.ts';
+
+/**
+ * Every consent entry of the profile's member records (deleted ones too), oldest first: the records
+ * are resolution's to name, the entries consent's to read.
+ */
+export async function loadConsentLedger(db: Queryable, id: string): Promise<LedgerEntry[]> {
+  return ledgerOfRecords(db, await recordPksOfProfile(db, id));
+}
 
 /** Live profiles (not merged away) after `afterSeq`, in creation order: a rebuild's next page. */
 export async function profilesAfter(db: Queryable, afterSeq: number, limit: number): Promise<{ seq: number; id: string }[]> {
@@ -262,6 +251,51 @@ export async function profilesAfter(db: Queryable, afterSeq: number, limit: numb
     await db.execute(sql`select seq, id::text from profiles where merged_into is null and seq > ${afterSeq} order by seq limit ${limit}`),
   ).map((r) => ({ seq: Number(r.seq), id: r.id }));
 }
+
+/** Live profiles (neither merged away nor erased) of `entities`, counted: a backfill's total. */
+export async function countLiveOf(db: Queryable, entities: readonly string[]): Promise<number> {
+  return db.$count(
+    profiles,
+    and(isNull(profiles.mergedInto), isNull(profiles.erasedAt), sql`${profiles.entity} = any(${textArray(entities)})`),
+  );
+}
+
+/** Live profiles (neither merged away nor erased) of `entities` after `afterId`, in id order: a backfill's next page. */
+export async function liveProfilesAfter(
+  db: Queryable,
+  entities: readonly string[],
+  afterId: string | null,
+  limit: number,
+): Promise<RawRow<typeof profiles, 'id' | 'entity'>[]> {
+  return rowsOf<RawRow<typeof profiles, 'id' | 'entity'>>(
+    await db.execute(sql`
+      select id, entity from profiles where merged_into is null and erased_at is null and entity = any(${textArray(entities)})
+        ${afterId ? sql`and id > ${afterId}` : sql``}
+      order by id limit ${limit}`),
+  );
+}
+
+/*
+ * Subqueries over profiles for delivery's per-send statements (the claim, the consent gate): each
+ * takes the profile id as an SQL expression of the caller's statement. Composed there because a
+ * second query would be a round trip per claimed delivery, or inside the gate's lock.
+ */
+
+/** Whether the profile `profileId` was merged away. */
+export const isMergedAway = (profileId: SQL): SQL =>
+  sql`exists (select 1 from profiles gp where gp.id = ${profileId} and gp.merged_into is not null)`;
+
+/** The ids merged into the profile `profileId`, as a subquery. */
+export const idsMergedInto = (profileId: SQL): SQL => sql`(select gm.id from profiles gm where gm.merged_into = ${profileId})`;
+
+/**
+ * The profile `profileId` as delivery judges it, a subquery to join laterally (no row for an
+ * unknown id): `liveId`, the profile its records are on now (its survivor if it was merged away),
+ * and `erased`, whether it or that survivor is erased.
+ */
+export const standingOf = (profileId: SQL): SQL => sql`(
+  select coalesce(gp.merged_into, gp.id) as "liveId", (gp.erased_at is not null or gs.erased_at is not null) as erased
+  from profiles gp left join profiles gs on gs.id = gp.merged_into where gp.id = ${profileId})`;
 
 export async function countLiveProfiles(db: Queryable): Promise<number> {
   return db.$count(profiles, isNull(profiles.mergedInto));

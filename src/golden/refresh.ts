@@ -1,16 +1,17 @@
 import { sql } from 'drizzle-orm';
 import { type AuditEntry, audit } from '../access/audit.ts';
+import { statementsOfRecords } from '../consent/ledger.ts';
 import type { ConsentStatus } from '../consent/status.ts';
-import { type Raw, rowsOf, type Tx } from '../db/database.ts';
-import type { consentEntries, profiles, sourceRecords } from '../db/schema.ts';
+import { rowsOf, type Tx } from '../db/database.ts';
+import type { profiles } from '../db/schema.ts';
 import { textArray, uuidArray, withRetry } from '../db/sql.ts';
 import type { Account } from '../mapping/account.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
-import type { Profile } from '../mapping/profile.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { lockProfiles, type Merge } from '../resolution/link.ts';
 import { type Member as AccountMember, accountsOfPersons, memberKey, membersOf } from '../resolution/memberships.ts';
+import { liveMembersOf } from '../resolution/read.ts';
 import { type Built, buildAccountGolden, buildGolden, type Member } from './build.ts';
 
 /** Profiles whose members changed, and the merges that made them: the golden stage's work. */
@@ -73,20 +74,11 @@ export async function refreshGolden(
 ): Promise<ProfileChange[]> {
   const ids = [...new Set(profileIds)];
   if (ids.length === 0) return [];
+  // Two set-based reads, one per owner, joined here: the records resolution holds, the statements of them consent holds.
   const members = new Map<string, Member[]>();
-  for (const row of rowsOf<
-    Raw<
-      Pick<
-        typeof sourceRecords.$inferSelect,
-        'profileId' | 'source' | 'object' | 'recordId' | 'sourceUpdatedAt' | 'observedAt' | 'mappingFile' | 'mappingHash'
-      >
-    > & { fragment: Profile }
-  >(
-    await tx.execute(sql`
-      select profile_id as "profileId", source, object, record_id as "recordId", fragment,
-        source_updated_at as "sourceUpdatedAt", observed_at as "observedAt", mapping_file as "mappingFile", mapping_hash as "mappingHash"
-      from source_records where profile_id = any(${uuidArray(ids)}) and deleted_at is null order by id`),
-  )) {
+  const profileOf = new Map<number, string>();
+  for (const row of await liveMembersOf(tx, ids)) {
+    profileOf.set(Number(row.id), row.profileId);
     const list = members.get(row.profileId) ?? [];
     list.push({
       source: row.source,
@@ -102,18 +94,11 @@ export async function refreshGolden(
     members.set(row.profileId, list);
   }
   const consent = new Map<string, { purpose: string; status: 'granted' | 'denied'; at: Date; source: string; recordId: string }[]>();
-  for (const row of rowsOf<
-    Pick<typeof sourceRecords.$inferSelect, 'profileId'> &
-      Raw<Pick<typeof consentEntries.$inferSelect, 'purpose' | 'at' | 'source' | 'recordId'>> & { status: 'granted' | 'denied' }
-  >(
-    await tx.execute(sql`
-      select sr.profile_id as "profileId", ce.purpose, ce.status, ce.at, ce.source, ce.record_id as "recordId"
-      from consent_entries ce join source_records sr on sr.id = ce.record_pk
-      where sr.profile_id = any(${uuidArray(ids)}) and sr.deleted_at is null`),
-  )) {
-    const list = consent.get(row.profileId) ?? [];
+  for (const row of await statementsOfRecords(tx, [...profileOf.keys()])) {
+    const profileId = profileOf.get(Number(row.recordPk)) as string;
+    const list = consent.get(profileId) ?? [];
     list.push({ purpose: row.purpose, status: row.status, at: new Date(row.at), source: row.source, recordId: row.recordId });
-    consent.set(row.profileId, list);
+    consent.set(profileId, list);
   }
   const storedRows = rowsOf<
     Pick<typeof profiles.$inferSelect, 'id' | 'goldenHash'> & { entity: Entity; consent: ConsentStatus[] | null; members: AccountMember[] }

@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import type { FileFormat, FileRecord, ImportProblem } from '../connectors/file/file-records.ts';
 import { type Db, rowsOf, type Tx } from '../db/database.ts';
 import { imports } from '../db/schema.ts';
@@ -154,7 +154,7 @@ export interface ImportView {
  * once the pipeline has processed every stored record of a received file (the ingest stage counts
  * `processed`), and `interrupted` for a `receiving` import whose heartbeat is older than `IMPORT_STALE_MS`.
  */
-export async function loadImport(db: Db, id: string): Promise<ImportView | undefined> {
+export async function loadImport(db: Db, id: string, countQuarantined: QuarantineCounter): Promise<ImportView | undefined> {
   if (!isUuid(id)) return undefined;
   await db.execute(sql`
     update imports
@@ -166,7 +166,10 @@ export async function loadImport(db: Db, id: string): Promise<ImportView | undef
   const [row] = await db.select().from(imports).where(eq(imports.id, id));
   if (!row) return undefined;
   const imp = { ...row, status: row.status as ImportStatus, problems: row.problems as ImportProblem[] };
-  const quarantined = await countQuarantined(db, imp);
+  const quarantined =
+    imp.firstRawId === null || imp.lastRawId === null
+      ? 0
+      : await countQuarantined({ id: imp.id, firstRawId: imp.firstRawId, lastRawId: imp.lastRawId });
   return {
     id: imp.id,
     source: imp.source,
@@ -195,6 +198,7 @@ export async function loadImport(db: Db, id: string): Promise<ImportView | undef
 export async function listImports(
   db: Db,
   options: { source?: string; limit: number; after?: TimePosition },
+  countQuarantined: QuarantineCounter,
 ): Promise<{ imports: ImportView[]; next: string | null }> {
   const { rows, next } = timePage(
     rowsOf<Pick<ImportRow, 'id'> & { cursor_micros: string | number }>(
@@ -208,31 +212,32 @@ export async function listImports(
   );
   const views: ImportView[] = [];
   for (const { id } of rows) {
-    const view = await loadImport(db, id);
+    const view = await loadImport(db, id, countQuarantined);
     if (view) views.push(view);
   }
   return { imports: views, next };
 }
 
-/**
- * Raw records with an open quarantine entry, counted up to one past the cap. The import's records
- * lie between its first and last raw id, so the scan walks the quarantine's raw_id index over that
- * range only, on both sides of the join (entries of other sources' records that arrived meanwhile are skipped on the way), and
- * stops at the cap. The former join from raw_records by intake_id took over 60 s with 313k open
- * entries: it counted them all, distinct, on every poll of `aurum import`.
- */
-async function countQuarantined(db: Db, imp: { id: string; firstRawId: number | null; lastRawId: number | null }): Promise<number> {
-  if (imp.firstRawId === null || imp.lastRawId === null) return 0;
-  const [row] = rowsOf<{ n: string | number }>(
-    await db.execute(sql`
-      select count(*) as n from (
-        select distinct q.raw_id from quarantine q join raw_records r on r.id = q.raw_id
-        where q.raw_id between ${imp.firstRawId} and ${imp.lastRawId} and q.status = 'open'
-          and r.id between ${imp.firstRawId} and ${imp.lastRawId} and r.intake_id = ${imp.id}
-        limit ${QUARANTINE_COUNT_CAP + 1}) capped`),
-  );
-  return Number(row?.n ?? 0);
+/** Where an import's stored records lie: between its first and last raw id, stored by its intake. */
+export interface ImportRange {
+  id: string;
+  firstRawId: number;
+  lastRawId: number;
 }
+
+/**
+ * The raw ids of an import's records, as a subquery over raw_records to join: those of its id range
+ * that its intake stored (other sources' records may arrive in between).
+ */
+export const rawIdsOfImport = (imp: ImportRange): SQL =>
+  sql`(select id from raw_records where id between ${imp.firstRawId} and ${imp.lastRawId} and intake_id = ${imp.id})`;
+
+/**
+ * Counts the raw records of an import with an open quarantine entry, up to one past
+ * `QUARANTINE_COUNT_CAP`. The quarantine is mapping's table: the caller (the import route) passes
+ * mapping's count, which intake, below mapping, cannot call.
+ */
+export type QuarantineCounter = (imp: ImportRange) => Promise<number>;
 
 /** Records of file imports the pipeline has mapped (or quarantined), by import: counted in the transaction that did it. */
 export async function countProcessed(tx: Tx, processed: ReadonlyMap<string, number>): Promise<void> {

@@ -266,6 +266,13 @@ export async function rawRecordsHolding(
 const likeEscape = (value: string) => value.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /**
+ * The raw record `rawId` (an SQL expression of the caller's statement) as a reader shows it: when it
+ * arrived and its payload. A subquery to join laterally, for a statement that must total payload
+ * sizes before any payload leaves the database (the quarantine's page).
+ */
+export const rawRecordOf = (rawId: SQL): SQL => sql`(select received_at as "receivedAt", payload from raw_records where id = ${rawId})`;
+
+/**
  * Refreshes the planner's statistics of the raw store: a large import outruns autovacuum's, and the
  * pipeline's queries plan on them next.
  */

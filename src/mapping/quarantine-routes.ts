@@ -12,6 +12,7 @@ import { any, arr, bool, dateTime, describeRoute, int, limitQuery, nullable, obj
 import { capPage, runningBytes, withinPage } from '../http/page-bytes.ts';
 import { allow } from '../http/roles.ts';
 import { bodyValidator, cursorOrOlder, pageLimit } from '../http/validate.ts';
+import { rawRecordOf } from '../intake/store.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue, ingestJobs } from '../queue/catalog.ts';
 
@@ -120,14 +121,15 @@ export function quarantineRoutes(ctx: PipelineContext, reloadWorkspace: () => vo
       // The payloads are personal data: the read and its audit entry commit together, or neither.
       const page = await db.transaction(async (tx) => {
         // Limit first, then total the sizes of that page only; rows past the byte budget stay in the database.
+        // The payloads are intake's: its subquery is joined here, so the budget is still totalled before any leaves.
         const rows = rowsOf<QuarantineRow & { fetched: string | number }>(
           await tx.execute(sql`
             select * from (
               select p.*, ${runningBytes(sql`octet_length(p.payload::text)`, sql`p.id desc`)} as running_bytes, count(*) over () as fetched
               from (
                 select q.id, q.raw_id as "rawId", q.source, q.mapping_file as "mappingFile", q.code, q.message, q.status,
-                  q.created_at as "createdAt", q.resolved_at as "resolvedAt", r.received_at as "receivedAt", r.payload
-                from quarantine q join raw_records r on r.id = q.raw_id
+                  q.created_at as "createdAt", q.resolved_at as "resolvedAt", r."receivedAt", r.payload
+                from quarantine q cross join lateral ${rawRecordOf(sql`q.raw_id`)} r
                 where true ${status === 'all' ? sql`` : sql`and q.status = ${status}`} ${source ? sql`and q.source = ${source}` : sql``}
                   ${before ? sql`and q.id < ${before}` : sql``}
                 order by q.id desc limit ${limit + 1}) p) w

@@ -11,6 +11,7 @@ import {
   createImport,
   finishImport,
   IMPORT_HEARTBEAT_MS,
+  type ImportRange,
   listImports,
   loadImport,
   type Staged,
@@ -18,6 +19,7 @@ import {
   type Tally,
 } from '../../intake/imports-store.ts';
 import { analyzeRawRecords, contentHash } from '../../intake/store.ts';
+import { countQuarantinedOfImport } from '../../mapping/quarantine-store.ts';
 import type { PipelineContext } from '../../pipeline-context.ts';
 import { FILE_BREAKS, type FileFormat, fileRecords, type ImportProblem, problem } from './file-records.ts';
 
@@ -95,8 +97,10 @@ function formatOf(contentType: string | undefined, asked: string | undefined): F
  */
 export function importRoutes(ctx: PipelineContext) {
   const db = ctx.database.db;
+  // Intake keeps the import, mapping the quarantine its records reached: the view is put together here.
+  const quarantined = (imp: ImportRange) => countQuarantinedOfImport(db, imp);
   const load = async (id: string) => {
-    const view = await loadImport(db, id);
+    const view = await loadImport(db, id, quarantined);
     if (!view) throw new ApiError('not_found', `there is no import ${id}`);
     return view;
   };
@@ -184,7 +188,9 @@ export function importRoutes(ctx: PipelineContext) {
       if (!Number.isInteger(limit) || limit < 1 || limit > 100)
         throw new ApiError('invalid_request', 'limit is a whole number from 1 to 100');
       const after = timeCursor(c);
-      return c.json(await listImports(db, { ...(source === undefined ? {} : { source }), limit, ...(after ? { after } : {}) }));
+      return c.json(
+        await listImports(db, { ...(source === undefined ? {} : { source }), limit, ...(after ? { after } : {}) }, quarantined),
+      );
     })
     .get('/imports/:id', allow('ops'), async (c) => c.json(await load(c.req.param('id'))));
 }
