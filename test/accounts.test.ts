@@ -229,7 +229,7 @@ describe('person decisions and their accounts', () => {
     const merged = await t.json('POST', '/profiles/merge', { ids: [erpRachael.id, crmRachael.id] });
     const { members } = await t.json('GET', `/accounts/${tyrell.id}`);
     expect([...new Set(members.map((m: any) => m.profileId))]).toEqual([merged.profile.id]);
-    const stored = await t.testDb.database.db.execute(sql`select members from profiles where id = ${tyrell.id}`);
+    const stored = await t.testDb.database.db.execute(sql`select members from golden_records where profile_id = ${tyrell.id}`);
     expect(new Set((rowsOf<{ members: any[] }>(stored)[0]?.members ?? []).map((m) => m.profileId))).toEqual(new Set([merged.profile.id]));
   });
 });

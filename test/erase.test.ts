@@ -54,7 +54,7 @@ async function scan(value: string): Promise<string[]> {
       where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')`),
   );
   expect(tables.map((r) => r.table_name)).toEqual(
-    expect.arrayContaining(['raw_records', 'source_records', 'profiles', 'deliveries', 'job']),
+    expect.arrayContaining(['raw_records', 'source_records', 'profiles', 'golden_records', 'deliveries', 'job']),
   );
   const found: string[] = [];
   for (const { table_schema, table_name } of tables) {
@@ -202,10 +202,11 @@ describe('POST /profiles/:id/erase', () => {
       rowsOf<{ relname: string }>(
         await t.testDb.database.db.execute(sql`
           select relname from pg_stat_user_tables
-          where relname in ('raw_records', 'quarantine', 'source_records', 'profiles', 'deliveries') and last_vacuum is not null`),
+          where relname in ('raw_records', 'quarantine', 'source_records', 'profiles', 'golden_records', 'deliveries')
+            and last_vacuum is not null`),
       ).map((r) => r.relname);
-    await waitFor(async () => (await vacuumed()).length === 5);
-    expect((await vacuumed()).sort()).toEqual(['deliveries', 'profiles', 'quarantine', 'raw_records', 'source_records']);
+    await waitFor(async () => (await vacuumed()).length === 6);
+    expect((await vacuumed()).sort()).toEqual(['deliveries', 'golden_records', 'profiles', 'quarantine', 'raw_records', 'source_records']);
   });
 
   it('suppresses a later record of the person, by record or by identifier, and lists it', async () => {

@@ -119,6 +119,7 @@ describe('erasers', () => {
       'link_pins',
       'profile_merges',
       'profiles',
+      'golden_records',
       'lineage_history',
       'deliveries',
       'destination_states',

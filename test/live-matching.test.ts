@@ -49,7 +49,9 @@ async function sendAll(t: TestHub, source: 'crm' | 'shop', records: object[]) {
 const versions = async (t: TestHub) =>
   new Map(
     rowsOf<{ id: string; version: number }>(
-      await t.testDb.database.db.execute(sql`select id, version from profiles where merged_into is null`),
+      await t.testDb.database.db.execute(sql`
+        select p.id, coalesce(g.version, 0) as version from profiles p left join golden_records g on g.profile_id = p.id
+        where p.merged_into is null`),
     ).map((r) => [r.id, Number(r.version)]),
   );
 

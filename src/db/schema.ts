@@ -205,6 +205,10 @@ export const recordKeys = pgTable(
   (t) => [primaryKey({ columns: [t.key, t.recordPk] }), index('record_keys_record_idx').on(t.recordPk)],
 );
 
+/**
+ * A profile's identity, resolution's: created by linking (or a split), retired into its survivor
+ * by a merge, marked erased by an erasure. Its golden record is golden's, in `golden_records`.
+ */
 export const profiles = pgTable(
   'profiles',
   {
@@ -214,20 +218,12 @@ export const profiles = pgTable(
     /** Creation order: the oldest profile survives a merge. */
     seq: bigint('seq', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
     createdAt: at('created_at').notNull().defaultNow(),
+    /** When it was merged away (its golden record's own time is `golden_records.updated_at`). */
     updatedAt: at('updated_at').notNull().defaultNow(),
     /** Set when the profile was merged away: the id keeps answering with its survivor. */
     mergedInto: uuid('merged_into'),
-    version: integer('version').notNull().default(0),
-    golden: jsonb('golden').notNull().default({}),
-    lineage: jsonb('lineage').notNull().default({}),
-    goldenHash: text('golden_hash').notNull().default(''),
     /** Set by an erasure: the id answers nothing any more, and its golden record is empty. */
     erasedAt: at('erased_at'),
-    /**
-     * An account's members as destinations last heard of them (`account.member_added`/`_removed`
-     * are the difference with the members now); `[]` for a person.
-     */
-    members: jsonb('members').notNull().default([]),
   },
   (t) => [
     uniqueIndex('profiles_seq_idx').on(t.seq),
@@ -237,6 +233,27 @@ export const profiles = pgTable(
     index('profiles_merged_into_idx').on(t.mergedInto).where(sql`${t.mergedInto} is not null`),
   ],
 );
+
+/**
+ * A profile's golden record, golden's: written by the golden stage when it changes. A profile
+ * without a row has none yet, and reads as one of these defaults (version 0, `{}`, no members).
+ */
+export const goldenRecords = pgTable('golden_records', {
+  profileId: uuid('profile_id')
+    .primaryKey()
+    .references(() => profiles.id),
+  version: integer('version').notNull().default(0),
+  golden: jsonb('golden').notNull().default({}),
+  lineage: jsonb('lineage').notNull().default({}),
+  goldenHash: text('golden_hash').notNull().default(''),
+  /**
+   * An account's members as destinations last heard of them (`account.member_added`/`_removed`
+   * are the difference with the members now); `[]` for a person.
+   */
+  members: jsonb('members').notNull().default([]),
+  /** When the golden record last changed (or was erased); the profile's `created_at` before it was first built. */
+  updatedAt: at('updated_at').notNull().defaultNow(),
+});
 
 /** Append-only history of merges, each with what bridged the profiles and who did it. */
 export const profileMerges = pgTable(

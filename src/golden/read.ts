@@ -1,20 +1,56 @@
-import { and, eq, isNull, type SQL, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { type LedgerEntry, ledgerOfRecords } from '../consent/ledger.ts';
-import { type Queryable, type Raw, type RawRow, rowsOf } from '../db/database.ts';
-import { profiles } from '../db/schema.ts';
-import { isUuid, textArray, uuidArray } from '../db/sql.ts';
+import { type Queryable, type Raw, rowsOf } from '../db/database.ts';
+import { goldenRecords, type profiles } from '../db/schema.ts';
+import { textArray, uuidArray } from '../db/sql.ts';
 import { capPage, runningBytes, withinPage } from '../http/page-bytes.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
 import type { Member } from '../resolution/memberships.ts';
-import { manualMergesInto, memberRecordsOf, mergesInvolving, profileIdsWithKeys, recordPksOfProfile } from '../resolution/read.ts';
+import {
+  manualMergesInto,
+  memberRecordsOf,
+  mergesInvolving,
+  profileIdentities,
+  profileIdsWithKeys,
+  recordPksOfProfile,
+} from '../resolution/read.ts';
 import type { LinkExplanation } from '../resolution/score-candidates.ts';
 import type { AccountGolden, Golden } from './build.ts';
 
 export type ProfileView = { id: string } & Golden & { version: number; createdAt: string; updatedAt: string };
 export type AccountView = { id: string } & AccountGolden & { version: number; createdAt: string; updatedAt: string };
 
-type ProfileRow = Pick<typeof profiles.$inferSelect, 'id' | 'version' | 'goldenHash'> &
-  Raw<Pick<typeof profiles.$inferSelect, 'createdAt' | 'updatedAt'>> & { golden: Golden };
+/*
+ * Identity reads live with resolution, which owns `profiles`; re-exported here, where the stages
+ * after golden have always found them.
+ */
+export {
+  countLiveOf,
+  countLiveProfiles,
+  erasedAmong,
+  idsMergedInto,
+  isMergedAway,
+  liveProfilesAfter,
+  profilesAfter,
+  resolveProfileId,
+  standingOf,
+} from '../resolution/read.ts';
+
+type ProfileRow = Pick<typeof profiles.$inferSelect, 'id'> &
+  Pick<typeof goldenRecords.$inferSelect, 'version' | 'goldenHash'> &
+  Raw<Pick<typeof profiles.$inferSelect, 'createdAt'>> &
+  Raw<Pick<typeof goldenRecords.$inferSelect, 'updatedAt'>> & { golden: Golden };
+
+/**
+ * Each profile beside its golden record, as a relation (`id, entity, seq, merged_into, erased_at,
+ * created_at, updated_at, version, golden, golden_hash`). A profile with no golden record yet reads
+ * as the defaults one starts from: version 0, `{}`, and its creation as its last change.
+ */
+const PROFILES_WITH_GOLDEN = sql`(
+  select p.id, p.entity, p.seq, p.merged_into, p.erased_at, p.created_at,
+    coalesce(g.updated_at, p.created_at) as updated_at, coalesce(g.version, 0) as version,
+    coalesce(g.golden, '{}'::jsonb) as golden, coalesce(g.golden_hash, '') as golden_hash
+  from ${profileIdentities} p left join golden_records g on g.profile_id = p.id)`;
 /** The columns of a `ProfileRow`, named as it names them. */
 const PROFILE_COLUMNS = sql`id, golden, version, created_at as "createdAt", updated_at as "updatedAt", golden_hash as "goldenHash"`;
 
@@ -26,21 +62,11 @@ const view = (row: ProfileRow): ProfileView => ({
   updatedAt: new Date(row.updatedAt).toISOString(),
 });
 
-/** The active profile for an id; a retired id answers with the profile it was merged into. */
-export async function resolveProfileId(db: Queryable, id: string, entity: Entity = 'person'): Promise<string | undefined> {
-  if (!isUuid(id)) return undefined;
-  const [row] = await db
-    .select({ id: profiles.id, mergedInto: profiles.mergedInto })
-    .from(profiles)
-    .where(and(eq(profiles.id, id), isNull(profiles.erasedAt), eq(profiles.entity, entity)));
-  return row ? (row.mergedInto ?? row.id) : undefined;
-}
-
 export async function loadProfiles(db: Queryable, ids: readonly string[]): Promise<(ProfileView & { hash: string })[]> {
   if (ids.length === 0) return [];
   return rowsOf<ProfileRow>(
     await db.execute(sql`
-      select ${PROFILE_COLUMNS} from profiles
+      select ${PROFILE_COLUMNS} from ${PROFILES_WITH_GOLDEN} pg
       where id = any(${uuidArray(ids)}) and merged_into is null order by seq`),
   ).map((row) => ({ ...view(row), hash: row.goldenHash }));
 }
@@ -55,23 +81,17 @@ export async function loadAccountViews(db: Queryable, ids: readonly string[]): P
   return (await loadAccounts(db, ids)).map(({ hash: _hash, ...a }) => a);
 }
 
-/** Those of `ids` that are erased profiles. */
-export async function erasedAmong(db: Queryable, ids: readonly string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = rowsOf<Pick<typeof profiles.$inferSelect, 'id'>>(
-    await db.execute(sql`select id from profiles where id = any(${uuidArray(ids)}) and erased_at is not null`),
-  );
-  return new Set(rows.map((r) => r.id));
-}
-
 /**
- * Each account's members as destinations were last told of them (`profiles.members`, which the
+ * Each account's members as destinations were last told of them (`golden_records.members`, which the
  * golden stage stores with the member events it emits): the state member events converge to.
  */
 export async function announcedMembers(db: Queryable, accountIds: readonly string[]): Promise<Map<string, Member[]>> {
   if (accountIds.length === 0) return new Map();
   const rows = rowsOf<Pick<typeof profiles.$inferSelect, 'id'> & { members: Member[] }>(
-    await db.execute(sql`select id, members from profiles where id = any(${uuidArray(accountIds)}) and entity = 'account'`),
+    await db.execute(sql`
+      select p.id, coalesce(g.members, '[]'::jsonb) as members
+      from ${profileIdentities} p left join golden_records g on g.profile_id = p.id
+      where p.id = any(${uuidArray(accountIds)}) and p.entity = 'account'`),
   );
   return new Map(rows.map((r) => [r.id, r.members]));
 }
@@ -99,9 +119,9 @@ export async function findProfilesByKeys(
       select * from (
         select p.*, ${runningBytes(sql`octet_length(p.golden::text)`, sql`p.seq`)} as running_bytes, count(*) over () as fetched
         from (
-          select ${PROFILE_COLUMNS}, seq from profiles
+          select ${PROFILE_COLUMNS}, seq from ${PROFILES_WITH_GOLDEN} pg
           where merged_into is null and entity = ${entity} and id in ${profileIdsWithKeys(keys)}
-            ${page.after ? sql`and seq > (select seq from profiles where id = ${page.after})` : sql``}
+            ${page.after ? sql`and seq > (select a.seq from ${profileIdentities} a where a.id = ${page.after})` : sql``}
           order by seq limit ${page.limit + 1}) p) w
       where ${withinPage(sql`running_bytes`)} order by seq`),
   );
@@ -175,7 +195,7 @@ export async function listProfiles(
           count(*) over () as fetched
         from (
           select * from (
-            select ${PROFILE_COLUMNS}, seq, ${rank} as rank from profiles
+            select ${PROFILE_COLUMNS}, seq, ${rank} as rank from ${PROFILES_WITH_GOLDEN} pg
             where merged_into is null and erased_at is null and entity = ${entity}) ranked
           where rank is not null ${after}
           order by rank, seq desc limit ${page.limit + 1}) p) w
@@ -231,7 +251,8 @@ export async function loadMatches(db: Queryable, id: string) {
 }
 
 export async function loadLineage(db: Queryable, id: string): Promise<Record<string, unknown>> {
-  const [row] = await db.select({ lineage: profiles.lineage }).from(profiles).where(eq(profiles.id, id));
+  // No row: no golden record built yet, whose lineage is empty.
+  const [row] = await db.select({ lineage: goldenRecords.lineage }).from(goldenRecords).where(eq(goldenRecords.profileId, id));
   return (row?.lineage as Record<string, unknown> | undefined) ?? {};
 }
 
@@ -243,60 +264,4 @@ export type { LedgerEntry } from '../consent/ledger.ts';
  */
 export async function loadConsentLedger(db: Queryable, id: string): Promise<LedgerEntry[]> {
   return ledgerOfRecords(db, await recordPksOfProfile(db, id));
-}
-
-/** Live profiles (not merged away) after `afterSeq`, in creation order: a rebuild's next page. */
-export async function profilesAfter(db: Queryable, afterSeq: number, limit: number): Promise<{ seq: number; id: string }[]> {
-  return rowsOf<Raw<Pick<typeof profiles.$inferSelect, 'seq' | 'id'>>>(
-    await db.execute(sql`select seq, id::text from profiles where merged_into is null and seq > ${afterSeq} order by seq limit ${limit}`),
-  ).map((r) => ({ seq: Number(r.seq), id: r.id }));
-}
-
-/** Live profiles (neither merged away nor erased) of `entities`, counted: a backfill's total. */
-export async function countLiveOf(db: Queryable, entities: readonly string[]): Promise<number> {
-  return db.$count(
-    profiles,
-    and(isNull(profiles.mergedInto), isNull(profiles.erasedAt), sql`${profiles.entity} = any(${textArray(entities)})`),
-  );
-}
-
-/** Live profiles (neither merged away nor erased) of `entities` after `afterId`, in id order: a backfill's next page. */
-export async function liveProfilesAfter(
-  db: Queryable,
-  entities: readonly string[],
-  afterId: string | null,
-  limit: number,
-): Promise<RawRow<typeof profiles, 'id' | 'entity'>[]> {
-  return rowsOf<RawRow<typeof profiles, 'id' | 'entity'>>(
-    await db.execute(sql`
-      select id, entity from profiles where merged_into is null and erased_at is null and entity = any(${textArray(entities)})
-        ${afterId ? sql`and id > ${afterId}` : sql``}
-      order by id limit ${limit}`),
-  );
-}
-
-/*
- * Subqueries over profiles for delivery's per-send statements (the claim, the consent gate): each
- * takes the profile id as an SQL expression of the caller's statement. Composed there because a
- * second query would be a round trip per claimed delivery, or inside the gate's lock.
- */
-
-/** Whether the profile `profileId` was merged away. */
-export const isMergedAway = (profileId: SQL): SQL =>
-  sql`exists (select 1 from profiles gp where gp.id = ${profileId} and gp.merged_into is not null)`;
-
-/** The ids merged into the profile `profileId`, as a subquery. */
-export const idsMergedInto = (profileId: SQL): SQL => sql`(select gm.id from profiles gm where gm.merged_into = ${profileId})`;
-
-/**
- * The profile `profileId` as delivery judges it, a subquery to join laterally (no row for an
- * unknown id): `liveId`, the profile its records are on now (its survivor if it was merged away),
- * and `erased`, whether it or that survivor is erased.
- */
-export const standingOf = (profileId: SQL): SQL => sql`(
-  select coalesce(gp.merged_into, gp.id) as "liveId", (gp.erased_at is not null or gs.erased_at is not null) as erased
-  from profiles gp left join profiles gs on gs.id = gp.merged_into where gp.id = ${profileId})`;
-
-export async function countLiveProfiles(db: Queryable): Promise<number> {
-  return db.$count(profiles, isNull(profiles.mergedInto));
 }

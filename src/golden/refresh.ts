@@ -3,7 +3,7 @@ import { type AuditEntry, audit } from '../access/audit.ts';
 import { statementsOfRecords } from '../consent/ledger.ts';
 import type { ConsentStatus } from '../consent/status.ts';
 import { rowsOf, type Tx } from '../db/database.ts';
-import type { profiles } from '../db/schema.ts';
+import type { goldenRecords, profiles } from '../db/schema.ts';
 import { textArray, uuidArray, withRetry } from '../db/sql.ts';
 import type { Account } from '../mapping/account.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
@@ -11,7 +11,7 @@ import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { lockProfiles, type Merge } from '../resolution/link.ts';
 import { type Member as AccountMember, accountsOfPersons, memberKey, membersOf } from '../resolution/memberships.ts';
-import { liveMembersOf } from '../resolution/read.ts';
+import { liveMembersOf, profileIdentities } from '../resolution/read.ts';
 import { type Built, buildAccountGolden, buildGolden, type Member } from './build.ts';
 
 /** Profiles whose members changed, and the merges that made them: the golden stage's work. */
@@ -101,12 +101,16 @@ export async function refreshGolden(
     consent.set(profileId, list);
   }
   const storedRows = rowsOf<
-    Pick<typeof profiles.$inferSelect, 'id' | 'goldenHash'> & { entity: Entity; consent: ConsentStatus[] | null; members: AccountMember[] }
+    Pick<typeof profiles.$inferSelect, 'id'> &
+      Pick<typeof goldenRecords.$inferSelect, 'goldenHash'> & { entity: Entity; consent: ConsentStatus[] | null; members: AccountMember[] }
   >(
     // An erased profile is never rebuilt: a golden job queued before the erasure finds nothing to do.
+    // A profile with no golden record yet has the defaults' empty hash and no members.
     await tx.execute(sql`
-      select id, entity, golden_hash as "goldenHash", golden->'consent' as consent, members from profiles
-      where id = any(${uuidArray(ids)}) and erased_at is null`),
+      select p.id, p.entity, coalesce(g.golden_hash, '') as "goldenHash", g.golden->'consent' as consent,
+        coalesce(g.members, '[]'::jsonb) as members
+      from ${profileIdentities} p left join golden_records g on g.profile_id = p.id
+      where p.id = any(${uuidArray(ids)}) and p.erased_at is null`),
   );
   const stored = new Map(storedRows.map((r) => [r.id, r.goldenHash]));
   const storedConsent = new Map(storedRows.map((r) => [r.id, r.consent ?? []]));
@@ -132,15 +136,17 @@ export async function refreshGolden(
   // Each change of a profile's consent is audited with the golden record that carries it.
   await audit(tx, ...consentChanges);
   if (updates.length > 0) {
-    // The new versions, and their lineage kept for history, in one statement.
+    // The new versions, and their lineage kept for history, in one statement. A first golden
+    // record is inserted as version 1, as the defaults' version 0 plus one.
     await tx.execute(sql`
       with updated as (
-        update profiles p set golden = v.golden, lineage = v.lineage, golden_hash = v.hash,
-          version = p.version + 1, updated_at = now()
+        insert into golden_records as g (profile_id, golden, lineage, golden_hash, version, updated_at)
+        select v.id, v.golden, v.lineage, v.hash, 1, now()
         from unnest(${uuidArray(updates.map((u) => u.id))}, ${sql.param(updates.map((u) => u.golden))}::jsonb[],
           ${sql.param(updates.map((u) => u.lineage))}::jsonb[], ${textArray(updates.map((u) => u.hash))}) as v(id, golden, lineage, hash)
-        where p.id = v.id
-        returning p.id, p.version, p.lineage)
+        on conflict (profile_id) do update set golden = excluded.golden, lineage = excluded.lineage,
+          golden_hash = excluded.golden_hash, version = g.version + 1, updated_at = now()
+        returning g.profile_id as id, g.version, g.lineage)
       insert into lineage_history (profile_id, version, lineage) select id, version, lineage from updated`);
   }
 
@@ -160,7 +166,7 @@ export async function refreshGolden(
 }
 
 /**
- * Each account's members now, against those destinations last heard of (`profiles.members`): one
+ * Each account's members now, against those destinations last heard of (`golden_records.members`): one
  * `account.member_added` or `account.member_removed` per difference, and the new list stored.
  */
 async function refreshMembers(tx: Tx, accounts: ReadonlyMap<string, AccountMember[]>): Promise<Map<string, ProfileChange[]>> {
@@ -185,10 +191,13 @@ async function refreshMembers(tx: Tx, accounts: ReadonlyMap<string, AccountMembe
     updates.push({ id: accountId, members: JSON.stringify(after) });
   }
   if (updates.length > 0) {
+    // Members are not the golden record: a first row keeps the profile's creation as its last change.
     await tx.execute(sql`
-      update profiles p set members = v.members
+      insert into golden_records as g (profile_id, members, updated_at)
+      select v.id, v.members, p.created_at
       from unnest(${uuidArray(updates.map((u) => u.id))}, ${sql.param(updates.map((u) => u.members))}::jsonb[]) as v(id, members)
-      where p.id = v.id`);
+        join ${profileIdentities} p on p.id = v.id
+      on conflict (profile_id) do update set members = excluded.members`);
   }
   return changes;
 }

@@ -109,7 +109,7 @@ export async function splitRecords(
   const moved = [...chosen].map((m) => String(m.id));
   const kept = members.filter((m) => !chosen.has(m)).map((m) => String(m.id));
   const [created] = rowsOf<Pick<typeof profiles.$inferSelect, 'id'>>(
-    await tx.execute(sql`insert into profiles (entity, version) values (${entity}, 0) returning id`),
+    await tx.execute(sql`insert into profiles (entity) values (${entity}) returning id`),
   );
   const newId = (created as Pick<typeof profiles.$inferSelect, 'id'>).id;
   await tx.execute(sql`update source_records set profile_id = ${newId} where id = any(${sql.param(moved)}::bigint[])`);

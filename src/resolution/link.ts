@@ -347,9 +347,7 @@ async function linkEntity(
   const needNew = [...groups.values()].filter((g) => g.profiles.size === 0);
   const created = needNew.length
     ? rowsOf<Pick<typeof profiles.$inferSelect, 'id'>>(
-        await tx.execute(
-          sql`insert into profiles (entity, version) select ${entity}, 0 from generate_series(1, ${needNew.length}) returning id`,
-        ),
+        await tx.execute(sql`insert into profiles (entity) select ${entity} from generate_series(1, ${needNew.length}) returning id`),
       )
     : [];
   for (const [i, group] of needNew.entries()) group.profiles.add((created[i] as { id: string }).id);

@@ -1,11 +1,12 @@
-import { and, eq, type SQL, sql } from 'drizzle-orm';
-import { type Queryable, type RawRow, rowsOf } from '../db/database.ts';
-import { profileMerges, sourceRecords } from '../db/schema.ts';
-import { textArray, uuidArray } from '../db/sql.ts';
+import { and, eq, isNull, type SQL, sql } from 'drizzle-orm';
+import { type Queryable, type Raw, type RawRow, rowsOf } from '../db/database.ts';
+import { profileMerges, profiles, sourceRecords } from '../db/schema.ts';
+import { isUuid, textArray, uuidArray } from '../db/sql.ts';
+import type { Entity } from '../mapping/mapping-file.ts';
 import type { Profile } from '../mapping/profile.ts';
 
 /*
- * What the stages after resolution read of its tables (source_records, record_keys,
+ * What the stages after resolution read of its tables (profiles, source_records, record_keys,
  * profile_merges): they call these, and never name the tables themselves. The functions that
  * return SQL are subqueries to compose into the caller's own statement, where a second query would
  * cost a round trip the caller cannot spare (each says why); the text over the tables stays here.
@@ -76,3 +77,85 @@ export async function mergesInvolving(db: Queryable, id: string) {
       order by at, id`),
   );
 }
+
+/**
+ * Every profile's identity (`id, entity, seq, created_at, merged_into, erased_at`), as a subquery
+ * to join: golden reads each golden record beside its profile in one statement, a page or a
+ * batch at a time, where a second query per page would be a round trip the hot path cannot spare.
+ */
+export const profileIdentities: SQL = sql`(select id, entity, seq, created_at, merged_into, erased_at from profiles)`;
+
+/** The active profile for an id; a retired id answers with the profile it was merged into. */
+export async function resolveProfileId(db: Queryable, id: string, entity: Entity = 'person'): Promise<string | undefined> {
+  if (!isUuid(id)) return undefined;
+  const [row] = await db
+    .select({ id: profiles.id, mergedInto: profiles.mergedInto })
+    .from(profiles)
+    .where(and(eq(profiles.id, id), isNull(profiles.erasedAt), eq(profiles.entity, entity)));
+  return row ? (row.mergedInto ?? row.id) : undefined;
+}
+
+/** Those of `ids` that are erased profiles. */
+export async function erasedAmong(db: Queryable, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = rowsOf<RawRow<typeof profiles, 'id'>>(
+    await db.execute(sql`select id from profiles where id = any(${uuidArray(ids)}) and erased_at is not null`),
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Live profiles (not merged away) after `afterSeq`, in creation order: a rebuild's next page. */
+export async function profilesAfter(db: Queryable, afterSeq: number, limit: number): Promise<{ seq: number; id: string }[]> {
+  return rowsOf<Raw<Pick<typeof profiles.$inferSelect, 'seq' | 'id'>>>(
+    await db.execute(sql`select seq, id::text from profiles where merged_into is null and seq > ${afterSeq} order by seq limit ${limit}`),
+  ).map((r) => ({ seq: Number(r.seq), id: r.id }));
+}
+
+/** Live profiles (neither merged away nor erased) of `entities`, counted: a backfill's total. */
+export async function countLiveOf(db: Queryable, entities: readonly string[]): Promise<number> {
+  return db.$count(
+    profiles,
+    and(isNull(profiles.mergedInto), isNull(profiles.erasedAt), sql`${profiles.entity} = any(${textArray(entities)})`),
+  );
+}
+
+/** Live profiles (neither merged away nor erased) of `entities` after `afterId`, in id order: a backfill's next page. */
+export async function liveProfilesAfter(
+  db: Queryable,
+  entities: readonly string[],
+  afterId: string | null,
+  limit: number,
+): Promise<RawRow<typeof profiles, 'id' | 'entity'>[]> {
+  return rowsOf<RawRow<typeof profiles, 'id' | 'entity'>>(
+    await db.execute(sql`
+      select id, entity from profiles where merged_into is null and erased_at is null and entity = any(${textArray(entities)})
+        ${afterId ? sql`and id > ${afterId}` : sql``}
+      order by id limit ${limit}`),
+  );
+}
+
+export async function countLiveProfiles(db: Queryable): Promise<number> {
+  return db.$count(profiles, isNull(profiles.mergedInto));
+}
+
+/*
+ * Subqueries over profiles for delivery's per-send statements (the claim, the consent gate): each
+ * takes the profile id as an SQL expression of the caller's statement. Composed there because a
+ * second query would be a round trip per claimed delivery, or inside the gate's lock.
+ */
+
+/** Whether the profile `profileId` was merged away. */
+export const isMergedAway = (profileId: SQL): SQL =>
+  sql`exists (select 1 from profiles gp where gp.id = ${profileId} and gp.merged_into is not null)`;
+
+/** The ids merged into the profile `profileId`, as a subquery. */
+export const idsMergedInto = (profileId: SQL): SQL => sql`(select gm.id from profiles gm where gm.merged_into = ${profileId})`;
+
+/**
+ * The profile `profileId` as delivery judges it, a subquery to join laterally (no row for an
+ * unknown id): `liveId`, the profile its records are on now (its survivor if it was merged away),
+ * and `erased`, whether it or that survivor is erased.
+ */
+export const standingOf = (profileId: SQL): SQL => sql`(
+  select coalesce(gp.merged_into, gp.id) as "liveId", (gp.erased_at is not null or gs.erased_at is not null) as erased
+  from profiles gp left join profiles gs on gs.id = gp.merged_into where gp.id = ${profileId})`;
