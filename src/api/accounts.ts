@@ -12,7 +12,6 @@ import {
   loadHistory,
   loadLineage,
   loadMatches,
-  resolveProfileId,
 } from '../golden/read.ts';
 import { ApiError } from '../http/errors.ts';
 import { any, arr, dateTime, describeRoute, int, limitQuery, nullable, obj, type Schema, str, uuid } from '../http/openapi.ts';
@@ -25,6 +24,7 @@ import { forceMerge, splitProfile } from '../pipeline/decisions.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { DecisionError } from '../resolution/decide.ts';
 import { membershipsOfPerson, membersOf } from '../resolution/memberships.ts';
+import { resolveProfileId } from '../resolution/read.ts';
 import { externalIdKey, mergeRequest, splitRequest } from './profiles.ts';
 
 const member = obj({ profileId: uuid, role: nullable(str), source: str, validFrom: dateTime });

@@ -15,7 +15,6 @@ import {
   loadLineage,
   loadMatches,
   loadProfileViews,
-  resolveProfileId,
 } from '../golden/read.ts';
 import { ApiError } from '../http/errors.ts';
 import { any, arr, dateTime, describeRoute, int, limitQuery, nullable, obj, type Schema, str, uuid } from '../http/openapi.ts';
@@ -24,6 +23,7 @@ import { bodyValidator, cursorQuery, encodeCursor, pageLimit } from '../http/val
 import { forceMerge, splitProfile } from '../pipeline/decisions.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { DecisionError } from '../resolution/decide.ts';
+import { resolveProfileId } from '../resolution/read.ts';
 
 export interface MergeRequest {
   ids: string[];

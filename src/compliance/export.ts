@@ -1,8 +1,9 @@
 import { audit, queryAudit } from '../access/audit.ts';
 import type { Db, Tx } from '../db/database.ts';
 import { deliveriesOfProfiles } from '../delivery/profile-deliveries.ts';
-import { loadConsentLedger, loadProfileViews, resolveProfileId } from '../golden/read.ts';
+import { loadConsentLedger, loadProfileViews } from '../golden/read.ts';
 import { readRawRecords } from '../intake/store.ts';
+import { resolveProfileId } from '../resolution/read.ts';
 import { recordsBySourceId, recordsOfProfile, retiredInto, type StoredRecord } from '../resolution/records-store.ts';
 
 export interface MemberRecord {

@@ -1,9 +1,9 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Db, Queryable } from '../db/database.ts';
 import { backfills, destinations } from '../db/schema.ts';
-import { countLiveOf, liveProfilesAfter } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
+import { countLiveOf, liveProfilesAfter } from '../resolution/read.ts';
 import { fanout } from './fanout.ts';
 
 export interface BackfillJob {

@@ -4,9 +4,8 @@ import { type ConsentEntry, currentConsent, qualifies } from '../consent/status.
 import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
 import type { deliveries, destinations } from '../db/schema.ts';
 import { uuidArray } from '../db/sql.ts';
-import { standingOf } from '../golden/read.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { liveRecordPksOf } from '../resolution/read.ts';
+import { liveRecordPksOf, standingOf } from '../resolution/read.ts';
 
 /** Notices that carry no personal data: they go whatever the consent, so a destination learns to delete. */
 const isNotice = (event: string) => event === 'profile.suppressed' || event === 'profile.erased';

@@ -2,9 +2,10 @@ import { sql } from 'drizzle-orm';
 import { type RawRow, rowsOf, type Tx } from '../db/database.ts';
 import type { destinationStates } from '../db/schema.ts';
 import { uuidArray } from '../db/sql.ts';
-import { announcedMembers, erasedAmong, loadAccounts } from '../golden/read.ts';
+import { announcedMembers, loadAccounts } from '../golden/read.ts';
 import type { AccountChange, ProfileChange } from '../golden/refresh.ts';
 import { memberKey } from '../resolution/memberships.ts';
+import { erasedAmong } from '../resolution/read.ts';
 import { allowlistHash, type Destination, minimise, type Plan } from './plan.ts';
 
 /** A change of an account's record: its body carries the record. */

@@ -20,22 +20,6 @@ import type { AccountGolden, Golden } from './build.ts';
 export type ProfileView = { id: string } & Golden & { version: number; createdAt: string; updatedAt: string };
 export type AccountView = { id: string } & AccountGolden & { version: number; createdAt: string; updatedAt: string };
 
-/*
- * Identity reads live with resolution, which owns `profiles`; re-exported here, where the stages
- * after golden have always found them.
- */
-export {
-  countLiveOf,
-  countLiveProfiles,
-  erasedAmong,
-  idsMergedInto,
-  isMergedAway,
-  liveProfilesAfter,
-  profilesAfter,
-  resolveProfileId,
-  standingOf,
-} from '../resolution/read.ts';
-
 type ProfileRow = Pick<typeof profiles.$inferSelect, 'id'> &
   Pick<typeof goldenRecords.$inferSelect, 'version' | 'goldenHash'> &
   Raw<Pick<typeof profiles.$inferSelect, 'createdAt'>> &

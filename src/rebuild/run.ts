@@ -1,10 +1,10 @@
-import { countLiveProfiles, profilesAfter } from '../golden/read.ts';
 import { refreshJobs } from '../golden/refresh.ts';
 import { safeError } from '../log/log.ts';
 import { ingest } from '../pipeline/ingest-job.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { countLiveRecords, rederiveKeys } from '../resolution/link.ts';
 import { countRecordsMappedBefore, type MappingVersion, recordsMappedBefore } from '../resolution/mapping-versions.ts';
+import { countLiveProfiles, profilesAfter } from '../resolution/read.ts';
 import { definitionOf, REBUILD_KINDS, type RebuildKind, STALE_REASON } from './definitions.ts';
 import {
   advanceRebuild,
