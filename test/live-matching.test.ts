@@ -199,6 +199,28 @@ describe('automatic training', () => {
     expect(model.records).toBeGreaterThanOrEqual(50);
   });
 
+  it('retrains a young model within the batch at each doubling: the records past each link with the newer model', async () => {
+    const hub = await startTestHub({
+      configDir: personWorkspace('training: { minRecords: 50, retrainGrowth: 2 }\n'),
+      env: { AURUM_INGEST_BATCH_SIZE: '1000' },
+    });
+    try {
+      // One body, one ingest batch, of more than four times minRecords.
+      const { crm } = people(300, 11);
+      expect(crm.length).toBeGreaterThan(200);
+      expect((await hub.postWebhook('crm', JSON.stringify(crm))).status).toBe(202);
+      await hub.settle();
+      const trained = rowsOf<{ records: number; trained_by: string }>(
+        await hub.testDb.database.db.execute(sql`select records, trained_by from identity_models order by id`),
+      );
+      // At 50, then 100 and 200 records within the batch; one at the batch's end is the training job's.
+      expect(trained.slice(0, 3).map((m) => Number(m.records))).toEqual([50, 100, 200]);
+      expect(trained.every((m) => m.trained_by === 'aurum')).toBe(true);
+    } finally {
+      await hub.stop();
+    }
+  });
+
   it('waits for the records to grow when they give nothing to learn from, linking on identifiers meanwhile', async () => {
     const hub = await startTestHub({ configDir: personWorkspace('training: { minRecords: 20 }\n') });
     try {

@@ -102,6 +102,13 @@ export async function ingest(
 
 type BatchOutcome = Omit<IngestOutcome, 'records' | 'fragments'>;
 
+/**
+ * A model trained on fewer records than this is retrained inside the ingest batch that makes it due
+ * (see `linkBatch`); one trained on more is retrained by the training job, off the ingest path. The
+ * early models are the weakest and the quickest to train: about a second each on 2 cores.
+ */
+const YOUNG_MODEL_RECORDS = 10_000;
+
 async function isolate(
   ctx: PipelineContext,
   batch: LoadedRaw[],
@@ -153,41 +160,47 @@ async function linkBatch(
 ): Promise<BatchOutcome> {
   const identity = ctx.workspace().identity;
   const fragments = batch.flatMap((l) => l.fragments);
-  const model = await ctx.models.current(ctx.database.db, identity);
-  // Without a model, only the records that bring the hub up to training.minRecords link on
-  // identifiers; the first model is trained on them and links the rest. Only persons count towards
-  // it: accounts have a declared model (identity.yaml `account:`).
-  const persons = fragments.filter((f) => f.entity === 'person');
-  let room = persons.length;
-  let held = 0;
-  if (!model) {
-    held = await countRecords(ctx.database.db);
-    if (needsTraining(identity, held + persons.length, undefined, ctx.models.failedAt))
-      room = Math.max(identity.training.minRecords - held, 0);
-  }
-  if (room >= persons.length) return linkPart(ctx, batch, fragments, model?.model, importOf, options);
-
-  // The batch crosses minRecords: link the first part and commit; identity resolution trains the
-  // first model on what is stored then, in its own transaction (never inside an ingest
-  // transaction, which would hold the resolution lock through a training); the rest links with it.
-  // The batch's bookkeeping (quarantine, import progress) commits with the last part, so a retry
-  // of a failed last part counts nothing twice.
+  let model = await ctx.models.current(ctx.database.db, identity);
+  // Only persons count towards training: accounts have a declared model (identity.yaml `account:`).
   const accounts = fragments.filter((f) => f.entity !== 'person');
-  const first = await linkPart(ctx, [], [...accounts, ...persons.slice(0, room)], model?.model, new Map(), options);
-  let trained: Model | undefined;
-  try {
-    trained = (await trainModel(ctx.database.db, identity, 'aurum')).stored.model;
-    ctx.models.invalidate();
-  } catch (error) {
-    // Records with nothing in common yet teach nothing: link on identifiers, try when they grow.
-    if (!(error instanceof TrainingError)) throw error;
-    ctx.models.noteTrainingFailed(held + room);
+  let persons = fragments.filter((f) => f.entity === 'person');
+  // Records mapped again (`remap`) are no more records than before: they bring training no nearer.
+  const trainsHere = () => !options.remap && (!model || model.records < YOUNG_MODEL_RECORDS);
+  const done: BatchOutcome[] = [];
+  let held = trainsHere() ? await countRecords(ctx.database.db) : 0;
+  // Without a model, the records that bring the hub up to training.minRecords link on identifiers;
+  // the first model is trained on them and links the rest. A young model (trained on fewer than
+  // YOUNG_MODEL_RECORDS) is replaced the same way, at each training.retrainGrowth: a batch holds up
+  // to thousands of records, and left to the training job they would all link with a model trained
+  // on a fraction of them, for good. Each part commits before its training, which identity
+  // resolution runs in its own transaction (never inside an ingest transaction, which would hold the
+  // resolution lock through it). The batch's bookkeeping (quarantine, import progress) commits with
+  // the last part, so a retry of a failed last part counts nothing twice.
+  while (trainsHere() && needsTraining(identity, held + persons.length, model, model ? undefined : ctx.models.failedAt)) {
+    const due = model ? Math.ceil(model.records * identity.training.retrainGrowth) : identity.training.minRecords;
+    const room = Math.max(due - held, 0);
+    // Reaching it with the batch's last record is for the training job: nothing is left to link.
+    if (room >= persons.length) break;
+    const part = [...(done.length === 0 ? accounts : []), ...persons.slice(0, room)];
+    done.push(await linkPart(ctx, [], part, model?.model, new Map(), options));
+    persons = persons.slice(room);
+    held += room;
+    try {
+      model = (await trainModel(ctx.database.db, identity, 'aurum')).stored;
+      ctx.models.invalidate();
+    } catch (error) {
+      // Records with nothing in common yet teach nothing: link on identifiers (or the model in
+      // force), and try again when they have grown.
+      if (!(error instanceof TrainingError)) throw error;
+      if (!model) ctx.models.noteTrainingFailed(held);
+      break;
+    }
   }
-  const rest = await linkPart(ctx, batch, persons.slice(room), trained, importOf, options);
+  const rest = await linkPart(ctx, batch, done.length === 0 ? fragments : persons, model?.model, importOf, options);
   return {
     quarantined: rest.quarantined,
-    unchanged: first.unchanged + rest.unchanged,
-    profilesChanged: first.profilesChanged + rest.profilesChanged,
+    unchanged: done.reduce((n, d) => n + d.unchanged, rest.unchanged),
+    profilesChanged: done.reduce((n, d) => n + d.profilesChanged, rest.profilesChanged),
   };
 }
 
