@@ -3,23 +3,16 @@
  * other without cycles; type-only imports do not count.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeWorkspace } from './helpers/workspace.ts';
 
 const REPO = path.join(import.meta.dirname, '..');
 const CHECK = path.join(REPO, 'scripts', 'check-folders.ts');
 const check = (cwd: string) => spawnSync(process.execPath, [CHECK], { cwd, encoding: 'utf8' });
 
-function tree(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'aurum-folders-'));
-  for (const [file, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-    writeFileSync(path.join(dir, file), text);
-  }
-  return dir;
-}
+/** A tree of `files` (path → text) in a fresh temp dir; the check reads its src/ alone. */
+const tree = (files: Record<string, string>) => writeWorkspace(files, 'aurum-folders-');
 
 describe('the folder import graph', () => {
   it('has no cycle in src/', () => {

@@ -1,6 +1,6 @@
 import { decidingEntries, type LedgerEntry } from '../consent/ledger.ts';
 import type { Db } from '../db/database.ts';
-import { livePersonsAfter } from '../resolution/records-store.ts';
+import { livePersonsAfter } from '../resolution/read.ts';
 
 export interface ConsentListing {
   profileId: string;
@@ -37,18 +37,17 @@ export async function listByConsent(
       found.push({
         profileId,
         status: r?.status ?? q.defaultStatus,
-        decidedBy:
-          r?.status && r.at && r.receivedAt && r.source && r.recordId && r.mappingFile
-            ? {
-                status: r.status,
-                at: new Date(r.at).toISOString(),
-                statedAt: r.statedAt ? new Date(r.statedAt).toISOString() : null,
-                receivedAt: new Date(r.receivedAt).toISOString(),
-                source: r.source,
-                recordId: r.recordId,
-                mapping: r.mappingFile,
-              }
-            : null,
+        decidedBy: r
+          ? {
+              status: r.status,
+              at: new Date(r.at).toISOString(),
+              statedAt: r.statedAt ? new Date(r.statedAt).toISOString() : null,
+              receivedAt: new Date(r.receivedAt).toISOString(),
+              source: r.source,
+              recordId: r.recordId,
+              mapping: r.mappingFile,
+            }
+          : null,
       });
       if (found.length > q.limit) break;
     }

@@ -14,8 +14,7 @@ import { recordIdentity } from '../resolution/keys.ts';
 import { lockProfiles } from '../resolution/link.ts';
 import { accountsOfPersons } from '../resolution/memberships.ts';
 import { blockedValues } from '../resolution/probabilistic/config.ts';
-import { resolveProfileId } from '../resolution/read.ts';
-import { linkedRawIds, recordsOfProfile, retiredInto, type StoredRecord } from '../resolution/records-store.ts';
+import { linkedRawIds, recordsOfProfile, resolveProfileId, retiredInto, type StoredRecord } from '../resolution/read.ts';
 import { addTombstones, payloadIdentifierKeys, tombstoneKeys } from '../resolution/tombstones.ts';
 import { erasedTables, runErasers } from './erasers.ts';
 

@@ -3,8 +3,7 @@ import type { Db, Tx } from '../db/database.ts';
 import { deliveriesOfProfiles } from '../delivery/profile-deliveries.ts';
 import { loadConsentLedger, loadProfileViews } from '../golden/read.ts';
 import { readRawRecords } from '../intake/store.ts';
-import { resolveProfileId } from '../resolution/read.ts';
-import { recordsBySourceId, recordsOfProfile, retiredInto, type StoredRecord } from '../resolution/records-store.ts';
+import { recordsBySourceId, recordsOfProfile, resolveProfileId, retiredInto, type StoredRecord } from '../resolution/read.ts';
 
 export interface MemberRecord {
   source: string;

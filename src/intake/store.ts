@@ -230,13 +230,17 @@ export type StoredRaw = Pick<typeof rawRecords.$inferSelect, 'id' | 'source' | '
   replaced: boolean;
 };
 
+const STORED_RAW = sql`id, source, received_at as "receivedAt", content_hash as "contentHash", payload,
+  original_body is not null as replaced`;
+const storedRaw = (r: Raw<StoredRaw>): StoredRaw => ({ ...r, id: Number(r.id), receivedAt: new Date(r.receivedAt) });
+
 /** The raw records of `rawIds` and of the intakes `intakeIds`, in the order they arrived. */
 export async function readRawRecords(db: Queryable, rawIds: readonly number[], intakeIds: readonly string[] = []): Promise<StoredRaw[]> {
   return rowsOf<Raw<StoredRaw>>(
     await db.execute(sql`
-      select id, source, received_at as "receivedAt", content_hash as "contentHash", payload, original_body is not null as replaced
+      select ${STORED_RAW}
       from raw_records where id = any(${bigintArray(rawIds)}) or intake_id = any(${uuidArray(intakeIds)}) order by id`),
-  ).map((r) => ({ ...r, id: Number(r.id), receivedAt: new Date(r.receivedAt) }));
+  ).map(storedRaw);
 }
 
 /**
@@ -255,12 +259,12 @@ export async function rawRecordsHolding(
   const digits = textArray([...new Set(holding.digits)].map((d) => `%${d}%`));
   return rowsOf<Raw<StoredRaw>>(
     await db.execute(sql`
-      select id, source, received_at as "receivedAt", content_hash as "contentHash", payload, original_body is not null as replaced
+      select ${STORED_RAW}
       from raw_records
       where erased_at is null and ${'sources' in scope ? sql`source = any(${textArray(scope.sources)})` : sql`id in (${scope.rawIdsIn})`}
         and (payload::text ilike any(${patterns}) or regexp_replace(payload::text, '[^0-9]', '', 'g') like any(${digits}))
         and id <> all(${bigintArray(except)})`),
-  ).map((r) => ({ ...r, id: Number(r.id), receivedAt: new Date(r.receivedAt) }));
+  ).map(storedRaw);
 }
 
 const likeEscape = (value: string) => value.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -1,13 +1,13 @@
 import { and, eq, isNull, type SQL, sql } from 'drizzle-orm';
 import { type Queryable, type Raw, type RawRow, rowsOf } from '../db/database.ts';
 import { profileMerges, profiles, sourceRecords } from '../db/schema.ts';
-import { isUuid, textArray, uuidArray } from '../db/sql.ts';
+import { bigintArray, isUuid, textArray, uuidArray } from '../db/sql.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
 import type { Profile } from '../mapping/profile.ts';
 
 /*
- * What the stages after resolution read of its tables (profiles, source_records, record_keys,
- * profile_merges): they call these, and never name the tables themselves. The functions that
+ * What the modules after resolution (golden, delivery, compliance) read of its tables (profiles,
+ * source_records, record_keys, profile_merges): they call these, and never name the tables themselves. The functions that
  * return SQL are subqueries to compose into the caller's own statement, where a second query would
  * cost a round trip the caller cannot spare (each says why); the text over the tables stays here.
  */
@@ -159,3 +159,82 @@ export const idsMergedInto = (profileId: SQL): SQL => sql`(select gm.id from pro
 export const standingOf = (profileId: SQL): SQL => sql`(
   select coalesce(gp.merged_into, gp.id) as "liveId", (gp.erased_at is not null or gs.erased_at is not null) as erased
   from profiles gp left join profiles gs on gs.id = gp.merged_into where gp.id = ${profileId})`;
+
+/** A source record as the export shows it and the erasure reads it. */
+export type StoredRecord = RawRow<
+  typeof sourceRecords,
+  | 'id'
+  | 'source'
+  | 'object'
+  | 'recordId'
+  | 'profileId'
+  | 'rawId'
+  | 'fragment'
+  | 'mappingFile'
+  | 'mappingHash'
+  | 'observedAt'
+  | 'sourceUpdatedAt'
+  | 'deletedAt'
+>;
+
+const RECORD_COLUMNS = sql`
+  id, source, object, record_id as "recordId", profile_id as "profileId", raw_id as "rawId", fragment,
+  mapping_file as "mappingFile", mapping_hash as "mappingHash", observed_at as "observedAt",
+  source_updated_at as "sourceUpdatedAt", deleted_at as "deletedAt"`;
+
+/** Every record of a profile, deleted ones too, in the order they were first stored. */
+export async function recordsOfProfile(db: Queryable, profileId: string): Promise<StoredRecord[]> {
+  return rowsOf<StoredRecord>(
+    await db.execute(sql`select ${RECORD_COLUMNS} from source_records where profile_id = ${profileId} order by id`),
+  );
+}
+
+/** The records a source knows by `recordId`, one per object type, in object order. */
+export async function recordsBySourceId(db: Queryable, source: string, recordId: string): Promise<StoredRecord[]> {
+  return rowsOf<StoredRecord>(
+    await db.execute(sql`
+      select ${RECORD_COLUMNS} from source_records where source = ${source} and record_id = ${recordId} order by object`),
+  );
+}
+
+/** The profiles retired into `id` by merges (a redirect is kept one hop long: see `retire`). */
+export async function retiredInto(db: Queryable, id: string): Promise<string[]> {
+  return rowsOf<RawRow<typeof profiles, 'id'>>(await db.execute(sql`select id from profiles where merged_into = ${id}`)).map((r) => r.id);
+}
+
+/** Those of `rawIds` that a source record holds as its current version. */
+export async function linkedRawIds(db: Queryable, rawIds: readonly number[]): Promise<Set<number>> {
+  if (rawIds.length === 0) return new Set();
+  const rows = rowsOf<RawRow<typeof sourceRecords, 'rawId'>>(
+    await db.execute(sql`select distinct raw_id as "rawId" from source_records where raw_id = any(${bigintArray(rawIds)})`),
+  );
+  return new Set(rows.map((r) => Number(r.rawId)));
+}
+
+/**
+ * Live persons (neither merged nor erased) with at least one live record, after `after` in id
+ * order: `limit` of them, each with the ids of its live records.
+ */
+export async function livePersonsAfter(
+  db: Queryable,
+  page: { after?: string | undefined; limit: number },
+): Promise<{ profileId: string; recordPks: number[] }[]> {
+  const rows = rowsOf<RawRow<typeof sourceRecords, 'id' | 'profileId'>>(
+    await db.execute(sql`
+      with page as (
+        select p.id from profiles p
+        where p.merged_into is null and p.erased_at is null and p.entity = 'person'
+          and exists (select 1 from source_records m where m.profile_id = p.id and m.deleted_at is null)
+          ${page.after ? sql`and p.id > ${page.after}::uuid` : sql``}
+        order by p.id limit ${page.limit})
+      select m.profile_id as "profileId", m.id from page join source_records m on m.profile_id = page.id and m.deleted_at is null
+      order by m.profile_id, m.id`),
+  );
+  const persons: { profileId: string; recordPks: number[] }[] = [];
+  for (const r of rows) {
+    const last = persons.at(-1);
+    if (last?.profileId === r.profileId) last.recordPks.push(Number(r.id));
+    else persons.push({ profileId: r.profileId, recordPks: [Number(r.id)] });
+  }
+  return persons;
+}
