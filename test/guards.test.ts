@@ -37,18 +37,20 @@ describe('guards from identity.yaml', () => {
   });
 
   it('refuse a merge that would put more identifiers of a type in one profile than allowed', async () => {
-    await send('shop', { customer_id: 'l1', email_address: 'l1@example.com' });
-    await send('crm', { id: 'l2', email: 'l2@example.com' });
-    await send('shop', { customer_id: 'l3', email_address: 'l3@example.com' });
-    await send('shop', { customer_id: 'l4', email_address: 'l4@example.com' });
+    // One person's records with a different email each: the shared phone, with the name, links them.
+    const lee = { full_name: 'Lee Park' };
+    await send('shop', { customer_id: 'l1', email_address: 'l1@example.com', ...lee });
+    await send('crm', { id: 'l2', email: 'l2@example.com', first_name: 'Lee', last_name: 'Park' });
+    await send('shop', { customer_id: 'l3', email_address: 'l3@example.com', ...lee });
+    await send('shop', { customer_id: 'l4', email_address: 'l4@example.com', ...lee });
     // Each bridge adds one more email: the third merge would make four.
-    await send('crm', { id: 'l2', email: 'l2@example.com', phone: '+44 20 7946 0101' });
-    await send('shop', { customer_id: 'l1', email_address: 'l1@example.com', mobile: '+44 20 7946 0101' });
+    await send('crm', { id: 'l2', email: 'l2@example.com', phone: '+44 20 7946 0101', first_name: 'Lee', last_name: 'Park' });
+    await send('shop', { customer_id: 'l1', email_address: 'l1@example.com', mobile: '+44 20 7946 0101', ...lee });
     expect(await idOf('email=l1@example.com')).toBe(await idOf('email=l2@example.com'));
-    await send('shop', { customer_id: 'l3', email_address: 'l3@example.com', mobile: '+44 20 7946 0101' });
+    await send('shop', { customer_id: 'l3', email_address: 'l3@example.com', mobile: '+44 20 7946 0101', ...lee });
     const first = await idOf('email=l1@example.com');
     expect(await idOf('email=l3@example.com')).toBe(first);
-    await send('shop', { customer_id: 'l4', email_address: 'l4@example.com', mobile: '+44 20 7946 0101' });
+    await send('shop', { customer_id: 'l4', email_address: 'l4@example.com', mobile: '+44 20 7946 0101', ...lee });
     expect(await idOf('email=l4@example.com')).not.toBe(first);
     const { history } = await t.json('GET', `/profiles/${first}/history`);
     expect(history.at(-1)).toMatchObject({ kind: 'refused', details: { reasons: ['more than 3 emails in one profile'] } });

@@ -95,8 +95,9 @@ describe('live probabilistic matching', () => {
       'exact',
       'nickname',
       'jaroWinkler>=0.92',
-      'metaphone',
-      'jaroWinkler>=0.8',
+      'swappedWith name.family',
+      'initial',
+      'jaroWinkler>=0.75',
       'else',
     ]);
     // Agreement is evidence for a match, disagreement against.

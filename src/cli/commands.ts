@@ -66,8 +66,9 @@ export async function runTrain(): Promise<void> {
     const { summary } = await trainModel(database.db, workspace.identity, 'cli');
     console.log(
       `model ${summary.id} trained on ${summary.sampled} of ${summary.records} records ` +
-        `(${summary.candidatePairs} candidate pairs, λ=${summary.lambda.toExponential(3)}) in ${summary.seconds} s`,
+        `(${summary.candidatePairs} candidate pairs, about ${summary.expectedMatches} matched, λ=${summary.lambda.toExponential(3)}) in ${summary.seconds} s`,
     );
+    if (summary.warning) console.error(`aurum: ${summary.warning}`);
   } catch (error) {
     if (!(error instanceof TrainingError)) throw error;
     console.error(`aurum: ${error.message}`);

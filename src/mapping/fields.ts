@@ -125,8 +125,9 @@ function membership(value: unknown): unknown {
 /** The canonical person (`profile:`). */
 export const PERSON_FIELDS: Record<string, CanonicalField> = {
   name: {
-    description: '{given, family, full}; `full` is derived from `given` + `family` when absent; a string is the full name',
-    schema: { type: 'object', additionalProperties: false, properties: { given: text, family: text, full: text } },
+    description:
+      '{given, family, full, suffix}; `full` is derived from `given` + `family` when absent; a string is the full name; `suffix` is a generational suffix (jr, sr, ii, iii…)',
+    schema: { type: 'object', additionalProperties: false, properties: { given: text, family: text, full: text, suffix: text } },
     normalise: (value) => {
       const name = typeof value === 'string' ? { full: value } : value;
       if (name && typeof name === 'object' && !Array.isArray(name)) {
@@ -139,7 +140,7 @@ export const PERSON_FIELDS: Record<string, CanonicalField> = {
       return name;
     },
     survivorship: 'scalar',
-    compare: ['name.given', 'name.family', 'name.full'],
+    compare: ['name.given', 'name.family', 'name.full', 'name.suffix'],
   },
   emails,
   phones: phonesField,

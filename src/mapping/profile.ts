@@ -23,7 +23,7 @@ export interface ConsentStatement {
 
 /** The canonical profile: what every mapping produces and every golden record is made of. */
 export interface Profile {
-  name?: { given?: string; family?: string; full?: string };
+  name?: { given?: string; family?: string; full?: string; suffix?: string };
   emails?: string[];
   phones?: string[];
   dateOfBirth?: string;

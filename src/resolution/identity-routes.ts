@@ -34,7 +34,7 @@ export function identityRoutes(ctx: PipelineContext) {
       if (!model) {
         throw new ApiError(
           'not_found',
-          `no model is trained for the current identity configuration; the hub links on identifiers until it holds ${identity.training.minRecords} records, or POST /identity/train`,
+          `no model is trained for the current identity configuration; arrivals are scored with the default model (identity.yaml's m, u and prior) until the hub holds ${identity.training.minRecords} records, or POST /identity/train`,
         );
       }
       return c.json(model);

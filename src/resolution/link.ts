@@ -81,9 +81,10 @@ function personKeys(identity: IdentityConfig, model: Model | undefined): EntityK
   return {
     entity: 'person',
     engine,
-    model,
-    // Without a model, emails and phones are all there is to go on: they link outright.
-    linkKeys: model ? (p) => engine.linkKeys(p) : (p) => [...engine.linkKeys(p), ...identifiers(p)],
+    // Before the first training, the default model (documented m, u and prior) scores arrivals:
+    // a shared email or phone is evidence, not proof, from the very first record.
+    model: model ?? engine.defaultModel(),
+    linkKeys: (p) => engine.linkKeys(p),
     blockingKeys: (p) => engine.blockingKeys(p).map((k) => `b${k}`),
     // Every key is stored, whichever links now: a model trained later blocks on what is already there.
     indexKeys: (p) => identifiers(p).map((k) => k.key),
@@ -413,7 +414,7 @@ async function markDeleted(tx: Tx, deletions: { fragment: Fragment; current: Exi
   return new Set(rows.map((r) => r.profileId));
 }
 
-/** Emails and phones as keys: they link outright only while no model is trained. */
+/** Emails and phones as keys: stored for lookups and erasure, never linking outright. */
 function identifierKeys(profile: Comparable, blocked: ReadonlySet<string>): { key: string; rule: string }[] {
   return matchKeys(profile, blocked).map((key) => ({ key, rule: key.startsWith('email:') ? 'emails' : 'phones' }));
 }

@@ -57,24 +57,29 @@ export interface TrainingSummary {
   sampled: number;
   candidatePairs: number;
   lambda: number;
+  /** The matched pairs EM expects among the candidates: the evidence its m estimates rest on. */
+  expectedMatches: number;
+  /** Set when the records are too few to learn from: the defaults outweigh what was learned. */
+  warning?: string;
   seconds: number;
 }
 
 /** Below this many records training takes less time than starting a thread (u samples up to n²/2 pairs). */
 const THREAD_FROM = 500;
 
-export function trainHere(config: IdentityConfig, fragments: string[]): { model: Model; pairs: number } {
+type Trained = { model: Model; pairs: number; expectedMatches: number };
+
+export function trainHere(config: IdentityConfig, fragments: string[]): Trained {
   const engine = engineFor(config);
   const profiles = fragments.map((f) => JSON.parse(f) as Profile);
-  const { model, pairs } = engine.train(profiles);
-  return { model, pairs };
+  return engine.train(profiles);
 }
 
-export function trainOffThread(config: IdentityConfig, fragments: string[]): Promise<{ model: Model; pairs: number }> {
+export function trainOffThread(config: IdentityConfig, fragments: string[]): Promise<Trained> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./probabilistic/train-thread.ts', import.meta.url), { workerData: { config, fragments } });
-    worker.once('message', (result: { model: SerialisedModel; pairs: number }) => {
-      resolve({ model: deserialise(result.model), pairs: result.pairs });
+    worker.once('message', (result: { model: SerialisedModel; pairs: number; expectedMatches: number }) => {
+      resolve({ model: deserialise(result.model), pairs: result.pairs, expectedMatches: result.expectedMatches });
     });
     worker.once('error', reject);
     worker.once('exit', (code) => {
@@ -104,7 +109,8 @@ export async function trainModel(
   );
   if (rows.length < 2) throw new TrainingError(`training needs at least 2 records; the hub holds ${rows.length}`);
   const fragments = rows.map((r) => r.fragment);
-  const { model, pairs } = fragments.length >= THREAD_FROM ? await trainOffThread(config, fragments) : trainHere(config, fragments);
+  const { model, pairs, expectedMatches } =
+    fragments.length >= THREAD_FROM ? await trainOffThread(config, fragments) : trainHere(config, fragments);
   if (pairs === 0) {
     throw new TrainingError(`no two of the ${rows.length} records share a blocking key: there is nothing to learn m from yet`);
   }
@@ -122,6 +128,12 @@ export async function trainModel(
       sampled: rows.length,
       candidatePairs: pairs,
       lambda: model.lambda,
+      expectedMatches: Math.round(expectedMatches),
+      ...(expectedMatches < config.training.priorMatches
+        ? {
+            warning: `too few records to learn from: about ${Math.round(expectedMatches)} matched pairs among the ${rows.length} records, fewer than the ${config.training.priorMatches} the default m counts for (identity.yaml training.priorMatches); the model leans on the defaults until the hub holds more`,
+          }
+        : {}),
       seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
     },
     stored: { id, records, model },

@@ -97,6 +97,8 @@ export async function scoreCandidates(
   };
 
   const links: ScoredLink[] = [];
+  // Per entry of `links` to a stored record, that record's index (for the bridge check below).
+  const linkedStored: number[] = [];
   const seen = new Set<string>();
   for (const { stored: records, batch } of byKey.values()) {
     for (const i of batch) {
@@ -111,7 +113,10 @@ export async function scoreCandidates(
           object: row.object,
           recordId: row.recordId,
         });
-        if (explanation) links.push({ from: i, toProfile: row.profileId, explanation });
+        if (explanation) {
+          links.push({ from: i, toProfile: row.profileId, explanation });
+          linkedStored.push(s);
+        } else linkedStored.push(-1);
       }
       // Batch if the block stays within the size limit (stored records and arrivals together).
       if (batch.length + records.length > engine.config.maxBlockSize) continue;
@@ -128,5 +133,47 @@ export async function scoreCandidates(
       }
     }
   }
-  return links;
+  return withoutForbiddenBridges(engine, model, links, linkedStored.filter((s) => s >= 0), featuresOfStored);
+}
+
+/**
+ * A record that matches two profiles merges them, unless a record of one and a record of the other
+ * cannot link (identity.yaml `cannotLink`): a thin record (an email and a surname) that matches both
+ * John and Jane of one household must not make them one. It then joins only the profile it matches
+ * best, and the others it matched stay as they are.
+ */
+function withoutForbiddenBridges(
+  engine: Engine,
+  model: Model,
+  links: ScoredLink[],
+  storedOf: readonly number[],
+  featuresOfStored: (s: number) => string[][],
+): ScoredLink[] {
+  const toStored = links.filter((l) => l.toProfile !== undefined);
+  const byFragment = new Map<number, { profile: string; weight: number; records: number[] }[]>();
+  toStored.forEach((link, k) => {
+    const targets = byFragment.get(link.from) ?? [];
+    let target = targets.find((t) => t.profile === link.toProfile);
+    if (!target) {
+      target = { profile: link.toProfile as string, weight: link.explanation.weight, records: [] };
+      targets.push(target);
+    }
+    target.weight = Math.max(target.weight, link.explanation.weight);
+    target.records.push(storedOf[k] as number);
+    byFragment.set(link.from, targets);
+  });
+  const dropped = new Set<string>();
+  for (const [from, targets] of byFragment) {
+    if (targets.length < 2) continue;
+    targets.sort((a, b) => b.weight - a.weight);
+    const kept: number[] = [...(targets[0]?.records ?? [])];
+    for (const target of targets.slice(1)) {
+      const conflicts = target.records.some((r) =>
+        kept.some((k) => engine.score(model, featuresOfStored(r), featuresOfStored(k)).cannotLink !== undefined),
+      );
+      if (conflicts) dropped.add(`${from}|${target.profile}`);
+      else kept.push(...target.records);
+    }
+  }
+  return dropped.size === 0 ? links : links.filter((l) => !(l.toProfile !== undefined && dropped.has(`${l.from}|${l.toProfile}`)));
 }

@@ -10,7 +10,7 @@ import type { Profile } from '../../mapping/profile.ts';
 import type { BlockIndex } from './block-index.ts';
 import { clusterLinks, PairList, UnionFind } from './cluster.ts';
 import { comparePairs, type PatternCounts } from './compare-pairs.ts';
-import type { Engine, LinkKey, Model, Progress } from './engine.ts';
+import { CANNOT_LINK_WEIGHT, type Engine, type LinkKey, type Model, type Progress } from './engine.ts';
 import { type FeatureTable, FeatureTableBuilder } from './feature-table.ts';
 
 /** What a batch needs of each record: its compared values (in a table) and its keys. */
@@ -105,7 +105,9 @@ export async function resolveBatch(
   const { model, patterns } = engine.estimate(table, counts, engine.uFromCounts(levelCounts));
 
   // A pair's weight is its pattern's, plus the term-frequency adjustment of the values it agrees on.
-  const base = patterns.map((levels) => engine.patternWeight(model, levels));
+  // A pattern that breaks a cannotLink rule weighs CANNOT_LINK_WEIGHT, whatever the values.
+  const broken = patterns.map((levels) => engine.cannotLink(model, levels) !== undefined);
+  const base = patterns.map((levels, p) => (broken[p] ? CANNOT_LINK_WEIGHT : engine.patternWeight(model, levels)));
   const tf = engine.tfAdjustments(model, table);
   const tfFields = tf.flatMap((t, c) => (t ? [c] : []));
   const explanations: (Record<string, string> | undefined)[] = [];
@@ -118,7 +120,7 @@ export async function resolveBatch(
     const p = counts.patternOf[k] as number;
     const levels = patterns[p] as Uint8Array;
     let weight = base[p] as number;
-    for (const c of tfFields) {
+    for (const c of broken[p] ? [] : tfFields) {
       if (levels[c] !== 1) continue;
       const shared = table.shared(c, a, b);
       if (shared >= 0) weight += (tf[c] as Float64Array)[shared] as number;

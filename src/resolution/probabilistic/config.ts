@@ -13,7 +13,11 @@ export type Level =
   | { metaphone: true }
   | { dateTransposed: true }
   | { numericDistance: number }
-  | { sameYear: true };
+  | { sameYear: true }
+  /** One value is a single letter, the other's first: "J" and "John". */
+  | { initial: true }
+  /** The value equals the other record's value of this field: given and family names swapped. */
+  | { swappedWith: string };
 
 export interface Comparison {
   /** A profile path: `name.given`, `dateOfBirth`, `addresses.postalCode`, `emails`, … */
@@ -21,6 +25,31 @@ export interface Comparison {
   levels: Level[];
   /** Term-frequency adjustment of exact matches: agreeing on a rare value counts for more. */
   tf?: boolean;
+  /**
+   * P(level | same person), one per level and a last one for "no level holds": the default model's
+   * before any training, and what training's estimate is blended with by the evidence behind it.
+   */
+  m?: number[];
+  /** P(level | different people), likewise. */
+  u?: number[];
+  /** Use `m` and `u` as given: training estimates nothing for this comparison. */
+  pin?: boolean;
+}
+
+/**
+ * Evidence against a match that no amount of shared contact points outweighs: a pair that reaches
+ * no level on every `disagree` field (both records hold it) cannot link, unless it agrees on one of
+ * the `unless` fields (reaches any level there).
+ */
+export interface CannotLinkRule {
+  disagree: string[];
+  unless?: string[];
+  /**
+   * The rule holds while the model in force says one person's records rarely disagree on the
+   * `disagree` fields: m of their "no level holds" below this. Data that garbles a field for one
+   * person (EM learns a high m there) makes a disagreement no evidence, and the rule steps aside.
+   */
+  whileMBelow?: number;
 }
 
 /** An account comparison: a person's, with its m and u per level given rather than trained. */
@@ -57,6 +86,10 @@ export interface IdentityConfig {
    * a chain of other links (links are taken strongest first; one that would join them is left out).
    */
   cannotLinkWeight: number;
+  /** The prior probability that two records drawn at random are one person, for the default model. */
+  prior: number;
+  /** Pairs that cannot link whatever else they share (relatives, households). */
+  cannotLink: CannotLinkRule[];
   /** Fields (or combinations) that link on exact agreement, whatever else differs. */
   deterministic: string[][];
   /** Each rule's key is its fields' values joined; records sharing a key are compared. */
@@ -87,6 +120,10 @@ export interface IdentityConfig {
     retrainGrowth: number;
     /** Train on a random sample of at most this many records. */
     maxSample: number;
+    /** How many matched pairs the comparisons' default m counts as, against EM's expected matches. */
+    priorMatches: number;
+    /** How many random pairs the comparisons' default u counts as, against the pairs sampled. */
+    priorPairs: number;
   };
   account: AccountIdentityConfig;
 }
@@ -105,10 +142,32 @@ const levelSchema = {
     dateTransposed: { const: true },
     numericDistance: { type: 'number', exclusiveMinimum: 0 },
     sameYear: { const: true },
+    initial: { const: true },
+    swappedWith: { type: 'string', minLength: 1 },
   },
 };
 const fieldList = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } };
 const probabilities = { type: 'array', minItems: 2, maxItems: 15, items: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 } };
+
+const comparisonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['field', 'levels'],
+  properties: {
+    field: { type: 'string' },
+    levels: { type: 'array', minItems: 1, maxItems: 14, items: levelSchema },
+    tf: { type: 'boolean' },
+    m: probabilities,
+    u: probabilities,
+    pin: { type: 'boolean' },
+  },
+};
+const cannotLinkSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['disagree'],
+  properties: { disagree: fieldList, unless: fieldList, whileMBelow: { type: 'number', exclusiveMinimum: 0, maximum: 1 } },
+};
 
 const accountSchema = {
   type: 'object',
@@ -146,20 +205,18 @@ export const identitySchema = {
     cannotLinkWeight: { type: 'number' },
     deterministic: { type: 'array', items: fieldList },
     blocking: { type: 'array', minItems: 1, items: fieldList },
-    comparisons: {
-      type: 'array',
-      minItems: 1,
-      // Patterns are packed 4 bits a field into a number: at most 13 fields of at most 14 levels.
-      maxItems: 13,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['field', 'levels'],
-        properties: {
-          field: { type: 'string' },
-          levels: { type: 'array', minItems: 1, maxItems: 14, items: levelSchema },
-          tf: { type: 'boolean' },
-        },
+    // Patterns are packed 4 bits a field into a number: at most 13 fields of at most 14 levels.
+    comparisons: { type: 'array', minItems: 1, maxItems: 13, items: comparisonSchema },
+    prior: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+    cannotLink: { type: 'array', items: cannotLinkSchema },
+    // Added to the defaults (or to what this file sets), without copying them.
+    add: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        comparisons: { type: 'array', items: comparisonSchema },
+        blocking: { type: 'array', items: fieldList },
+        cannotLink: { type: 'array', items: cannotLinkSchema },
       },
     },
     blockedValues: { type: 'array', items: { type: 'string' } },
@@ -190,6 +247,8 @@ export const identitySchema = {
         minRecords: { type: 'integer', minimum: 2 },
         retrainGrowth: { type: 'number', minimum: 1.1 },
         maxSample: { type: 'integer', minimum: 100 },
+        priorMatches: { type: 'number', minimum: 0 },
+        priorPairs: { type: 'number', minimum: 0 },
       },
     },
     account: accountSchema,
@@ -209,8 +268,20 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
     problems.push(...yaml.schemaProblems(validate.errors));
     return undefined;
   }
-  const own = yaml.value as Partial<IdentityConfig>;
+  const { add, ...own } = yaml.value as Partial<IdentityConfig> & {
+    add?: { comparisons?: Comparison[]; blocking?: string[][]; cannotLink?: CannotLinkRule[] };
+  };
   const merged = { ...base, ...own } as IdentityConfig;
+  if (add) {
+    // A comparison added for a field already compared replaces that one; others are appended.
+    const added = new Set((add.comparisons ?? []).map((c) => c.field));
+    merged.comparisons = [...merged.comparisons.filter((c) => !added.has(c.field)), ...(add.comparisons ?? [])];
+    merged.blocking = [...merged.blocking, ...(add.blocking ?? [])];
+    merged.cannotLink = [...merged.cannotLink, ...(add.cannotLink ?? [])];
+    if (merged.comparisons.length > 13) {
+      problems.push({ file, field: 'add.comparisons', message: `${merged.comparisons.length} comparisons in all; at most 13 fit` });
+    }
+  }
   // guards merges one level deeper: setting maxPerProfile alone keeps the default uniqueSystems.
   if (base && own.guards) merged.guards = { ...base.guards, ...own.guards };
   if (base && own.training) merged.training = { ...base.training, ...own.training };
@@ -218,13 +289,30 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
   if (base && own.account) merged.account = { ...base.account, ...own.account };
   checkAccount(file, merged.account, problems);
   // A comparison needs a known path; a rule may only use compared or identifier fields.
+  const compared = new Set(merged.comparisons.map((c) => c.field));
   for (const [i, c] of merged.comparisons.entries()) {
-    if (!KNOWN_FIELDS.has(c.field)) {
+    if (!isKnownField(c.field)) {
       problems.push({
         file,
         field: `comparisons.${i}.field`,
-        message: `unknown field "${c.field}"; one of ${[...KNOWN_FIELDS].join(', ')}`,
+        message: `unknown field "${c.field}"; one of ${[...KNOWN_FIELDS].join(', ')}, or attributes.<key>`,
       });
+    }
+    for (const p of ['m', 'u'] as const) {
+      const given = c[p];
+      if (given && given.length !== c.levels.length + 1) {
+        problems.push({
+          file,
+          field: `comparisons.${i}.${p}`,
+          message: `${given.length} probabilities for ${c.levels.length} levels: give one per level and a last one for "else"`,
+        });
+      }
+    }
+    if (c.pin && !(c.m && c.u)) problems.push({ file, field: `comparisons.${i}.pin`, message: 'a pinned comparison needs m and u' });
+    for (const level of c.levels) {
+      if ('swappedWith' in level && !compared.has(level.swappedWith)) {
+        problems.push({ file, field: `comparisons.${i}.levels`, message: `swappedWith names "${level.swappedWith}", which no comparison compares` });
+      }
     }
   }
   for (const [kind, rules] of [
@@ -233,8 +321,13 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
   ] as const) {
     for (const [i, rule] of rules.entries()) {
       for (const key of rule) {
-        if (!KNOWN_FIELDS.has(key.split(':')[0] ?? '')) problems.push({ file, field: `${kind}.${i}`, message: `unknown field "${key}"` });
+        if (!isKnownField(key.split(':')[0] ?? '')) problems.push({ file, field: `${kind}.${i}`, message: `unknown field "${key}"` });
       }
+    }
+  }
+  for (const [i, rule] of merged.cannotLink.entries()) {
+    for (const field of [...rule.disagree, ...(rule.unless ?? [])]) {
+      if (!compared.has(field)) problems.push({ file, field: `cannotLink.${i}`, message: `"${field}" is not compared: add a comparison for it` });
     }
   }
   return merged;
@@ -242,6 +335,9 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
 
 /** What person comparisons and rules may name: the comparable paths of the field registry. */
 export const KNOWN_FIELDS = comparablePaths('person');
+
+/** A person path comparisons may name: a comparable path, or a free-form attribute (`attributes.occupation`). */
+export const isKnownField = (field: string): boolean => KNOWN_FIELDS.has(field) || /^attributes\.[A-Za-z0-9_-]{1,64}$/.test(field);
 
 /** What account comparisons and blocking rules may name: an account's fields. */
 export const ACCOUNT_FIELDS = comparablePaths('account');

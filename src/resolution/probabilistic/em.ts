@@ -28,7 +28,7 @@ export function estimateM(
   patterns: Iterable<{ levels: Uint8Array; count: number }>,
   u: number[][],
   excluded: ReadonlySet<number> = new Set(),
-): { m: number[][]; lambda: number } {
+): { m: number[][]; lambda: number; evidence: number[] } {
   const comparisons = config.comparisons;
   // Start: the best level is likely among matches, "else" unlikely.
   let m = comparisons.map((c) => {
@@ -38,6 +38,7 @@ export function estimateM(
   });
   let lambda = 0.1;
   const list = [...patterns];
+  let evidence: number[] = comparisons.map(() => 0);
   for (let iter = 0; iter < config.emIterations; iter++) {
     const mSum = comparisons.map((c) => new Float64Array(c.levels.length + 2));
     let matchMass = 0;
@@ -53,12 +54,13 @@ export function estimateM(
       }
     }
     lambda = Math.min(Math.max(matchMass / total, 1e-6), 1 - 1e-6);
+    evidence = mSum.map((row) => row.reduce((a, b, l) => (l === NULL_LEVEL ? a : a + b), 0));
     m = mSum.map((row) => {
       const nonNull = row.reduce((a, b, l) => (l === NULL_LEVEL ? a : a + b), 0);
       return [...row].map((x, l) => (l === NULL_LEVEL ? 1 : Math.max((x + 1e-3) / (nonNull + 1e-3 * row.length), 1e-6)));
     });
   }
-  return { m, lambda };
+  return { m, lambda, evidence };
 }
 
 /**
@@ -66,30 +68,34 @@ export function estimateM(
  * out the fields the rule blocked on (they agree by construction, so their m is not estimable
  * there). Each field's m is the average over the sessions that could estimate it.
  */
-export function estimateMBySession(config: IdentityConfig, sessions: Session[], u: number[][]): number[][] {
+export function estimateMBySession(config: IdentityConfig, sessions: Session[], u: number[][]): { m: number[][]; evidence: number[] } {
   const comparisons = config.comparisons;
   const sums = comparisons.map((c) => new Float64Array(c.levels.length + 2));
   const counts = new Uint32Array(comparisons.length);
+  // Per field, the expected matched pairs (holding the field) its estimates rest on, over the sessions.
+  const evidence = comparisons.map(() => 0);
   for (const [r, session] of sessions.entries()) {
     if (session.length === 0) continue;
     const blockedFields = new Set((config.blocking[r] ?? []).map((spec) => spec.split(':')[0]));
     const excluded = new Set(comparisons.flatMap((c, i) => (blockedFields.has(c.field) ? [i] : [])));
-    const { m } = estimateM(config, session, u, excluded);
+    const { m, evidence: behind } = estimateM(config, session, u, excluded);
     for (let c = 0; c < comparisons.length; c++) {
       if (excluded.has(c)) continue;
       counts[c] = (counts[c] as number) + 1;
+      evidence[c] = (evidence[c] as number) + (behind[c] as number);
       (m[c] as number[]).forEach((v, l) => {
         (sums[c] as Float64Array)[l] = ((sums[c] as Float64Array)[l] as number) + v;
       });
     }
   }
-  return sums.map((row, c) => {
+  const m = sums.map((row, c) => {
     const k = counts[c] as number;
     // A field every rule blocks on is never estimable: fall back to a cautious prior guess.
     if (k === 0)
       return [1, ...(comparisons[c]?.levels ?? []).map((_, i) => (i === 0 ? 0.8 : 0.15 / (comparisons[c]?.levels.length ?? 1))), 0.05];
     return [...row].map((v, l) => (l === NULL_LEVEL ? 1 : v / k));
   });
+  return { m, evidence };
 }
 
 /** λ among the candidate pairs (each counted once, by pattern), with m and u held fixed. */

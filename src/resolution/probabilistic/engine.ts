@@ -30,7 +30,12 @@ export interface Score {
   levels: Uint8Array;
   weight: number;
   probability: number;
+  /** The `cannotLink` rule the pair breaks (`name.given unless nationalId`), when it breaks one. */
+  cannotLink?: string;
 }
+
+/** The weight of a pair that breaks a `cannotLink` rule: below any threshold and any `cannotLinkWeight`. */
+export const CANNOT_LINK_WEIGHT = -1000;
 
 /** The levels of a pattern number made by `Engine.compare`. */
 export function decodePattern(pattern: number, fields: number): Uint8Array {
@@ -77,6 +82,10 @@ export class Engine {
   readonly #deterministicRules: Rule[];
   /** Each deterministic rule's id and how the explanation names it. */
   readonly #deterministicNames: Map<string, string>;
+  /** Per comparison with a `swappedWith` level: its index, that level, and the other comparison's index. */
+  readonly #swaps: { c: number; level: number; other: number }[];
+  /** `cannotLink` rules by comparison index, with how explanations name them. */
+  readonly #cannotLink: { disagree: number[]; unless: number[]; name: string; whileMBelow: number }[];
 
   constructor(config: IdentityConfig, nicknames: Nicknames) {
     this.config = config;
@@ -86,6 +95,70 @@ export class Engine {
     this.#blockingRules = config.blocking.map((rule) => ({ id: ruleId(rule), parts: ruleParts(rule) }));
     this.#deterministicRules = config.deterministic.map((rule) => ({ id: ruleId(rule), parts: ruleParts(rule) }));
     this.#deterministicNames = new Map(config.deterministic.map((rule) => [ruleId(rule), rule.join('+')]));
+    const indexOf = (field: string) => config.comparisons.findIndex((c) => c.field === field);
+    this.#swaps = this.#comparators.flatMap((comparator, c) =>
+      comparator.swapped && indexOf(comparator.swapped.field) >= 0
+        ? [{ c, level: comparator.swapped.level, other: indexOf(comparator.swapped.field) }]
+        : [],
+    );
+    this.#cannotLink = (config.cannotLink ?? []).map((rule) => ({
+      disagree: rule.disagree.map(indexOf).filter((i) => i >= 0),
+      unless: (rule.unless ?? []).map(indexOf).filter((i) => i >= 0),
+      name: `${rule.disagree.join('+')}${rule.unless ? ` unless ${rule.unless.join('+')}` : ''}`,
+      whileMBelow: rule.whileMBelow ?? 1,
+    }));
+  }
+
+  /**
+   * The `cannotLink` rule a compared pair breaks, if any: it reaches no level on each of the rule's
+   * `disagree` fields (both records hold them) and no level on any of its `unless` fields.
+   */
+  cannotLink(model: Model, levels: Uint8Array, offset = 0): string | undefined {
+    for (const rule of this.#cannotLink) {
+      if (rule.disagree.length === 0) continue;
+      const holds = rule.disagree.every((c) => ((model.m[c] as number[])[(this.#comparators[c] as FieldComparator).none] ?? 1) < rule.whileMBelow);
+      if (!holds) continue;
+      const disagrees = rule.disagree.every((c) => levels[offset + c] === (this.#comparators[c] as FieldComparator).none);
+      if (!disagrees) continue;
+      const rescued = rule.unless.some((c) => {
+        const level = levels[offset + c] as number;
+        return level !== NULL_LEVEL && level !== (this.#comparators[c] as FieldComparator).none;
+      });
+      if (!rescued) return rule.name;
+    }
+    return undefined;
+  }
+
+  /** Sets the `swappedWith` levels of a compared pair: given and family names crossed over. */
+  #swap(levels: Uint8Array, offset: number, valuesA: (c: number) => readonly string[], valuesB: (c: number) => readonly string[]): void {
+    for (const { c, level, other } of this.#swaps) {
+      const reached = levels[offset + c] as number;
+      if (reached === NULL_LEVEL || reached <= level) continue;
+      const crosses = (x: readonly string[], y: readonly string[]) => x.some((v) => y.includes(v));
+      if (crosses(valuesA(c), valuesB(other)) && crosses(valuesA(other), valuesB(c))) levels[offset + c] = level;
+    }
+  }
+
+  /**
+   * The model before any training: each comparison's documented default m and u, and the default
+   * prior. A comparison without defaults gets cautious ones: agreement on its first level likely
+   * among matches, rare among others.
+   */
+  defaultModel(): Model {
+    const { m, u } = this.priors();
+    return { lambda: this.config.prior, m, u, tf: this.config.comparisons.map(() => undefined) };
+  }
+
+  /** Per comparison, its default m and u, indexed by level (index 0, the null level, unused). */
+  priors(): { m: number[][]; u: number[][] } {
+    const m: number[][] = [];
+    const u: number[][] = [];
+    for (const c of this.config.comparisons) {
+      const L = c.levels.length;
+      m.push([1, ...(c.m ?? [0.8, ...c.levels.slice(1).map(() => 0.15 / L), 0.2 - ((L - 1) * 0.15) / L])]);
+      u.push([1, ...(c.u ?? [0.01, ...c.levels.slice(1).map(() => 0.01), 0.99 - 0.01 * (L - 1)])]);
+    }
+    return { m, u };
   }
 
   /** An empty index of blocks, which knows each blocking key's rule by its id. */
@@ -153,12 +226,19 @@ export class Engine {
    */
   compare(a: readonly (readonly string[])[], b: readonly (readonly string[])[], into: Uint8Array, offset: number): number {
     const comparators = this.#comparators;
-    let pattern = 0;
     for (let c = 0; c < comparators.length; c++) {
-      const level = (comparators[c] as FieldComparator).level(a[c] as string[], b[c] as string[]);
-      into[offset + c] = level;
-      pattern = pattern * 16 + level;
+      into[offset + c] = (comparators[c] as FieldComparator).level(a[c] as string[], b[c] as string[]);
     }
+    if (this.#swaps.length > 0) {
+      this.#swap(
+        into,
+        offset,
+        (c) => a[c] as string[],
+        (c) => b[c] as string[],
+      );
+    }
+    let pattern = 0;
+    for (let c = 0; c < comparators.length; c++) pattern = pattern * 16 + (into[offset + c] as number);
     return pattern;
   }
 
@@ -177,9 +257,8 @@ export class Engine {
   ): number {
     const comparators = this.#comparators;
     const { dictionaries, offsets, ids } = table.data;
-    let pattern = 0;
     for (let c = 0; c < comparators.length; c++) {
-      const level = levelOfIds(
+      into[c] = levelOfIds(
         comparators[c] as FieldComparator,
         dictionaries[c] as string[],
         offsets[c] as Int32Array,
@@ -188,9 +267,18 @@ export class Engine {
         b,
         caches[c],
       );
-      into[c] = level;
-      pattern = pattern * 16 + level;
     }
+    if (this.#swaps.length > 0) {
+      const valuesOfRecord = (r: number) => (c: number) => {
+        const o = offsets[c] as Int32Array;
+        const list: string[] = [];
+        for (let p = o[r] as number; p < (o[r + 1] as number); p++) list.push((dictionaries[c] as string[])[(ids[c] as Int32Array)[p] as number] as string);
+        return list;
+      };
+      this.#swap(into, 0, valuesOfRecord(a), valuesOfRecord(b));
+    }
+    let pattern = 0;
+    for (let c = 0; c < comparators.length; c++) pattern = pattern * 16 + (into[c] as number);
     return pattern;
   }
 
@@ -234,12 +322,39 @@ export class Engine {
     return counts;
   }
 
-  /** u from the level counts of random pairs. */
+  /**
+   * u from the level counts of random pairs, blended with the comparison's default u as if it had
+   * been seen in `training.priorPairs` pairs (a pinned comparison keeps its default). Without a
+   * default, Laplace smoothing: a level never seen among random pairs is rare, not impossible.
+   */
   uFromCounts(counts: readonly Float64Array[]): number[][] {
-    // Laplace smoothing: a level never seen among random pairs is rare, not impossible.
-    return counts.map((row) => {
-      const total = row.reduce((a, b, l) => (l === NULL_LEVEL ? a : a + b), 0) + row.length - 1;
+    const priors = this.priors().u;
+    const weight = this.config.training.priorPairs;
+    return counts.map((row, c) => {
+      const comparison = this.config.comparisons[c];
+      const prior = priors[c] as number[];
+      if (comparison?.pin) return prior;
+      const seen = row.reduce((a, b, l) => (l === NULL_LEVEL ? a : a + b), 0);
+      if (comparison?.u && weight > 0) return [...row].map((x, l) => (l === NULL_LEVEL ? 1 : (x + weight * (prior[l] as number)) / (seen + weight)));
+      const total = seen + row.length - 1;
       return [...row].map((x, l) => (l === NULL_LEVEL ? 1 : (x + 1) / total));
+    });
+  }
+
+  /**
+   * m blended with the comparisons' defaults by the evidence behind each estimate: EM's expected
+   * matched pairs against `training.priorMatches` (a pinned comparison keeps its default).
+   */
+  blendM(estimated: readonly number[][], evidence: readonly number[]): number[][] {
+    const priors = this.priors().m;
+    const weight = this.config.training.priorMatches;
+    return estimated.map((row, c) => {
+      const comparison = this.config.comparisons[c];
+      const prior = priors[c] as number[];
+      if (comparison?.pin) return prior;
+      if (!comparison?.m || weight <= 0) return [...row];
+      const e = evidence[c] ?? 0;
+      return row.map((x, l) => (l === NULL_LEVEL ? 1 : (e * x + weight * (prior[l] as number)) / (e + weight)));
     });
   }
 
@@ -288,10 +403,12 @@ export class Engine {
     });
   }
 
-  /** Compares two records' features and weighs the result. */
+  /** Compares two records' features and weighs the result; a pair that breaks a `cannotLink` rule weighs `CANNOT_LINK_WEIGHT`. */
   score(model: Model, a: readonly string[][], b: readonly string[][]): Score {
     const levels = new Uint8Array(this.config.comparisons.length);
     this.compare(a as string[][], b as string[][], levels, 0);
+    const cannotLink = this.cannotLink(model, levels);
+    if (cannotLink) return { levels, weight: CANNOT_LINK_WEIGHT, probability: 0, cannotLink };
     const weight = this.weight(model, levels, 0, a, b);
     return { levels, weight, probability: 1 / (1 + 2 ** -weight) };
   }
@@ -330,29 +447,31 @@ export class Engine {
     table: FeatureTable,
     counts: PatternCounts,
     u = this.uFromCounts(this.countLevels(table, this.uSample(table.records))),
-  ): { model: Model; patterns: Uint8Array[] } {
+  ): { model: Model; patterns: Uint8Array[]; expectedMatches: number } {
     const n = table.records;
     const patterns = counts.patterns.map((p) => decodePattern(p, this.config.comparisons.length));
     const sessions = counts.byRule.map((row) => patterns.flatMap((levels, i) => (row[i] ? [{ levels, count: row[i] as number }] : [])));
-    const m = estimateMBySession(this.config, sessions, u);
+    const estimated = estimateMBySession(this.config, sessions, u);
+    const m = this.blendM(estimated.m, estimated.evidence);
     // The Bayes factors use u of random pairs, so the prior is that of a random pair: the expected
     // number of matches among candidates (whose m and u are now fixed) over all possible pairs.
     const all = patterns.map((levels, i) => ({ levels, count: counts.overall[i] as number }));
     const { lambda: candidateLambda } = estimateLambda(all, m, u);
     const expectedMatches = candidateLambda * counts.patternOf.length;
     const lambda = Math.min(Math.max(expectedMatches / ((n * (n - 1)) / 2 || 1), 1e-12), 0.5);
-    return { model: { lambda, m, u, tf: this.termFrequencies(table) }, patterns };
+    return { model: { lambda, m, u, tf: this.termFrequencies(table) }, patterns, expectedMatches };
   }
 
   /** Estimates a model from unlabelled profiles (the live hub's training; see `estimate`). */
-  train(profiles: readonly Comparable[], progress: Progress = () => {}): { model: Model; pairs: number } {
+  train(profiles: readonly Comparable[], progress: Progress = () => {}): { model: Model; pairs: number; expectedMatches: number } {
     const table = FeatureTableBuilder.from(
       profiles.map((p) => this.features(p)),
       this.config.comparisons.length,
     );
     const { pairs, rulesOf } = this.candidatePairs(profiles.map((p) => this.blockingKeys(p)));
     const counts = comparePairs(this, table, pairs, rulesOf, progress);
-    return { model: this.estimate(table, counts).model, pairs: pairs.length };
+    const { model, expectedMatches } = this.estimate(table, counts);
+    return { model, pairs: pairs.length, expectedMatches };
   }
 
   /**

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import anyAscii from 'any-ascii';
 import { doubleMetaphone } from 'double-metaphone';
 import type { Account } from '../../mapping/account.ts';
 import { companyNameKey } from '../../mapping/company-names.ts';
@@ -9,13 +10,14 @@ export type Comparable = Profile | Account;
 
 const NORMAL = /^[a-z0-9@+.-]+(?: [a-z0-9@+.-]+)*$/;
 
-/** Lowercase, accents off, punctuation to spaces (but not in emails and phones), spaces collapsed. */
+/**
+ * Lowercase, accents off, other scripts transliterated (Иван → ivan, 张伟 → zhangwei, ß → ss),
+ * punctuation to spaces (but not in emails and phones), spaces collapsed.
+ */
 export function normaliseText(value: string): string {
   // Most values are already normal (mappings lowercase, vendors send ASCII): one test instead of five passes.
   if (NORMAL.test(value)) return value;
-  return value
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
+  return anyAscii(value.normalize('NFKD').replace(/[\u0300-\u036f]/g, ''))
     .toLowerCase()
     .replace(/[^a-z0-9@+.\s-]/g, ' ')
     .replace(/\s+/g, ' ')
@@ -32,8 +34,11 @@ export function valuesOf(record: Comparable, field: string, blocked: ReadonlySet
     case 'name.given':
     case 'name.family':
     case 'name.full':
-      raw = typeof record.name === 'object' ? [record.name[field.slice(5) as 'given' | 'family' | 'full']] : [];
-      break;
+    case 'name.suffix': {
+      if (typeof record.name !== 'object') return [];
+      const part = nameParts(record.name)[field.slice(5) as keyof NameParts];
+      return part !== undefined && !blocked.has(part) ? [part] : [];
+    }
     case 'dateOfBirth':
       raw = ['dateOfBirth' in record ? record.dateOfBirth?.replace(/-/g, '') : undefined];
       break;
@@ -55,11 +60,88 @@ export function valuesOf(record: Comparable, field: string, blocked: ReadonlySet
       raw = ['industry' in record ? record.industry : undefined];
       break;
     default: {
+      if (field.startsWith('attributes.')) {
+        const value = (record as Profile).attributes?.[field.slice('attributes.'.length)];
+        raw = (Array.isArray(value) ? value : [value]).map((v) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v));
+        break;
+      }
       const key = field.slice('addresses.'.length) as keyof NonNullable<Profile['addresses']>[number];
       raw = (record.addresses ?? []).map((a) => a[key]);
     }
   }
   return clean(raw, blocked);
+}
+
+interface NameParts {
+  given?: string;
+  family?: string;
+  full?: string;
+  suffix?: string;
+}
+
+/** Generational suffixes, as compared: "Junior", "Jr." and "jr" are one. */
+const SUFFIXES: Record<string, string> = {
+  jr: 'jr',
+  junior: 'jr',
+  sr: 'sr',
+  senior: 'sr',
+  ii: 'ii',
+  '2nd': 'ii',
+  iii: 'iii',
+  '3rd': 'iii',
+  iv: 'iv',
+  '4th': 'iv',
+};
+const TITLES = new Set(['mr', 'mrs', 'ms', 'miss', 'mx', 'dr', 'prof', 'sir']);
+
+const namePartsCache = new WeakMap<object, NameParts>();
+/**
+ * A name's parts as compared, normalised: a generational suffix taken off whichever part carries it
+ * ("John Smith Jr", given "John Jr"), titles dropped, and a given or family name missing from a
+ * record that has only a full name taken from it ("Smith, John", "John A. Smith").
+ */
+export function nameParts(name: { given?: string; family?: string; full?: string; suffix?: string }): NameParts {
+  let parts = namePartsCache.get(name);
+  if (parts) return parts;
+  let suffix = typeof name.suffix === 'string' ? (SUFFIXES[normaliseText(name.suffix).replace(/\./g, '')] ?? normaliseText(name.suffix)) : undefined;
+  const words = (value: unknown): string[] => {
+    if (typeof value !== 'string') return [];
+    const out = normaliseText(value.replace(/[.,]/g, ' ')).split(' ').filter((w) => w !== '' && !TITLES.has(w));
+    const last = out.at(-1);
+    if (out.length > 1 && last !== undefined && SUFFIXES[last]) {
+      suffix ??= SUFFIXES[last];
+      out.pop();
+    }
+    return out;
+  };
+  let given = words(name.given);
+  let family = words(name.family);
+  const fullText = typeof name.full === 'string' ? name.full : undefined;
+  const full = words(fullText);
+  if ((given.length === 0 || family.length === 0) && full.length > 1) {
+    // "Smith, John": the family name comes first.
+    const comma = fullText?.indexOf(',') ?? -1;
+    const familyFirst = comma > 0 && given.length === 0 && family.length === 0 && !SUFFIXES[normaliseText(fullText?.slice(comma + 1) ?? '')];
+    if (familyFirst) {
+      const familyWords = words(fullText?.slice(0, comma));
+      if (given.length === 0) given = full.slice(familyWords.length, familyWords.length + 1);
+      if (family.length === 0) family = familyWords;
+    } else {
+      if (given.length === 0) given = full.slice(0, 1);
+      if (family.length === 0) family = full.slice(-1);
+    }
+  }
+  const join = (w: string[]) => (w.length > 0 ? w.join(' ') : undefined);
+  parts = {};
+  const g = join(given);
+  const f = join(family);
+  const n = join(full.length > 0 ? full : [...given, ...family]);
+  if (g !== undefined) parts.given = g;
+  if (f !== undefined) parts.family = f;
+  if (n !== undefined) parts.full = n;
+  if (suffix) parts.suffix = suffix;
+  namePartsCache.set(name, parts);
+  return parts;
 }
 
 function clean(raw: readonly unknown[], blocked: ReadonlySet<string>): string[] {

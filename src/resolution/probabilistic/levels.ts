@@ -13,6 +13,7 @@ export function describeLevel(levels: readonly Level[], level: number): string {
   if (!spec) return 'else';
   const [name, value] = Object.entries(spec)[0] as [string, unknown];
   if (value === true) return name;
+  if (name === 'swappedWith') return `swappedWith ${value}`;
   return name === 'jaroWinkler' ? `jaroWinkler>=${value}` : `${name}<=${value}`;
 }
 
@@ -25,7 +26,14 @@ const KIND = {
   dateTransposed: 5,
   numericDistance: 6,
   sameYear: 7,
+  initial: 8,
+  // Holds across two fields, so the engine tests it (see `FieldComparator.swappedAt`); never here.
+  swappedWith: 9,
 } as const;
+
+function isInitial(a: string, b: string): boolean {
+  return (a.length === 1 && b.length > 1 && b[0] === a) || (b.length === 1 && a.length > 1 && a[0] === b);
+}
 
 function sharesCode(a: string, b: string): boolean {
   const x = metaphone(a);
@@ -69,6 +77,8 @@ export class FieldComparator {
    * remember it per value pair. Levenshtein on short values (dates, postcodes) is cheaper than the lookup.
    */
   readonly costly: boolean;
+  /** The level (1-based) of a `swappedWith` level and the field it names, when the field has one. */
+  readonly swapped: { level: number; field: string } | undefined;
 
   constructor(levels: readonly Level[], nicknames: Nicknames) {
     this.#kinds = new Uint8Array(levels.length);
@@ -81,6 +91,9 @@ export class FieldComparator {
     this.#nicknames = nicknames;
     this.none = levels.length + 1;
     this.exactFirst = this.#kinds[0] === KIND.exact;
+    const swapAt = levels.findIndex((l) => 'swappedWith' in l);
+    const swapLevel = levels[swapAt];
+    this.swapped = swapLevel && 'swappedWith' in swapLevel ? { level: swapAt + 1, field: swapLevel.swappedWith } : undefined;
     this.costly = [...this.#kinds].some(
       (k) => k === KIND.jaroWinkler || k === KIND.levenshtein || k === KIND.metaphone || k === KIND.nickname,
     );
@@ -120,6 +133,12 @@ export class FieldComparator {
           break;
         case KIND.numericDistance:
           holds = numericallyNear(a, b, param);
+          break;
+        case KIND.initial:
+          holds = isInitial(a, b);
+          break;
+        case KIND.swappedWith:
+          holds = false;
           break;
         default:
           holds = a.length >= 4 && a.slice(0, 4) === b.slice(0, 4);

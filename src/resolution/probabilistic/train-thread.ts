@@ -11,5 +11,5 @@ import { serialise } from './model-json.ts';
 const { config, fragments } = workerData as { config: IdentityConfig; fragments: string[] };
 const engine = engineFor(config);
 const profiles = fragments.map((f) => JSON.parse(f) as Profile);
-const { model, pairs } = engine.train(profiles);
-parentPort?.postMessage({ model: serialise(model), pairs });
+const { model, pairs, expectedMatches } = engine.train(profiles);
+parentPort?.postMessage({ model: serialise(model), pairs, expectedMatches });
