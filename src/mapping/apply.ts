@@ -1,4 +1,5 @@
 import { type Account, normaliseAccount } from './account.ts';
+import { regionOf } from './helpers.ts';
 import type { CompiledMapping } from './mapping-file.ts';
 import { normaliseProfile, type Profile } from './profile.ts';
 
@@ -96,11 +97,15 @@ export async function mapRecord(
   const failures: MappingFailure[] = [];
   const fail = (mappingFile: string | null, code: QuarantineCode, message: string) =>
     failures.push({ rawId: record.id, source: record.source, mappingFile, code, message });
-  const bindings = { receivedAt: record.receivedAt.toISOString(), source: record.source };
+  const scope = { receivedAt: record.receivedAt.toISOString(), source: record.source };
 
   for (const mapping of mappings) {
     if (mapping.source !== record.source) continue;
     try {
+      // The mapping's `region:` (a country column) reads the record's national phone numbers; a
+      // blank or unknown one leaves them to AURUM_DEFAULT_REGION.
+      const region = (mapping.region && regionOf(await mapping.region.evaluate(record.payload, scope))) || options.defaultRegion;
+      const bindings = { ...scope, region };
       if (mapping.when && !(await mapping.when.evaluate(record.payload, bindings))) continue;
       const id = await mapping.recordId.evaluate(record.payload, bindings);
       if ((typeof id !== 'string' || id.trim() === '') && typeof id !== 'number') {
@@ -139,12 +144,12 @@ export async function mapRecord(
         ...(deleted ? { deleted } : {}),
       };
       if (mapping.entity === 'account') {
-        const account = normaliseAccount(raw, { defaultRegion: options.defaultRegion });
+        const account = normaliseAccount(raw, { defaultRegion: region });
         if (!account.ok) fail(mapping.file, 'schema_invalid', account.message);
         else fragments.push({ ...base, entity: 'account', profile: account.account });
         continue;
       }
-      const normalised = normaliseProfile(raw, { defaultRegion: options.defaultRegion, observedAt, receivedAt: record.receivedAt });
+      const normalised = normaliseProfile(raw, { defaultRegion: region, observedAt, receivedAt: record.receivedAt });
       if (!normalised.ok) {
         fail(mapping.file, 'schema_invalid', normalised.message);
         continue;

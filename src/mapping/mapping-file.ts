@@ -1,4 +1,5 @@
 import jsonata from 'jsonata';
+import { helperProblems, registerHelpers } from './helpers.ts';
 
 /** A `mappings/<name>.yaml` file as the ops engineer writes it. */
 export interface MappingSpec {
@@ -10,6 +11,8 @@ export interface MappingSpec {
   when?: string;
   /** Optional JSONata predicate: true when the record says the vendor deleted or archived the object. */
   deleted?: string;
+  /** Optional JSONata: the record's region (a country code) for its national phone numbers, instead of AURUM_DEFAULT_REGION. */
+  region?: string;
   /** The expression producing a person (`profile:`) or an account (`account:`): exactly one of them. */
   profile?: string;
   account?: string;
@@ -30,6 +33,7 @@ export const mappingFileSchema = {
     updatedAt: { type: 'string', minLength: 1 },
     when: { type: 'string', minLength: 1 },
     deleted: { type: 'string', minLength: 1 },
+    region: { type: 'string', minLength: 1 },
     profile: { type: 'string', minLength: 1 },
     account: { type: 'string', minLength: 1 },
     description: { type: 'string' },
@@ -47,6 +51,7 @@ export interface CompiledMapping {
   updatedAt: jsonata.Expression | undefined;
   when: jsonata.Expression | undefined;
   deleted: jsonata.Expression | undefined;
+  region: jsonata.Expression | undefined;
   entity: Entity;
   /** The `profile:` or `account:` expression. */
   expression: jsonata.Expression;
@@ -59,7 +64,10 @@ interface JsonataError {
   message?: string;
 }
 
-/** Compiles every expression once; reports each that does not compile. */
+/**
+ * Compiles every expression once, with the mapping helpers (`helpers.ts`) registered on it; reports
+ * each that does not compile or names a date format or region that does not exist.
+ */
 export function compileMapping(
   file: string,
   hash: string,
@@ -69,19 +77,27 @@ export function compileMapping(
   let ok = true;
   const compile = (field: string, expression: string | undefined) => {
     if (expression === undefined) return undefined;
+    let compiled: jsonata.Expression;
     try {
-      return jsonata(expression);
+      compiled = jsonata(expression);
     } catch (e) {
       const error = e as JsonataError;
       ok = false;
       report(field, `JSONata ${error.code ?? 'error'} at character ${error.position ?? '?'}: ${error.message ?? String(e)}`);
       return undefined;
     }
+    registerHelpers(compiled);
+    for (const problem of helperProblems(compiled.ast())) {
+      ok = false;
+      report(field, problem);
+    }
+    return compiled;
   };
   const recordId = compile('recordId', spec.recordId);
   const updatedAt = compile('updatedAt', spec.updatedAt);
   const when = compile('when', spec.when);
   const deleted = compile('deleted', spec.deleted);
+  const region = compile('region', spec.region);
   if ((spec.profile === undefined) === (spec.account === undefined)) {
     report(
       spec.profile === undefined ? 'profile' : 'account',
@@ -92,5 +108,5 @@ export function compileMapping(
   const entity: Entity = spec.account === undefined ? 'person' : 'account';
   const expression = compile(entity === 'person' ? 'profile' : 'account', spec.profile ?? spec.account);
   if (!ok || !recordId || !expression) return undefined;
-  return { file, hash, source: spec.source, object: spec.object, recordId, updatedAt, when, deleted, entity, expression };
+  return { file, hash, source: spec.source, object: spec.object, recordId, updatedAt, when, deleted, region, entity, expression };
 }
