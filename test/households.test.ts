@@ -21,8 +21,20 @@ const profileOf = async (externalId: string) => (await t.json('GET', `/profiles?
 
 describe('households before any model is trained', () => {
   it('keeps a couple sharing an email and a phone as two people, each with their own date of birth', async () => {
-    await shop({ customer_id: 'h1', full_name: 'John Smith', email_address: 'smiths@example.com', mobile: '+44 20 7946 0201', birthday: '1960-03-01' });
-    await shop({ customer_id: 'h2', full_name: 'Jane Smith', email_address: 'smiths@example.com', mobile: '+44 20 7946 0201', birthday: '1962-07-15' });
+    await shop({
+      customer_id: 'h1',
+      full_name: 'John Smith',
+      email_address: 'smiths@example.com',
+      mobile: '+44 20 7946 0201',
+      birthday: '1960-03-01',
+    });
+    await shop({
+      customer_id: 'h2',
+      full_name: 'Jane Smith',
+      email_address: 'smiths@example.com',
+      mobile: '+44 20 7946 0201',
+      birthday: '1962-07-15',
+    });
     const john = await profileOf('shop:h1');
     const jane = await profileOf('shop:h2');
     expect(john).not.toBe(jane);
@@ -53,7 +65,13 @@ describe('households before any model is trained', () => {
   });
 
   it('links a thin support-desk record (a name, an email, a phone) to the shop record with the same email and phone', async () => {
-    await shop({ customer_id: 'a1', full_name: 'Ada Lovelace', email_address: 'ada@example.com', mobile: '+44 20 7946 0203', birthday: '1985-12-10' });
+    await shop({
+      customer_id: 'a1',
+      full_name: 'Ada Lovelace',
+      email_address: 'ada@example.com',
+      mobile: '+44 20 7946 0203',
+      birthday: '1985-12-10',
+    });
     await crm({ id: 'a-desk', first_name: 'Ada', last_name: 'Lovelace', email: 'ada@example.com', phone: '+44 20 7946 0203' });
     const ada = await profileOf('shop:a1');
     expect(await profileOf('crm:a-desk')).toBe(ada);

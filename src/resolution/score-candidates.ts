@@ -133,7 +133,13 @@ export async function scoreCandidates(
       }
     }
   }
-  return withoutForbiddenBridges(engine, model, links, linkedStored.filter((s) => s >= 0), featuresOfStored);
+  return withoutForbiddenBridges(
+    engine,
+    model,
+    links,
+    linkedStored.filter((s) => s >= 0),
+    featuresOfStored,
+  );
 }
 
 /**

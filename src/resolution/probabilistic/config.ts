@@ -311,7 +311,11 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
     if (c.pin && !(c.m && c.u)) problems.push({ file, field: `comparisons.${i}.pin`, message: 'a pinned comparison needs m and u' });
     for (const level of c.levels) {
       if ('swappedWith' in level && !compared.has(level.swappedWith)) {
-        problems.push({ file, field: `comparisons.${i}.levels`, message: `swappedWith names "${level.swappedWith}", which no comparison compares` });
+        problems.push({
+          file,
+          field: `comparisons.${i}.levels`,
+          message: `swappedWith names "${level.swappedWith}", which no comparison compares`,
+        });
       }
     }
   }
@@ -327,7 +331,8 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
   }
   for (const [i, rule] of merged.cannotLink.entries()) {
     for (const field of [...rule.disagree, ...(rule.unless ?? [])]) {
-      if (!compared.has(field)) problems.push({ file, field: `cannotLink.${i}`, message: `"${field}" is not compared: add a comparison for it` });
+      if (!compared.has(field))
+        problems.push({ file, field: `cannotLink.${i}`, message: `"${field}" is not compared: add a comparison for it` });
     }
   }
   return merged;

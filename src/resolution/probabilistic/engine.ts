@@ -116,7 +116,9 @@ export class Engine {
   cannotLink(model: Model, levels: Uint8Array, offset = 0): string | undefined {
     for (const rule of this.#cannotLink) {
       if (rule.disagree.length === 0) continue;
-      const holds = rule.disagree.every((c) => ((model.m[c] as number[])[(this.#comparators[c] as FieldComparator).none] ?? 1) < rule.whileMBelow);
+      const holds = rule.disagree.every(
+        (c) => ((model.m[c] as number[])[(this.#comparators[c] as FieldComparator).none] ?? 1) < rule.whileMBelow,
+      );
       if (!holds) continue;
       const disagrees = rule.disagree.every((c) => levels[offset + c] === (this.#comparators[c] as FieldComparator).none);
       if (!disagrees) continue;
@@ -272,7 +274,8 @@ export class Engine {
       const valuesOfRecord = (r: number) => (c: number) => {
         const o = offsets[c] as Int32Array;
         const list: string[] = [];
-        for (let p = o[r] as number; p < (o[r + 1] as number); p++) list.push((dictionaries[c] as string[])[(ids[c] as Int32Array)[p] as number] as string);
+        for (let p = o[r] as number; p < (o[r + 1] as number); p++)
+          list.push((dictionaries[c] as string[])[(ids[c] as Int32Array)[p] as number] as string);
         return list;
       };
       this.#swap(into, 0, valuesOfRecord(a), valuesOfRecord(b));
@@ -335,7 +338,8 @@ export class Engine {
       const prior = priors[c] as number[];
       if (comparison?.pin) return prior;
       const seen = row.reduce((a, b, l) => (l === NULL_LEVEL ? a : a + b), 0);
-      if (comparison?.u && weight > 0) return [...row].map((x, l) => (l === NULL_LEVEL ? 1 : (x + weight * (prior[l] as number)) / (seen + weight)));
+      if (comparison?.u && weight > 0)
+        return [...row].map((x, l) => (l === NULL_LEVEL ? 1 : (x + weight * (prior[l] as number)) / (seen + weight)));
       const total = seen + row.length - 1;
       return [...row].map((x, l) => (l === NULL_LEVEL ? 1 : (x + 1) / total));
     });

@@ -103,10 +103,13 @@ const namePartsCache = new WeakMap<object, NameParts>();
 export function nameParts(name: { given?: string; family?: string; full?: string; suffix?: string }): NameParts {
   let parts = namePartsCache.get(name);
   if (parts) return parts;
-  let suffix = typeof name.suffix === 'string' ? (SUFFIXES[normaliseText(name.suffix).replace(/\./g, '')] ?? normaliseText(name.suffix)) : undefined;
+  let suffix =
+    typeof name.suffix === 'string' ? (SUFFIXES[normaliseText(name.suffix).replace(/\./g, '')] ?? normaliseText(name.suffix)) : undefined;
   const words = (value: unknown): string[] => {
     if (typeof value !== 'string') return [];
-    const out = normaliseText(value.replace(/[.,]/g, ' ')).split(' ').filter((w) => w !== '' && !TITLES.has(w));
+    const out = normaliseText(value.replace(/[.,]/g, ' '))
+      .split(' ')
+      .filter((w) => w !== '' && !TITLES.has(w));
     const last = out.at(-1);
     if (out.length > 1 && last !== undefined && SUFFIXES[last]) {
       suffix ??= SUFFIXES[last];
@@ -121,7 +124,8 @@ export function nameParts(name: { given?: string; family?: string; full?: string
   if ((given.length === 0 || family.length === 0) && full.length > 1) {
     // "Smith, John": the family name comes first.
     const comma = fullText?.indexOf(',') ?? -1;
-    const familyFirst = comma > 0 && given.length === 0 && family.length === 0 && !SUFFIXES[normaliseText(fullText?.slice(comma + 1) ?? '')];
+    const familyFirst =
+      comma > 0 && given.length === 0 && family.length === 0 && !SUFFIXES[normaliseText(fullText?.slice(comma + 1) ?? '')];
     if (familyFirst) {
       const familyWords = words(fullText?.slice(0, comma));
       if (given.length === 0) given = full.slice(familyWords.length, familyWords.length + 1);
