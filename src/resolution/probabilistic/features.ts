@@ -17,7 +17,9 @@ const NORMAL = /^[a-z0-9@+.-]+(?: [a-z0-9@+.-]+)*$/;
 export function normaliseText(value: string): string {
   // Most values are already normal (mappings lowercase, vendors send ASCII): one test instead of five passes.
   if (NORMAL.test(value)) return value;
-  return anyAscii(value.normalize('NFKD').replace(/[\u0300-\u036f]/g, ''))
+  const lower = value.toLowerCase();
+  if (NORMAL.test(lower)) return lower;
+  return anyAscii(lower.normalize('NFKD').replace(/[\u0300-\u036f]/g, ''))
     .toLowerCase()
     .replace(/[^a-z0-9@+.\s-]/g, ' ')
     .replace(/\s+/g, ' ')
@@ -92,6 +94,7 @@ const SUFFIXES: Record<string, string> = {
   iv: 'iv',
   '4th': 'iv',
 };
+const SIMPLE_WORD = /^[A-Za-z][a-z-]*$/;
 const TITLES = new Set(['mr', 'mrs', 'ms', 'miss', 'mx', 'dr', 'prof', 'sir']);
 
 const namePartsCache = new WeakMap<object, NameParts>();
@@ -103,6 +106,21 @@ const namePartsCache = new WeakMap<object, NameParts>();
 export function nameParts(name: { given?: string; family?: string; full?: string; suffix?: string }): NameParts {
   let parts = namePartsCache.get(name);
   if (parts) return parts;
+  // Most names are a one-word given and family name, nothing to split or strip: the fast path.
+  const simple = (v: unknown) => typeof v === 'string' && SIMPLE_WORD.test(v);
+  if (
+    name.suffix === undefined &&
+    simple(name.given) &&
+    simple(name.family) &&
+    (name.full === undefined || name.full === `${name.given} ${name.family}`) &&
+    !TITLES.has((name.given as string).toLowerCase())
+  ) {
+    const given = (name.given as string).toLowerCase();
+    const family = (name.family as string).toLowerCase();
+    parts = { given, family, full: `${given} ${family}` };
+    namePartsCache.set(name, parts);
+    return parts;
+  }
   let suffix =
     typeof name.suffix === 'string' ? (SUFFIXES[normaliseText(name.suffix).replace(/\./g, '')] ?? normaliseText(name.suffix)) : undefined;
   const words = (value: unknown): string[] => {
