@@ -1,6 +1,7 @@
 /**
  * Batch resolution benchmark: generates synthetic people (bench/generate-people.ts), runs the real
- * `aurum resolve` as a child process, evaluates the result, and prints records/s, peak memory and F1.
+ * `aurum resolve` as a child process, evaluates the result, and prints records/s, peak memory, F1
+ * and blocking recall.
  *
  *   node bench/resolve.ts --records 100000
  */
@@ -53,7 +54,7 @@ const { stdout } = await run(process.execPath, [
   '--worst',
   '0',
 ]);
-const metric = (name: string) => Number(new RegExp(`${name}\\s+([0-9.]+)`).exec(stdout)?.[1]);
+const metric = (name: string) => Number(new RegExp(`^${name}\\s+([0-9.]+)`, 'm').exec(stdout)?.[1]);
 console.log(
   JSON.stringify(
     {
@@ -64,6 +65,8 @@ console.log(
       precision: metric('precision'),
       recall: metric('recall'),
       f1: metric('F1'),
+      blockingRecall: metric('blocking recall'),
+      candidatePairs: Number(/resolved .*?\((\d+) candidate pairs/.exec(summary)?.[1]),
       node: process.version,
       summary,
     },

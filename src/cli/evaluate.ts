@@ -1,11 +1,13 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
+import { readBlockingRecall } from './blocking-recall.ts';
 
 export interface EvaluateOptions {
   clusters: string;
   truth: string;
   explain?: string;
+  blocks?: string;
   worst?: string;
 }
 
@@ -21,13 +23,14 @@ interface ScoredLink {
 const key = (source: string, recordId: string) => `${source}/${recordId}`;
 const pairsOf = (n: number) => (n * (n - 1)) / 2;
 
-async function readColumns(file: string, columns: [string, string, string]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+/** The rows of a CSV file as `source/record_id` and the third column's value, in file order. */
+async function readRows(file: string, columns: [string, string, string]): Promise<[string, string][]> {
+  const out: [string, string][] = [];
   for await (const row of createReadStream(file).pipe(parse({ columns: true, trim: true, skipEmptyLines: true, bom: true }))) {
     const r = row as Record<string, string>;
     const [s, id, value] = columns.map((c) => r[c]);
     if (s === undefined || id === undefined || value === undefined) throw new Error(`${file}: needs columns ${columns.join(',')}`);
-    out.set(key(s, id), value);
+    out.push([key(s, id), value]);
   }
   return out;
 }
@@ -67,8 +70,9 @@ function describe(link: ScoredLink): string {
 }
 
 export async function runEvaluate(options: EvaluateOptions): Promise<void> {
-  const predicted = await readColumns(options.clusters, ['source', 'record_id', 'profile_id']);
-  const truth = await readColumns(options.truth, ['source', 'record_id', 'entity_id']);
+  const rows = await readRows(options.clusters, ['source', 'record_id', 'profile_id']);
+  const predicted = new Map(rows);
+  const truth = new Map(await readRows(options.truth, ['source', 'record_id', 'entity_id']));
   const m = pairwiseMetrics(predicted, truth);
   const missing = [...predicted.keys()].filter((k) => !truth.has(k)).length;
   const singletons = [...new Set(predicted.values())].length;
@@ -78,6 +82,44 @@ export async function runEvaluate(options: EvaluateOptions): Promise<void> {
   console.log(`precision           ${m.precision.toFixed(4)}`);
   console.log(`recall              ${m.recall.toFixed(4)}`);
   console.log(`F1                  ${m.f1.toFixed(4)}`);
+
+  // Each row's true entity as a number (-1: not in the truth file), and the rows of each entity.
+  const entityIds = new Map<string, number>();
+  const entityOfRow = new Int32Array(rows.length).fill(-1);
+  const rowsOfEntity: number[][] = [];
+  const seen = new Set<string>();
+  for (const [row, [record]] of rows.entries()) {
+    const entity = truth.get(record);
+    // A record listed twice is counted once, as in the pairwise metrics.
+    if (entity === undefined || seen.has(record)) continue;
+    seen.add(record);
+    let id = entityIds.get(entity);
+    if (id === undefined) {
+      id = rowsOfEntity.length;
+      entityIds.set(entity, id);
+      rowsOfEntity.push([]);
+    }
+    entityOfRow[row] = id;
+    (rowsOfEntity[id] as number[]).push(row);
+  }
+  seen.clear();
+
+  const blocksFile = options.blocks ?? `${options.clusters}.blocks.ndjson`;
+  const blocking = existsSync(blocksFile) ? await readBlockingRecall(blocksFile, entityOfRow) : undefined;
+  if (blocking) {
+    const recall = m.truePairs === 0 ? 1 : blocking.proposed.size / m.truePairs;
+    console.log(
+      `blocking recall     ${recall.toFixed(4)} (${blocking.proposed.size} of ${m.truePairs} true pairs proposed; ` +
+        `${blocking.candidatePairs} candidate pairs; blocks over ${blocking.maxBlockSize} records skipped)`,
+    );
+    const width = Math.max(...blocking.rules.map((r) => r.rule.length));
+    console.log(`  ${'by rule'.padEnd(width)}  true pairs  by it alone  candidate pairs`);
+    for (const r of blocking.rules) {
+      console.log(
+        `  ${r.rule.padEnd(width)}  ${String(r.truePairs).padStart(10)}  ${String(r.alone).padStart(11)}  ${String(r.candidatePairs).padStart(15)}`,
+      );
+    }
+  } else console.log(`blocking recall     (no ${blocksFile}: run resolve to get it)`);
 
   const explainFile = options.explain ?? `${options.clusters}.links.ndjson`;
   if (!existsSync(explainFile)) {
@@ -107,19 +149,24 @@ export async function runEvaluate(options: EvaluateOptions): Promise<void> {
 
   console.log(`\nworst misses (same person, not linked), closest first:`);
   for (const l of nearMisses.slice(0, worst)) console.log(`  ${key(...l.a)} ~ ${key(...l.b)}  ${describe(l)}`);
-  // Misses never scored: no blocking rule brought the pair together (or it scored below 0.05).
-  const byEntity = new Map<string, string[]>();
-  for (const [record, entity] of truth) if (predicted.has(record)) byEntity.set(entity, [...(byEntity.get(entity) ?? []), record]);
+  // Misses with no scored link: blocking did not propose the pair, or it scored below 0.05.
   let unscored = 0;
   const examples: string[] = [];
-  for (const records of byEntity.values()) {
-    for (let i = 0; i < records.length; i++) {
-      for (let j = i + 1; j < records.length; j++) {
-        const [a, b] = [records[i] as string, records[j] as string];
+  for (const entityRows of rowsOfEntity) {
+    for (let i = 0; i < entityRows.length; i++) {
+      for (let j = i + 1; j < entityRows.length; j++) {
+        const [x, y] = [entityRows[i] as number, entityRows[j] as number];
+        const [a, b] = [(rows[x] as [string, string])[0], (rows[y] as [string, string])[0]];
         if (predicted.get(a) === predicted.get(b)) continue;
         if (scored.has(`${a}\u0001${b}`) || scored.has(`${b}\u0001${a}`)) continue;
         unscored++;
-        if (examples.length < worst) examples.push(`  ${a} ~ ${b}  never compared: no blocking key shared (or p < 0.05)`);
+        if (examples.length >= worst) continue;
+        const why = !blocking
+          ? 'never compared: no blocking key shared (or p < 0.05)'
+          : blocking.proposed.has(x * rows.length + y)
+            ? 'compared, p < 0.05'
+            : 'never compared: no blocking rule proposed it';
+        examples.push(`  ${a} ~ ${b}  ${why}`);
       }
     }
   }

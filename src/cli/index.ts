@@ -32,6 +32,7 @@ program
   .requiredOption('-i, --input <SOURCE=FILE...>', 'CSV (header row) or NDJSON records of a source; repeatable')
   .requiredOption('-o, --out <file>', 'clusters CSV to write')
   .option('--explain <file>', 'where to write the scored links (default: <out>.links.ndjson)')
+  .option('--blocks <file>', 'where to write the blocks that proposed pairs, for evaluate (default: <out>.blocks.ndjson)')
   .option('--threads <n>', 'worker threads that map and compare (default: the cores available)')
   .option('--no-progress', 'no progress bar')
   .action(async (options) => (await import('./resolve.ts')).runResolve(options));
@@ -64,6 +65,7 @@ program
   .requiredOption('--clusters <file>', 'source,record_id,profile_id (from resolve)')
   .requiredOption('--truth <file>', 'source,record_id,entity_id')
   .option('--explain <file>', 'scored links (default: <clusters>.links.ndjson when it exists)')
+  .option('--blocks <file>', 'the blocks resolve wrote (default: <clusters>.blocks.ndjson when it exists)')
   .option('--worst <n>', 'how many false merges and misses to show', '10')
   .action(async (options) => (await import('./evaluate.ts')).runEvaluate(options));
 

@@ -1,10 +1,11 @@
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, statSync, type WriteStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
 import { resolveBatch } from '../resolution/probabilistic/batch.ts';
+import type { BlockIndex } from '../resolution/probabilistic/block-index.ts';
 import { loadIdentityConfig } from '../resolution/probabilistic/config.ts';
 import { type Engine, engineFor, type LinkKey } from '../resolution/probabilistic/engine.ts';
 import { FeatureTableBuilder } from '../resolution/probabilistic/feature-table.ts';
@@ -17,6 +18,7 @@ export interface ResolveOptions {
   input: string[];
   out: string;
   explain?: string;
+  blocks?: string;
   progress?: boolean;
   /** Worker threads that map and compare (default: the cores available). */
   threads?: string;
@@ -131,6 +133,9 @@ async function resolveWith(
   bar.update('map', totalBytes, totalBytes);
 
   const mapped = performance.now();
+  // The blocks are written now: finding the candidate pairs empties the index.
+  const blocksFile = options.blocks ?? `${options.out}.blocks.ndjson`;
+  const blocksOut = await writeBlocks(blocksFile, engine, blocks, recordIds.length);
   const records = { table: table.build(), linkKeys, blocks };
   const rules = engine.config.blocking.length;
   const result = await resolveBatch(
@@ -173,10 +178,34 @@ async function resolveWith(
     if (!explain.write(`${JSON.stringify(line)}\n`)) await new Promise((r) => explain.once('drain', () => r(undefined)));
   }
   await new Promise((resolve) => explain.end(() => resolve(undefined)));
+  const { candidatePairs, pairsByRule } = result.stats;
+  await new Promise((resolve) => blocksOut.end(`${JSON.stringify({ candidatePairs, pairsByRule })}\n`, () => resolve(undefined)));
   const seconds = (performance.now() - started) / 1000;
   process.stderr.write(
     `resolved ${recordIds.length} records into ${result.stats.clusters} profiles in ${seconds.toFixed(1)} s (mapping ${((mapped - started) / 1000).toFixed(1)} s, ${pool.threads} threads) ` +
       `(${result.stats.candidatePairs} candidate pairs, ${result.stats.patterns} patterns, λ=${result.model.lambda.toFixed(4)}); ` +
-      `${quarantined} quarantined; peak memory ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; wrote ${options.out} and ${explainFile}\n`,
+      `${quarantined} quarantined; peak memory ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; wrote ${options.out}, ${explainFile} and ${blocksFile}\n`,
   );
+}
+
+/**
+ * Writes the blocks that propose pairs, for `aurum evaluate` to measure blocking recall: a header
+ * (`{records, maxBlockSize, rules}`), then one line a block, `[rule, row, row…]`, with rows
+ * numbered as the clusters file lists the records (from 0). The stream is returned open: the
+ * candidate pair counts, known once the pairs are found, end it.
+ */
+async function writeBlocks(file: string, engine: Engine, blocks: BlockIndex, records: number): Promise<WriteStream> {
+  const out = createWriteStream(file);
+  const rules = engine.config.blocking.map((rule) => rule.join('+'));
+  out.write(`${JSON.stringify({ records, maxBlockSize: engine.config.maxBlockSize, rules })}\n`);
+  let text = '';
+  for (const { rule, records: rows } of blocks.proposingBlocks()) {
+    text += `[${rule},${rows.join(',')}]\n`;
+    if (text.length > 1 << 16) {
+      if (!out.write(text)) await new Promise((r) => out.once('drain', () => r(undefined)));
+      text = '';
+    }
+  }
+  out.write(text);
+  return out;
 }

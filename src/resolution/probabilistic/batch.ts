@@ -46,7 +46,15 @@ export interface BatchResult {
   /** Deterministic links, and scored pairs with a match probability of 5 % or more, for explanations. */
   links: Link[];
   model: Model;
-  stats: { records: number; candidatePairs: number; patterns: number; linkedPairs: number; clusters: number };
+  stats: {
+    records: number;
+    candidatePairs: number;
+    /** Per blocking rule, the candidate pairs it proposed (a pair two rules proposed counts for both). */
+    pairsByRule: number[];
+    patterns: number;
+    linkedPairs: number;
+    clusters: number;
+  };
 }
 
 /** The batch view of profiles, computed in this thread. */
@@ -101,7 +109,13 @@ export async function resolveBatch(
   progress('block', 0, n);
   const { pairs, rulesOf } = blocks.pairs();
   progress('block', n, n);
-  const [counts, levelCounts] = await Promise.all([comparer.compare(pairs, rulesOf), sampled]);
+  const comparing = Promise.all([comparer.compare(pairs, rulesOf), sampled]);
+  // Counted while the threads compare.
+  const pairsByRule = engine.config.blocking.map(() => 0);
+  for (const rules of rulesOf) {
+    for (let r = 0, bits = rules; bits !== 0; r++, bits >>>= 1) if (bits & 1) pairsByRule[r] = (pairsByRule[r] as number) + 1;
+  }
+  const [counts, levelCounts] = await comparing;
   const { model, patterns } = engine.estimate(table, counts, engine.uFromCounts(levelCounts));
 
   // A pair's weight is its pattern's, plus the term-frequency adjustment of the values it agrees on.
@@ -145,6 +159,6 @@ export async function resolveBatch(
     cluster,
     links,
     model,
-    stats: { records: n, candidatePairs: pairs.length, patterns: patterns.length, linkedPairs: linked, clusters: roots.size },
+    stats: { records: n, candidatePairs: pairs.length, pairsByRule, patterns: patterns.length, linkedPairs: linked, clusters: roots.size },
   };
 }

@@ -38,17 +38,27 @@ export class BlockIndex {
     this.#records++;
   }
 
+  /**
+   * The blocks that propose pairs (two records or more, none over the limit), each with its rule's
+   * position: what `aurum resolve` writes for `aurum evaluate` to measure blocking recall. Read it
+   * before `pairs`, which empties the index.
+   */
+  *proposingBlocks(): Generator<{ rule: number; records: readonly number[] }> {
+    for (const [blockKey, block] of this.#blocks) {
+      if (block.length < 2 || block.length > this.#maxBlockSize) continue;
+      const rule = this.#ruleOf.get(blockKey.slice(0, blockKey.indexOf('\u0001')));
+      // A key of a rule this configuration no longer has (stored before it changed) proposes nothing.
+      if (rule !== undefined) yield { rule, records: block };
+    }
+  }
+
   pairs(): { pairs: Float64Array; rulesOf: Uint32Array } {
     const n = this.#records;
     const R = this.#rules;
     // A pair's code carries the rule that proposed it, so EM can run one session per rule.
     let codes = new Float64Array(1 << 16);
     let count = 0;
-    for (const [blockKey, block] of this.#blocks) {
-      if (block.length < 2 || block.length > this.#maxBlockSize) continue;
-      const rule = this.#ruleOf.get(blockKey.slice(0, blockKey.indexOf('\u0001')));
-      // A key of a rule this configuration no longer has (stored before it changed) proposes nothing.
-      if (rule === undefined) continue;
+    for (const { rule, records: block } of this.proposingBlocks()) {
       for (let x = 0; x < block.length; x++) {
         for (let y = x + 1; y < block.length; y++) {
           if (count === codes.length) {
