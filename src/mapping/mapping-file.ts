@@ -14,7 +14,11 @@ export interface MappingSpec {
   profile?: string;
   account?: string;
   description?: string;
+  /** `drop` (the default): an invalid or blocked value leaves the fragment; `quarantine`: the record goes to quarantine (the schema admits no other). */
+  onInvalid?: string;
 }
+
+export type OnInvalid = 'drop' | 'quarantine';
 
 /** What a mapping produces: the key of its expression names it. */
 export type Entity = 'person' | 'account';
@@ -33,6 +37,7 @@ export const mappingFileSchema = {
     profile: { type: 'string', minLength: 1 },
     account: { type: 'string', minLength: 1 },
     description: { type: 'string' },
+    onInvalid: { type: 'string', enum: ['drop', 'quarantine'], default: 'drop' },
   },
   required: ['source', 'recordId'],
 } as const;
@@ -50,6 +55,7 @@ export interface CompiledMapping {
   entity: Entity;
   /** The `profile:` or `account:` expression. */
   expression: jsonata.Expression;
+  onInvalid: OnInvalid;
 }
 
 interface JsonataError {
@@ -92,5 +98,6 @@ export function compileMapping(
   const entity: Entity = spec.account === undefined ? 'person' : 'account';
   const expression = compile(entity === 'person' ? 'profile' : 'account', spec.profile ?? spec.account);
   if (!ok || !recordId || !expression) return undefined;
-  return { file, hash, source: spec.source, object: spec.object, recordId, updatedAt, when, deleted, entity, expression };
+  const onInvalid: OnInvalid = spec.onInvalid === 'quarantine' ? 'quarantine' : 'drop';
+  return { file, hash, source: spec.source, object: spec.object, recordId, updatedAt, when, deleted, entity, expression, onInvalid };
 }
