@@ -54,6 +54,7 @@ const MATRIX: [method: string, route: string, audience: Audience, path: string][
   ['GET', '/imports/:id', 'ops', `/imports/${NO_PROFILE}`],
   ['GET', '/quarantine', 'ops', '/quarantine?status=nonsense'],
   ['POST', '/quarantine/replay', 'ops', '/quarantine/replay'],
+  ['GET', '/quality/violations', 'ops', '/quality/violations'],
   ['GET', '/destinations', 'ops', '/destinations'],
   ['POST', '/destinations', 'ops', '/destinations'],
   ['GET', '/destinations/:id', 'ops', `/destinations/${NO_PROFILE}`],

@@ -5,13 +5,14 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/db/database.ts';
-import { startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
+import { copyWorkspace, startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
 import { startReceiver } from './helpers/receiver.ts';
 
 let t: TestHub;
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 beforeAll(async () => {
-  t = await startTestHub();
+  // A record with an invalid value fails mapping whole (`onInvalid: quarantine`): its erasure is tested too.
+  t = await startTestHub({ configDir: copyWorkspace({ onInvalid: 'quarantine' }) });
   receiver = await startReceiver();
 });
 afterAll(async () => {

@@ -5,11 +5,12 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/db/database.ts';
-import { ADMIN_KEY, startTestHub, type TestHub } from './helpers/hub.ts';
+import { ADMIN_KEY, copyWorkspace, startTestHub, type TestHub } from './helpers/hub.ts';
 
 let t: TestHub;
 beforeAll(async () => {
-  t = await startTestHub();
+  // A record with an invalid value is quarantined whole, and counted so.
+  t = await startTestHub({ configDir: copyWorkspace({ onInvalid: 'quarantine' }) });
 });
 afterAll(() => t?.stop());
 

@@ -12,11 +12,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDLE_TIMEOUT_MS, serveHub } from '../src/api/serve.ts';
 import { CLI, startCli } from './helpers/cli.ts';
-import { FIXTURE, SECRETS, startTestHub, type TestHub } from './helpers/hub.ts';
+import { copyWorkspace, FIXTURE, SECRETS, startTestHub, type TestHub } from './helpers/hub.ts';
 
 let t: TestHub;
 beforeAll(async () => {
-  t = await startTestHub();
+  // A record with an invalid value is quarantined whole, and counted so.
+  t = await startTestHub({ configDir: copyWorkspace({ onInvalid: 'quarantine' }) });
 });
 afterAll(() => t?.stop());
 

@@ -221,6 +221,13 @@ describe('real answers match the declared schemas', () => {
     await conforms('POST', '/profiles/:id/erase', erased);
     await conforms('GET', '/erasures', await t.as('compliance', 'GET', '/erasures'));
     await conforms('GET', '/quarantine', await t.as('ops', 'GET', '/quarantine?status=all'));
+    // A phone that is none: dropped from the record, and counted.
+    expect((await t.postWebhook('crm', JSON.stringify({ id: 'c-doc-4', first_name: 'Gus', phone: '12' }))).status).toBe(202);
+    await t.settle();
+    const dropped = await t.as('compliance', 'GET', '/records/crm/c-doc-4');
+    expect((await conforms('GET', '/records/:source/:recordId', dropped)).records[0].violations).toHaveLength(1);
+    const { violations } = await conforms('GET', '/quality/violations', await t.as('ops', 'GET', '/quality/violations?source=crm'));
+    expect(violations).toEqual([{ source: 'crm', field: 'phones', kind: 'phone_invalid', violations: 1, records: 1 }]);
   });
 
   it('a file import, a backfill and the consent listing', async () => {

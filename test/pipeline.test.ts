@@ -85,7 +85,7 @@ describe('a record that bridges two profiles', () => {
 });
 
 describe('a placeholder identifier', () => {
-  it('never links different people (blocked values)', async () => {
+  it('never links different people (blocked values): it is dropped from the record, and the drop recorded', async () => {
     await crm({ id: 'p1', email: 'test@example.com', first_name: 'Pat' });
     await crm({ id: 'p2', email: 'TEST@example.com', first_name: 'Lee' });
     await t.settle();
@@ -93,7 +93,12 @@ describe('a placeholder identifier', () => {
     const [pat] = (await t.json('GET', '/profiles?externalId=crm:p1')).profiles;
     const [lee] = (await t.json('GET', '/profiles?externalId=crm:p2')).profiles;
     expect(pat.id).not.toBe(lee.id);
-    expect(pat.emails).toEqual(['test@example.com']);
+    expect(pat.emails ?? []).toEqual([]);
+    expect(pat.name).toMatchObject({ given: 'Pat' });
+    const { records } = await t.json('GET', '/records/crm/p1');
+    expect(records[0].violations).toEqual([
+      { field: 'emails', kind: 'blocked_value', message: expect.any(String), value: 'test@example.com' },
+    ]);
   });
 });
 
@@ -137,6 +142,10 @@ describe('consent', () => {
 
 describe('quarantine', () => {
   it('keeps records whose mapping fails, with error and payload, and replays them after a fix', async () => {
+    // The mapping quarantines a record with an invalid value whole, rather than drop the value.
+    const file = path.join(t.configDir, 'mappings', 'shop-customer.yaml');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}onInvalid: quarantine\n`);
+    expect((await t.call('POST', '/quarantine/replay', { source: 'shop' })).status).toBe(202);
     await shop({ customer_id: 'q1', email_address: 'not-an-email', full_name: 'Broken' });
     await shop({ customer_id: 'q2', email_address: 'ok@example.com', birthday: '12/10/1815' });
     await t.settle();
@@ -147,7 +156,6 @@ describe('quarantine', () => {
     expect(dob.message).toContain('dateOfBirth');
 
     // The ops engineer fixes the mapping: US-style birthdays become YYYY-MM-DD.
-    const file = path.join(t.configDir, 'mappings', 'shop-customer.yaml');
     writeFileSync(
       file,
       readFileSync(file, 'utf8').replace(

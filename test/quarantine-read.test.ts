@@ -4,11 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_PAGE_BYTES } from '../src/http/page-bytes.ts';
-import { startTestHub, type TestHub } from './helpers/hub.ts';
+import { copyWorkspace, startTestHub, type TestHub } from './helpers/hub.ts';
 
 let t: TestHub;
 beforeAll(async () => {
-  t = await startTestHub();
+  // Records with an invalid email are quarantined whole (`onInvalid: quarantine`), payload and all.
+  t = await startTestHub({ configDir: copyWorkspace({ onInvalid: 'quarantine' }) });
 });
 afterAll(async () => {
   await t?.stop();

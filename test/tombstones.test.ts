@@ -6,11 +6,12 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/db/database.ts';
 import { payloadIdentifierKeys, suppressUnmappedErased } from '../src/resolution/tombstones.ts';
-import { startTestHub, type TestHub } from './helpers/hub.ts';
+import { copyWorkspace, startTestHub, type TestHub } from './helpers/hub.ts';
 
 let t: TestHub;
 beforeAll(async () => {
-  t = await startTestHub();
+  // A record with an invalid value fails mapping whole (`onInvalid: quarantine`), as the tests of failed records need.
+  t = await startTestHub({ configDir: copyWorkspace({ onInvalid: 'quarantine' }) });
 });
 afterAll(async () => {
   await t?.stop();

@@ -18,6 +18,7 @@ import { identityRoutes } from '../resolution/identity-routes.ts';
 import { accountRoutes } from './accounts.ts';
 import { docsRoutes } from './docs-page.ts';
 import { profileRoutes } from './profiles.ts';
+import { qualityRoutes } from './quality.ts';
 
 describeRoute('GET /health', {
   tag: 'Reference',
@@ -70,6 +71,7 @@ export function buildApp(ctx: PipelineContext, reloadWorkspace: () => void) {
   app.route('/', accountRoutes(ctx));
   app.route('/', destinationRoutes(ctx));
   app.route('/', quarantineRoutes(ctx, reloadWorkspace));
+  app.route('/', qualityRoutes(ctx));
   app.route('/', identityRoutes(ctx));
   app.route('/', sourceRoutes(ctx));
   app.route('/', importRoutes(ctx));

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { mapRecord } from '../mapping/apply.ts';
 import { comparePairs } from '../resolution/probabilistic/compare-pairs.ts';
-import { loadIdentityConfig } from '../resolution/probabilistic/config.ts';
+import { blockedValues, loadIdentityConfig } from '../resolution/probabilistic/config.ts';
 import { engineFor } from '../resolution/probabilistic/engine.ts';
 import { FeatureTable } from '../resolution/probabilistic/feature-table.ts';
 import { loadWorkspace } from '../workspace/workspace.ts';
@@ -13,7 +13,9 @@ import { ChunkPacker, type MappedChunk, type ThreadRequest } from './resolve-poo
 
 const { configDir, defaultRegion } = workerData as { configDir: string; defaultRegion: string | undefined };
 const workspace = loadWorkspace(configDir, process.env, { requireEnv: false });
-const engine = engineFor(loadIdentityConfig(configDir));
+const identity = loadIdentityConfig(configDir);
+const engine = engineFor(identity);
+const blocked = blockedValues(identity.blockedValues);
 const port = parentPort;
 let table: FeatureTable | undefined;
 
@@ -36,7 +38,7 @@ async function handle(request: ThreadRequest): Promise<void> {
       const { fragments, failures } = await mapRecord(
         { id: rawId, source: request.source, receivedAt, contentHash: '', payload },
         workspace.mappings,
-        { defaultRegion },
+        { defaultRegion, blockedValues: blocked },
       );
       // Batch resolution clusters persons; accounts are resolved by the hub, within their own type.
       for (const f of fragments) if (f.entity === 'person') packer.add(f.recordId, engine.describe(f.profile));

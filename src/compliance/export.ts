@@ -3,6 +3,7 @@ import type { Db, Tx } from '../db/database.ts';
 import { deliveriesOfProfiles } from '../delivery/profile-deliveries.ts';
 import { loadConsentLedger, loadProfileViews } from '../golden/read.ts';
 import { readRawRecords } from '../intake/store.ts';
+import type { Violation } from '../mapping/violations.ts';
 import { recordsBySourceId, recordsOfProfile, resolveProfileId, retiredInto, type StoredRecord } from '../resolution/read.ts';
 
 export interface MemberRecord {
@@ -18,6 +19,8 @@ export interface MemberRecord {
   observedAt: string;
   sourceUpdatedAt: string | null;
   deletedAt: string | null;
+  /** The values the mapping dropped from the fragment as invalid or blocked, each with its field and why. */
+  violations: Violation[];
 }
 
 const iso = (value: Date | string) => new Date(value).toISOString();
@@ -44,6 +47,7 @@ async function withRaws(db: Db | Tx, records: StoredRecord[]): Promise<(MemberRe
         observedAt: iso(r.observedAt),
         sourceUpdatedAt: r.sourceUpdatedAt ? iso(r.sourceUpdatedAt) : null,
         deletedAt: r.deletedAt ? iso(r.deletedAt) : null,
+        violations: r.violations ?? [],
         profileId: r.profileId,
       },
     ];

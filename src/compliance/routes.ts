@@ -8,6 +8,7 @@ import { idCursor, timeCursor } from '../http/keyset.ts';
 import { arr, dateTime, describeRoute, int, limitQuery, nullable, obj, str, strEnum, uuid } from '../http/openapi.ts';
 import { allow } from '../http/roles.ts';
 import { bodyValidator, cursorOrOlder, pageLimit } from '../http/validate.ts';
+import { violationSchema } from '../mapping/violations.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { listByConsent } from './consent-query.ts';
 import { eraseProfile } from './erase.ts';
@@ -36,7 +37,17 @@ describeRoute('GET /records/:source/:recordId', {
   tag: TAG,
   audience: 'compliance',
   summary: "A source record's raw payloads, fragments and profile",
-  responses: { 200: { description: 'the record', schema: obj({ source: str, recordId: str, records: arr(object) }) } },
+  description: 'Each version holds `violations`: the values its mapping dropped as invalid or blocked, with the field, kind and why.',
+  responses: {
+    200: {
+      description: 'the record',
+      schema: obj({
+        source: str,
+        recordId: str,
+        records: arr({ type: 'object', required: ['violations'], properties: { violations: arr(violationSchema) } }),
+      }),
+    },
+  },
   errors: ['record_not_found'],
 });
 describeRoute('POST /profiles/:id/erase', {

@@ -183,12 +183,21 @@ export const sourceRecords = pgTable(
     link: jsonb('link'),
     /** When the vendor deleted or archived the object: it no longer counts in its golden record or links. */
     deletedAt: at('deleted_at'),
+    /**
+     * The values the mapping dropped from the fragment as invalid or blocked, `[{field, kind,
+     * message, value}]` (`mapping/violations.ts`); null when none. The values are the record's own,
+     * erased with it.
+     */
+    violations: jsonb('violations'),
     createdAt: at('created_at').notNull().defaultNow(),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex('source_records_identity_idx').on(t.source, t.object, t.recordId),
     index('source_records_profile_idx').on(t.profileId),
+    // `GET /quality/violations` counts the few records that hold violations, not every record.
+    index('source_records_violations_idx').on(t.source).where(sql`${t.violations} is not null`),
+    check('source_records_violations_check', sql`${t.violations} is null or jsonb_typeof(${t.violations}) = 'array'`),
     check('source_records_entity_check', sql`${t.entity} in ('person', 'account')`),
   ],
 );

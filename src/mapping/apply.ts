@@ -2,6 +2,7 @@ import { type Account, normaliseAccount } from './account.ts';
 import { regionOf } from './helpers.ts';
 import type { CompiledMapping } from './mapping-file.ts';
 import { normaliseProfile, type Profile } from './profile.ts';
+import type { Violation } from './violations.ts';
 
 /** A raw record as it was stored at intake. */
 export interface RawRecord {
@@ -39,6 +40,8 @@ interface FragmentBase {
   mappingHash: string;
   /** The vendor deleted or archived the object (the mapping's `deleted` held): it leaves its profile. */
   deleted?: boolean;
+  /** The values dropped from the fragment as invalid or blocked, stored with the record; absent when none. */
+  violations?: Violation[];
 }
 
 /** A record id is part of an index entry (source, object, record id), which holds 2,704 bytes. */
@@ -46,7 +49,8 @@ export const MAX_RECORD_ID_LENGTH = 512;
 
 export const QUARANTINE_CODES = {
   mapping_error: 'a JSONata expression failed on the record',
-  schema_invalid: 'the mapped fragment breaks the canonical profile (or account) schema',
+  schema_invalid:
+    'the mapped fragment breaks the canonical profile (or account) schema, or nothing that identifies it is left once its invalid values are dropped',
   record_id_missing: 'recordId produced no string or number',
   updated_at_invalid: 'updatedAt produced no valid time',
   unmapped: 'no mapping of the source applies to the record',
@@ -73,6 +77,11 @@ export interface MapOptions {
   defaultRegion: string | undefined;
   /** Whether consent.yaml declares a purpose; without it, every purpose is known. */
   knownPurpose?: (purpose: string) => boolean;
+  /**
+   * identity.yaml's blockedValues, lowercased: dropped from the fields that hold identifiers. Handed
+   * in by the caller, as identity.yaml is resolution's, a stage above this one.
+   */
+  blockedValues?: ReadonlySet<string>;
 }
 
 function toDate(value: unknown): Date | null | 'invalid' {
@@ -86,6 +95,8 @@ function describe(e: unknown): string {
   const error = e as { code?: string; position?: number; message?: string };
   return error.code ? `JSONata ${error.code} at character ${error.position ?? '?'}: ${error.message}` : String(error.message ?? e);
 }
+
+const violationsOf = ({ violations }: { violations: Violation[] }) => (violations.length > 0 ? { violations } : {});
 
 /** Evaluates every mapping of the record's source, each compiled once at start-up. */
 export async function mapRecord(
@@ -143,13 +154,19 @@ export async function mapRecord(
         mappingHash: mapping.hash,
         ...(deleted ? { deleted } : {}),
       };
+      const values = { onInvalid: mapping.onInvalid, ...(options.blockedValues ? { blocked: options.blockedValues } : {}) };
       if (mapping.entity === 'account') {
-        const account = normaliseAccount(raw, { defaultRegion: region });
+        const account = normaliseAccount(raw, { defaultRegion: region, ...values });
         if (!account.ok) fail(mapping.file, 'schema_invalid', account.message);
-        else fragments.push({ ...base, entity: 'account', profile: account.account });
+        else fragments.push({ ...base, ...violationsOf(account), entity: 'account', profile: account.account });
         continue;
       }
-      const normalised = normaliseProfile(raw, { defaultRegion: region, observedAt, receivedAt: record.receivedAt });
+      const normalised = normaliseProfile(raw, {
+        defaultRegion: region,
+        observedAt,
+        receivedAt: record.receivedAt,
+        ...values,
+      });
       if (!normalised.ok) {
         fail(mapping.file, 'schema_invalid', normalised.message);
         continue;
@@ -160,7 +177,7 @@ export async function mapRecord(
         fail(mapping.file, 'consent_purpose_unknown', `consent for ${names}: not a purpose declared in consent.yaml`);
         continue;
       }
-      fragments.push({ ...base, entity: 'person', profile: normalised.profile });
+      fragments.push({ ...base, ...violationsOf(normalised), entity: 'person', profile: normalised.profile });
     } catch (e) {
       fail(mapping.file, 'mapping_error', describe(e));
     }

@@ -1,15 +1,18 @@
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import { stringify } from 'safe-stable-stringify';
 import { normaliseHost } from './domains.ts';
 import type { Entity } from './mapping-file.ts';
-import { asList, normalisePhones, redact, stringifyIds, unique } from './normalise-values.ts';
+import { asList, normalisePhones, stringifyIds, unique } from './normalise-values.ts';
+import { type InvalidValue, VIOLATION_KINDS, type ViolationKind } from './violations.ts';
 
 /** What a field's normaliser may use besides its value. */
 export interface FieldContext {
   defaultRegion: string | undefined;
   /** When the source says the record was true: a consent statement without a time is dated then. */
   observedAt: Date;
-  /** Problems found, each named by its path, never quoting a whole value. */
-  problems: string[];
+  /** Values that fail their field's check, left in place: `settleValues` drops them or quarantines the record. */
+  invalid: InvalidValue[];
 }
 
 /**
@@ -37,10 +40,16 @@ export interface CanonicalField {
   tombstone?: 'email' | 'phone' | 'ext' | 'nid';
   /** False for a field the golden record does not carry (a person's memberships live in their own table). */
   golden?: false;
+  /** A fragment holding none of these fields identifies nothing: quarantined when dropping its invalid values leaves it so. */
+  identifies?: true;
+  /** Its values are identifiers: identity.yaml's blockedValues are dropped from it. */
+  blocked?: true;
 }
 
 /** A field as another entity has it, without erasure's tombstones: an account's contact points identify no person. */
 const notTombstoned = ({ tombstone: _, ...field }: CanonicalField): CanonicalField => field;
+/** An account's contact points (info@, the switchboard): they identify no person, and no account either. */
+const contactPoint = ({ tombstone: _, identifies: __, ...field }: CanonicalField): CanonicalField => field;
 
 const text = { type: 'string' };
 const idMap = { type: 'object', propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,64}$' }, additionalProperties: { type: 'string' } };
@@ -55,9 +64,34 @@ const lowercaseList = (value: unknown) => {
   const list = asList(value);
   return list && unique(list.map((e) => (typeof e === 'string' ? e.toLowerCase() : e)));
 };
-const phones = (value: unknown, { defaultRegion, problems }: FieldContext) => {
+// The schema's own formats, so that a value dropped here is exactly one the schema refuses.
+const formats = new Ajv({ strict: true });
+addFormats.default(formats, ['email', 'date']);
+const isEmail = formats.compile({ type: 'string', format: 'email' });
+const isDate = formats.compile({ type: 'string', format: 'date' });
+
+/** Notes a value that fails its check, under its top-level field unless named otherwise; the message says why, never what. */
+function noteInvalid(
+  context: FieldContext,
+  found: { kind: ViolationKind; path: (string | number)[]; value: unknown; field?: string; message?: string },
+): void {
+  const { kind, path, value } = found;
+  context.invalid.push({ path, field: found.field ?? String(path[0]), kind, message: found.message ?? VIOLATION_KINDS[kind], value });
+}
+const lowercaseEmails = (value: unknown, context: FieldContext) => {
+  const list = lowercaseList(value);
+  list?.forEach((email, i) => {
+    if (typeof email === 'string' && !isEmail(email)) noteInvalid(context, { kind: 'email_invalid', path: ['emails', i], value: email });
+  });
+  return list;
+};
+const phones = (value: unknown, context: FieldContext) => {
   const list = asList(value);
-  return list && normalisePhones(list, defaultRegion, problems);
+  if (!list) return list;
+  const { phones, invalid } = normalisePhones(list, context.defaultRegion);
+  const message = `${VIOLATION_KINDS.phone_invalid}${context.defaultRegion ? '' : ' (no country code, and AURUM_DEFAULT_REGION is not set)'}`;
+  for (const i of invalid) noteInvalid(context, { kind: 'phone_invalid', path: ['phones', i], value: phones[i], message });
+  return phones;
 };
 const ids = (value: unknown) => {
   stringifyIds(value);
@@ -73,11 +107,13 @@ export function addressKey(a: Record<string, unknown>): string {
 const emails: CanonicalField = {
   description: 'trimmed, lowercased, valid addresses',
   schema: { type: 'array', items: { type: 'string', format: 'email' } },
-  normalise: lowercaseList,
+  normalise: lowercaseEmails,
   survivorship: 'list',
   listKey: sameValue,
   compare: ['emails'],
   tombstone: 'email',
+  identifies: true,
+  blocked: true,
 };
 const phonesField: CanonicalField = {
   description: 'E.164 through libphonenumber-js, with AURUM_DEFAULT_REGION for national numbers',
@@ -87,6 +123,8 @@ const phonesField: CanonicalField = {
   listKey: sameValue,
   compare: ['phones'],
   tombstone: 'phone',
+  identifies: true,
+  blocked: true,
 };
 const addresses: CanonicalField = {
   description: '{line1, line2, city, region, postalCode, country}',
@@ -102,6 +140,7 @@ const externalIds: CanonicalField = {
   normalise: ids,
   survivorship: 'map',
   tombstone: 'ext',
+  identifies: true,
 };
 const attributes: CanonicalField = { description: 'free-form object', schema: { type: 'object' }, survivorship: 'map' };
 
@@ -141,15 +180,21 @@ export const PERSON_FIELDS: Record<string, CanonicalField> = {
     },
     survivorship: 'scalar',
     compare: ['name.given', 'name.family', 'name.full', 'name.suffix'],
+    identifies: true,
   },
   emails,
   phones: phonesField,
   dateOfBirth: {
-    description: '`YYYY-MM-DD` (pattern only)',
-    schema: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' },
-    normalise: numberAsText,
+    description: '`YYYY-MM-DD`, a calendar date',
+    schema: { type: 'string', format: 'date' },
+    normalise: (value, context) => {
+      const date = numberAsText(value);
+      if (typeof date === 'string' && !isDate(date)) noteInvalid(context, { kind: 'date_invalid', path: ['dateOfBirth'], value: date });
+      return date;
+    },
     survivorship: 'scalar',
     compare: ['dateOfBirth'],
+    blocked: true,
   },
   addresses,
   nationalId: {
@@ -159,6 +204,8 @@ export const PERSON_FIELDS: Record<string, CanonicalField> = {
     survivorship: 'scalar',
     compare: ['nationalId'],
     tombstone: 'nid',
+    identifies: true,
+    blocked: true,
   },
   externalIds,
   company: { description: 'string', schema: text, normalise: numberAsText, survivorship: 'scalar', compare: ['company'] },
@@ -210,15 +257,17 @@ export const PERSON_FIELDS: Record<string, CanonicalField> = {
         },
       },
     },
-    // A membership whose reference is blank is absent, as any blank value is; a domain that is none is a problem.
-    normalise: (value, { problems }) => {
+    // A membership whose reference is blank is absent, as any blank value is; one by a domain that is none names no account.
+    normalise: (value, context) => {
       const kept = asList(value)
         ?.filter((m) => !(m && typeof m === 'object' && !Array.isArray(m) && (m as Record<string, unknown>)['ref'] === undefined))
         .map(membership);
       kept?.forEach((m, i) => {
         const domain = (m as { ref?: { domain?: unknown } } | undefined)?.ref?.domain;
-        if (typeof domain === 'string' && !normaliseHost(domain))
-          problems.push(`accounts/${i}/ref/domain: "${redact(domain)}" is not a domain or a URL with one`);
+        if (typeof domain === 'string' && !normaliseHost(domain)) {
+          const message = `the membership's ref.domain is ${VIOLATION_KINDS.domain_invalid}`;
+          noteInvalid(context, { kind: 'domain_invalid', path: ['accounts', i], field: 'accounts.ref.domain', value: domain, message });
+        }
       });
       return kept && kept.length > 0 ? kept : undefined;
     },
@@ -232,28 +281,31 @@ export const registrationId = (id: string): string => id.toUpperCase().replace(/
 
 const LABEL = '[a-z0-9\\p{L}]([a-z0-9\\p{L}-]*[a-z0-9\\p{L}])?';
 
+const HOST = new RegExp(`^${LABEL}(\\.${LABEL})+$`, 'u');
+
 /** The canonical account (`account:`): a company, an organisation. */
 export const ACCOUNT_FIELDS: Record<string, CanonicalField> = {
-  name: { description: 'string', schema: text, normalise: numberAsText, survivorship: 'scalar', compare: ['name'] },
+  name: { description: 'string', schema: text, normalise: numberAsText, survivorship: 'scalar', compare: ['name'], identifies: true },
   domains: {
     description: 'hosts: a URL, a bare domain or an email address gives its host, lowercased, without `www.`, port, path or trailing dot',
-    schema: { type: 'array', items: { type: 'string', pattern: `^${LABEL}(\\.${LABEL})+$` } },
-    normalise: (value, { problems }) =>
-      asList(value) &&
-      unique(
-        (asList(value) as unknown[]).map((d, i) => {
-          if (typeof d !== 'string') return d;
-          const host = normaliseHost(d);
-          if (!host) problems.push(`domains/${i}: "${redact(d)}" is not a domain or a URL with one`);
-          return host ?? d;
-        }),
-      ),
+    schema: { type: 'array', items: { type: 'string', pattern: HOST.source } },
+    normalise: (value, context) => {
+      const list = asList(value);
+      const hosts = list && unique(list.map((d) => (typeof d === 'string' ? (normaliseHost(d) ?? d) : d)));
+      hosts?.forEach((host, i) => {
+        if (typeof host === 'string' && !HOST.test(host))
+          noteInvalid(context, { kind: 'domain_invalid', path: ['domains', i], value: host });
+      });
+      return hosts;
+    },
     survivorship: 'list',
     listKey: sameValue,
     compare: ['domains'],
+    identifies: true,
+    blocked: true,
   },
-  emails: { ...notTombstoned(emails), description: 'contact points (info@), normalised as a person’s; not identifiers' },
-  phones: { ...notTombstoned(phonesField), description: 'contact points, normalised as a person’s' },
+  emails: { ...contactPoint(emails), description: 'contact points (info@), normalised as a person’s; not identifiers' },
+  phones: { ...contactPoint(phonesField), description: 'contact points, normalised as a person’s' },
   addresses,
   externalIds: notTombstoned(externalIds),
   registrationIds: {
@@ -269,6 +321,8 @@ export const ACCOUNT_FIELDS: Record<string, CanonicalField> = {
     },
     survivorship: 'map',
     compare: ['registrationIds'],
+    identifies: true,
+    blocked: true,
   },
   industry: { description: 'string', schema: text, normalise: numberAsText, survivorship: 'scalar', compare: ['industry'] },
   attributes,

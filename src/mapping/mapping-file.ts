@@ -17,7 +17,11 @@ export interface MappingSpec {
   profile?: string;
   account?: string;
   description?: string;
+  /** `drop` (the default): an invalid or blocked value leaves the fragment; `quarantine`: the record goes to quarantine (the schema admits no other). */
+  onInvalid?: string;
 }
+
+export type OnInvalid = 'drop' | 'quarantine';
 
 /** What a mapping produces: the key of its expression names it. */
 export type Entity = 'person' | 'account';
@@ -37,6 +41,7 @@ export const mappingFileSchema = {
     profile: { type: 'string', minLength: 1 },
     account: { type: 'string', minLength: 1 },
     description: { type: 'string' },
+    onInvalid: { type: 'string', enum: ['drop', 'quarantine'], default: 'drop' },
   },
   required: ['source', 'recordId'],
 } as const;
@@ -55,6 +60,7 @@ export interface CompiledMapping {
   entity: Entity;
   /** The `profile:` or `account:` expression. */
   expression: jsonata.Expression;
+  onInvalid: OnInvalid;
 }
 
 interface JsonataError {
@@ -108,5 +114,19 @@ export function compileMapping(
   const entity: Entity = spec.account === undefined ? 'person' : 'account';
   const expression = compile(entity === 'person' ? 'profile' : 'account', spec.profile ?? spec.account);
   if (!ok || !recordId || !expression) return undefined;
-  return { file, hash, source: spec.source, object: spec.object, recordId, updatedAt, when, deleted, region, entity, expression };
+  const onInvalid: OnInvalid = spec.onInvalid === 'quarantine' ? 'quarantine' : 'drop';
+  return {
+    file,
+    hash,
+    source: spec.source,
+    object: spec.object,
+    recordId,
+    updatedAt,
+    when,
+    deleted,
+    region,
+    entity,
+    expression,
+    onInvalid,
+  };
 }

@@ -44,20 +44,23 @@ export function pruneBlank(value: unknown): unknown {
 export const asList = (v: unknown): unknown[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
 export const unique = <T>(items: T[]): T[] => [...new Set(items)];
 
-/** Phones to E.164 (national numbers read with `defaultRegion`); one that does not parse is a problem, named without its digits. */
-export function normalisePhones(phones: unknown[], defaultRegion: string | undefined, problems: string[]): string[] {
-  return unique(
-    phones.map((phone, i) => {
+/**
+ * Phones to E.164 (national numbers read with `defaultRegion`), without duplicates; a number that
+ * does not parse is kept as written, and its index in the result listed in `invalid`.
+ */
+export function normalisePhones(phones: unknown[], defaultRegion: string | undefined): { phones: string[]; invalid: number[] } {
+  const unparsed = new Set<string>();
+  const normalised = unique(
+    phones.map((phone) => {
       const text = typeof phone === 'number' ? String(phone) : phone;
       if (typeof text !== 'string') return text as string;
       const parsed = parsePhoneNumberFromString(text, defaultRegion as CountryCode | undefined);
       if (parsed?.isValid()) return parsed.number;
-      problems.push(
-        `phones/${i}: "${redact(text)}" is not a valid phone number${defaultRegion ? '' : ' (no country code and AURUM_DEFAULT_REGION is not set)'}`,
-      );
+      unparsed.add(text);
       return text;
     }),
   );
+  return { phones: normalised, invalid: normalised.flatMap((phone, i) => (unparsed.has(phone) ? [i] : [])) };
 }
 
 /** Ids mapped from numbers (Odoo and Zendesk ids are) become strings, in place. */
@@ -65,9 +68,4 @@ export function stringifyIds(ids: unknown): void {
   if (!ids || typeof ids !== 'object' || Array.isArray(ids)) return;
   const map = ids as Record<string, unknown>;
   for (const [system, id] of Object.entries(map)) if (typeof id === 'number') map[system] = String(id);
-}
-
-/** Error messages end up in quarantine and logs: show the shape of a value, not the value. */
-export function redact(value: string): string {
-  return value.length <= 4 ? '****' : `${value.slice(0, 2)}…(${value.length} chars)`;
 }

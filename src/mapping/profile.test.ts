@@ -1,14 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { normaliseProfile } from './profile.ts';
+import type { ValueOptions } from './violations.ts';
 
 const observedAt = new Date('2026-05-01T10:00:00Z');
 const receivedAt = new Date('2026-05-01T10:05:00Z');
-const normalise = (raw: unknown, region: string | null = 'GB') =>
-  normaliseProfile(raw, { defaultRegion: region ?? undefined, observedAt, receivedAt });
+const normalise = (raw: unknown, region: string | null = 'GB', values: Partial<ValueOptions> = {}) =>
+  normaliseProfile(raw, { defaultRegion: region ?? undefined, observedAt, receivedAt, ...values });
+const quarantining = { onInvalid: 'quarantine' } as const;
 
 describe('normaliseProfile', () => {
   it('trims and lowercases emails and removes duplicates', () => {
-    expect(normalise({ emails: [' Ada@Example.COM', 'ada@example.com'] })).toEqual({ ok: true, profile: { emails: ['ada@example.com'] } });
+    expect(normalise({ emails: [' Ada@Example.COM', 'ada@example.com'] })).toEqual({
+      ok: true,
+      profile: { emails: ['ada@example.com'] },
+      violations: [],
+    });
   });
 
   it('turns phones into E.164, using AURUM_DEFAULT_REGION for national numbers', () => {
@@ -17,17 +23,84 @@ describe('normaliseProfile', () => {
     });
   });
 
-  it('rejects a national number when no default region is set, without echoing it', () => {
-    const result = normalise({ phones: ['020 7946 0018'] }, null);
+  it('drops a national number when no default region is set, saying why without echoing it', () => {
+    const result = normalise({ name: 'Ada Lovelace', phones: ['020 7946 0018'] }, null);
+    expect(result).toMatchObject({ ok: true, profile: { name: { full: 'Ada Lovelace' } } });
+    const [violation] = result.ok ? result.violations : [];
+    expect(violation).toMatchObject({ field: 'phones', kind: 'phone_invalid', value: '020 7946 0018' });
+    expect(violation?.message).toContain('AURUM_DEFAULT_REGION');
+    expect(violation?.message).not.toContain('7946');
+  });
+
+  it('rejects a national number when no default region is set under onInvalid: quarantine, without echoing it', () => {
+    const result = normalise({ name: 'Ada Lovelace', phones: ['020 7946 0018'] }, null, quarantining);
     expect(result.ok).toBe(false);
     expect(!result.ok && result.message).toContain('AURUM_DEFAULT_REGION');
     expect(!result.ok && result.message).not.toContain('7946');
+  });
+
+  it('drops invalid emails, phones and dates, keeping the rest of the person and each value with its field and kind', () => {
+    const result = normalise({
+      name: { given: 'Ada', family: 'Lovelace' },
+      emails: ['n/a', 'a..b@x.org', 'ada@example.com'],
+      phones: ['+1 555 0100', '020 7946 0018'],
+      dateOfBirth: '1815-02-30',
+      addresses: { city: 'London' },
+      accounts: [{ ref: { domain: 'acme dot com' } }, { ref: { name: 'Acme' } }],
+    });
+    expect(result).toEqual({
+      ok: true,
+      profile: {
+        name: { given: 'Ada', family: 'Lovelace', full: 'Ada Lovelace' },
+        emails: ['ada@example.com'],
+        phones: ['+442079460018'],
+        addresses: [{ city: 'London' }],
+        accounts: [{ ref: { name: 'Acme' } }],
+      },
+      violations: [
+        { field: 'emails', kind: 'email_invalid', message: 'not a valid email address', value: 'n/a' },
+        { field: 'emails', kind: 'email_invalid', message: 'not a valid email address', value: 'a..b@x.org' },
+        { field: 'phones', kind: 'phone_invalid', message: 'not a valid phone number', value: '+1 555 0100' },
+        { field: 'dateOfBirth', kind: 'date_invalid', message: expect.any(String), value: '1815-02-30' },
+        { field: 'accounts.ref.domain', kind: 'domain_invalid', message: expect.any(String), value: 'acme dot com' },
+      ],
+    });
+  });
+
+  it("drops identity.yaml's blocked values from the fields that hold identifiers, whatever their case", () => {
+    const blocked = new Set(['test@example.com', '0000000000', 'unknown']);
+    const result = normalise({ name: { given: 'Unknown' }, emails: ['TEST@example.com', 'pat@example.com'], nationalId: 'UNKNOWN' }, 'GB', {
+      blocked,
+    });
+    expect(result).toEqual({
+      ok: true,
+      profile: { name: { given: 'Unknown', full: 'Unknown' }, emails: ['pat@example.com'] },
+      violations: [
+        { field: 'emails', kind: 'blocked_value', message: expect.any(String), value: 'test@example.com' },
+        { field: 'nationalId', kind: 'blocked_value', message: expect.any(String), value: 'UNKNOWN' },
+      ],
+    });
+    // onInvalid: quarantine keeps them, as before: resolution never links on them.
+    expect(normalise({ emails: ['test@example.com'] }, 'GB', { blocked, onInvalid: 'quarantine' })).toEqual({
+      ok: true,
+      profile: { emails: ['test@example.com'] },
+      violations: [],
+    });
+  });
+
+  it('rejects a record with nothing left to identify it once its invalid values are dropped', () => {
+    const result = normalise({ emails: ['nope'], phones: ['12'], dateOfBirth: '1990-01-01', addresses: { city: 'Leeds' } });
+    expect(result.ok).toBe(false);
+    const message = result.ok ? '' : result.message;
+    for (const part of ['emails/0', 'phones/0', 'nothing that identifies']) expect(message).toContain(part);
+    expect(message).not.toMatch(/nope|Leeds/);
   });
 
   it('treats blank strings and nulls as absent', () => {
     expect(normalise({ name: { given: '  ', family: 'Hopper' }, company: '', emails: [''], nationalId: null })).toEqual({
       ok: true,
       profile: { name: { family: 'Hopper', full: 'Hopper' } },
+      violations: [],
     });
   });
 
@@ -60,6 +133,7 @@ describe('normaliseProfile', () => {
           { purpose: 'email', status: 'granted', at: '2026-04-01T00:00:00Z' },
         ],
       },
+      violations: [],
     });
   });
 
@@ -74,10 +148,22 @@ describe('normaliseProfile', () => {
   });
 
   it('rejects what breaks the schema, naming each field', () => {
-    const result = normalise({ dateOfBirth: '10/12/1815', emails: ['nope'], shoeSize: 9, consent: [{ purpose: 'x', status: 'maybe' }] });
+    const raw = { name: 'Ada', dateOfBirth: '10/12/1815', emails: ['nope'], shoeSize: 9, consent: [{ purpose: 'x', status: 'maybe' }] };
+    const result = normalise(raw, 'GB', quarantining);
     expect(result.ok).toBe(false);
     const message = result.ok ? '' : result.message;
     for (const part of ['dateOfBirth', 'emails/0', 'shoeSize', 'consent/0/status']) expect(message).toContain(part);
+    // Dropping the invalid values leaves the fragment's shape as wrong as it was.
+    const dropped = normalise(raw);
+    expect(dropped.ok).toBe(false);
+    for (const part of ['shoeSize', 'consent/0/status']) expect(!dropped.ok && dropped.message).toContain(part);
+  });
+
+  it('rejects an impossible date as well as a malformed one', () => {
+    for (const date of ['1815-02-30', '1815-13-01', '2023-02-29', '10/12/1815']) {
+      expect(normalise({ name: 'Ada', dateOfBirth: date }, 'GB', quarantining), date).toMatchObject({ ok: false });
+    }
+    expect(normalise({ name: 'Ada', dateOfBirth: '2024-02-29' }, 'GB', quarantining)).toMatchObject({ ok: true });
   });
 
   it('drops a membership whose reference is blank, and refuses a domain that is none, naming it without its value', () => {
@@ -86,11 +172,12 @@ describe('normaliseProfile', () => {
     ).toEqual({
       ok: true,
       profile: { emails: ['a@b.example'], accounts: [{ ref: { name: 'Acme' } }] },
+      violations: [],
     });
-    expect(normalise({ accounts: [{ ref: { domain: '' } }] })).toEqual({ ok: true, profile: {} });
-    const bad = normalise({ accounts: [{ ref: { domain: 'acme dot com' } }] });
+    expect(normalise({ accounts: [{ ref: { domain: '' } }] })).toEqual({ ok: true, profile: {}, violations: [] });
+    const bad = normalise({ name: 'Ada', accounts: [{ ref: { domain: 'acme dot com' } }] }, 'GB', quarantining);
     expect(bad.ok).toBe(false);
-    expect(!bad.ok && bad.message).toContain('accounts/0/ref/domain');
+    expect(!bad.ok && bad.message).toContain("accounts/0: the membership's ref.domain");
     expect(!bad.ok && bad.message).not.toContain('acme dot com');
   });
 });

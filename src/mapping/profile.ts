@@ -2,6 +2,8 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { normaliseFields, schemaOf } from './fields.ts';
 import { pruneBlank, unique } from './normalise-values.ts';
+import { schemaProblems, settleValues, valueOptions } from './settle-values.ts';
+import type { InvalidValue, ValueOptions, Violation } from './violations.ts';
 
 export interface Address {
   line1?: string;
@@ -53,12 +55,12 @@ export interface Membership {
 export const profileSchema = schemaOf('person');
 
 const ajv = new Ajv({ allErrors: true, strict: true });
-addFormats.default(ajv, ['email', 'date-time']);
+addFormats.default(ajv, ['email', 'date', 'date-time']);
 const validateProfile = ajv.compile<Profile>(profileSchema);
 
-export type NormaliseResult = { ok: true; profile: Profile } | { ok: false; message: string };
+export type NormaliseResult = { ok: true; profile: Profile; violations: Violation[] } | { ok: false; message: string };
 
-export interface NormaliseOptions {
+export interface NormaliseOptions extends Partial<ValueOptions> {
   defaultRegion: string | undefined;
   /** When the source says the record was true: a consent statement without a time is dated then. */
   observedAt: Date;
@@ -68,8 +70,9 @@ export interface NormaliseOptions {
 
 /**
  * Normalises a mapped fragment (emails lowercased, phones to E.164, single values to lists, blank as
- * absent, consent time defaulting to when the record was observed and capped at its receipt), then
- * validates it.
+ * absent, consent time defaulting to when the record was observed and capped at its receipt), drops
+ * its invalid and blocked values (or fails on them, `onInvalid: quarantine`; see `settleValues`),
+ * then validates it.
  */
 export function normaliseProfile(raw: unknown, options: NormaliseOptions): NormaliseResult {
   const pruned = pruneBlank(raw) ?? {};
@@ -77,20 +80,14 @@ export function normaliseProfile(raw: unknown, options: NormaliseOptions): Norma
     return { ok: false, message: 'the profile expression must produce an object' };
   }
   const p = { ...(pruned as Record<string, unknown>) };
-  const problems: string[] = [];
-
-  normaliseFields('person', p, { defaultRegion: options.defaultRegion, observedAt: options.observedAt, problems });
-
-  if (!validateProfile(p)) {
-    for (const e of validateProfile.errors ?? []) {
-      const extra = e.keyword === 'additionalProperties' ? ` (${String(e.params['additionalProperty'])})` : '';
-      problems.push(`${e.instancePath.slice(1) || 'profile'}: ${e.message ?? 'is invalid'}${extra}`);
-    }
-  }
+  const invalid: InvalidValue[] = [];
+  normaliseFields('person', p, { defaultRegion: options.defaultRegion, observedAt: options.observedAt, invalid });
+  const settled = settleValues('person', p, invalid, valueOptions(options));
+  const problems = [...settled.problems, ...schemaProblems(validateProfile, p, 'profile', settled.named)];
   if (problems.length > 0) return { ok: false, message: unique(problems).join('; ') };
   const profile = p as Profile;
   if (profile.consent) profile.consent = profile.consent.map((c) => capAtReceipt(c, options.receivedAt));
-  return { ok: true, profile };
+  return { ok: true, profile, violations: settled.violations };
 }
 
 /**

@@ -10,6 +10,7 @@ import { jobFailure } from '../queue/job-error.ts';
 import { limitIdentifiers } from '../resolution/guards.ts';
 import { type LinkOptions, linkFragments } from '../resolution/link.ts';
 import { needsTraining, TrainingError, trainModel } from '../resolution/live-model.ts';
+import { blockedValues } from '../resolution/probabilistic/config.ts';
 import type { Model } from '../resolution/probabilistic/engine.ts';
 import { suppressUnmappedErased } from '../resolution/tombstones.ts';
 import { countRecords, scheduleTrainingIfDue } from '../resolution/train-job.ts';
@@ -69,6 +70,7 @@ export async function ingest(
       const result = await mapRecord(record, workspace.mappings, {
         defaultRegion: ctx.settings.defaultRegion,
         knownPurpose: (purpose) => workspace.purposes.known(purpose),
+        blockedValues: blockedValues(workspace.identity.blockedValues),
       });
       const limited = limitIdentifiers(result.fragments, workspace.identity.guards);
       loaded.push({
@@ -93,6 +95,11 @@ export async function ingest(
   }
   const summary = { records: raws.length, fragments: loaded.reduce((n, l) => n + l.fragments.length, 0), ...outcome };
   ctx.log.debug({ ingest: summary }, 'ingested batch');
+  // Fields and kinds only: the values dropped are personal data, kept with their records.
+  const dropped = loaded.flatMap((l) =>
+    l.fragments.flatMap((f) => (f.violations ?? []).map((v) => ({ rawId: f.rawId, source: f.source, field: v.field, kind: v.kind }))),
+  );
+  if (dropped.length > 0) ctx.log.info({ dropped }, 'invalid values dropped; their records went on');
   const failures = loaded.flatMap((l) => l.failures);
   if (failures.length > 0) {
     ctx.log.warn({ quarantined: failures.map((f) => ({ rawId: f.rawId, source: f.source, code: f.code })) }, 'records quarantined');

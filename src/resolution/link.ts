@@ -531,7 +531,7 @@ async function writeRecords(
   const written = rowsOf<Raw<Pick<SourceRecord, 'id' | 'source' | 'object' | 'recordId'>>>(
     await tx.execute(sql`
       insert into source_records as sr (entity, source, object, record_id, profile_id, raw_id, content_hash, fragment,
-        mapping_file, mapping_hash, source_updated_at, observed_at, link)
+        mapping_file, mapping_hash, source_updated_at, observed_at, link, violations)
       select ${entity}, * from unnest(
         ${textArray(col((r) => r.fragment.source))}, ${textArray(col((r) => r.fragment.object))},
         ${textArray(col((r) => r.fragment.recordId))}, ${uuidArray(col((r) => r.profileId))},
@@ -540,12 +540,13 @@ async function writeRecords(
         ${textArray(col((r) => r.fragment.mappingFile))}, ${textArray(col((r) => r.fragment.mappingHash))},
         ${timestampArray(col((r) => r.fragment.updatedAt?.toISOString() ?? null))},
         ${timestampArray(col((r) => r.fragment.observedAt.toISOString()))},
-        ${sql.param(col((r) => (r.link ? JSON.stringify(r.link) : null)))}::jsonb[])
+        ${sql.param(col((r) => (r.link ? JSON.stringify(r.link) : null)))}::jsonb[],
+        ${sql.param(col((r) => (r.fragment.violations ? JSON.stringify(r.fragment.violations) : null)))}::jsonb[])
       on conflict (source, object, record_id) do update set
         entity = excluded.entity, profile_id = excluded.profile_id, raw_id = excluded.raw_id, content_hash = excluded.content_hash,
         fragment = excluded.fragment, mapping_file = excluded.mapping_file, mapping_hash = excluded.mapping_hash,
         source_updated_at = excluded.source_updated_at, observed_at = excluded.observed_at,
-        link = coalesce(excluded.link, sr.link), deleted_at = null, updated_at = now()
+        link = coalesce(excluded.link, sr.link), violations = excluded.violations, deleted_at = null, updated_at = now()
       returning id, source, object, record_id as "recordId"`),
   );
   const pkOf = new Map(written.map((w) => [recordIdentity(w), String(w.id)]));

@@ -4,6 +4,7 @@ import { profileMerges, profiles, sourceRecords } from '../db/schema.ts';
 import { bigintArray, isUuid, textArray, uuidArray } from '../db/sql.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
 import type { Profile } from '../mapping/profile.ts';
+import type { Violation } from '../mapping/violations.ts';
 
 /*
  * What the modules after resolution (golden, delivery, compliance) read of its tables (profiles,
@@ -175,12 +176,12 @@ export type StoredRecord = RawRow<
   | 'observedAt'
   | 'sourceUpdatedAt'
   | 'deletedAt'
->;
+> & { violations: Violation[] | null };
 
 const RECORD_COLUMNS = sql`
   id, source, object, record_id as "recordId", profile_id as "profileId", raw_id as "rawId", fragment,
   mapping_file as "mappingFile", mapping_hash as "mappingHash", observed_at as "observedAt",
-  source_updated_at as "sourceUpdatedAt", deleted_at as "deletedAt"`;
+  source_updated_at as "sourceUpdatedAt", deleted_at as "deletedAt", violations`;
 
 /** Every record of a profile, deleted ones too, in the order they were first stored. */
 export async function recordsOfProfile(db: Queryable, profileId: string): Promise<StoredRecord[]> {
@@ -195,6 +196,34 @@ export async function recordsBySourceId(db: Queryable, source: string, recordId:
     await db.execute(sql`
       select ${RECORD_COLUMNS} from source_records where source = ${source} and record_id = ${recordId} order by object`),
   );
+}
+
+/** Violations of the records in force, counted per source, field and kind. */
+export interface ViolationCount {
+  source: string;
+  field: string;
+  kind: string;
+  /** The values dropped. */
+  violations: number;
+  /** The records they were dropped from. */
+  records: number;
+}
+
+/**
+ * The values dropped from the records held now (not those deleted at their source), counted per
+ * source, field and kind, in that order; a record mapped again counts with its latest version only.
+ */
+export async function countViolations(db: Queryable, filter: { source?: string; field?: string }): Promise<ViolationCount[]> {
+  const rows = rowsOf<Raw<ViolationCount>>(
+    await db.execute(sql`
+      select sr.source, v->>'field' as field, v->>'kind' as kind, count(*) as violations, count(distinct sr.id) as records
+      from source_records sr cross join lateral jsonb_array_elements(sr.violations) v
+      where sr.violations is not null and sr.deleted_at is null
+        ${filter.source === undefined ? sql`` : sql`and sr.source = ${filter.source}`}
+        ${filter.field === undefined ? sql`` : sql`and v->>'field' = ${filter.field}`}
+      group by 1, 2, 3 order by 1, 2, 3`),
+  );
+  return rows.map((r) => ({ ...r, violations: Number(r.violations), records: Number(r.records) }));
 }
 
 /** The profiles retired into `id` by merges (a redirect is kept one hop long: see `retire`). */

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sign } from '@octokit/webhooks-methods';
@@ -42,10 +42,19 @@ export interface TestHub {
   stop(): Promise<void>;
 }
 
-/** A copy of the fixture workspace, so a test may edit a mapping without touching the others. */
-export function copyWorkspace(): string {
+/**
+ * A copy of the fixture workspace, so a test may edit a mapping without touching the others. With
+ * `onInvalid: 'quarantine'`, every mapping quarantines a record holding an invalid value, as all did
+ * before invalid values were dropped: for tests that need records to fail mapping.
+ */
+export function copyWorkspace(options: { onInvalid?: 'quarantine' } = {}): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'aurum-ws-'));
   cpSync(FIXTURE, dir, { recursive: true });
+  if (options.onInvalid) {
+    for (const name of readdirSync(path.join(dir, 'mappings'))) {
+      appendFileSync(path.join(dir, 'mappings', name), `onInvalid: ${options.onInvalid}\n`);
+    }
+  }
   return dir;
 }
 
