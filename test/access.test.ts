@@ -299,14 +299,16 @@ describe('audit log', () => {
     const before = await t.count(`audit_log where actor = 'aurum' and action = 'profile.merged'`);
     await t.postWebhook(
       'crm',
+      // One person's two addresses: a name and a different email each are not enough to link.
       JSON.stringify([
-        { id: 'c-audit-6', email: 'eve.audit@example.com' },
-        { id: 'c-audit-7', email: 'fay.audit@example.com' },
+        { id: 'c-audit-6', email: 'eve.audit@example.com', first_name: 'Eve', last_name: 'Audit' },
+        { id: 'c-audit-7', email: 'fay.audit@example.com', first_name: 'Eve', last_name: 'Audit' },
       ]),
     );
     await t.settle();
-    await t.postWebhook('crm', JSON.stringify({ id: 'c-audit-8', email: 'eve.audit@example.com', phone: '+447911123456' }));
-    await t.postWebhook('crm', JSON.stringify({ id: 'c-audit-9', email: 'fay.audit@example.com', phone: '+447911123456' }));
+    const eve = { first_name: 'Eve', last_name: 'Audit', phone: '+447911123456' };
+    await t.postWebhook('crm', JSON.stringify({ id: 'c-audit-8', email: 'eve.audit@example.com', ...eve }));
+    await t.postWebhook('crm', JSON.stringify({ id: 'c-audit-9', email: 'fay.audit@example.com', ...eve }));
     await t.settle();
     expect(await t.count(`audit_log where actor = 'aurum' and action = 'profile.merged'`)).toBeGreaterThan(before);
   });

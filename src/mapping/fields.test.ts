@@ -12,7 +12,7 @@ const at = new Date('2026-05-01T10:00:00Z');
 /** A person and an account with every field of the registry set, as a mapping might produce them. */
 const person = normaliseProfile(
   {
-    name: { given: 'Ada', family: 'Lovelace' },
+    name: { given: 'Ada', family: 'Lovelace', suffix: 'II' },
     emails: ['Ada@Example.com'],
     phones: ['020 7946 0018'],
     dateOfBirth: '1815-12-10',

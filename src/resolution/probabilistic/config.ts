@@ -272,12 +272,15 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
     add?: { comparisons?: Comparison[]; blocking?: string[][]; cannotLink?: CannotLinkRule[] };
   };
   const merged = { ...base, ...own } as IdentityConfig;
+  // The rules this file states are checked below; the defaults' rules apply where the fields they
+  // name are compared (a file that replaces the comparisons keeps the rules it still can).
+  const stated = [...(own.cannotLink ?? []), ...(add?.cannotLink ?? [])];
+  const inherited = own.cannotLink || !base ? [] : base.cannotLink;
   if (add) {
     // A comparison added for a field already compared replaces that one; others are appended.
     const added = new Set((add.comparisons ?? []).map((c) => c.field));
     merged.comparisons = [...merged.comparisons.filter((c) => !added.has(c.field)), ...(add.comparisons ?? [])];
     merged.blocking = [...merged.blocking, ...(add.blocking ?? [])];
-    merged.cannotLink = [...merged.cannotLink, ...(add.cannotLink ?? [])];
     if (merged.comparisons.length > 13) {
       problems.push({ file, field: 'add.comparisons', message: `${merged.comparisons.length} comparisons in all; at most 13 fit` });
     }
@@ -329,12 +332,18 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
       }
     }
   }
-  for (const [i, rule] of merged.cannotLink.entries()) {
+  for (const [i, rule] of stated.entries()) {
     for (const field of [...rule.disagree, ...(rule.unless ?? [])]) {
       if (!compared.has(field))
         problems.push({ file, field: `cannotLink.${i}`, message: `"${field}" is not compared: add a comparison for it` });
     }
   }
+  merged.cannotLink = [
+    ...inherited
+      .filter((rule) => rule.disagree.every((f) => compared.has(f)))
+      .map((rule) => (rule.unless ? { ...rule, unless: rule.unless.filter((f) => compared.has(f)) } : rule)),
+    ...stated,
+  ];
   return merged;
 }
 
