@@ -36,9 +36,12 @@ async function profilesHolding(prefix: string) {
 
 describe('parallel workers', () => {
   it('never split one person into two profiles when a chain of records arrives at once', async () => {
-    // Record i shares an email with record i-1 and a phone with record i+1: one person, 60 records.
+    // Record i shares an email with record i-1 and a phone with record i+1, and all one name: one
+    // person, 60 records. (The name alone links none of them; with an email or a phone it does.)
     const records = Array.from({ length: 60 }, (_, i) => ({
       id: `chain-${i}`,
+      first_name: 'Chana',
+      last_name: 'Chainworth',
       email: `chain${Math.floor(i / 2)}@example.com`,
       phone: `+44 20 7946 ${String(1000 + Math.floor((i + 1) / 2)).padStart(4, '0')}`,
     }));

@@ -24,7 +24,8 @@ const contact = (id: number, email: string, updatedAt: string, optOut = 'false',
   properties: {
     createdate: '2024-01-01T00:00:00.000Z',
     email,
-    firstname: `Ann${id}`,
+    // Different people: different given names (the number keeps each one's own).
+    firstname: `${{ 101: 'Eve', 102: 'Ann', 103: 'Bea', 104: 'Cy' }[id] ?? 'Di'}${id}`,
     lastname: 'Smythe',
     phone: `+4479111234${String(id).slice(-2)}`,
     company: 'Acme Ltd',

@@ -26,7 +26,8 @@ const customer = (n: number, email: string) => ({
   currency: 'gbp',
   delinquent: false,
   email,
-  name: `Customer Number${n}`,
+  // Neighbours on one street: different people, by their given names.
+  name: `${['Ada', 'Grace', 'Tom', 'Edsger'][n - 1] ?? 'Barbara'} Number${n}`,
   phone: null,
   metadata: {},
 });
