@@ -17,7 +17,7 @@ import type { PipelineContext } from './pipeline-context.ts';
 import { checkJobData, type PayloadOf, QUEUES, type QueueKey } from './queue/catalog.ts';
 import { jobFailure } from './queue/job-error.ts';
 import { startQueues } from './queue/queues.ts';
-import { rebuildStale, runRebuild } from './rebuild/run.ts';
+import { rebuildStale, requestRebuilds, runRebuild } from './rebuild/run.ts';
 import { ModelCache } from './resolution/live-model.ts';
 import { runTraining } from './resolution/train-job.ts';
 import { loadWorkspace, type Workspace } from './workspace/workspace.ts';
@@ -57,6 +57,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     workspace: () => workspace,
     models: new ModelCache(),
     intakeQueued: () => dispatcher.wake(),
+    modelTrained: async (modelId) => {
+      await requestRebuilds(ctx, ['links'], `identity model ${modelId} was trained: records linked under earlier models are scored again`);
+    },
   };
   const dispatcher = new IntakeDispatcher(ctx);
   dispatcher.start();

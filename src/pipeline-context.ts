@@ -17,4 +17,6 @@ export interface PipelineContext {
   models: ModelCache;
   /** Intakes were written to `intake_outbox`: this process's dispatcher hands them to the ingest queue soon. */
   intakeQueued(): void;
+  /** A model was trained and put in force: the records linked under earlier ones are scored again (a links rebuild). */
+  modelTrained(modelId: number): Promise<void>;
 }

@@ -52,7 +52,7 @@ program
   .description(
     'derive the record keys and golden records again, and map again the records an older mapping made, on a running hub (POST /rebuilds), with a progress bar',
   )
-  .option('--kind <kind...>', 'keys, golden and/or mappings (default: all three)')
+  .option('--kind <kind...>', 'keys, golden, mappings and/or links (default: keys, golden and mappings)')
   .option('--reason <text>', 'why, for GET /rebuilds')
   .option('--wait', 'wait until every rebuild is done')
   .option('--no-progress', 'no progress bar')

@@ -21,9 +21,9 @@ interface RebuildView {
 }
 
 /**
- * `aurum rebuild [--kind keys|golden|mappings] [--wait]`: asks a running hub to derive its record
- * keys and golden records again, and to map again the records an older version of their mapping
- * made (`POST /rebuilds`); with `--wait`, follows each rebuild with a progress bar until it is done,
+ * `aurum rebuild [--kind keys|golden|mappings|links] [--wait]`: asks a running hub to derive its record
+ * keys and golden records again, to map again the records an older version of their mapping made,
+ * and (`links`, when asked for) to score its person records again with the model in force (`POST /rebuilds`); with `--wait`, follows each rebuild with a progress bar until it is done,
  * and exits 1 if one failed.
  */
 export async function runRebuildCommand(options: RebuildOptions): Promise<void> {

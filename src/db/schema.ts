@@ -701,7 +701,7 @@ export const rebuilds = pgTable(
     finishedAt: at('finished_at'),
   },
   (t) => [
-    check('rebuilds_kind', sql`${t.kind} in ('keys', 'golden', 'mappings')`),
+    check('rebuilds_kind', sql`${t.kind} in ('keys', 'golden', 'mappings', 'links')`),
     check('rebuilds_status', sql`${t.status} in ('queued', 'running', 'done', 'failed')`),
     // One rebuild of a kind at a time: a second asked for meanwhile is the same one.
     uniqueIndex('rebuilds_active_idx').on(t.kind).where(sql`${t.status} in ('queued', 'running')`),

@@ -195,6 +195,7 @@ async function linkBatch(
     try {
       model = (await trainModel(ctx.database.db, identity, 'aurum')).stored;
       ctx.models.invalidate();
+      await ctx.modelTrained(model.id);
     } catch (error) {
       // Records with nothing in common yet teach nothing: link on identifiers (or the model in
       // force), and try again when they have grown.

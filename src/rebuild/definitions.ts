@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { ruleId } from '../resolution/probabilistic/features.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 
-export type RebuildKind = 'keys' | 'golden' | 'mappings';
-export const REBUILD_KINDS: readonly RebuildKind[] = ['keys', 'golden', 'mappings'];
+export type RebuildKind = 'keys' | 'golden' | 'mappings' | 'links';
+export const REBUILD_KINDS: readonly RebuildKind[] = ['keys', 'golden', 'mappings', 'links'];
 
 /**
  * Bumped when the code that derives a kind changes what it makes (a key's format, a transform), so
@@ -11,7 +11,7 @@ export const REBUILD_KINDS: readonly RebuildKind[] = ['keys', 'golden', 'mapping
  * hash, not by this: bumping `mappings` makes every hub walk its records once more (for a change to
  * what the rebuild picks or how it re-maps), but re-maps only records whose mapping changed.
  */
-const CODE_VERSION: Record<RebuildKind, number> = { keys: 1, golden: 1, mappings: 1 };
+const CODE_VERSION: Record<RebuildKind, number> = { keys: 1, golden: 1, mappings: 1, links: 1 };
 
 const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 
@@ -32,6 +32,12 @@ export function definitionOf(kind: RebuildKind, workspace: Workspace): string {
       account: { identifiers: [...account.identifiers].sort(), blocking: account.blocking.map(ruleId).sort() },
     });
   }
+  if (kind === 'links') {
+    // Links are scored again after each training (asked for by the hub, not by the workspace); a
+    // change to what identity.yaml compares or how it weighs also changes which records link.
+    const { comparisons, cannotLink, threshold, thresholdWeight, prior } = workspace.identity;
+    return hash({ v: CODE_VERSION.links, comparisons, cannotLink, threshold, thresholdWeight: thresholdWeight ?? null, prior });
+  }
   if (kind === 'mappings') {
     // A mapping's hash is of its text (a default mapping's also of its source), so a file renamed
     // or moved changes nothing, and one edited, added or removed does.
@@ -50,4 +56,5 @@ export const STALE_REASON: Record<RebuildKind, string> = {
   keys: "identity.yaml's blocking or deterministic rules (or its accounts' identifiers or blocking), or its blocked values, changed",
   golden: "a source's priority changed",
   mappings: 'a mapping was edited, added or removed',
+  links: "identity.yaml's comparisons, cannotLink rules, threshold or prior changed",
 };

@@ -2,7 +2,8 @@ import { refreshJobs } from '../golden/refresh.ts';
 import { safeError } from '../log/log.ts';
 import { ingest } from '../pipeline/ingest-job.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
-import { countLiveRecords, rederiveKeys } from '../resolution/link.ts';
+import { enqueue } from '../queue/catalog.ts';
+import { countLivePersonRecords, countLiveRecords, linkFragments, rederiveKeys, storedFragmentsAfter } from '../resolution/link.ts';
 import { countRecordsMappedBefore, type MappingVersion, recordsMappedBefore } from '../resolution/mapping-versions.ts';
 import { countLiveProfiles, profilesAfter } from '../resolution/read.ts';
 import { definitionOf, REBUILD_KINDS, type RebuildKind, STALE_REASON } from './definitions.ts';
@@ -76,6 +77,26 @@ const WORK: Record<RebuildKind, KindWork> = {
       await ingest(ctx, [...new Set(page.map((r) => r.rawId))], new Map(), [], { remap: true });
       await ctx.database.db.transaction((tx) => advanceRebuild(tx, rebuildId, last.id, page.length));
       return last.id;
+    },
+  },
+  // 500 person records a linking transaction, scored again with the model in force (before any
+  // training, the default model): a record that now matches another profile brings it into its own
+  // (an arrival's merge, with its pins, guards and cannotLink rules); every other profile is left as
+  // it is.
+  links: {
+    stored: (ctx) => countLivePersonRecords(ctx.database.db),
+    total: (ctx) => countLivePersonRecords(ctx.database.db),
+    async step(ctx, rebuildId, cursor) {
+      const identity = ctx.workspace().identity;
+      const model = await ctx.models.current(ctx.database.db, identity);
+      const { fragments, lastId } = await storedFragmentsAfter(ctx.database.db, cursor, 500);
+      if (lastId === null) return null;
+      await ctx.database.db.transaction(async (tx) => {
+        const link = await linkFragments(tx, fragments, identity, model?.model, { relink: true });
+        if (link.profileIds.size > 0) await enqueue(ctx.boss, tx, 'golden', { profileIds: [...link.profileIds], merges: link.merges });
+        await advanceRebuild(tx, rebuildId, lastId, fragments.length);
+      });
+      return lastId;
     },
   },
 };

@@ -43,6 +43,7 @@ export function identityRoutes(ctx: PipelineContext) {
       try {
         const { summary } = await trainModel(ctx.database.db, ctx.workspace().identity, c.get('caller').name);
         ctx.models.invalidate();
+        await ctx.modelTrained(summary.id);
         return c.json(summary, 201);
       } catch (error) {
         if (error instanceof TrainingError) throw new ApiError('invalid_request', error.message);

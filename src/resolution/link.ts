@@ -1,4 +1,4 @@
-import { isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { audit } from '../access/audit.ts';
 import { appendConsent } from '../consent/ledger.ts';
 import { type Queryable, type Raw, rowsOf, type Tx } from '../db/database.ts';
@@ -117,6 +117,13 @@ export interface LinkOptions {
    * is the same arrival.
    */
   remap?: boolean;
+  /**
+   * The fragments are stored records, as they are (`storedFragmentsAfter`), scored again with the
+   * model in force (a links rebuild, after a training). A record that now matches a profile other
+   * than its own brings that profile into its own, as an arrival would; one that matches nothing new
+   * is left alone, and so is every profile it does not change. Pins and guards apply as for any link.
+   */
+  relink?: boolean;
 }
 
 /**
@@ -151,8 +158,8 @@ export async function linkFragments(
 /**
  * Links a batch of fragments of one entity type to profiles inside `tx`. A fragment joins the
  * profiles it matches: those holding a record that shares a deterministic key with it (a
- * deterministic rule's key or an external id; for persons also emails and phones while no model is
- * trained; for accounts their identifiers), and those holding a record the model scores above the
+ * deterministic rule's key or an external id; for accounts their identifiers), and those holding a
+ * record the model (for persons before any training, the default model) scores above the
  * threshold among the candidates its blocking keys find. A fragment that bridges profiles merges
  * them, the oldest surviving. Profiles it does not match are never touched.
  *
@@ -165,7 +172,9 @@ async function linkEntity(
   batch: readonly Fragment[],
   identity: IdentityConfig,
   kind: EntityKeys,
-  { remap = false }: LinkOptions,
+  { remap = false, relink = false }: LinkOptions,
+  /** Link the fragments even where they equal the stored records (the second step of a relink). */
+  force = false,
 ): Promise<LinkResult> {
   const { engine, model, entity } = kind;
   // The latest arrival of each record wins within a batch.
@@ -218,7 +227,7 @@ async function linkEntity(
     if (suppressed.has(i)) continue;
     const stored = existing.get(recordIdentity(fragment));
     if (remap && Number(stored?.rawId) !== fragment.rawId) continue;
-    if (stored && stored.contentHash === fragment.contentHash && stored.mappingHash === fragment.mappingHash) continue;
+    if (!relink && !force && stored && stored.contentHash === fragment.contentHash && stored.mappingHash === fragment.mappingHash) continue;
     const current = stored?.entity === entity ? stored : undefined;
     if (stored && !current) leftType.add(stored.profileId);
     const storedAt = current?.sourceUpdatedAt ? new Date(current.sourceUpdatedAt) : null;
@@ -268,6 +277,23 @@ async function linkEntity(
         changed.map((c) => c.blocking),
       )
     : [];
+  if (relink) {
+    // Only records that now reach a profile other than their own change anything: those are linked
+    // again as arrivals (their stored versions forced through); the rest is not touched at all.
+    const own = (i: number) => changed[i]?.current?.profileId;
+    const moving = new Set<number>();
+    for (const link of scored) {
+      const to = link.toProfile ?? (link.toFragment !== undefined ? own(link.toFragment) : undefined);
+      if (to !== undefined && to !== own(link.from)) {
+        moving.add(link.from);
+        if (link.toFragment !== undefined) moving.add(link.toFragment);
+      }
+    }
+    if (moving.size === 0) return { profileIds: new Set(), merges: [], unchanged: batch.length, suppressed: suppressed.size, refusedKeys };
+    const forced = changed.flatMap((c, i) => (moving.has(i) ? [c.fragment] : []));
+    const part = await linkEntity(tx, forced, identity, kind, {}, true);
+    return { ...part, unchanged: part.unchanged + batch.length - forced.length };
+  }
 
   const candidates = new Set<string>([
     ...[...profilesByKey.values()].flat().map((p) => p.profileId),
@@ -633,6 +659,45 @@ export async function rederiveKeys(
 }
 
 /** Live records (not deleted by their source): what a rebuild of keys goes through. */
+/**
+ * A page of the stored person records after `afterId`, as the fragments they were linked from (for
+ * a links rebuild); deleted records are left out, as they link nothing.
+ */
+export async function storedFragmentsAfter(
+  db: Queryable,
+  afterId: number,
+  limit: number,
+): Promise<{ fragments: Fragment[]; lastId: number | null }> {
+  const rows = await db
+    .select()
+    .from(sourceRecords)
+    .where(and(gt(sourceRecords.id, afterId), eq(sourceRecords.entity, 'person'), isNull(sourceRecords.deletedAt)))
+    .orderBy(asc(sourceRecords.id))
+    .limit(limit);
+  const fragments = rows.map(
+    (r): Fragment => ({
+      entity: 'person',
+      rawId: r.rawId,
+      source: r.source,
+      object: r.object,
+      recordId: r.recordId,
+      contentHash: r.contentHash,
+      updatedAt: r.sourceUpdatedAt,
+      observedAt: r.observedAt,
+      mappingFile: r.mappingFile,
+      mappingHash: r.mappingHash,
+      profile: r.fragment as PersonFragment['profile'],
+      ...(r.violations ? { violations: r.violations as NonNullable<Fragment['violations']> } : {}),
+    }),
+  );
+  return { fragments, lastId: rows.at(-1)?.id ?? null };
+}
+
+/** How many live person records a links rebuild walks. */
+export async function countLivePersonRecords(db: Queryable): Promise<number> {
+  return db.$count(sourceRecords, and(eq(sourceRecords.entity, 'person'), isNull(sourceRecords.deletedAt)));
+}
+
 export async function countLiveRecords(db: Queryable): Promise<number> {
   return db.$count(sourceRecords, isNull(sourceRecords.deletedAt));
 }

@@ -55,5 +55,6 @@ export async function runTraining(ctx: PipelineContext): Promise<TrainingSummary
   }
   ctx.models.invalidate();
   ctx.log.info({ model: summary }, 'identity model trained');
+  await ctx.modelTrained(summary.id);
   return summary;
 }

@@ -1,0 +1,78 @@
+/**
+ * Records linked under an earlier model (or an earlier identity.yaml) are scored again: after each
+ * training, and when what identity.yaml compares or weighs changes, a links rebuild walks the person
+ * records and brings together what now matches, touching no other profile.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { copyWorkspace, startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
+
+const hubs: TestHub[] = [];
+afterAll(async () => {
+  for (const t of hubs.reverse()) await t.stop().catch(() => {});
+});
+
+async function restart(dir: string, previous?: TestHub): Promise<TestHub> {
+  if (previous) await previous.hub.stop();
+  const t = await startTestHub({ configDir: dir, ...(previous ? { shareDatabase: previous.testDb } : {}) });
+  hubs.push(t);
+  return t;
+}
+
+const rebuildsOf = async (t: TestHub, kind: string) =>
+  ((await t.json('GET', '/rebuilds')).rebuilds as Record<string, any>[]).filter((r) => r.kind === kind);
+const profileOf = async (t: TestHub, externalId: string) => (await t.json('GET', `/profiles?externalId=${externalId}`)).profiles[0];
+
+describe('a links rebuild', () => {
+  it('links records that now match when identity.yaml weighs again, and leaves every other profile as it was', {
+    timeout: 60_000,
+  }, async () => {
+    const dir = copyWorkspace();
+    // A threshold so strict that one person's two records (a name and a phone in common, two emails) stay apart.
+    writeFileSync(path.join(dir, 'identity.yaml'), 'threshold: 0.9999999\n');
+    const first = await restart(dir);
+    await first.postWebhook(
+      'crm',
+      JSON.stringify({ id: 'r1', first_name: 'Lee', last_name: 'Park', email: 'lee@example.com', phone: '+44 20 7946 0301' }),
+    );
+    await first.postWebhook(
+      'shop',
+      JSON.stringify({ customer_id: 'r2', full_name: 'Lee Park', email_address: 'lee.park@example.com', mobile: '+44 20 7946 0301' }),
+    );
+    await first.postWebhook('crm', JSON.stringify({ id: 'r3', first_name: 'Kim', last_name: 'Osei', email: 'kim@example.com' }));
+    await first.settle();
+    expect((await profileOf(first, 'crm:r1')).id).not.toBe((await profileOf(first, 'shop:r2')).id);
+    const kim = await profileOf(first, 'crm:r3');
+
+    writeFileSync(path.join(dir, 'identity.yaml'), 'threshold: 0.9\n');
+    const second = await restart(dir, first);
+    await waitFor(async () => (await rebuildsOf(second, 'links'))[0]?.status === 'done');
+    await second.settle();
+    const [rebuild] = await rebuildsOf(second, 'links');
+    expect(rebuild).toMatchObject({ reason: expect.stringContaining('threshold'), total: 3, processed: 3 });
+    const lee = await profileOf(second, 'crm:r1');
+    expect((await profileOf(second, 'shop:r2')).id).toBe(lee.id);
+    const { members } = await second.json('GET', `/profiles/${lee.id}/matches`);
+    expect(members.map((m: any) => m.linkedBy.rule)).toContain('probabilistic');
+    // Kim matched nothing new: her golden record was not rewritten.
+    expect(await profileOf(second, 'crm:r3')).toEqual(kim);
+  });
+
+  it('runs after each training, asked for by the hub', { timeout: 60_000 }, async () => {
+    const t = await restart(copyWorkspace());
+    const people = Array.from({ length: 40 }, (_, i) => ({
+      id: `t-${i}`,
+      first_name: ['Ann', 'Bo', 'Cy', 'Di', 'Ed'][i % 5],
+      last_name: `Family${Math.floor(i / 2)}`,
+      email: `p${Math.floor(i / 2)}@example.com`,
+    }));
+    await t.postWebhook('crm', JSON.stringify(people));
+    await t.settle();
+    const trained = await t.json('POST', '/identity/train');
+    const reason = `identity model ${trained.id} was trained: records linked under earlier models are scored again`;
+    const after = async () => (await rebuildsOf(t, 'links')).find((r) => r.reason === reason);
+    await waitFor(async () => (await after())?.status === 'done');
+    expect(await after()).toMatchObject({ total: 40, processed: 40 });
+  });
+});
