@@ -71,8 +71,8 @@ describe('a links rebuild', () => {
     await t.settle();
     const trained = await t.json('POST', '/identity/train');
     const reason = `identity model ${trained.id} was trained: records linked under earlier models are scored again`;
-    const after = async () => (await rebuildsOf(t, 'links')).find((r) => r.reason === reason);
-    await waitFor(async () => (await after())?.status === 'done');
-    expect(await after()).toMatchObject({ total: 40, processed: 40 });
+    const rescored = async () => (await rebuildsOf(t, 'links')).find((r) => r.reason === reason);
+    await waitFor(async () => (await rescored())?.status === 'done');
+    expect(await rescored()).toMatchObject({ total: 40, processed: 40 });
   });
 });
