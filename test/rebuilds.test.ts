@@ -10,7 +10,7 @@ import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI } from './helpers/cli.ts';
-import { ADMIN_KEY, copyWorkspace, startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
+import { ADMIN_KEY, copyWorkspace, restartTestHub, type TestHub, waitFor } from './helpers/hub.ts';
 
 const DEFAULTS = readFileSync(path.join(import.meta.dirname, '..', 'src', 'resolution', 'probabilistic', 'identity.default.yaml'), 'utf8');
 /** identity.yaml replaces the defaults whole: the defaults with these deterministic rules. */
@@ -26,13 +26,7 @@ afterAll(async () => {
   for (const t of hubs.reverse()) await t.stop().catch(() => {});
 });
 
-/** A hub on `dir`, sharing the database of `previous` (stopped first), as a restart would. */
-async function restart(dir: string, previous?: TestHub): Promise<TestHub> {
-  if (previous) await previous.hub.stop();
-  const t = await startTestHub({ configDir: dir, ...(previous ? { shareDatabase: previous.testDb } : {}) });
-  hubs.push(t);
-  return t;
-}
+const restart = (dir: string, previous?: TestHub) => restartTestHub(dir, previous, hubs);
 
 const contact = (id: string, email: string) => JSON.stringify({ id, email, first_name: 'Ada', last_name: 'Byron' });
 const profileOf = async (t: TestHub, email: string) => (await t.json('GET', `/profiles?email=${email}`)).profiles[0]?.id as string;

@@ -6,19 +6,14 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { copyWorkspace, startTestHub, type TestHub, waitFor } from './helpers/hub.ts';
+import { copyWorkspace, restartTestHub, type TestHub, waitFor } from './helpers/hub.ts';
 
 const hubs: TestHub[] = [];
 afterAll(async () => {
   for (const t of hubs.reverse()) await t.stop().catch(() => {});
 });
 
-async function restart(dir: string, previous?: TestHub): Promise<TestHub> {
-  if (previous) await previous.hub.stop();
-  const t = await startTestHub({ configDir: dir, ...(previous ? { shareDatabase: previous.testDb } : {}) });
-  hubs.push(t);
-  return t;
-}
+const restart = (dir: string, previous?: TestHub) => restartTestHub(dir, previous, hubs);
 
 const rebuildsOf = async (t: TestHub, kind: string) =>
   ((await t.json('GET', '/rebuilds')).rebuilds as Record<string, any>[]).filter((r) => r.kind === kind);

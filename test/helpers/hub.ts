@@ -161,6 +161,17 @@ async function shareDatabase(shared: TestDatabase): Promise<TestDatabase> {
   return { database, url: shared.url, drop: () => database.close() };
 }
 
+/**
+ * A hub on `configDir`, sharing the database of `previous` (stopped first), as a restart of one
+ * process would; `started` collects each hub for the test file to stop.
+ */
+export async function restartTestHub(configDir: string, previous: TestHub | undefined, started: TestHub[]): Promise<TestHub> {
+  if (previous) await previous.hub.stop();
+  const t = await startTestHub({ configDir, ...(previous ? { shareDatabase: previous.testDb } : {}) });
+  started.push(t);
+  return t;
+}
+
 export async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
