@@ -309,6 +309,8 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
           field: `comparisons.${i}.${p}`,
           message: `${given.length} probabilities for ${c.levels.length} levels: give one per level and a last one for "else"`,
         });
+      } else if (given && Math.abs(given.reduce((a, b) => a + b, 0) - 1) > 0.001) {
+        problems.push({ file, field: `comparisons.${i}.${p}`, message: 'the probabilities (one per level and "else") must add up to 1' });
       }
     }
     if (c.pin && !(c.m && c.u)) problems.push({ file, field: `comparisons.${i}.pin`, message: 'a pinned comparison needs m and u' });
