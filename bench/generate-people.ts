@@ -1,38 +1,51 @@
 /**
  * Synthetic people with realistic errors, in two sources (a CRM and a shop), with ground truth.
  *
- *   node bench/generate-people.ts --people 50000 --out /tmp/people
+ *   node bench/generate-people.ts --people 50000 --out /tmp/people [--seed 7] [--mix base|realistic]
  *     → /tmp/people/crm.ndjson, /tmp/people/shop.csv, /tmp/people/truth.csv
  *
  * Each person has one to three records. Errors: typos (substitution, deletion, transposition),
  * nicknames, day and month swapped, missing values, moved addresses, shared family emails and
  * phones, surnames with a skewed (Zipf-like) frequency, so that "smith" is common.
+ *
+ * `--mix realistic` writes the same base people, record for record, and adds (from a random stream
+ * of their own, so the base records stay as they are): a support desk (desk.csv: a full name as
+ * typed, email, national phone, a date of birth written d/m/Y or dd-Mon-yy) holding some of every
+ * kind of person; households (couples, twins, fathers and sons of one name with Jr/Sr written
+ * variously, shared mailboxes); names in Cyrillic, Greek, Chinese, Japanese, Korean and Arabic
+ * script in one source and Latin letters in another, and names with accents; organisations
+ * (crm-accounts.ndjson, desk-organizations.csv, truth-accounts.csv). groups.csv names each person
+ * record's kind (bench/mix/populations.ts).
  */
-import { createWriteStream, mkdirSync } from 'node:fs';
-import path from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
+import { addOrganisations } from './mix/organisations.ts';
+import { Emitter } from './mix/person.ts';
+import { Populations } from './mix/populations.ts';
+import { seeded, typoWith } from './mix/random.ts';
+import { Sources } from './mix/sources.ts';
 
 const { values } = parseArgs({
   options: {
     people: { type: 'string', default: '10000' },
     out: { type: 'string', default: '/tmp/aurum-people' },
     seed: { type: 'string', default: '7' },
+    mix: { type: 'string', default: 'base' },
   },
 });
 const people = Number(values.people);
+if (values.mix !== 'base' && values.mix !== 'realistic') throw new Error(`--mix is base or realistic, not "${values.mix}"`);
 mkdirSync(values.out, { recursive: true });
 
-let state = Number(values.seed) >>> 0;
-const rand = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)] as T;
-const chance = (p: number) => rand() < p;
+const base = seeded(Number(values.seed));
+const { rand, pick, chance } = base;
+const typo = typoWith(base);
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+const out = new Sources(values.out, values.mix === 'realistic');
+// The realistic mix draws from its own stream: the base people's records are the same in both mixes.
+const extra = seeded(Number(values.seed) ^ 0x5bd1e995);
+const emit = out.realistic ? new Emitter(extra, out) : undefined;
 
 const GIVEN: [string, string[]][] = [
   ['robert', ['bob', 'rob', 'bobby']],
@@ -103,22 +116,6 @@ const surname = () => (chance(0.25) ? pick(COMMON) : `${pick(SYL)}${pick(SYL)}${
 const STREETS = ['high street', 'station road', 'church lane', 'mill road', 'park avenue', 'victoria road', 'green lane', 'manor way'];
 const TOWNS = ['leeds', 'york', 'bristol', 'bath', 'derby', 'hull', 'exeter', 'norwich', 'cardiff', 'dundee', 'oxford', 'preston'];
 
-function typo(s: string): string {
-  if (s.length < 3) return s;
-  const i = 1 + Math.floor(rand() * (s.length - 2));
-  const kind = rand();
-  if (kind < 0.33) return s.slice(0, i) + s.slice(i + 1);
-  if (kind < 0.66) return s.slice(0, i) + s[i + 1] + s[i] + s.slice(i + 2);
-  return s.slice(0, i) + pick([...'abcdefghijklmnopqrstuvwxyz']) + s.slice(i + 1);
-}
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-
-const crm = createWriteStream(path.join(values.out, 'crm.ndjson'));
-const shop = createWriteStream(path.join(values.out, 'shop.csv'));
-const truth = createWriteStream(path.join(values.out, 'truth.csv'));
-shop.write('customer_id, full_name, email_address, mobile, birthday, street, town, postcode\n');
-truth.write('source,record_id,entity_id\n');
-let records = 0;
 let familyEmail = '';
 let familyName = '';
 for (let p = 0; p < people; p++) {
@@ -138,7 +135,6 @@ for (let p = 0; p < people; p++) {
   familyName = last;
   const copies = 1 + (chance(0.6) ? 1 : 0) + (chance(0.3) ? 1 : 0);
   for (let c = 0; c < copies; c++) {
-    records++;
     const g = c > 0 && nicks.length > 0 && chance(0.3) ? pick(nicks) : c > 0 && chance(0.15) ? typo(given) : given;
     const l = c > 0 && chance(0.15) ? typo(last) : last;
     const swapped = c > 0 && chance(0.1) && dob.d <= 12;
@@ -153,12 +149,22 @@ for (let p = 0; p < people; p++) {
       : address;
     const id = `${p}-${c}`;
     if (c % 2 === 0) {
-      crm.write(
-        `${JSON.stringify({ id, first_name: g, last_name: l, email: chance(0.1) ? undefined : email, phone: chance(0.3) ? phone : undefined, dob: chance(0.1) ? undefined : birth, address: addr })}\n`,
+      out.crm(
+        {
+          id,
+          first_name: g,
+          last_name: l,
+          email: chance(0.1) ? undefined : email,
+          phone: chance(0.3) ? phone : undefined,
+          dob: chance(0.1) ? undefined : birth,
+          address: addr,
+        },
+        String(p),
+        'base',
       );
-      truth.write(stringify([['crm', id, String(p)]]));
     } else {
-      shop.write(
+      out.shop(
+        id,
         stringify([
           [
             id,
@@ -171,12 +177,19 @@ for (let p = 0; p < people; p++) {
             addr.postcode,
           ],
         ]).replace(/,/g, ', '),
+        String(p),
+        'base',
       );
-      truth.write(stringify([['shop', id, String(p)]]));
     }
   }
+  // A quarter of the base people also wrote to the support desk.
+  if (emit && extra.chance(0.25)) {
+    emit.desk({ entity: String(p), group: 'base', given: [given], family: [last], nicknames: nicks, dob, email, phone, address });
+  }
 }
-crm.end();
-shop.end();
-truth.end();
-console.error(`${people} people, ${records} records in ${values.out}`);
+if (emit) {
+  new Populations(extra, emit, people).add(people);
+  addOrganisations(Math.round(people * 0.04), extra, out);
+}
+await out.end();
+console.error(`${people} base people, ${out.records} person records in ${values.out}`);
