@@ -45,11 +45,13 @@ export interface CannotLinkRule {
   disagree: string[];
   unless?: string[];
   /**
-   * The rule holds while the model in force says one person's records rarely disagree on the
-   * `disagree` fields: m of their "no level holds" below this. Data that garbles a field for one
-   * person (EM learns a high m there) makes a disagreement no evidence, and the rule steps aside.
+   * The rule holds while one person's records rarely disagree on the `disagree` fields, as the data
+   * shows it: among the candidate pairs that agree on an `unless` field (one person by a personal
+   * identifier, which relatives never share), the share that disagree stays below this. Data that
+   * garbles the field for one person makes a disagreement no evidence, and the rule steps aside.
+   * Without such pairs to measure (no `unless` field in the data), the rule holds.
    */
-  whileMBelow?: number;
+  whileRarerThan?: number;
 }
 
 /** An account comparison: a person's, with its m and u per level given rather than trained. */
@@ -166,7 +168,7 @@ const cannotLinkSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['disagree'],
-  properties: { disagree: fieldList, unless: fieldList, whileMBelow: { type: 'number', exclusiveMinimum: 0, maximum: 1 } },
+  properties: { disagree: fieldList, unless: fieldList, whileRarerThan: { type: 'number', exclusiveMinimum: 0, maximum: 1 } },
 };
 
 const accountSchema = {

@@ -23,6 +23,11 @@ export interface Model {
   u: number[][];
   /** Per comparison, its term frequencies when it is `tf`-adjusted. A value not counted occurred once. */
   tf: (TermFrequencies | undefined)[];
+  /**
+   * Per `cannotLink` rule (by position), the share of candidate pairs agreeing on one of its `unless`
+   * fields that disagree on its `disagree` fields; absent where there was nothing to measure.
+   */
+  disagreement?: (number | null)[];
 }
 
 /** One pair's comparison: its level on each field, its match weight and probability. */
@@ -85,7 +90,7 @@ export class Engine {
   /** Per comparison with a `swappedWith` level: its index, that level, and the other comparison's index. */
   readonly #swaps: { c: number; level: number; other: number }[];
   /** `cannotLink` rules by comparison index, with how explanations name them. */
-  readonly #cannotLink: { disagree: number[]; unless: number[]; name: string; whileMBelow: number }[];
+  readonly #cannotLink: { disagree: number[]; unless: number[]; name: string; whileRarerThan: number }[];
 
   constructor(config: IdentityConfig, nicknames: Nicknames) {
     this.config = config;
@@ -105,7 +110,7 @@ export class Engine {
       disagree: rule.disagree.map(indexOf).filter((i) => i >= 0),
       unless: (rule.unless ?? []).map(indexOf).filter((i) => i >= 0),
       name: `${rule.disagree.join('+')}${rule.unless ? ` unless ${rule.unless.join('+')}` : ''}`,
-      whileMBelow: rule.whileMBelow ?? 1,
+      whileRarerThan: rule.whileRarerThan ?? Number.POSITIVE_INFINITY,
     }));
   }
 
@@ -114,12 +119,9 @@ export class Engine {
    * `disagree` fields (both records hold them) and no level on any of its `unless` fields.
    */
   cannotLink(model: Model, levels: Uint8Array, offset = 0): string | undefined {
-    for (const rule of this.#cannotLink) {
+    for (const [r, rule] of this.#cannotLink.entries()) {
       if (rule.disagree.length === 0) continue;
-      const holds = rule.disagree.every(
-        (c) => ((model.m[c] as number[])[(this.#comparators[c] as FieldComparator).none] ?? 1) < rule.whileMBelow,
-      );
-      if (!holds) continue;
+      if ((model.disagreement?.[r] ?? 0) >= rule.whileRarerThan) continue;
       const disagrees = rule.disagree.every((c) => levels[offset + c] === (this.#comparators[c] as FieldComparator).none);
       if (!disagrees) continue;
       const rescued = rule.unless.some((c) => {
@@ -129,6 +131,30 @@ export class Engine {
       if (!rescued) return rule.name;
     }
     return undefined;
+  }
+
+  /**
+   * Per `cannotLink` rule, the share of candidate pairs agreeing on an `unless` field (any level)
+   * whose `disagree` fields all reach no level, among those holding them; null with fewer than 20
+   * such pairs to measure, or no `unless` field.
+   */
+  disagreement(patterns: readonly Uint8Array[], counts: readonly number[]): (number | null)[] {
+    return this.#cannotLink.map((rule) => {
+      if (rule.unless.length === 0 || rule.disagree.length === 0) return null;
+      let held = 0;
+      let disagreed = 0;
+      patterns.forEach((levels, p) => {
+        const agrees = rule.unless.some((c) => {
+          const level = levels[c] as number;
+          return level !== NULL_LEVEL && level !== (this.#comparators[c] as FieldComparator).none;
+        });
+        if (!agrees || rule.disagree.some((c) => levels[c] === NULL_LEVEL)) return;
+        const n = counts[p] as number;
+        held += n;
+        if (rule.disagree.every((c) => levels[c] === (this.#comparators[c] as FieldComparator).none)) disagreed += n;
+      });
+      return held >= 20 ? disagreed / held : null;
+    });
   }
 
   /** Sets the `swappedWith` levels of a compared pair: given and family names crossed over. */
@@ -463,7 +489,8 @@ export class Engine {
     const { lambda: candidateLambda } = estimateLambda(all, m, u);
     const expectedMatches = candidateLambda * counts.patternOf.length;
     const lambda = Math.min(Math.max(expectedMatches / ((n * (n - 1)) / 2 || 1), 1e-12), 0.5);
-    return { model: { lambda, m, u, tf: this.termFrequencies(table) }, patterns, expectedMatches };
+    const disagreement = this.disagreement(patterns, counts.overall);
+    return { model: { lambda, m, u, tf: this.termFrequencies(table), disagreement }, patterns, expectedMatches };
   }
 
   /** Estimates a model from unlabelled profiles (the live hub's training; see `estimate`). */

@@ -7,6 +7,8 @@ export interface SerialisedModel {
   u: number[][];
   /** Values counted more than once; any other value occurred once. */
   tf: ({ counts: Record<string, number>; total: number } | null)[];
+  /** See `Model.disagreement`; absent from models trained before it was measured. */
+  disagreement?: (number | null)[];
 }
 
 export function serialise(model: Model): SerialisedModel {
@@ -20,6 +22,7 @@ export function serialise(model: Model): SerialisedModel {
       for (const [value, n] of tf.counts) if (n > 1) counts[value] = n;
       return { counts, total: tf.total };
     }),
+    ...(model.disagreement ? { disagreement: model.disagreement } : {}),
   };
 }
 
@@ -29,5 +32,6 @@ export function deserialise(stored: SerialisedModel): Model {
     m: stored.m,
     u: stored.u,
     tf: stored.tf.map((tf) => (tf ? { counts: new Map(Object.entries(tf.counts)), total: tf.total } : undefined)),
+    ...(stored.disagreement ? { disagreement: stored.disagreement } : {}),
   };
 }
