@@ -26,16 +26,20 @@ const T1 = '2026-02-01T00:00:00Z';
 
 const PEOPLE = 7000;
 const DUPLICATES = 2500; // dup-j: another record of person j (same email)
-const BRIDGES = 250; // bridge-k: person 3000+2k's email, person 3001+2k's phone: merges them
+// bridge-k: the name of person 3000+2k, its email and the phone of person 3001+2k, who is the same
+// person under another email and phone: it merges them. (A shared phone alone would not.)
+const BRIDGES = 250;
 const WITHDRAWN = { from: 5000, to: 5500 }; // these people withdraw marketing consent later
 
 const phoneOf = (i: number) => `+4420${String(7_000_000 + i).padStart(8, '0')}`;
+/** Persons 3001+2k carry the name of 3000+2k: two records of one person, until a bridge joins them. */
+const nameOf = (i: number) => (i >= 3000 && i < 3000 + 2 * BRIDGES && (i - 3000) % 2 === 1 ? i - 1 : i);
 const person = (i: number, optIn = true, updatedAt = T0) => ({
   id: `p-${i}`,
   email: `person${i}@example.com`,
   phone: phoneOf(i),
-  first_name: `Given${i}`,
-  last_name: `Family${i}`,
+  first_name: `Given${nameOf(i)}`,
+  last_name: `Family${nameOf(i)}`,
   marketing_opt_in: optIn,
   updated_at: updatedAt,
 });
@@ -46,7 +50,14 @@ function webhooks(): string[] {
   for (let i = 0; i < PEOPLE; i++) bodies.push(person(i));
   for (let j = 0; j < DUPLICATES; j++) bodies.push({ ...person(j), id: `dup-${j}`, phone: undefined });
   for (let k = 0; k < BRIDGES; k++) {
-    bodies.push({ id: `bridge-${k}`, email: `person${3000 + 2 * k}@example.com`, phone: phoneOf(3001 + 2 * k), updated_at: T0 });
+    bodies.push({
+      id: `bridge-${k}`,
+      email: `person${3000 + 2 * k}@example.com`,
+      phone: phoneOf(3001 + 2 * k),
+      first_name: `Given${3000 + 2 * k}`,
+      last_name: `Family${3000 + 2 * k}`,
+      updated_at: T0,
+    });
   }
   let seed = 42;
   const random = () => {
