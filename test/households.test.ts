@@ -64,6 +64,16 @@ describe('households before any model is trained', () => {
     expect([john, jane]).toContain(await profileOf('crm:thin-1'));
   });
 
+  it('never carries a relative into a profile that holds a record she cannot link with, whatever else it holds', async () => {
+    // crm:thin-1 (a surname and the household's email) sits on John's or Jane's profile. Jane's
+    // shop account links with it and with Jane, and cannot link with John.
+    await shop({ customer_id: 'h2b', full_name: 'Jane Smith', email_address: 'smiths@example.com' });
+    const john = await profileOf('shop:h1');
+    const jane = await profileOf('shop:h2');
+    expect(john).not.toBe(jane);
+    expect(await profileOf('shop:h2b')).toBe(jane);
+  });
+
   it('links a thin support-desk record (a name, an email, a phone) to the shop record with the same email and phone', async () => {
     await shop({
       customer_id: 'a1',

@@ -54,6 +54,28 @@ describe('a links rebuild', () => {
     expect(await profileOf(second, 'crm:r3')).toEqual(kim);
   });
 
+  it("keeps the relatives of an erased person: a record that survived the erasure is no erased person's", { timeout: 60_000 }, async () => {
+    const t = await restart(copyWorkspace());
+    const home = { email_address: 'okafors@example.com', mobile: '+44 20 7946 0401' };
+    await t.postWebhook('shop', JSON.stringify({ customer_id: 'e1', full_name: 'Chidi Okafor', birthday: '1970-02-02', ...home }));
+    await t.postWebhook('shop', JSON.stringify({ customer_id: 'e2', full_name: 'Ngozi Okafor', birthday: '1972-09-09', ...home }));
+    await t.settle();
+    const chidi = await profileOf(t, 'shop:e1');
+    const ngozi = await profileOf(t, 'shop:e2');
+    expect(chidi.id).not.toBe(ngozi.id);
+    const erased = await t.as('compliance', 'POST', `/profiles/${chidi.id}/erase`, { reason: 'Art. 17 request' });
+    expect(erased.status).toBeLessThan(300);
+    await t.settle();
+    const suppressions = await t.count('suppressions');
+    await t.json('POST', '/rebuilds', { kinds: ['links'], reason: 'test' });
+    await waitFor(async () => (await rebuildsOf(t, 'links')).some((r) => r.reason === 'test' && r.status === 'done'));
+    await t.settle();
+    // Ngozi shares the erased person's email and phone, and is still herself, with her record whole:
+    // nothing of hers was taken for the erased person's.
+    expect(await t.count('suppressions')).toBe(suppressions);
+    expect(await profileOf(t, 'shop:e2')).toMatchObject({ id: ngozi.id, emails: ['okafors@example.com'] });
+  });
+
   it('runs after each training, asked for by the hub', { timeout: 60_000 }, async () => {
     const t = await restart(copyWorkspace());
     const people = Array.from({ length: 40 }, (_, i) => ({

@@ -175,8 +175,8 @@ async function linkBatch(
   const trainsHere = () => !options.remap && (!model || model.records < YOUNG_MODEL_RECORDS);
   const done: BatchOutcome[] = [];
   let held = trainsHere() ? await countRecords(ctx.database.db) : 0;
-  // Without a model, the records that bring the hub up to training.minRecords link on identifiers;
-  // the first model is trained on them and links the rest. A young model (trained on fewer than
+  // Without a model, the records that bring the hub up to training.minRecords are scored by the
+  // default model; the first model is trained on them and links the rest. A young model (trained on fewer than
   // YOUNG_MODEL_RECORDS) is replaced the same way, at each training.retrainGrowth: a batch holds up
   // to thousands of records, and left to the training job they would all link with a model trained
   // on a fraction of them, for good. Each part commits before its training, which identity
@@ -197,8 +197,8 @@ async function linkBatch(
       ctx.models.invalidate();
       await ctx.modelTrained(model.id);
     } catch (error) {
-      // Records with nothing in common yet teach nothing: link on identifiers (or the model in
-      // force), and try again when they have grown.
+      // Records with nothing in common yet teach nothing: link with the default model (or the
+      // model in force), and try again when they have grown.
       if (!(error instanceof TrainingError)) throw error;
       if (!model) ctx.models.noteTrainingFailed(held);
       break;

@@ -11,7 +11,8 @@ export const REBUILD_KINDS: readonly RebuildKind[] = ['keys', 'golden', 'mapping
  * hash, not by this: bumping `mappings` makes every hub walk its records once more (for a change to
  * what the rebuild picks or how it re-maps), but re-maps only records whose mapping changed.
  */
-const CODE_VERSION: Record<RebuildKind, number> = { keys: 1, golden: 1, mappings: 1, links: 1 };
+// keys 2: names are transliterated, split from full names and stripped of titles and suffixes.
+const CODE_VERSION: Record<RebuildKind, number> = { keys: 2, golden: 1, mappings: 1, links: 1 };
 
 const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 

@@ -1,3 +1,4 @@
+import { lockResolution } from '../db/sql.ts';
 import { refreshJobs } from '../golden/refresh.ts';
 import { safeError } from '../log/log.ts';
 import { ingest } from '../pipeline/ingest-job.ts';
@@ -89,14 +90,16 @@ const WORK: Record<RebuildKind, KindWork> = {
     async step(ctx, rebuildId, cursor) {
       const identity = ctx.workspace().identity;
       const model = await ctx.models.current(ctx.database.db, identity);
-      const { fragments, lastId } = await storedFragmentsAfter(ctx.database.db, cursor, 500);
-      if (lastId === null) return null;
-      await ctx.database.db.transaction(async (tx) => {
+      return ctx.database.db.transaction(async (tx) => {
+        // Read under the resolution lock: a record updated or deleted meanwhile is read as it is now.
+        await tx.execute(lockResolution());
+        const { fragments, lastId } = await storedFragmentsAfter(tx, cursor, 500);
+        if (lastId === null) return null;
         const link = await linkFragments(tx, fragments, identity, model?.model, { relink: true });
         if (link.profileIds.size > 0) await enqueue(ctx.boss, tx, 'golden', { profileIds: [...link.profileIds], merges: link.merges });
         await advanceRebuild(tx, rebuildId, lastId, fragments.length);
+        return lastId;
       });
-      return lastId;
     },
   },
 };

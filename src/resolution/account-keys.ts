@@ -74,6 +74,8 @@ export function accountEngineConfig(identity: IdentityConfig): IdentityConfig {
       deterministic: [],
       blocking: account.blocking,
       comparisons: account.comparisons.map(({ field, levels }) => ({ field, levels })),
+      // A person's cannotLink rules (given names, dates of birth) say nothing of companies.
+      cannotLink: [],
     };
     delete config.thresholdWeight;
     engineConfigs.set(identity, config);

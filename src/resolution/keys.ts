@@ -1,8 +1,9 @@
 import type { Profile } from '../mapping/profile.ts';
 
 /**
- * A fragment's identifier keys: normalised emails and E.164 phones. They link outright until a model
- * is trained, and answer `GET /profiles?email=…|phone=…` (external ids are the engine's `linkKeys`).
+ * A fragment's identifier keys: normalised emails and E.164 phones. They never link outright (the
+ * model weighs them); they answer `GET /profiles?email=…|phone=…` and erasure's lookups (external
+ * ids are the engine's `linkKeys`).
  */
 export function matchKeys(profile: Pick<Profile, 'emails' | 'phones'>, blocked: ReadonlySet<string> = new Set()): string[] {
   const keys: string[] = [];

@@ -199,7 +199,10 @@ async function linkEntity(
   await tx.execute(lockResolution());
   // A record of an erased person is dropped, and its payload emptied, rather than re-create them.
   // Checked under the lock, so an erasure committed before it is always seen.
-  const suppressed = entity === 'person' ? await suppressErased(tx, fragments as PersonFragment[], blocked) : new Set<number>();
+  // A stored record scored again (relink) survived every erasure: it is no erased person's, even
+  // where it shares a household's email with one.
+  const suppressed =
+    entity === 'person' && !relink && !force ? await suppressErased(tx, fragments as PersonFragment[], blocked) : new Set<number>();
 
   const existing = new Map<string, ExistingRecord>();
   for (const row of rowsOf<ExistingRecord>(
@@ -275,6 +278,7 @@ async function linkEntity(
         model,
         changed.map((c) => c.fragment),
         changed.map((c) => c.blocking),
+        changed.map((c) => c.current?.profileId),
       )
     : [];
   if (relink) {
@@ -289,10 +293,10 @@ async function linkEntity(
         if (link.toFragment !== undefined) moving.add(link.toFragment);
       }
     }
-    if (moving.size === 0) return { profileIds: new Set(), merges: [], unchanged: batch.length, suppressed: suppressed.size, refusedKeys };
+    if (moving.size === 0) return { profileIds: new Set(), merges: [], unchanged: changed.length, suppressed: 0, refusedKeys };
     const forced = changed.flatMap((c, i) => (moving.has(i) ? [c.fragment] : []));
     const part = await linkEntity(tx, forced, identity, kind, {}, true);
-    return { ...part, unchanged: part.unchanged + batch.length - forced.length };
+    return { ...part, unchanged: part.unchanged + changed.length - forced.length };
   }
 
   const candidates = new Set<string>([
@@ -658,7 +662,6 @@ export async function rederiveKeys(
   return { lastId: Number(records[records.length - 1]?.id), count: records.length };
 }
 
-/** Live records (not deleted by their source): what a rebuild of keys goes through. */
 /**
  * A page of the stored person records after `afterId`, as the fragments they were linked from (for
  * a links rebuild); deleted records are left out, as they link nothing.
@@ -698,6 +701,7 @@ export async function countLivePersonRecords(db: Queryable): Promise<number> {
   return db.$count(sourceRecords, and(eq(sourceRecords.entity, 'person'), isNull(sourceRecords.deletedAt)));
 }
 
+/** Live records (not deleted by their source): what a rebuild of keys goes through. */
 export async function countLiveRecords(db: Queryable): Promise<number> {
   return db.$count(sourceRecords, isNull(sourceRecords.deletedAt));
 }

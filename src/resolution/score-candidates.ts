@@ -40,6 +40,8 @@ export async function scoreCandidates(
   model: Model,
   fragments: readonly Fragment[],
   blockingKeys: readonly string[][],
+  /** Each fragment's own profile, when it is a stored record's new version (or one scored again). */
+  ownProfiles: readonly (string | undefined)[] = [],
 ): Promise<ScoredLink[]> {
   const allKeys = [...new Set(blockingKeys.flat())];
   if (allKeys.length === 0) return [];
@@ -84,8 +86,13 @@ export async function scoreCandidates(
     return f;
   };
   const identities = fragments.map(recordIdentity);
+  // Profiles holding a record a fragment cannot link with (`cannotLink`): `${fragment}|${profileId}`.
+  const vetoed = new Set<string>();
+  // Per fragment, the stored records compared with it, by their profile.
+  const compared = fragments.map(() => new Map<string, number[]>());
   const explain = (a: string[][], b: string[][], other: RecordRef): Extract<LinkExplanation, { rule: 'probabilistic' }> | undefined => {
     const score = engine.score(model, a, b);
+    if (score.cannotLink !== undefined) return undefined;
     if (!engine.links(score.weight)) return undefined;
     return {
       rule: 'probabilistic',
@@ -108,6 +115,12 @@ export async function scoreCandidates(
         // A record is not its own candidate: an update is compared with the others, not its old self.
         if (identity === identities[i] || seen.has(`${i}|s${s}`)) continue;
         seen.add(`${i}|s${s}`);
+        const byProfile = compared[i] as Map<string, number[]>;
+        byProfile.set(row.profileId, [...(byProfile.get(row.profileId) ?? []), s]);
+        if (engine.score(model, featuresOf[i] as string[][], featuresOfStored(s)).cannotLink !== undefined) {
+          vetoed.add(`${i}|${row.profileId}`);
+          continue;
+        }
         const explanation = explain(featuresOf[i] as string[][], featuresOfStored(s), {
           source: row.source,
           object: row.object,
@@ -116,7 +129,7 @@ export async function scoreCandidates(
         if (explanation) {
           links.push({ from: i, toProfile: row.profileId, explanation });
           linkedStored.push(s);
-        } else linkedStored.push(-1);
+        }
       }
       // Batch if the block stays within the size limit (stored records and arrivals together).
       if (batch.length + records.length > engine.config.maxBlockSize) continue;
@@ -133,13 +146,25 @@ export async function scoreCandidates(
       }
     }
   }
-  return withoutForbiddenBridges(
-    engine,
-    model,
-    links,
-    linkedStored.filter((s) => s >= 0),
-    featuresOfStored,
-  );
+  // A profile holding a record the fragment cannot link with is no match, whatever else it holds
+  // (a thin record with the household's email must not carry Jane to John).
+  const direct: ScoredLink[] = [];
+  const storedOf: number[] = [];
+  let k = 0;
+  for (const link of links) {
+    if (link.toProfile === undefined) direct.push(link);
+    else {
+      if (!vetoed.has(`${link.from}|${link.toProfile}`)) {
+        direct.push(link);
+        storedOf.push(linkedStored[k] as number);
+      }
+      k++;
+    }
+  }
+  return withoutForbiddenBridges(engine, model, direct, storedOf, featuresOfStored, (i) => {
+    const own = ownProfiles[i];
+    return own === undefined ? undefined : { profile: own, records: compared[i]?.get(own) ?? [] };
+  });
 }
 
 /**
@@ -154,6 +179,7 @@ function withoutForbiddenBridges(
   links: ScoredLink[],
   storedOf: readonly number[],
   featuresOfStored: (s: number) => string[][],
+  ownOf: (i: number) => { profile: string; records: number[] } | undefined,
 ): ScoredLink[] {
   const toStored = links.filter((l) => l.toProfile !== undefined);
   const byFragment = new Map<number, { profile: string; weight: number; records: number[] }[]>();
@@ -169,11 +195,13 @@ function withoutForbiddenBridges(
     byFragment.set(link.from, targets);
   });
   const dropped = new Set<string>();
-  for (const [from, targets] of byFragment) {
-    if (targets.length < 2) continue;
-    targets.sort((a, b) => b.weight - a.weight);
-    const kept: number[] = [...(targets[0]?.records ?? [])];
-    for (const target of targets.slice(1)) {
+  for (const [from, all] of byFragment) {
+    // A fragment stays on its own profile: the profiles it matches join that one, or none.
+    const own = ownOf(from);
+    const targets = all.filter((t) => t.profile !== own?.profile).sort((a, b) => b.weight - a.weight);
+    if (targets.length + (own ? 1 : 0) < 2) continue;
+    const kept: number[] = own ? [...own.records] : [...(targets.shift()?.records ?? [])];
+    for (const target of targets) {
       const conflicts = target.records.some((r) =>
         kept.some((k) => engine.score(model, featuresOfStored(r), featuresOfStored(k)).cannotLink !== undefined),
       );

@@ -26,7 +26,7 @@ export async function scheduleTrainingIfDue(ctx: PipelineContext, current: Store
   const estimate = ctx.models.estimate();
   const dueByEstimate =
     estimate !== undefined && !ctx.models.trainingQueued(current) && needsTraining(identity, estimate, current, ctx.models.failedAt);
-  // Without a model, every batch links on identifiers alone: look sooner.
+  // Without a model, every batch is scored by the default model alone: look sooner.
   if (!dueByEstimate && !ctx.models.dueForCheck(current ? 10_000 : 1000)) return;
   const records = await countRecords(ctx.database.db);
   ctx.models.noteRecords(records);

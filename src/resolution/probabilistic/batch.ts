@@ -79,6 +79,8 @@ export function compareHere(engine: Engine, table: FeatureTable, progress: Progr
   };
 }
 
+const NO_FIELDS: readonly number[] = [];
+
 export async function resolveBatch(
   engine: Engine,
   records: BatchRecords,
@@ -134,7 +136,7 @@ export async function resolveBatch(
     const p = counts.patternOf[k] as number;
     const levels = patterns[p] as Uint8Array;
     let weight = base[p] as number;
-    for (const c of broken[p] ? [] : tfFields) {
+    for (const c of broken[p] ? NO_FIELDS : tfFields) {
       if (levels[c] !== 1) continue;
       const shared = table.shared(c, a, b);
       if (shared >= 0) weight += (tf[c] as Float64Array)[shared] as number;

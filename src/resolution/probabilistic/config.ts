@@ -116,7 +116,7 @@ export interface IdentityConfig {
   maxBlockSize: number;
   /** When the hub trains its live model on its own records. */
   training: {
-    /** Train once the database holds this many records; until then, link on identifiers. */
+    /** Train once the database holds this many records; until then, the default model scores arrivals. */
     minRecords: number;
     /** Retrain when the records have grown by this factor since the model in force was trained. */
     retrainGrowth: number;
@@ -337,6 +337,13 @@ function parse(file: string, text: string, base: IdentityConfig | undefined, pro
     }
   }
   for (const [i, rule] of stated.entries()) {
+    if (rule.whileRarerThan !== undefined && !rule.unless) {
+      problems.push({
+        file,
+        field: `cannotLink.${i}.whileRarerThan`,
+        message: 'whileRarerThan measures pairs that agree on an unless field: give unless',
+      });
+    }
     for (const field of [...rule.disagree, ...(rule.unless ?? [])]) {
       if (!compared.has(field))
         problems.push({ file, field: `cannotLink.${i}`, message: `"${field}" is not compared: add a comparison for it` });

@@ -95,7 +95,8 @@ export function estimateMBySession(config: IdentityConfig, sessions: Session[], 
       return [1, ...(comparisons[c]?.levels ?? []).map((_, i) => (i === 0 ? 0.8 : 0.15 / (comparisons[c]?.levels.length ?? 1))), 0.05];
     return [...row].map((v, l) => (l === NULL_LEVEL ? 1 : v / k));
   });
-  return { m, evidence };
+  // m averages the sessions, and a pair proposed by several rules is in each: so does the evidence.
+  return { m, evidence: evidence.map((e, c) => e / Math.max(counts[c] as number, 1)) };
 }
 
 /** λ among the candidate pairs (each counted once, by pattern), with m and u held fixed. */

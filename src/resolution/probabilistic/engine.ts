@@ -27,7 +27,7 @@ export interface Model {
    * Per `cannotLink` rule (by position), the share of candidate pairs agreeing on one of its `unless`
    * fields that disagree on its `disagree` fields; absent where there was nothing to measure.
    */
-  disagreement?: (number | null)[];
+  disagreement?: Record<string, number | null>;
 }
 
 /** One pair's comparison: its level on each field, its match weight and probability. */
@@ -106,12 +106,16 @@ export class Engine {
         ? [{ c, level: comparator.swapped.level, other: indexOf(comparator.swapped.field) }]
         : [],
     );
-    this.#cannotLink = (config.cannotLink ?? []).map((rule) => ({
-      disagree: rule.disagree.map(indexOf).filter((i) => i >= 0),
-      unless: (rule.unless ?? []).map(indexOf).filter((i) => i >= 0),
-      name: `${rule.disagree.join('+')}${rule.unless ? ` unless ${rule.unless.join('+')}` : ''}`,
-      whileRarerThan: rule.whileRarerThan ?? Number.POSITIVE_INFINITY,
-    }));
+    // A rule naming a field this configuration does not compare does not apply (config.ts keeps
+    // such rules out of a workspace's; an engine built for accounts has none).
+    this.#cannotLink = (config.cannotLink ?? [])
+      .filter((rule) => [...rule.disagree, ...(rule.unless ?? [])].every((f) => indexOf(f) >= 0))
+      .map((rule) => ({
+        disagree: rule.disagree.map(indexOf),
+        unless: (rule.unless ?? []).map(indexOf),
+        name: `${rule.disagree.join('+')}${rule.unless ? ` unless ${rule.unless.join('+')}` : ''}`,
+        whileRarerThan: rule.whileRarerThan ?? Number.POSITIVE_INFINITY,
+      }));
   }
 
   /**
@@ -119,15 +123,12 @@ export class Engine {
    * `disagree` fields (both records hold them) and no level on any of its `unless` fields.
    */
   cannotLink(model: Model, levels: Uint8Array, offset = 0): string | undefined {
-    for (const [r, rule] of this.#cannotLink.entries()) {
-      if (rule.disagree.length === 0) continue;
-      if ((model.disagreement?.[r] ?? 0) >= rule.whileRarerThan) continue;
+    for (const rule of this.#cannotLink) {
+      if ((model.disagreement?.[rule.name] ?? 0) >= rule.whileRarerThan) continue;
       const disagrees = rule.disagree.every((c) => levels[offset + c] === (this.#comparators[c] as FieldComparator).none);
       if (!disagrees) continue;
-      const rescued = rule.unless.some((c) => {
-        const level = levels[offset + c] as number;
-        return level !== NULL_LEVEL && level !== (this.#comparators[c] as FieldComparator).none;
-      });
+      // Only exact agreement rescues: twins' national ids can be a digit apart.
+      const rescued = rule.unless.some((c) => levels[offset + c] === 1);
       if (!rescued) return rule.name;
     }
     return undefined;
@@ -138,23 +139,32 @@ export class Engine {
    * whose `disagree` fields all reach no level, among those holding them; null with fewer than 20
    * such pairs to measure, or no `unless` field.
    */
-  disagreement(patterns: readonly Uint8Array[], counts: readonly number[]): (number | null)[] {
-    return this.#cannotLink.map((rule) => {
-      if (rule.unless.length === 0 || rule.disagree.length === 0) return null;
+  disagreement(patterns: readonly Uint8Array[], counts: readonly number[]): Record<string, number | null> {
+    const out: Record<string, number | null> = {};
+    for (const rule of this.#cannotLink) {
+      out[rule.name] = null;
+      if (rule.unless.length === 0) continue;
       let held = 0;
       let disagreed = 0;
       patterns.forEach((levels, p) => {
-        const agrees = rule.unless.some((c) => {
-          const level = levels[c] as number;
-          return level !== NULL_LEVEL && level !== (this.#comparators[c] as FieldComparator).none;
-        });
+        const agrees = rule.unless.some((c) => levels[c] === 1);
         if (!agrees || rule.disagree.some((c) => levels[c] === NULL_LEVEL)) return;
         const n = counts[p] as number;
         held += n;
         if (rule.disagree.every((c) => levels[c] === (this.#comparators[c] as FieldComparator).none)) disagreed += n;
       });
-      return held >= 20 ? disagreed / held : null;
-    });
+      out[rule.name] = held >= 20 ? disagreed / held : null;
+    }
+    return out;
+  }
+
+  /** Whether a compared pair could be swapped: some `swappedWith` field is held by both and past that level. */
+  #swapDue(levels: Uint8Array, offset: number): boolean {
+    for (const { c, level } of this.#swaps) {
+      const reached = levels[offset + c] as number;
+      if (reached !== NULL_LEVEL && reached > level) return true;
+    }
+    return false;
   }
 
   /** Sets the `swappedWith` levels of a compared pair: given and family names crossed over. */
@@ -257,7 +267,7 @@ export class Engine {
     for (let c = 0; c < comparators.length; c++) {
       into[offset + c] = (comparators[c] as FieldComparator).level(a[c] as string[], b[c] as string[]);
     }
-    if (this.#swaps.length > 0) {
+    if (this.#swaps.length > 0 && this.#swapDue(into, offset)) {
       this.#swap(
         into,
         offset,
@@ -296,7 +306,7 @@ export class Engine {
         caches[c],
       );
     }
-    if (this.#swaps.length > 0) {
+    if (this.#swaps.length > 0 && this.#swapDue(into, 0)) {
       const valuesOfRecord = (r: number) => (c: number) => {
         const o = offsets[c] as Int32Array;
         const list: string[] = [];
@@ -364,8 +374,15 @@ export class Engine {
       const prior = priors[c] as number[];
       if (comparison?.pin) return prior;
       const seen = row.reduce((a, b, l) => (l === NULL_LEVEL ? a : a + b), 0);
+      // A level never seen among the sampled pairs stays no rarer than the default or what the
+      // sample could have seen (one in `seen`), whichever is rarer: blending alone would shrink it
+      // with every pair sampled.
       if (comparison?.u && weight > 0)
-        return [...row].map((x, l) => (l === NULL_LEVEL ? 1 : (x + weight * (prior[l] as number)) / (seen + weight)));
+        return [...row].map((x, l) =>
+          l === NULL_LEVEL
+            ? 1
+            : Math.max((x + weight * (prior[l] as number)) / (seen + weight), Math.min(prior[l] as number, 1 / (seen + row.length - 1))),
+        );
       const total = seen + row.length - 1;
       return [...row].map((x, l) => (l === NULL_LEVEL ? 1 : (x + 1) / total));
     });

@@ -84,8 +84,10 @@ interface NameParts {
 /** Generational suffixes, as compared: "Junior", "Jr." and "jr" are one. */
 const SUFFIXES: Record<string, string> = {
   jr: 'jr',
+  jnr: 'jr',
   junior: 'jr',
   sr: 'sr',
+  snr: 'sr',
   senior: 'sr',
   ii: 'ii',
   '2nd': 'ii',
@@ -121,8 +123,8 @@ export function nameParts(name: { given?: string; family?: string; full?: string
     namePartsCache.set(name, parts);
     return parts;
   }
-  let suffix =
-    typeof name.suffix === 'string' ? (SUFFIXES[normaliseText(name.suffix).replace(/\./g, '')] ?? normaliseText(name.suffix)) : undefined;
+  const suffixOf = (value: string) => normaliseText(value.replace(/[.,]/g, ' '));
+  let suffix = typeof name.suffix === 'string' ? (SUFFIXES[suffixOf(name.suffix)] ?? suffixOf(name.suffix)) : undefined;
   const words = (value: unknown): string[] => {
     if (typeof value !== 'string') return [];
     const out = normaliseText(value.replace(/[.,]/g, ' '))
@@ -142,8 +144,7 @@ export function nameParts(name: { given?: string; family?: string; full?: string
   if ((given.length === 0 || family.length === 0) && full.length > 1) {
     // "Smith, John": the family name comes first.
     const comma = fullText?.indexOf(',') ?? -1;
-    const familyFirst =
-      comma > 0 && given.length === 0 && family.length === 0 && !SUFFIXES[normaliseText(fullText?.slice(comma + 1) ?? '')];
+    const familyFirst = comma > 0 && given.length === 0 && family.length === 0 && !SUFFIXES[suffixOf(fullText?.slice(comma + 1) ?? '')];
     if (familyFirst) {
       const familyWords = words(fullText?.slice(0, comma));
       if (given.length === 0) given = full.slice(familyWords.length, familyWords.length + 1);

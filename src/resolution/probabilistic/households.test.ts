@@ -76,6 +76,8 @@ describe('names across scripts', () => {
     expect(nameParts({ full: 'Smith, John' })).toMatchObject({ given: 'john', family: 'smith' });
     expect(nameParts({ full: 'Dr. John Smith Jr.' })).toEqual({ given: 'john', family: 'smith', full: 'john smith', suffix: 'jr' });
     expect(nameParts({ given: 'John', family: 'Smith', suffix: 'Junior' }).suffix).toBe('jr');
+    expect(nameParts({ full: 'John Smith, Jr.' })).toMatchObject({ given: 'john', family: 'smith', suffix: 'jr' });
+    expect(nameParts({ full: 'John Smith Jnr' })).toMatchObject({ given: 'john', family: 'smith', suffix: 'jr' });
   });
 });
 
@@ -122,6 +124,9 @@ describe('identity.yaml add:', () => {
     };
     expect(problems('add:\n  cannotLink:\n    - disagree: [attributes.gender]\n')).toEqual([
       '"attributes.gender" is not compared: add a comparison for it',
+    ]);
+    expect(problems('add:\n  cannotLink:\n    - disagree: [name.given]\n      whileRarerThan: 0.1\n')).toEqual([
+      'whileRarerThan measures pairs that agree on an unless field: give unless',
     ]);
     expect(problems('add:\n  comparisons:\n    - field: attributes.x\n      levels: [{ exact: true }]\n      m: [0.9]\n').join()).toMatch(
       /m/,

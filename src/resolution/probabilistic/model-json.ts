@@ -8,7 +8,7 @@ export interface SerialisedModel {
   /** Values counted more than once; any other value occurred once. */
   tf: ({ counts: Record<string, number>; total: number } | null)[];
   /** See `Model.disagreement`; absent from models trained before it was measured. */
-  disagreement?: (number | null)[];
+  disagreement?: Record<string, number | null>;
 }
 
 export function serialise(model: Model): SerialisedModel {
