@@ -45,6 +45,12 @@ export interface CannotLinkRule {
   disagree: string[];
   unless?: string[];
   /**
+   * The last level (1-based) of an `unless` field that still rescues a pair: 1, exact agreement,
+   * by default (twins' national ids can be a digit apart). A rule relatives cannot break through
+   * a near value (dates of birth: twins share theirs) may let a typo rescue too.
+   */
+  unlessLevel?: number;
+  /**
    * The rule holds while one person's records rarely disagree on the `disagree` fields, as the data
    * shows it: among the candidate pairs that agree on an `unless` field (one person by a personal
    * identifier, which relatives never share), the share that disagree stays below this. Data that
@@ -168,7 +174,12 @@ const cannotLinkSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['disagree'],
-  properties: { disagree: fieldList, unless: fieldList, whileRarerThan: { type: 'number', exclusiveMinimum: 0, maximum: 1 } },
+  properties: {
+    disagree: fieldList,
+    unless: fieldList,
+    unlessLevel: { type: 'integer', minimum: 1, maximum: 14 },
+    whileRarerThan: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+  },
 };
 
 const accountSchema = {

@@ -90,7 +90,7 @@ export class Engine {
   /** Per comparison with a `swappedWith` level: its index, that level, and the other comparison's index. */
   readonly #swaps: { c: number; level: number; other: number }[];
   /** `cannotLink` rules by comparison index, with how explanations name them. */
-  readonly #cannotLink: { disagree: number[]; unless: number[]; name: string; whileRarerThan: number }[];
+  readonly #cannotLink: { disagree: number[]; unless: number[]; unlessLevel: number; name: string; whileRarerThan: number }[];
 
   constructor(config: IdentityConfig, nicknames: Nicknames) {
     this.config = config;
@@ -115,6 +115,7 @@ export class Engine {
         unless: (rule.unless ?? []).map(indexOf),
         name: `${rule.disagree.join('+')}${rule.unless ? ` unless ${rule.unless.join('+')}` : ''}`,
         whileRarerThan: rule.whileRarerThan ?? Number.POSITIVE_INFINITY,
+        unlessLevel: rule.unlessLevel ?? 1,
       }));
   }
 
@@ -127,8 +128,10 @@ export class Engine {
       if ((model.disagreement?.[rule.name] ?? 0) >= rule.whileRarerThan) continue;
       const disagrees = rule.disagree.every((c) => levels[offset + c] === (this.#comparators[c] as FieldComparator).none);
       if (!disagrees) continue;
-      // Only exact agreement rescues: twins' national ids can be a digit apart.
-      const rescued = rule.unless.some((c) => levels[offset + c] === 1);
+      const rescued = rule.unless.some((c) => {
+        const level = levels[offset + c] as number;
+        return level !== NULL_LEVEL && level <= rule.unlessLevel;
+      });
       if (!rescued) return rule.name;
     }
     return undefined;

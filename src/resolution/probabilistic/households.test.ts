@@ -44,6 +44,19 @@ describe('the default model, before any training', () => {
     );
   });
 
+  it('lets only an exact national id rescue different given names, and a near one different dates of birth', () => {
+    const twin = { name: { family: 'Jones' }, dateOfBirth: '1990-05-05', ...smiths };
+    const oliver = { ...twin, name: { given: 'Oliver', family: 'Jones' }, nationalId: '900505123' };
+    expect(score(oliver, { ...twin, name: { given: 'Harry', family: 'Jones' }, nationalId: '900505124' }).cannotLink).toBe(
+      'name.given unless nationalId',
+    );
+    expect(score(oliver, { ...twin, name: { given: 'Harry', family: 'Jones' }, nationalId: '900505123' }).cannotLink).toBeUndefined();
+    // One person whose date of birth was mistyped beyond a typo, with a typo in the national id too.
+    expect(
+      score({ ...oliver, dateOfBirth: '1990-05-05' }, { ...oliver, dateOfBirth: '1909-12-25', nationalId: '900505128' }).cannotLink,
+    ).toBeUndefined();
+  });
+
   it('links on a shared email and a name, through typos, nicknames, initials and swapped names', () => {
     const base = { name: { given: 'Margaret', family: 'Okafor' }, emails: ['mo@example.com'] };
     for (const other of [
