@@ -110,11 +110,16 @@ async function send(records: typeof all) {
   }
   await Promise.all(requests);
 }
-/** Every request was accepted (its records and jobs committed): done when the queues are empty. */
+/**
+ * Every request was accepted (its records committed): done when no intake waits in the outbox for
+ * its ingest job and the queues are empty (the links rebuilds trainings ask for included).
+ */
 async function drained() {
   for (;;) {
     const [row] = rowsOf<{ n: string }>(
-      await database.db.execute(sql`select count(*) as n from pgboss.job where state < 'completed' and name like 'aurum-%'`),
+      await database.db.execute(sql`select
+        (select count(*) from pgboss.job where state < 'completed' and name like 'aurum-%')
+        + (select count(*) from intake_outbox) as n`),
     );
     if (Number(row?.n) === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
