@@ -5,7 +5,7 @@ import { textArray } from '../db/sql.ts';
 import type { Fragment } from '../mapping/apply.ts';
 import type { Profile } from '../mapping/profile.ts';
 import { recordIdentity } from './keys.ts';
-import type { Engine, Model } from './probabilistic/engine.ts';
+import type { Engine, Model, Score } from './probabilistic/engine.ts';
 
 /** Why a record joined its profile, as `GET /profiles/:id/matches` shows it. */
 export type LinkExplanation =
@@ -90,8 +90,12 @@ export async function scoreCandidates(
   const vetoed = new Set<string>();
   // Per fragment, the stored records compared with it, by their profile.
   const compared = fragments.map(() => new Map<string, number[]>());
-  const explain = (a: string[][], b: string[][], other: RecordRef): Extract<LinkExplanation, { rule: 'probabilistic' }> | undefined => {
-    const score = engine.score(model, a, b);
+  const explain = (
+    a: string[][],
+    b: string[][],
+    other: RecordRef,
+    score: Score = engine.score(model, a, b),
+  ): Extract<LinkExplanation, { rule: 'probabilistic' }> | undefined => {
     if (score.cannotLink !== undefined) return undefined;
     if (!engine.links(score.weight)) return undefined;
     return {
@@ -117,15 +121,17 @@ export async function scoreCandidates(
         seen.add(`${i}|s${s}`);
         const byProfile = compared[i] as Map<string, number[]>;
         byProfile.set(row.profileId, [...(byProfile.get(row.profileId) ?? []), s]);
-        if (engine.score(model, featuresOf[i] as string[][], featuresOfStored(s)).cannotLink !== undefined) {
+        const score = engine.score(model, featuresOf[i] as string[][], featuresOfStored(s));
+        if (score.cannotLink !== undefined) {
           vetoed.add(`${i}|${row.profileId}`);
           continue;
         }
-        const explanation = explain(featuresOf[i] as string[][], featuresOfStored(s), {
-          source: row.source,
-          object: row.object,
-          recordId: row.recordId,
-        });
+        const explanation = explain(
+          featuresOf[i] as string[][],
+          featuresOfStored(s),
+          { source: row.source, object: row.object, recordId: row.recordId },
+          score,
+        );
         if (explanation) {
           links.push({ from: i, toProfile: row.profileId, explanation });
           linkedStored.push(s);
