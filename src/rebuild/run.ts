@@ -1,4 +1,3 @@
-import { lockResolution } from '../db/sql.ts';
 import { refreshJobs } from '../golden/refresh.ts';
 import { safeError } from '../log/log.ts';
 import { ingest } from '../pipeline/ingest-job.ts';
@@ -91,8 +90,8 @@ const WORK: Record<RebuildKind, KindWork> = {
       const identity = ctx.workspace().identity;
       const model = await ctx.models.current(ctx.database.db, identity);
       return ctx.database.db.transaction(async (tx) => {
-        // Read under the resolution lock: a record updated or deleted meanwhile is read as it is now.
-        await tx.execute(lockResolution());
+        // Read and scored without the resolution lock; the records that move are linked under it,
+        // each as it is then (see linkFragments' `relink`).
         const { fragments, lastId } = await storedFragmentsAfter(tx, cursor, 500);
         if (lastId === null) return null;
         const link = await linkFragments(tx, fragments, identity, model?.model, { relink: true });

@@ -42,7 +42,7 @@ type SourceRecord = typeof sourceRecords.$inferSelect;
 
 type ExistingRecord = Raw<
   Pick<SourceRecord, 'source' | 'object' | 'recordId' | 'profileId' | 'rawId' | 'contentHash' | 'mappingHash' | 'sourceUpdatedAt'>
-> & { entity: Entity };
+> & { entity: Entity; deleted: boolean };
 
 /** Union-find over string nodes. */
 class Components {
@@ -196,7 +196,9 @@ async function linkEntity(
     ...new Set([...(linkKeysOf[i] ?? []).map((k) => k.key), ...usable(i, kind.indexKeys(f.profile)), ...(blockingKeysOf[i] ?? [])]),
   ]);
 
-  await tx.execute(lockResolution());
+  // A relink's first pass only reads and scores, without the lock: arrivals go on meanwhile. What
+  // it finds moving is linked again under the lock, from the records as they are then (`force`).
+  if (!relink) await tx.execute(lockResolution());
   // A record of an erased person is dropped, and its payload emptied, rather than re-create them.
   // Checked under the lock, so an erasure committed before it is always seen.
   // A stored record scored again (relink) survived every erasure: it is no erased person's, even
@@ -208,7 +210,8 @@ async function linkEntity(
   for (const row of rowsOf<ExistingRecord>(
     await tx.execute(sql`
       select entity, source, object, record_id as "recordId", profile_id as "profileId", raw_id as "rawId",
-        content_hash as "contentHash", mapping_hash as "mappingHash", source_updated_at as "sourceUpdatedAt"
+        content_hash as "contentHash", mapping_hash as "mappingHash", source_updated_at as "sourceUpdatedAt",
+        deleted_at is not null as deleted
       from source_records
       where (source, object, record_id) in (
         select * from unnest(${textArray(fragments.map((f) => f.source))}, ${textArray(fragments.map((f) => f.object))}, ${textArray(fragments.map((f) => f.recordId))}))`),
@@ -230,6 +233,17 @@ async function linkEntity(
     if (suppressed.has(i)) continue;
     const stored = existing.get(recordIdentity(fragment));
     if (remap && Number(stored?.rawId) !== fragment.rawId) continue;
+    // A record scored again is linked as it was read: one updated, deleted or gone since is left to
+    // its own arrival.
+    if (
+      force &&
+      (!stored ||
+        stored.deleted ||
+        Number(stored.rawId) !== fragment.rawId ||
+        stored.contentHash !== fragment.contentHash ||
+        stored.mappingHash !== fragment.mappingHash)
+    )
+      continue;
     if (!relink && !force && stored && stored.contentHash === fragment.contentHash && stored.mappingHash === fragment.mappingHash) continue;
     const current = stored?.entity === entity ? stored : undefined;
     if (stored && !current) leftType.add(stored.profileId);
@@ -295,6 +309,7 @@ async function linkEntity(
     }
     if (moving.size === 0) return { profileIds: new Set(), merges: [], unchanged: changed.length, suppressed: 0, refusedKeys };
     const forced = changed.flatMap((c, i) => (moving.has(i) ? [c.fragment] : []));
+    await tx.execute(lockResolution());
     const part = await linkEntity(tx, forced, identity, kind, {}, true);
     return { ...part, unchanged: part.unchanged + changed.length - forced.length };
   }
