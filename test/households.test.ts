@@ -9,14 +9,12 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const shop = async (record: Record<string, unknown>) => {
-  expect((await t.postWebhook('shop', JSON.stringify(record))).status).toBe(202);
+const send = (source: 'crm' | 'shop') => async (record: Record<string, unknown>) => {
+  expect((await t.postWebhook(source, JSON.stringify(record))).status).toBe(202);
   await t.settle();
 };
-const crm = async (record: Record<string, unknown>) => {
-  expect((await t.postWebhook('crm', JSON.stringify(record))).status).toBe(202);
-  await t.settle();
-};
+const shop = send('shop');
+const crm = send('crm');
 const profileOf = async (externalId: string) => (await t.json('GET', `/profiles?externalId=${externalId}`)).profiles[0]?.id as string;
 
 describe('households before any model is trained', () => {

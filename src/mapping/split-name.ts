@@ -11,7 +11,8 @@ export interface SplitName {
   suffix?: string;
 }
 
-const SUFFIXES: Record<string, string> = { jr: 'jr', jnr: 'jr', sr: 'sr', snr: 'sr', ii: 'ii', iii: 'iii', iv: 'iv' };
+/** Generational suffixes as `$splitName` writes them; identity resolution reads these and a few spellings more. */
+export const SUFFIXES: Readonly<Record<string, string>> = { jr: 'jr', jnr: 'jr', sr: 'sr', snr: 'sr', ii: 'ii', iii: 'iii', iv: 'iv' };
 const TITLES = new Set(['mr', 'mrs', 'ms', 'miss', 'mx', 'dr', 'prof', 'rev', 'sir', 'dame']);
 /** Words that start a family name ("van der Berg", "de la Cruz"); the first word of a name is never one. */
 const PARTICLES = new Set([

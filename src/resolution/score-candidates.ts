@@ -120,7 +120,9 @@ export async function scoreCandidates(
         if (identity === identities[i] || seen.has(`${i}|s${s}`)) continue;
         seen.add(`${i}|s${s}`);
         const byProfile = compared[i] as Map<string, number[]>;
-        byProfile.set(row.profileId, [...(byProfile.get(row.profileId) ?? []), s]);
+        const ofProfile = byProfile.get(row.profileId);
+        if (ofProfile) ofProfile.push(s);
+        else byProfile.set(row.profileId, [s]);
         const score = engine.score(model, featuresOf[i] as string[][], featuresOfStored(s));
         if (score.cannotLink !== undefined) {
           vetoed.add(`${i}|${row.profileId}`);

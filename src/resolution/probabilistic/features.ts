@@ -4,6 +4,7 @@ import { doubleMetaphone } from 'double-metaphone';
 import type { Account } from '../../mapping/account.ts';
 import { companyNameKey } from '../../mapping/company-names.ts';
 import type { Profile } from '../../mapping/profile.ts';
+import { SUFFIXES as SPLIT_NAME_SUFFIXES } from '../../mapping/split-name.ts';
 
 /** What the engine compares: a person's profile or an account. */
 export type Comparable = Profile | Account;
@@ -81,19 +82,13 @@ interface NameParts {
   suffix?: string;
 }
 
-/** Generational suffixes, as compared: "Junior", "Jr." and "jr" are one. */
-const SUFFIXES: Record<string, string> = {
-  jr: 'jr',
-  jnr: 'jr',
+/** Generational suffixes, as compared: `$splitName`'s, and "Junior", "Senior", "2nd"… as one with them. */
+const SUFFIXES: Readonly<Record<string, string>> = {
+  ...SPLIT_NAME_SUFFIXES,
   junior: 'jr',
-  sr: 'sr',
-  snr: 'sr',
   senior: 'sr',
-  ii: 'ii',
   '2nd': 'ii',
-  iii: 'iii',
   '3rd': 'iii',
-  iv: 'iv',
   '4th': 'iv',
 };
 const SIMPLE_WORD = /^[A-Za-z][a-z-]*$/;
