@@ -87,6 +87,9 @@ describe('a links rebuild', () => {
     await t.postWebhook('crm', JSON.stringify(people));
     await t.settle();
     const trained = await t.json('POST', '/identity/train');
+    // Forty records of twenty people: too few matched pairs to outweigh the default m.
+    expect(trained.expectedMatches).toBeLessThan(100);
+    expect(trained.warning).toMatch(/^too few records to learn from/);
     const reason = `identity model ${trained.id} was trained: records linked under earlier models are scored again`;
     const rescored = async () => (await rebuildsOf(t, 'links')).find((r) => r.reason === reason);
     await waitFor(async () => (await rescored())?.status === 'done');
