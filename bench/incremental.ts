@@ -1,8 +1,9 @@
 /**
  * Incremental arrival through the pipeline, end to end, with probabilistic matching live.
  *
- *   node bench/incremental.ts [--people 20000] [--seed-share 0.2] [--per-request 100]
+ *   node bench/incremental.ts [--people 20000] [--per-request 100] [--concurrency 2]
  *   DATABASE_URL=postgres://… node bench/incremental.ts      # on PostgreSQL (uses a fresh database)
+ *   DATABASE_URL=postgres://… node bench/incremental.ts --processes 4   # 4 worker processes
  *
  * Synthetic people (bench/generate-people.ts: typos, nicknames, swapped dates, shared family emails)
  * arrive in random order as signed webhooks of a CRM and a shop, and are mapped, blocked against the
@@ -10,8 +11,14 @@
  * on the way (identity.yaml's `training`), as it would in production, and the clock includes that.
  * It reports records/s from the first request to the last golden record, peak memory, the models
  * trained, and the pairwise accuracy of the profiles the live pipeline built against the truth.
+ *
+ * With `--processes N` (PostgreSQL only), this process only takes the requests, and N processes of
+ * `aurum start` with `AURUM_ROLE=worker` do the work, sharing the database as separate machines
+ * would. On PostgreSQL the bench also samples, every 50 ms, how many of the database's sessions wait
+ * for a lock, and reports the time spent waiting: on advisory locks (linking's keys and profiles,
+ * see src/resolution/locks.ts) and on rows.
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,6 +41,8 @@ const { values: args } = parseArgs({
     // The hub's own default (AURUM_WORKER_CONCURRENCY). More ingest workers only queue on the
     // resolution lock: 8 ran at 1,693 records/s where 2 ran at 2,699 (10k people).
     concurrency: { type: 'string', default: '2' },
+    // Worker processes besides this one (0: this process works too, as `npm start` does).
+    processes: { type: 'string', default: '0' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -83,7 +92,37 @@ const env = {
 const settings = parseSettings(env);
 const database = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, max: 20 });
 const workspace = loadWorkspace(workspaceDir, env);
-const hub = await createHub({ settings, database, workspace, log: createLogger('warn'), workers: true, pollingIntervalSeconds: 0.5 });
+const processes = Number(args.processes);
+if (processes > 0 && !databaseUrl) throw new Error('--processes needs DATABASE_URL: the embedded database is one process');
+const hub = await createHub({
+  settings,
+  database,
+  workspace,
+  log: createLogger('warn'),
+  workers: processes === 0,
+  pollingIntervalSeconds: 0.5,
+});
+const workers: ChildProcess[] = [];
+for (let i = 0; i < processes; i++) {
+  const cli = path.join(import.meta.dirname, '..', 'src', 'cli', 'index.ts');
+  workers.push(spawn(process.execPath, [cli, 'start'], { env: { ...process.env, ...env, AURUM_ROLE: 'worker' }, stdio: 'inherit' }));
+}
+
+/** Seconds sessions spent waiting for locks, by kind, sampled every 50 ms (PostgreSQL only). */
+const lockWaits = { advisory: 0, row: 0, other: 0 };
+let sampling = Boolean(databaseUrl);
+const sampler = (async () => {
+  while (sampling) {
+    const rows = rowsOf<{ kind: string; n: string | number }>(
+      await database.db.execute(sql`
+        select case when wait_event = 'advisory' then 'advisory' when wait_event in ('tuple', 'transactionid') then 'row' else 'other' end as kind,
+          count(*) as n
+        from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' group by 1`),
+    );
+    for (const row of rows) lockWaits[row.kind as keyof typeof lockWaits] += Number(row.n) * 0.05;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+})();
 
 const perRequest = Number(args['per-request']);
 async function send(records: typeof all) {
@@ -134,6 +173,8 @@ await drained({ rebuilds: false });
 const arrivalSeconds = (performance.now() - started) / 1000;
 await drained();
 const seconds = (performance.now() - started) / 1000;
+sampling = false;
+await sampler;
 const models = rowsOf<{ records: number; sampled: number; candidate_pairs: string }>(
   await database.db.execute(sql`select records, sampled, candidate_pairs from identity_models order by id`),
 ).map((m) => ({ records: m.records, candidatePairs: Number(m.candidate_pairs) }));
@@ -158,6 +199,7 @@ console.log(
     {
       database: database.kind,
       node: process.version,
+      workerProcesses: processes === 0 ? 'this one' : processes,
       workerConcurrency: Number(args.concurrency),
       recordsPerRequest: perRequest,
       records: shuffled.length,
@@ -167,6 +209,9 @@ console.log(
       // Until the links rebuilds the trainings asked for were done too.
       seconds: Number(seconds.toFixed(1)),
       recordsPerSecond: Math.round(shuffled.length / seconds),
+      ...(databaseUrl
+        ? { lockWaitSeconds: Object.fromEntries(Object.entries(lockWaits).map(([kind, s]) => [kind, Number(s.toFixed(1))])) }
+        : {}),
       modelsTrained: models,
       quarantined,
       accuracy: scores,
@@ -174,6 +219,15 @@ console.log(
     },
     null,
     2,
+  ),
+);
+await Promise.all(
+  workers.map(
+    (w) =>
+      new Promise((resolve) => {
+        w.once('exit', resolve);
+        w.kill('SIGTERM');
+      }),
   ),
 );
 await hub.stop();

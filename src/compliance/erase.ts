@@ -11,7 +11,7 @@ import { failedRawIdsQuery } from '../mapping/quarantine-store.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
 import { recordIdentity } from '../resolution/keys.ts';
-import { lockProfiles } from '../resolution/link.ts';
+import { lockProfiles } from '../resolution/locks.ts';
 import { accountsOfPersons } from '../resolution/memberships.ts';
 import { blockedValues } from '../resolution/probabilistic/config.ts';
 import { linkedRawIds, recordsOfProfile, resolveProfileId, retiredInto, type StoredRecord } from '../resolution/read.ts';

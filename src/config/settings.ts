@@ -39,6 +39,7 @@ export interface Settings {
   logLevel: string;
   ingestBatchSize: number;
   workerConcurrency: number;
+  linkTransactionSize: number;
   /** How often the queue's supervisor runs: how soon a crashed worker's jobs are released. */
   superviseIntervalSeconds: number;
   delivery: {
@@ -87,6 +88,7 @@ const envSchema = {
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     AURUM_INGEST_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 5000, default: 500 },
     AURUM_WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
+    AURUM_LINK_TRANSACTION_SIZE: { type: 'integer', minimum: 1, maximum: 5000, default: 100 },
     AURUM_SUPERVISE_INTERVAL: { type: 'integer', minimum: 1, maximum: 3600, default: 10 },
     AURUM_DELIVERY_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
     AURUM_DELIVERY_RETRY_LIMIT: { type: 'integer', minimum: 0 },
@@ -183,6 +185,7 @@ export function parseSettings(env: NodeJS.ProcessEnv = process.env, cwd = proces
     logLevel: parsed['LOG_LEVEL'] as string,
     ingestBatchSize: parsed['AURUM_INGEST_BATCH_SIZE'] as number,
     workerConcurrency: parsed['AURUM_WORKER_CONCURRENCY'] as number,
+    linkTransactionSize: parsed['AURUM_LINK_TRANSACTION_SIZE'] as number,
     superviseIntervalSeconds: parsed['AURUM_SUPERVISE_INTERVAL'] as number,
     delivery: {
       timeoutMs: parsed['AURUM_DELIVERY_TIMEOUT_MS'] as number,

@@ -26,13 +26,18 @@ export function lockKeys(keys: Iterable<string>): SQL {
 const RESOLUTION_LOCK = 7_220_115_002;
 
 /**
- * Serialises resolution across every process of a hub. Two records can only link if one sees the
- * other, so transactions that could link the same person must not run side by side; which ones
- * could is known only through their blocking keys, and a batch holds tens of thousands of those —
- * more than PostgreSQL's lock table takes as separate locks. Mapping, golden records and delivery
- * still run in parallel; linking a batch is a few set-based queries.
+ * Excludes every linking transaction, in every process of a hub: taken by what changes profiles
+ * wholesale (a decision through the API, an erasure, a rebuild of the stored keys), so linking
+ * never sees such a change half-way.
  */
 export const lockResolution = (): SQL => sql`select pg_advisory_xact_lock(${RESOLUTION_LOCK})`;
+
+/**
+ * Taken by linking transactions: they run side by side, and each waits only for what
+ * `lockResolution` holds. What two linking transactions share is serialised by `lockKeys` on the
+ * keys of their records and on the profiles they change.
+ */
+export const shareResolution = (): SQL => sql`select pg_advisory_xact_lock_shared(${RESOLUTION_LOCK})`;
 
 /** The codes of an error and of the causes it wraps (drizzle wraps the driver's error). */
 function codesOf(error: unknown): string[] {

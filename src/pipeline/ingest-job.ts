@@ -1,4 +1,4 @@
-import { isTransient, lockResolution, withRetry } from '../db/sql.ts';
+import { isTransient, shareResolution, withRetry } from '../db/sql.ts';
 import { countProcessed } from '../intake/imports-store.ts';
 import { readRawRecords } from '../intake/store.ts';
 import { safeError } from '../log/log.ts';
@@ -224,6 +224,27 @@ async function linkPart(
   importOf: ReadonlyMap<number, string>,
   options: LinkOptions,
 ): Promise<BatchOutcome> {
+  // On PostgreSQL, workers link side by side, each transaction waiting only for those that share
+  // a key or a profile with it (see resolution/locks.ts). A transaction locks about ten keys a
+  // record, and PostgreSQL's lock table holds max_locks_per_transaction × max_connections (6,400 by
+  // default) for every connection together: a batch of thousands of records in one transaction ran
+  // it out. The embedded database has one connection: nothing to share, so no need to split. The
+  // batch's bookkeeping commits with the last part.
+  const size = ctx.database.kind === 'postgres' ? ctx.settings.linkTransactionSize : Number.POSITIVE_INFINITY;
+  if (fragments.length > size) {
+    const sorted = [...fragments].sort((a, b) => a.rawId - b.rawId);
+    const outcomes: BatchOutcome[] = [];
+    for (let i = 0; i + size < sorted.length; i += size) {
+      outcomes.push(await linkPart(ctx, [], sorted.slice(i, i + size), model, new Map(), options));
+    }
+    const last = sorted.slice(Math.floor((sorted.length - 1) / size) * size);
+    outcomes.push(await linkPart(ctx, batch, last, model, importOf, options));
+    return outcomes.reduce((a, b) => ({
+      quarantined: a.quarantined + b.quarantined,
+      unchanged: a.unchanged + b.unchanged,
+      profilesChanged: a.profilesChanged + b.profilesChanged,
+    }));
+  }
   const identity = ctx.workspace().identity;
   const failures = batch.flatMap((l) => l.failures);
   const imported = new Map<string, number>();
@@ -239,8 +260,8 @@ async function linkPart(
     ctx.database.db.transaction(async (tx) => {
       let erased = new Set<number>();
       if (unmapped.length > 0) {
-        // Under the resolution lock, as linking checks tombstones: an erasure committed before is seen.
-        await tx.execute(lockResolution());
+        // Under the shared resolution lock, as linking checks tombstones: an erasure committed before is seen.
+        await tx.execute(shareResolution());
         erased = await suppressUnmappedErased(
           tx,
           unmapped.map((l) => ({ rawId: l.record.id, source: l.record.source, payload: l.record.payload })),

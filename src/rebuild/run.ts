@@ -1,3 +1,4 @@
+import { withRetry } from '../db/sql.ts';
 import { refreshJobs } from '../golden/refresh.ts';
 import { safeError } from '../log/log.ts';
 import { ingest } from '../pipeline/ingest-job.ts';
@@ -89,16 +90,20 @@ const WORK: Record<RebuildKind, KindWork> = {
     async step(ctx, rebuildId, cursor) {
       const identity = ctx.workspace().identity;
       const model = await ctx.models.current(ctx.database.db, identity);
-      return ctx.database.db.transaction(async (tx) => {
-        // Read and scored without the resolution lock; the records that move are linked under it,
-        // each as it is then (see linkFragments' `relink`).
-        const { fragments, lastId } = await storedFragmentsAfter(tx, cursor, 500);
-        if (lastId === null) return null;
-        const link = await linkFragments(tx, fragments, identity, model?.model, { relink: true });
-        if (link.profileIds.size > 0) await enqueue(ctx.boss, tx, 'golden', { profileIds: [...link.profileIds], merges: link.merges });
-        await advanceRebuild(tx, rebuildId, lastId, fragments.length);
-        return lastId;
-      });
+      // Read and scored without locks; the records that move are linked under their keys' and
+      // profiles' locks, each as it is then (see linkFragments' `relink`). On PostgreSQL a page is
+      // no larger than an arrival's linking transaction, whose locks it may take.
+      const size = ctx.database.kind === 'postgres' ? ctx.settings.linkTransactionSize : 500;
+      return withRetry(() =>
+        ctx.database.db.transaction(async (tx) => {
+          const { fragments, lastId } = await storedFragmentsAfter(tx, cursor, size);
+          if (lastId === null) return null;
+          const link = await linkFragments(tx, fragments, identity, model?.model, { relink: true });
+          if (link.profileIds.size > 0) await enqueue(ctx.boss, tx, 'golden', { profileIds: [...link.profileIds], merges: link.merges });
+          await advanceRebuild(tx, rebuildId, lastId, fragments.length);
+          return lastId;
+        }),
+      );
     },
   },
 };

@@ -4,7 +4,8 @@ import { rowsOf, type Tx } from '../db/database.ts';
 import { type profiles, sourceRecords } from '../db/schema.ts';
 import { lockResolution, uuidArray } from '../db/sql.ts';
 import type { Entity } from '../mapping/mapping-file.ts';
-import { lockProfiles, recordDecision, retire } from './link.ts';
+import { recordDecision, retire } from './link.ts';
+import { lockProfiles } from './locks.ts';
 
 /**
  * Identity's side of a merge or split someone decided (`POST /profiles/merge`, `/profiles/:id/split`

@@ -10,6 +10,7 @@ import type { Entity } from '../mapping/mapping-file.ts';
 import { accountEngineConfig, accountIdentifierKeys, accountModel, accountReferenceKeys } from './account-keys.ts';
 import { enforceGuards } from './guards.ts';
 import { matchKeys, recordIdentity } from './keys.ts';
+import { lockKeysForLinking, lockProfilesForLinking } from './locks.ts';
 import { closeMemberships, syncMemberships } from './memberships.ts';
 import type { IdentityConfig } from './probabilistic/config.ts';
 import { blockedValues } from './probabilistic/config.ts';
@@ -163,9 +164,9 @@ export async function linkFragments(
  * threshold among the candidates its blocking keys find. A fragment that bridges profiles merges
  * them, the oldest surviving. Profiles it does not match are never touched.
  *
- * Concurrency: linking transactions take the resolution lock (`lockResolution`), so each sees every
- * record linked before it; row locks on the profiles found keep decisions made through the API
- * consistent with it.
+ * Concurrency: a linking transaction locks its records' keys before it reads, so it sees every
+ * record that could link with them and was linked before it, and the profiles it changes before it
+ * changes them (see `locks.ts`); linking transactions that share neither run side by side.
  */
 async function linkEntity(
   tx: Tx,
@@ -196,11 +197,20 @@ async function linkEntity(
     ...new Set([...(linkKeysOf[i] ?? []).map((k) => k.key), ...usable(i, kind.indexKeys(f.profile)), ...(blockingKeysOf[i] ?? [])]),
   ]);
 
-  // A relink's first pass only reads and scores, without the lock: arrivals go on meanwhile. What
-  // it finds moving is linked again under the lock, from the records as they are then (`force`).
-  if (!relink) await tx.execute(lockResolution());
+  // A relink's first pass only reads and scores, without locks: arrivals go on meanwhile. What it
+  // finds moving is linked again under them, from the records as they are then (`force`).
+  if (!relink) {
+    await lockKeysForLinking(
+      tx,
+      fragments.flatMap((f, i) => [
+        `record:${recordIdentity(f)}`,
+        ...(linkKeysOf[i] ?? []).map((k) => k.key),
+        ...(blockingKeysOf[i] ?? []),
+      ]),
+    );
+  }
   // A record of an erased person is dropped, and its payload emptied, rather than re-create them.
-  // Checked under the lock, so an erasure committed before it is always seen.
+  // Checked under the shared resolution lock, so an erasure committed before it is always seen.
   // A stored record scored again (relink) survived every erasure: it is no erased person's, even
   // where it shares a household's email with one.
   const suppressed =
@@ -309,7 +319,6 @@ async function linkEntity(
     }
     if (moving.size === 0) return { profileIds: new Set(), merges: [], unchanged: changed.length, suppressed: 0, refusedKeys };
     const forced = changed.flatMap((c, i) => (moving.has(i) ? [c.fragment] : []));
-    await tx.execute(lockResolution());
     const part = await linkEntity(tx, forced, identity, kind, {}, true);
     return { ...part, unchanged: part.unchanged + changed.length - forced.length };
   }
@@ -319,7 +328,7 @@ async function linkEntity(
     ...scored.flatMap((l) => (l.toProfile ? [l.toProfile] : [])),
     ...changed.flatMap((c) => (c.current ? [c.current.profileId] : [])),
   ]);
-  const { active, seqOf } = await lockProfiles(tx, candidates, { forUpdate: false });
+  const { active, seqOf } = await lockProfilesForLinking(tx, candidates);
 
   // Components of fragments and the active profiles they touch; each fragment keeps its best reason.
   const components = new Components();
@@ -465,43 +474,6 @@ function identifierKeys(profile: Comparable, blocked: ReadonlySet<string>): { ke
 }
 
 const sameRecord = (r: RecordRef, f: Fragment) => r.source === f.source && r.object === f.object && r.recordId === f.recordId;
-
-/**
- * Locks the candidate profiles, following merges to their survivors, and locks those too. The
- * golden stage and decisions lock rows this way; linking reads them without locking (`forUpdate:
- * false`): it already holds the resolution lock, which decisions take too, and waiting for a golden
- * record being rebuilt inside that lock stalled every other arrival (a third of the lock's time).
- * A golden record built from members that linking then moves is rebuilt by the job linking queues.
- */
-export async function lockProfiles(tx: Tx, ids: Set<string>, { forUpdate = true } = {}) {
-  const active = new Map<string, string>();
-  const seqOf = new Map<string, number>();
-  let pending = [...ids];
-  const mergedInto = new Map<string, string>();
-  while (pending.length > 0) {
-    const rows = rowsOf<Raw<Pick<typeof profiles.$inferSelect, 'id' | 'seq' | 'mergedInto'>>>(
-      await tx.execute(
-        forUpdate
-          ? sql`select id, seq, merged_into as "mergedInto" from profiles where id = any(${uuidArray(pending)}) order by id for update`
-          : sql`select id, seq, merged_into as "mergedInto" from profiles where id = any(${uuidArray(pending)})`,
-      ),
-    );
-    pending = [];
-    for (const row of rows) {
-      seqOf.set(row.id, Number(row.seq));
-      if (row.mergedInto) {
-        mergedInto.set(row.id, row.mergedInto);
-        if (!seqOf.has(row.mergedInto)) pending.push(row.mergedInto);
-      }
-    }
-  }
-  for (const id of seqOf.keys()) {
-    let target = id;
-    for (let hops = 0; mergedInto.has(target) && hops < 64; hops++) target = mergedInto.get(target) as string;
-    active.set(id, target);
-  }
-  return { active, seqOf };
-}
 
 /**
  * The fragments (by index) whose record or identifiers an erasure tombstoned. Each is logged in
