@@ -3,7 +3,7 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/db/database.ts';
-import { copyWorkspace, startTestHub, type TestHub } from './helpers/hub.ts';
+import { copyWorkspace, startSharedHubs, type TestHub } from './helpers/hub.ts';
 
 /**
  * Several hubs (on PostgreSQL: several pg-boss instances and connection pools, as several
@@ -11,19 +11,15 @@ import { copyWorkspace, startTestHub, type TestHub } from './helpers/hub.ts';
  */
 const HUBS = 3;
 let hubs: TestHub[] = [];
+let stopHubs = async () => {};
 beforeAll(async () => {
   const env = { AURUM_INGEST_BATCH_SIZE: '1', AURUM_WORKER_CONCURRENCY: '4' };
   // The chain below is one person with 30 emails and 30 phones: above the default guard limits.
   const configDir = copyWorkspace();
   writeFileSync(path.join(configDir, 'identity.yaml'), 'guards:\n  maxPerProfile: { emails: 100, phones: 100 }\n');
-  const first = await startTestHub({ env, configDir });
-  hubs = [first];
-  for (let i = 1; i < HUBS; i++) hubs.push(await startTestHub({ env, shareDatabase: first.testDb, configDir: first.configDir }));
+  ({ hubs, stop: stopHubs } = await startSharedHubs(HUBS, { env, configDir }));
 });
-afterAll(async () => {
-  for (const hub of hubs.slice(1)) await hub.stop();
-  await hubs[0]?.stop();
-});
+afterAll(() => stopHubs());
 
 async function profilesHolding(prefix: string) {
   const db = hubs[0]!.testDb.database.db;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/db/database.ts';
-import { copyWorkspace, startTestHub, type TestHub } from './helpers/hub.ts';
+import { copyWorkspace, startSharedHubs, type TestHub } from './helpers/hub.ts';
 
 /**
  * Households whose records overlap everywhere (one email, one phone and one surname for four
@@ -121,20 +121,16 @@ const GIVEN = [
 ];
 
 let hubs: TestHub[] = [];
+let stopHubs = async () => {};
 beforeAll(async () => {
   const env = { AURUM_INGEST_BATCH_SIZE: '1', AURUM_WORKER_CONCURRENCY: '4', AURUM_LINK_TRANSACTION_SIZE: '1' };
   // The default model decides every link: this is about linking side by side, not about what a
   // model trained on twenty households would learn.
   const configDir = copyWorkspace();
   writeFileSync(path.join(configDir, 'identity.yaml'), 'training:\n  minRecords: 100000\n');
-  const first = await startTestHub({ env, configDir });
-  hubs = [first];
-  for (let i = 1; i < HUBS; i++) hubs.push(await startTestHub({ env, shareDatabase: first.testDb, configDir: first.configDir }));
+  ({ hubs, stop: stopHubs } = await startSharedHubs(HUBS, { env, configDir }));
 });
-afterAll(async () => {
-  for (const hub of hubs.slice(1)) await hub.stop();
-  await hubs[0]?.stop();
-});
+afterAll(() => stopHubs());
 
 interface Sent {
   person: string;

@@ -162,6 +162,26 @@ async function shareDatabase(shared: TestDatabase): Promise<TestDatabase> {
 }
 
 /**
+ * `count` hubs on one database (on PostgreSQL: each with its own pg-boss and connection pool, as
+ * separate processes would have), all on `configDir` with `env`. `stop` stops them all.
+ */
+export async function startSharedHubs(
+  count: number,
+  options: { env: Record<string, string>; configDir: string },
+): Promise<{ hubs: TestHub[]; stop(): Promise<void> }> {
+  const first = await startTestHub(options);
+  const hubs = [first];
+  for (let i = 1; i < count; i++) hubs.push(await startTestHub({ ...options, shareDatabase: first.testDb }));
+  return {
+    hubs,
+    async stop() {
+      for (const hub of hubs.slice(1)) await hub.stop();
+      await first.stop();
+    },
+  };
+}
+
+/**
  * A hub on `configDir`, sharing the database of `previous` (stopped first), as a restart of one
  * process would; `started` collects each hub for the test file to stop.
  */
