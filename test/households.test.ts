@@ -72,6 +72,21 @@ describe('households before any model is trained', () => {
     expect(await profileOf('shop:h2b')).toBe(jane);
   });
 
+  it('keeps a household apart when it arrives in one batch, a thin record of theirs between them', async () => {
+    // One request, so one ingest batch: the thin record matches both, and the two cannot link.
+    const household = [
+      { customer_id: 'b1', full_name: 'Walter Brook', email_address: 'brooks@example.com', birthday: '1950-02-02' },
+      { customer_id: 'b-thin', full_name: 'Brook', email_address: 'brooks@example.com' },
+      { customer_id: 'b2', full_name: 'Edith Brook', email_address: 'brooks@example.com', birthday: '1953-09-30' },
+    ];
+    expect((await t.postWebhook('shop', JSON.stringify(household))).status).toBe(202);
+    await t.settle();
+    const walter = await profileOf('shop:b1');
+    const edith = await profileOf('shop:b2');
+    expect(walter).not.toBe(edith);
+    expect([walter, edith]).toContain(await profileOf('shop:b-thin'));
+  });
+
   it('links a thin support-desk record (a name, an email, a phone) to the shop record with the same email and phone', async () => {
     await shop({
       customer_id: 'a1',

@@ -10,6 +10,7 @@ import type { Entity } from '../mapping/mapping-file.ts';
 import { accountEngineConfig, accountIdentifierKeys, accountModel, accountReferenceKeys } from './account-keys.ts';
 import { enforceGuards } from './guards.ts';
 import { matchKeys, recordIdentity } from './keys.ts';
+import { LinkComponents } from './link-components.ts';
 import { lockKeysForLinking, lockProfilesForLinking } from './locks.ts';
 import { closeMemberships, syncMemberships } from './memberships.ts';
 import type { IdentityConfig } from './probabilistic/config.ts';
@@ -44,20 +45,6 @@ type SourceRecord = typeof sourceRecords.$inferSelect;
 type ExistingRecord = Raw<
   Pick<SourceRecord, 'source' | 'object' | 'recordId' | 'profileId' | 'rawId' | 'contentHash' | 'mappingHash' | 'sourceUpdatedAt'>
 > & { entity: Entity; deleted: boolean };
-
-/** Union-find over string nodes. */
-class Components {
-  readonly #parent = new Map<string, string>();
-  find(x: string): string {
-    let root = x;
-    while (this.#parent.has(root) && this.#parent.get(root) !== root) root = this.#parent.get(root) as string;
-    this.#parent.set(x, root);
-    return root;
-  }
-  union(a: string, b: string): void {
-    this.#parent.set(this.find(a), this.find(b));
-  }
-}
 
 /**
  * How one entity type's records are keyed: what links them outright, what blocks them for scoring,
@@ -295,7 +282,11 @@ async function linkEntity(
       profilesByKey.set(row.key, found);
     }
   }
-  const scored = model
+  const {
+    links: scored,
+    vetoed,
+    features,
+  } = model
     ? await scoreCandidates(
         tx,
         engine,
@@ -304,7 +295,7 @@ async function linkEntity(
         changed.map((c) => c.blocking),
         changed.map((c) => c.current?.profileId),
       )
-    : [];
+    : { links: [], vetoed: new Set<string>(), features: [] };
   if (relink) {
     // Only records that now reach a profile other than their own change anything: those are linked
     // again as arrivals (their stored versions forced through); the rest is not touched at all.
@@ -331,7 +322,19 @@ async function linkEntity(
   const { active, seqOf } = await lockProfilesForLinking(tx, candidates);
 
   // Components of fragments and the active profiles they touch; each fragment keeps its best reason.
-  const components = new Components();
+  // Deterministic links and a record's own profile join outright; scored links join strongest first,
+  // unless they would hold two records that cannot link (see LinkComponents).
+  const vetoedActive = new Set(
+    [...vetoed].map((v) => {
+      const bar = v.indexOf('|');
+      return `${v.slice(0, bar)}|${active.get(v.slice(bar + 1)) ?? v.slice(bar + 1)}`;
+    }),
+  );
+  const components = new LinkComponents({
+    featuresOf: (i) => features[i],
+    cannotLink: (a, b) => model !== undefined && engine.score(model, a, b).cannotLink !== undefined,
+    vetoed: (i, profile) => vetoedActive.has(`${i}|${profile}`),
+  });
   const keyOwner = new Map<string, number>();
   const touched = changed.map(() => new Set<string>());
   const explanations: (LinkExplanation | undefined)[] = changed.map(() => undefined);
@@ -365,11 +368,16 @@ async function linkEntity(
       }
     }
   }
-  for (const link of scored) {
-    explainOnce(link.from, link.explanation);
-    if (link.toProfile) joinProfile(link.from, link.toProfile);
+  for (const link of [...scored].sort((a, b) => b.explanation.weight - a.explanation.weight)) {
+    if (link.toProfile) {
+      const survivor = active.get(link.toProfile) as string;
+      if (!components.tryUnion(`f${link.from}`, `p${survivor}`, link.toFeatures)) continue;
+      touched[link.from]?.add(survivor);
+      explainOnce(link.from, link.explanation);
+    }
     if (link.toFragment !== undefined) {
-      components.union(`f${link.from}`, `f${link.toFragment}`);
+      if (!components.tryUnion(`f${link.from}`, `f${link.toFragment}`)) continue;
+      explainOnce(link.from, link.explanation);
       explainOnce(link.toFragment, { ...link.explanation, with: refOf(changed[link.from]?.fragment as Fragment) });
     }
   }

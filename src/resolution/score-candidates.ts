@@ -23,8 +23,18 @@ export interface RecordRef {
 export interface ScoredLink {
   from: number;
   toProfile?: string;
+  /** The stored record's features, when the link is to a profile (for `cannotLink` checks across the batch). */
+  toFeatures?: string[][];
   toFragment?: number;
   explanation: Extract<LinkExplanation, { rule: 'probabilistic' }>;
+}
+
+export interface Scored {
+  links: ScoredLink[];
+  /** Fragments and the profiles holding a record each cannot link with: `${fragment}|${profileId}`. */
+  vetoed: Set<string>;
+  /** Each fragment's features, as compared. */
+  features: string[][][];
 }
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
@@ -42,9 +52,9 @@ export async function scoreCandidates(
   blockingKeys: readonly string[][],
   /** Each fragment's own profile, when it is a stored record's new version (or one scored again). */
   ownProfiles: readonly (string | undefined)[] = [],
-): Promise<ScoredLink[]> {
+): Promise<Scored> {
   const allKeys = [...new Set(blockingKeys.flat())];
-  if (allKeys.length === 0) return [];
+  if (allKeys.length === 0) return { links: [], vetoed: new Set(), features: fragments.map((f) => engine.features(f.profile)) };
   // A key held by more than maxBlockSize records identifies no one (as in batch blocking).
   const stored = rowsOf<
     Pick<typeof sourceRecords.$inferSelect, 'source' | 'object' | 'recordId' | 'profileId'> & { fragment: Profile; keys: string[] }
@@ -135,7 +145,7 @@ export async function scoreCandidates(
           score,
         );
         if (explanation) {
-          links.push({ from: i, toProfile: row.profileId, explanation });
+          links.push({ from: i, toProfile: row.profileId, toFeatures: featuresOfStored(s), explanation });
           linkedStored.push(s);
         }
       }
@@ -169,10 +179,11 @@ export async function scoreCandidates(
       k++;
     }
   }
-  return withoutForbiddenBridges(engine, model, direct, storedOf, featuresOfStored, (i) => {
+  const kept = withoutForbiddenBridges(engine, model, direct, storedOf, featuresOfStored, (i) => {
     const own = ownProfiles[i];
     return own === undefined ? undefined : { profile: own, records: compared[i]?.get(own) ?? [] };
   });
+  return { links: kept, vetoed, features: featuresOf };
 }
 
 /**
