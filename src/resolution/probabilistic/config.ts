@@ -43,6 +43,12 @@ export interface Comparison {
  */
 export interface CannotLinkRule {
   disagree: string[];
+  /**
+   * The last level (1-based) of a `disagree` field that still counts as agreeing: all its levels by
+   * default. Given names a loose similarity apart (Mark and Mary) are two people as surely as
+   * John and Jane.
+   */
+  agreeLevel?: number;
   unless?: string[];
   /**
    * The last level (1-based) of an `unless` field that still rescues a pair: 1, exact agreement,
@@ -176,6 +182,7 @@ const cannotLinkSchema = {
   required: ['disagree'],
   properties: {
     disagree: fieldList,
+    agreeLevel: { type: 'integer', minimum: 1, maximum: 14 },
     unless: fieldList,
     unlessLevel: { type: 'integer', minimum: 1, maximum: 14 },
     whileRarerThan: { type: 'number', exclusiveMinimum: 0, maximum: 1 },

@@ -90,7 +90,14 @@ export class Engine {
   /** Per comparison with a `swappedWith` level: its index, that level, and the other comparison's index. */
   readonly #swaps: { c: number; level: number; other: number }[];
   /** `cannotLink` rules by comparison index, with how explanations name them. */
-  readonly #cannotLink: { disagree: number[]; unless: number[]; unlessLevel: number; name: string; whileRarerThan: number }[];
+  readonly #cannotLink: {
+    disagree: number[];
+    agreeLevel: number;
+    unless: number[];
+    unlessLevel: number;
+    name: string;
+    whileRarerThan: number;
+  }[];
 
   constructor(config: IdentityConfig, nicknames: Nicknames) {
     this.config = config;
@@ -112,6 +119,7 @@ export class Engine {
       .filter((rule) => [...rule.disagree, ...(rule.unless ?? [])].every((f) => indexOf(f) >= 0))
       .map((rule) => ({
         disagree: rule.disagree.map(indexOf),
+        agreeLevel: rule.agreeLevel ?? Number.POSITIVE_INFINITY,
         unless: (rule.unless ?? []).map(indexOf),
         name: `${rule.disagree.join('+')}${rule.unless ? ` unless ${rule.unless.join('+')}` : ''}`,
         whileRarerThan: rule.whileRarerThan ?? Number.POSITIVE_INFINITY,
@@ -126,8 +134,7 @@ export class Engine {
   cannotLink(model: Model, levels: Uint8Array, offset = 0): string | undefined {
     for (const rule of this.#cannotLink) {
       if ((model.disagreement?.[rule.name] ?? 0) >= rule.whileRarerThan) continue;
-      const disagrees = rule.disagree.every((c) => levels[offset + c] === (this.#comparators[c] as FieldComparator).none);
-      if (!disagrees) continue;
+      if (!rule.disagree.every((c) => this.#disagrees(rule, c, levels[offset + c] as number))) continue;
       const rescued = rule.unless.some((c) => {
         const level = levels[offset + c] as number;
         return level !== NULL_LEVEL && level <= rule.unlessLevel;
@@ -135,6 +142,12 @@ export class Engine {
       if (!rescued) return rule.name;
     }
     return undefined;
+  }
+
+  /** Whether comparison `c`, at `level`, disagrees for `rule`: it reaches none of the rule's agreeing levels. */
+  #disagrees(rule: { agreeLevel: number }, c: number, level: number): boolean {
+    const none = (this.#comparators[c] as FieldComparator).none;
+    return level !== NULL_LEVEL && (level === none || level > rule.agreeLevel);
   }
 
   /**
@@ -154,7 +167,7 @@ export class Engine {
         if (!agrees || rule.disagree.some((c) => levels[c] === NULL_LEVEL)) return;
         const n = counts[p] as number;
         held += n;
-        if (rule.disagree.every((c) => levels[c] === (this.#comparators[c] as FieldComparator).none)) disagreed += n;
+        if (rule.disagree.every((c) => this.#disagrees(rule, c, levels[c] as number))) disagreed += n;
       });
       out[rule.name] = held >= 20 ? disagreed / held : null;
     }

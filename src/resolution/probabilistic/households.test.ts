@@ -57,6 +57,27 @@ describe('the default model, before any training', () => {
     ).toBeUndefined();
   });
 
+  it('takes given names only loosely alike (Mark and Mary) for two people where a rule says agreeLevel', () => {
+    const twins = { name: { family: 'Jones' }, dateOfBirth: '1990-05-05', ...smiths };
+    const mark = { ...twins, name: { given: 'Mark', family: 'Jones' } };
+    const mary = { ...twins, name: { given: 'Mary', family: 'Jones' } };
+    // By default a loose likeness (the last given-name level) is agreement enough.
+    expect(score(mark, mary).cannotLink).toBeUndefined();
+    const strict = new Engine(
+      loadIdentityConfig(
+        workspace(`cannotLink:
+  - disagree: [name.given]
+    agreeLevel: 5
+    unless: [nationalId]
+`),
+      ),
+      Nicknames.load(),
+    );
+    expect(score(mark, mary, strict).cannotLink).toBe('name.given unless nationalId');
+    // A typo is still the same name.
+    expect(score(mark, { ...twins, name: { given: 'Makr', family: 'Jones' } }, strict).cannotLink).toBeUndefined();
+  });
+
   it('links on a shared email and a name, through typos, nicknames, initials and swapped names', () => {
     const base = { name: { given: 'Margaret', family: 'Okafor' }, emails: ['mo@example.com'] };
     for (const other of [
