@@ -71,6 +71,15 @@ describe('merges are explained and reversible', () => {
     expect(profiles).toHaveLength(2);
     const { history } = await t.json('GET', `/profiles/${id}/history`);
     expect(history.at(-1)).toMatchObject({ kind: 'refused', actor: 'aurum' });
+
+    // Scored again by a links rebuild (as after each training), the pin holds, and the same
+    // refusal is not recorded twice.
+    await t.json('POST', '/rebuilds', { kinds: ['links'], reason: 'refusal once' });
+    await waitFor(async () =>
+      ((await t.json('GET', '/rebuilds')).rebuilds as any[]).some((r) => r.reason === 'refusal once' && r.status === 'done'),
+    );
+    expect(await profileOf('email=jo@example.com')).toHaveLength(2);
+    expect((await t.json('GET', `/profiles/${id}/history`)).history).toEqual(history);
   });
 
   it('forces a merge: the oldest survives, the pin is lifted, destinations hear profile.merged', async () => {

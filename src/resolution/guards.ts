@@ -89,7 +89,7 @@ async function inventories(tx: Tx, ids: string[]): Promise<Map<string, Inventory
  * A component that would merge profiles against a decision or a guard is cut into compatible sets,
  * oldest profile first: records pinned apart by a split, two different ids of a system declared
  * unique, or more identifiers of a type than a profile may hold. Each fragment stays with its own
- * profile (or the oldest it touched); every refused merge is recorded with its reason.
+ * profile (or the oldest it touched); every refused merge is recorded with its reason, once.
  */
 export async function enforceGuards(
   tx: Tx,
@@ -181,8 +181,14 @@ export async function enforceGuards(
     const [first, ...others] = sets.map((set) => set[0] as string);
     const via = group.fragments.map(fragmentOf).filter((f) => f !== undefined);
     const details = { reasons: [...reasons], records: via.map((f) => ({ source: f.source, object: f.object, recordId: f.recordId })) };
+    // A refusal of these profiles for these reasons already on record is not recorded again: a
+    // links rebuild after each training scores the same records again and meets the same pin.
     await tx.execute(sql`
       insert into profile_merges (survivor_id, retired_ids, kind, details, actor)
-      values (${first}, ${uuidArray(others)}, 'refused', ${JSON.stringify(details)}::jsonb, 'aurum')`);
+      select ${first}, ${uuidArray(others)}, 'refused', ${JSON.stringify(details)}::jsonb, 'aurum'
+      where not exists (
+        select 1 from profile_merges
+        where survivor_id = ${first} and kind = 'refused' and retired_ids = ${uuidArray(others)}
+          and details->'reasons' = ${JSON.stringify(details.reasons)}::jsonb)`);
   }
 }
