@@ -94,5 +94,19 @@ describe('a links rebuild', () => {
     const rescored = async () => (await rebuildsOf(t, 'links')).find((r) => r.reason === reason);
     await waitFor(async () => (await rescored())?.status === 'done');
     expect(await rescored()).toMatchObject({ total: 40, processed: 40 });
+
+    // A model trained while that walk is queued or running is not left to it: the records are
+    // walked again once it ends, so every record is scored with the model in force in the end.
+    await t.json('POST', '/rebuilds', { kinds: ['links'], reason: 'a long walk' });
+    const newer = await t.json('POST', '/identity/train');
+    const after = async () =>
+      (await rebuildsOf(t, 'links')).filter(
+        (r) =>
+          r.reason === `identity model ${newer.id} was trained: records linked under earlier models are scored again` ||
+          r.reason.startsWith('a model was trained since the records were last scored'),
+      );
+    await waitFor(async () => (await after()).some((r) => r.status === 'done'));
+    await t.settle();
+    expect((await rebuildsOf(t, 'links')).filter((r) => r.status === 'queued' || r.status === 'running')).toEqual([]);
   });
 });

@@ -22,7 +22,12 @@ const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(valu
  * sources' priorities; records' fragments from the mappings' texts. When the workspace's hash
  * differs from the last rebuild's, the data is stale.
  */
-export function definitionOf(kind: RebuildKind, workspace: Workspace): string {
+export function definitionOf(
+  kind: RebuildKind,
+  workspace: Workspace,
+  /** The persons' model in force (its id), for `links`: records are scored again with each new one. */
+  modelId: number | null = null,
+): string {
   if (kind === 'keys') {
     const { blocking, deterministic, blockedValues, account } = workspace.identity;
     return hash({
@@ -34,10 +39,19 @@ export function definitionOf(kind: RebuildKind, workspace: Workspace): string {
     });
   }
   if (kind === 'links') {
-    // Links are scored again after each training (asked for by the hub, not by the workspace); a
-    // change to what identity.yaml compares or how it weighs also changes which records link.
+    // Links are scored again with each new model, and when what identity.yaml compares or how it
+    // weighs changes. A model trained while a walk runs makes that walk stale: the next one follows
+    // it, so every record is scored with the model in force in the end.
     const { comparisons, cannotLink, threshold, thresholdWeight, prior } = workspace.identity;
-    return hash({ v: CODE_VERSION.links, comparisons, cannotLink, threshold, thresholdWeight: thresholdWeight ?? null, prior });
+    return hash({
+      v: CODE_VERSION.links,
+      comparisons,
+      cannotLink,
+      threshold,
+      thresholdWeight: thresholdWeight ?? null,
+      prior,
+      model: modelId,
+    });
   }
   if (kind === 'mappings') {
     // A mapping's hash is of its text (a default mapping's also of its source), so a file renamed
@@ -57,5 +71,5 @@ export const STALE_REASON: Record<RebuildKind, string> = {
   keys: "identity.yaml's blocking or deterministic rules (or its accounts' identifiers or blocking), or its blocked values, changed",
   golden: "a source's priority changed",
   mappings: 'a mapping was edited, added or removed',
-  links: "identity.yaml's comparisons, cannotLink rules, threshold or prior changed",
+  links: "a model was trained since the records were last scored, or identity.yaml's comparisons, cannotLink rules, threshold or prior changed",
 };

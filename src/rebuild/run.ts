@@ -114,8 +114,9 @@ const WORK: Record<RebuildKind, KindWork> = {
  */
 export async function rebuildStale(ctx: PipelineContext): Promise<Rebuild[]> {
   const queued: Rebuild[] = [];
+  const modelId = await modelInForce(ctx);
   for (const kind of REBUILD_KINDS) {
-    const definition = definitionOf(kind, ctx.workspace());
+    const definition = definitionOf(kind, ctx.workspace(), modelId);
     const last = await lastDefinition(ctx.database.db, kind);
     if (last === definition) continue;
     const empty = (await WORK[kind].stored(ctx)) === 0;
@@ -137,11 +138,17 @@ export async function rebuildStale(ctx: PipelineContext): Promise<Rebuild[]> {
   return queued;
 }
 
+/** The id of the persons' model in force, if any (what a links rebuild scores with). */
+async function modelInForce(ctx: PipelineContext): Promise<number | null> {
+  return (await ctx.models.current(ctx.database.db, ctx.workspace().identity))?.id ?? null;
+}
+
 /** Asks for a rebuild of each kind now, whatever the definitions (`POST /rebuilds`, `aurum rebuild`). */
 export async function requestRebuilds(ctx: PipelineContext, kinds: readonly RebuildKind[], reason: string): Promise<Rebuild[]> {
+  const modelId = await modelInForce(ctx);
   return ctx.database.db.transaction(async (tx) => {
     const out: Rebuild[] = [];
-    for (const kind of kinds) out.push(await requestRebuild(ctx, tx, kind, reason, definitionOf(kind, ctx.workspace())));
+    for (const kind of kinds) out.push(await requestRebuild(ctx, tx, kind, reason, definitionOf(kind, ctx.workspace(), modelId)));
     return out;
   });
 }
