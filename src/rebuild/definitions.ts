@@ -71,5 +71,6 @@ export const STALE_REASON: Record<RebuildKind, string> = {
   keys: "identity.yaml's blocking or deterministic rules (or its accounts' identifiers or blocking), or its blocked values, changed",
   golden: "a source's priority changed",
   mappings: 'a mapping was edited, added or removed',
-  links: "a model was trained since the records were last scored, or identity.yaml's comparisons, cannotLink rules, threshold or prior changed",
+  links:
+    "a model was trained since the records were last scored, or identity.yaml's comparisons, cannotLink rules, threshold or prior changed",
 };
