@@ -4,7 +4,14 @@ import { safeError } from '../log/log.ts';
 import { ingest } from '../pipeline/ingest-job.ts';
 import type { PipelineContext } from '../pipeline-context.ts';
 import { enqueue } from '../queue/catalog.ts';
-import { countLivePersonRecords, countLiveRecords, linkFragments, rederiveKeys, storedFragmentsAfter } from '../resolution/link.ts';
+import {
+  countLivePersonRecords,
+  countLiveRecords,
+  lastPersonRecordId,
+  linkFragments,
+  rederiveKeys,
+  storedFragmentsAfter,
+} from '../resolution/link.ts';
 import { countRecordsMappedBefore, type MappingVersion, recordsMappedBefore } from '../resolution/mapping-versions.ts';
 import { countLiveProfiles, profilesAfter } from '../resolution/read.ts';
 import { definitionOf, REBUILD_KINDS, type RebuildKind, STALE_REASON } from './definitions.ts';
@@ -27,8 +34,10 @@ import {
  */
 interface KindWork {
   stored(ctx: PipelineContext): Promise<number>;
-  total(ctx: PipelineContext): Promise<number>;
-  step(ctx: PipelineContext, rebuildId: string, cursor: number): Promise<number | null>;
+  total(ctx: PipelineContext, until?: number): Promise<number>;
+  step(ctx: PipelineContext, rebuildId: string, cursor: number, until?: number): Promise<number | null>;
+  /** The last id the walk needs to reach, as it starts (none: to the end, however far it grows). */
+  until?(ctx: PipelineContext): Promise<number | undefined>;
 }
 
 const mappingsInForce = (ctx: PipelineContext): MappingVersion[] =>
@@ -86,8 +95,11 @@ const WORK: Record<RebuildKind, KindWork> = {
   // it is.
   links: {
     stored: (ctx) => countLivePersonRecords(ctx.database.db),
-    total: (ctx) => countLivePersonRecords(ctx.database.db),
-    async step(ctx, rebuildId, cursor) {
+    total: (ctx, until) => countLivePersonRecords(ctx.database.db, until),
+    // Records that arrive once the walk has started are linked with the model it scores with, or a
+    // newer one: the walk stops at the last record there was when it started.
+    until: (ctx) => lastPersonRecordId(ctx.database.db),
+    async step(ctx, rebuildId, cursor, until) {
       const identity = ctx.workspace().identity;
       const model = await ctx.models.current(ctx.database.db, identity);
       // Read and scored without locks; the records that move are linked under their keys' and
@@ -96,7 +108,7 @@ const WORK: Record<RebuildKind, KindWork> = {
       const size = ctx.database.kind === 'postgres' ? ctx.settings.linkTransactionSize : 500;
       return withRetry(() =>
         ctx.database.db.transaction(async (tx) => {
-          const { fragments, lastId } = await storedFragmentsAfter(tx, cursor, size);
+          const { fragments, lastId } = await storedFragmentsAfter(tx, cursor, size, until);
           if (lastId === null) return null;
           const link = await linkFragments(tx, fragments, identity, model?.model, { relink: true });
           if (link.profileIds.size > 0) await enqueue(ctx.boss, tx, 'golden', { profileIds: [...link.profileIds], merges: link.merges });
@@ -162,11 +174,12 @@ export async function runRebuild(ctx: PipelineContext, job: RebuildJob): Promise
   if (!rebuild || rebuild.status === 'done' || rebuild.status === 'failed') return;
   const db = ctx.database.db;
   const work = WORK[rebuild.kind];
-  const total = await work.total(ctx);
+  const until = await work.until?.(ctx);
+  const total = await work.total(ctx, until);
   await db.transaction((tx) => startRebuild(tx, rebuild.id, total));
   let cursor: number | null = rebuild.cursor;
   try {
-    while (cursor !== null) cursor = await work.step(ctx, rebuild.id, cursor);
+    while (cursor !== null) cursor = await work.step(ctx, rebuild.id, cursor, until);
   } catch (error) {
     // pg-boss retries the job, which resumes at the cursor; the rebuild stays running meanwhile.
     ctx.log.warn({ rebuild: rebuild.id, error: safeError(error) }, 'rebuild interrupted; retrying from its cursor');

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNull, lte, sql } from 'drizzle-orm';
 import { audit } from '../access/audit.ts';
 import { appendConsent } from '../consent/ledger.ts';
 import { type Queryable, type Raw, rowsOf, type Tx } from '../db/database.ts';
@@ -665,11 +665,20 @@ export async function storedFragmentsAfter(
   db: Queryable,
   afterId: number,
   limit: number,
+  /** The last id to reach (none: to the end). */
+  until?: number,
 ): Promise<{ fragments: Fragment[]; lastId: number | null }> {
   const rows = await db
     .select()
     .from(sourceRecords)
-    .where(and(gt(sourceRecords.id, afterId), eq(sourceRecords.entity, 'person'), isNull(sourceRecords.deletedAt)))
+    .where(
+      and(
+        gt(sourceRecords.id, afterId),
+        until === undefined ? undefined : lte(sourceRecords.id, until),
+        eq(sourceRecords.entity, 'person'),
+        isNull(sourceRecords.deletedAt),
+      ),
+    )
     .orderBy(asc(sourceRecords.id))
     .limit(limit);
   const fragments = rows.map(
@@ -691,9 +700,27 @@ export async function storedFragmentsAfter(
   return { fragments, lastId: rows.at(-1)?.id ?? null };
 }
 
-/** How many live person records a links rebuild walks. */
-export async function countLivePersonRecords(db: Queryable): Promise<number> {
-  return db.$count(sourceRecords, and(eq(sourceRecords.entity, 'person'), isNull(sourceRecords.deletedAt)));
+/** How many live person records a links rebuild walks (up to id `until`, if given). */
+export async function countLivePersonRecords(db: Queryable, until?: number): Promise<number> {
+  return db.$count(
+    sourceRecords,
+    and(
+      eq(sourceRecords.entity, 'person'),
+      isNull(sourceRecords.deletedAt),
+      until === undefined ? undefined : lte(sourceRecords.id, until),
+    ),
+  );
+}
+
+/** The id of the last person record stored, if any. */
+export async function lastPersonRecordId(db: Queryable): Promise<number | undefined> {
+  const [row] = await db
+    .select({ id: sourceRecords.id })
+    .from(sourceRecords)
+    .where(eq(sourceRecords.entity, 'person'))
+    .orderBy(desc(sourceRecords.id))
+    .limit(1);
+  return row?.id;
 }
 
 /** Live records (not deleted by their source): what a rebuild of keys goes through. */
