@@ -123,7 +123,8 @@ export async function resolveBatch(
   // A pair's weight is its pattern's, plus the term-frequency adjustment of the values it agrees on.
   // A pattern that breaks a cannotLink rule weighs CANNOT_LINK_WEIGHT, whatever the values.
   const broken = patterns.map((levels) => engine.cannotLink(model, levels) !== undefined);
-  const base = patterns.map((levels, p) => (broken[p] ? CANNOT_LINK_WEIGHT : engine.patternWeight(model, levels)));
+  const counted = patterns.map((levels) => engine.counted(model, levels));
+  const base = patterns.map((levels, p) => (broken[p] ? CANNOT_LINK_WEIGHT : engine.patternWeight(model, levels, 0, counted[p])));
   const tf = engine.tfAdjustments(model, table);
   const tfFields = tf.flatMap((t, c) => (t ? [c] : []));
   const explanations: (Record<string, string> | undefined)[] = [];
@@ -137,7 +138,7 @@ export async function resolveBatch(
     const levels = patterns[p] as Uint8Array;
     let weight = base[p] as number;
     for (const c of broken[p] ? NO_FIELDS : tfFields) {
-      if (levels[c] !== 1) continue;
+      if (levels[c] !== 1 || !((counted[p] as number) & (1 << c))) continue;
       const shared = table.shared(c, a, b);
       if (shared >= 0) weight += (tf[c] as Float64Array)[shared] as number;
     }

@@ -34,6 +34,12 @@ export interface Comparison {
   u?: number[];
   /** Use `m` and `u` as given: training estimates nothing for this comparison. */
   pin?: boolean;
+  /**
+   * Comparisons of one group are evidence about one thing (a postcode, a street and a town are one
+   * address): the group counts its strongest agreement and its strongest disagreement, not every
+   * field's. Someone who moved disagrees on all three at once, which is one fact, not three.
+   */
+  group?: string;
 }
 
 /**
@@ -174,6 +180,7 @@ const comparisonSchema = {
     m: probabilities,
     u: probabilities,
     pin: { type: 'boolean' },
+    group: { type: 'string', minLength: 1 },
   },
 };
 const cannotLinkSchema = {

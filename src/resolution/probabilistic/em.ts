@@ -99,9 +99,12 @@ export function estimateMBySession(config: IdentityConfig, sessions: Session[], 
   return { m, evidence: evidence.map((e, c) => e / Math.max(counts[c] as number, 1)) };
 }
 
-/** λ among the candidate pairs (each counted once, by pattern), with m and u held fixed. */
+/**
+ * λ among the candidate pairs (each counted once, by pattern), with m and u held fixed. A pattern
+ * marked `apart` (it breaks a cannotLink rule) counts among the pairs, never among the matches.
+ */
 export function estimateLambda(
-  patterns: Iterable<{ levels: Uint8Array; count: number }>,
+  patterns: Iterable<{ levels: Uint8Array; count: number; apart?: boolean }>,
   m: number[][],
   u: number[][],
 ): { lambda: number } {
@@ -110,8 +113,8 @@ export function estimateLambda(
   for (let iter = 0; iter < 30; iter++) {
     let mass = 0;
     let total = 0;
-    for (const { levels, count } of list) {
-      mass += posterior(levels, m, u, lambda) * count;
+    for (const { levels, count, apart } of list) {
+      if (!apart) mass += posterior(levels, m, u, lambda) * count;
       total += count;
     }
     lambda = Math.min(Math.max(mass / total, 1e-9), 1 - 1e-9);

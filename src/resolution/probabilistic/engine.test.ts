@@ -1,8 +1,12 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Profile } from '../../mapping/profile.ts';
 import { compareHere, describeRecords, resolveBatch } from './batch.ts';
 import { clusterLinks, PairList, UnionFind } from './cluster.ts';
 import { loadIdentityConfig } from './config.ts';
+import { estimateLambda } from './em.ts';
 import { Engine } from './engine.ts';
 import { FeatureTableBuilder } from './feature-table.ts';
 import { levelOf } from './levels.ts';
@@ -82,6 +86,78 @@ describe('the engine', () => {
     const weight = (value: string) => engine.fieldWeight(model, family, 1) + engine.tfAdjustment(model, family, value);
     expect(weight('zabrowski')).toBeGreaterThan(weight('smith'));
     expect(weight('zabrowski') - weight('smith')).toBeCloseTo(Math.log2(98 / 2), 5);
+  });
+});
+
+describe('a group of comparisons (an address)', () => {
+  const model = engine.defaultModel();
+  const field = (f: string) => engine.config.comparisons.findIndex((c) => c.field === f);
+  const address = ['addresses.postalCode', 'addresses.line1', 'addresses.city'].map(field);
+  const scored = (a: Profile, b: Profile) => engine.score(model, engine.features(a), engine.features(b));
+  const ann = (line1: string, city: string, postalCode: string): Profile => ({
+    name: { given: 'ann', family: 'zabrowski' },
+    dateOfBirth: '1960-05-05',
+    addresses: [{ line1, city, postalCode }],
+  });
+  const disagreement = (c: number) => engine.fieldWeight(model, c, (engine.config.comparisons[c]?.levels.length ?? 0) + 1);
+
+  it('counts someone who moved (street, town and postcode all differ) as one disagreement, the strongest', () => {
+    const home = ann('1 high street', 'leeds', 'ls1 4ap');
+    const moved = scored(home, ann('22 ocean drive', 'brighton', 'bn2 1tt'));
+    const unknown = scored(home, { ...home, addresses: [] });
+    for (const c of address) expect(moved.levels[c]).toBe((engine.config.comparisons[c]?.levels.length ?? 0) + 1);
+    expect(moved.weight - unknown.weight).toBeCloseTo(Math.min(...address.map(disagreement)), 6);
+    expect(address.map(disagreement).reduce((a, b) => a + b)).toBeLessThan(Math.min(...address.map(disagreement)));
+  });
+
+  it('counts every field of the group when one of them agrees', () => {
+    const home = ann('1 high street', 'leeds', 'ls1 4ap');
+    const sameTown = scored(home, ann('22 ocean drive', 'leeds', 'bn2 1tt'));
+    const unknown = scored(home, { ...home, addresses: [] });
+    const [postcode, line1] = address as [number, number, number];
+    const town = engine.fieldWeight(model, address[2] as number, 1);
+    expect(sameTown.weight - unknown.weight).toBeCloseTo(disagreement(postcode) + disagreement(line1) + town, 6);
+  });
+
+  it('is read from identity.yaml, where a group that is not a name is refused', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'aurum-group-'));
+    writeFileSync(
+      path.join(dir, 'identity.yaml'),
+      'add:\n  comparisons:\n    - field: attributes.birthPlace\n      group: 3\n      levels: [{ exact: true }]\n',
+    );
+    expect(() => loadIdentityConfig(dir)).toThrow(/group/);
+    writeFileSync(
+      path.join(dir, 'identity.yaml'),
+      'add:\n  comparisons:\n    - field: attributes.birthPlace\n      group: address\n      levels: [{ exact: true }]\n',
+    );
+    expect(loadIdentityConfig(dir).comparisons.find((c) => c.field === 'attributes.birthPlace')?.group).toBe('address');
+  });
+});
+
+describe('the prior', () => {
+  it('counts pairs that break a cannotLink rule among the pairs, never among the matches', () => {
+    const m = [[1, 0.9, 0.1]];
+    const u = [[1, 0.001, 0.999]];
+    const agree = Uint8Array.of(1);
+    const apart = estimateLambda(
+      [
+        { levels: agree, count: 10 },
+        { levels: agree, count: 10, apart: true },
+        { levels: Uint8Array.of(2), count: 980 },
+      ],
+      m,
+      u,
+    );
+    const counted = estimateLambda(
+      [
+        { levels: agree, count: 20 },
+        { levels: Uint8Array.of(2), count: 980 },
+      ],
+      m,
+      u,
+    );
+    expect(apart.lambda).toBeLessThan(counted.lambda * 0.6);
+    expect(apart.lambda).toBeGreaterThan(0.008);
   });
 });
 

@@ -98,6 +98,10 @@ export class Engine {
     name: string;
     whileRarerThan: number;
   }[];
+  /** Comparisons grouped by `group` (groups of two or more), by index. */
+  readonly #groups: number[][];
+  /** Every comparison's bit: what `#counted` returns when no group applies. */
+  readonly #everyField: number;
 
   constructor(config: IdentityConfig, nicknames: Nicknames) {
     this.config = config;
@@ -125,6 +129,12 @@ export class Engine {
         whileRarerThan: rule.whileRarerThan ?? Number.POSITIVE_INFINITY,
         unlessLevel: rule.unlessLevel ?? 1,
       }));
+    const groups = new Map<string, number[]>();
+    config.comparisons.forEach((c, i) => {
+      if (c.group !== undefined) groups.set(c.group, [...(groups.get(c.group) ?? []), i]);
+    });
+    this.#groups = [...groups.values()].filter((members) => members.length > 1);
+    this.#everyField = 2 ** config.comparisons.length - 1;
   }
 
   /**
@@ -439,18 +449,43 @@ export class Engine {
     return Math.log2(((model.u[c] as number[])[1] as number) / u);
   }
 
-  /** The weight of a comparison pattern before term-frequency adjustments: the prior plus each field's. */
-  patternWeight(model: Model, levels: Uint8Array, offset = 0): number {
+  /**
+   * The comparisons that count towards a pattern's weight, one bit each (bit c for comparison c):
+   * all of them, except that a `group` counts only its strongest agreement and its strongest
+   * disagreement by their levels' weights.
+   */
+  counted(model: Model, levels: Uint8Array, offset = 0): number {
+    let mask = this.#everyField;
+    for (const members of this.#groups) {
+      let worst = -1;
+      let worstWeight = 0;
+      let agrees = false;
+      for (const c of members) {
+        const w = this.fieldWeight(model, c, levels[offset + c] as number);
+        if (w > 0) agrees = true;
+        else if (w < worstWeight) [worst, worstWeight] = [c, w];
+      }
+      if (agrees || worst < 0) continue;
+      for (const c of members) if (c !== worst) mask &= ~(1 << c);
+    }
+    return mask;
+  }
+
+  /** The weight of a comparison pattern before term-frequency adjustments: the prior plus each counted field's. */
+  patternWeight(model: Model, levels: Uint8Array, offset = 0, counted = this.counted(model, levels, offset)): number {
     let weight = Math.log2(model.lambda / (1 - model.lambda));
-    for (let c = 0; c < this.config.comparisons.length; c++) weight += this.fieldWeight(model, c, levels[offset + c] as number);
+    for (let c = 0; c < this.config.comparisons.length; c++) {
+      if (counted & (1 << c)) weight += this.fieldWeight(model, c, levels[offset + c] as number);
+    }
     return weight;
   }
 
   /** The match weight of a compared pair, term-frequency adjusted where it agrees exactly. */
   weight(model: Model, levels: Uint8Array, offset: number, a: readonly string[][], b: readonly string[][]): number {
-    let weight = this.patternWeight(model, levels, offset);
+    const counted = this.counted(model, levels, offset);
+    let weight = this.patternWeight(model, levels, offset, counted);
     for (let c = 0; c < this.config.comparisons.length; c++) {
-      if (levels[offset + c] !== 1 || !model.tf[c]) continue;
+      if (levels[offset + c] !== 1 || !model.tf[c] || !(counted & (1 << c))) continue;
       const shared = (a[c] as string[]).find((v) => (b[c] as string[]).includes(v));
       if (shared !== undefined) weight += this.tfAdjustment(model, c, shared);
     }
@@ -518,11 +553,18 @@ export class Engine {
     const m = this.blendM(estimated.m, estimated.evidence);
     // The Bayes factors use u of random pairs, so the prior is that of a random pair: the expected
     // number of matches among candidates (whose m and u are now fixed) over all possible pairs.
-    const all = patterns.map((levels, i) => ({ levels, count: counts.overall[i] as number }));
+    // Pairs that break a cannotLink rule (relatives sharing a mailbox and an address) are two
+    // people whatever their agreement says: counted as matches they would inflate the prior.
+    const disagreement = this.disagreement(patterns, counts.overall);
+    const rules: Model = { lambda: 0, m, u, tf: [], disagreement };
+    const all = patterns.map((levels, i) => ({
+      levels,
+      count: counts.overall[i] as number,
+      apart: this.cannotLink(rules, levels) !== undefined,
+    }));
     const { lambda: candidateLambda } = estimateLambda(all, m, u);
     const expectedMatches = candidateLambda * counts.patternOf.length;
     const lambda = Math.min(Math.max(expectedMatches / ((n * (n - 1)) / 2 || 1), 1e-12), 0.5);
-    const disagreement = this.disagreement(patterns, counts.overall);
     return { model: { lambda, m, u, tf: this.termFrequencies(table), disagreement }, patterns, expectedMatches };
   }
 
