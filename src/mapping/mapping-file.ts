@@ -1,5 +1,6 @@
 import jsonata from 'jsonata';
 import { helperProblems, registerHelpers } from './helpers.ts';
+import { type MappingExpression, withPlainPath } from './plain-expression.ts';
 
 /** A `mappings/<name>.yaml` file as the ops engineer writes it. */
 export interface MappingSpec {
@@ -52,14 +53,14 @@ export interface CompiledMapping {
   hash: string;
   source: string;
   object: string;
-  recordId: jsonata.Expression;
-  updatedAt: jsonata.Expression | undefined;
-  when: jsonata.Expression | undefined;
-  deleted: jsonata.Expression | undefined;
-  region: jsonata.Expression | undefined;
+  recordId: MappingExpression;
+  updatedAt: MappingExpression | undefined;
+  when: MappingExpression | undefined;
+  deleted: MappingExpression | undefined;
+  region: MappingExpression | undefined;
   entity: Entity;
   /** The `profile:` or `account:` expression. */
-  expression: jsonata.Expression;
+  expression: MappingExpression;
   onInvalid: OnInvalid;
 }
 
@@ -97,7 +98,7 @@ export function compileMapping(
       ok = false;
       report(field, problem);
     }
-    return compiled;
+    return withPlainPath(compiled);
   };
   const recordId = compile('recordId', spec.recordId);
   const updatedAt = compile('updatedAt', spec.updatedAt);
