@@ -4,7 +4,12 @@
  * is coded as `a * n + b` (a < b).
  */
 export class BlockIndex {
-  readonly #blocks = new Map<string, number[]>();
+  /**
+   * Records by key. Most keys are one record's (a rare surname with a date of birth): those hold
+   * the record's number itself, and a list is made when a second record shares the key, which
+   * spares a million small arrays at a million records.
+   */
+  readonly #blocks = new Map<string, number | number[]>();
   readonly #maxBlockSize: number;
   readonly #rules: number;
   /** Each blocking rule's position by its id: a pair's code carries the position. */
@@ -28,7 +33,10 @@ export class BlockIndex {
   addKey(key: string): void {
     const i = this.#records;
     const block = this.#blocks.get(key);
-    if (!block) this.#blocks.set(key, [i]);
+    if (block === undefined) this.#blocks.set(key, i);
+    else if (typeof block === 'number') {
+      if (block !== i) this.#blocks.set(key, [block, i]);
+    }
     // One past the limit marks the block as too large; it is skipped below.
     else if (block.length <= this.#maxBlockSize && block[block.length - 1] !== i) block.push(i);
   }
@@ -45,7 +53,7 @@ export class BlockIndex {
    */
   *proposingBlocks(): Generator<{ rule: number; records: readonly number[] }> {
     for (const [blockKey, block] of this.#blocks) {
-      if (block.length < 2 || block.length > this.#maxBlockSize) continue;
+      if (typeof block === 'number' || block.length > this.#maxBlockSize) continue;
       const rule = this.#ruleOf.get(blockKey.slice(0, blockKey.indexOf('\u0001')));
       // A key of a rule this configuration no longer has (stored before it changed) proposes nothing.
       if (rule !== undefined) yield { rule, records: block };
