@@ -183,7 +183,7 @@ async function resolveWith(
   const seconds = (performance.now() - started) / 1000;
   process.stderr.write(
     `resolved ${recordIds.length} records into ${result.stats.clusters} profiles in ${seconds.toFixed(1)} s (mapping ${((mapped - started) / 1000).toFixed(1)} s, ${pool.threads} threads) ` +
-      `(${result.stats.candidatePairs} candidate pairs, ${result.stats.patterns} patterns, λ=${result.model.lambda.toFixed(4)}); ` +
+      `(${result.stats.candidatePairs} candidate pairs, ${result.stats.patterns} patterns, λ=${result.model.lambda.toExponential(3)}); ` +
       `${quarantined} quarantined; peak memory ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; wrote ${options.out}, ${explainFile} and ${blocksFile}\n`,
   );
 }
