@@ -36,8 +36,8 @@ export interface Comparison {
   pin?: boolean;
   /**
    * Comparisons of one group are evidence about one thing (a postcode, a street and a town are one
-   * address): the group counts its strongest agreement and its strongest disagreement, not every
-   * field's. Someone who moved disagrees on all three at once, which is one fact, not three.
+   * address): when none of them agrees, only the strongest disagreement counts. Someone who moved
+   * disagrees on all three at once, which is one fact, not three. When any agrees, all count.
    */
   group?: string;
 }

@@ -100,7 +100,7 @@ export class Engine {
   }[];
   /** Comparisons grouped by `group` (groups of two or more), by index. */
   readonly #groups: number[][];
-  /** Every comparison's bit: what `#counted` returns when no group applies. */
+  /** Every comparison's bit: what `counted` returns when no group applies. */
   readonly #everyField: number;
 
   constructor(config: IdentityConfig, nicknames: Nicknames) {
@@ -451,8 +451,9 @@ export class Engine {
 
   /**
    * The comparisons that count towards a pattern's weight, one bit each (bit c for comparison c):
-   * all of them, except that a `group` counts only its strongest agreement and its strongest
-   * disagreement by their levels' weights.
+   * all of them, except in a `group` none of whose fields agrees (weighs more than nothing), where
+   * only the strongest disagreement counts. Someone who moved differs in street, town and postcode
+   * at once: one fact, where summing the three would count it three times.
    */
   counted(model: Model, levels: Uint8Array, offset = 0): number {
     let mask = this.#everyField;
