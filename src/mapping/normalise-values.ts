@@ -29,10 +29,11 @@ export function pruneBlank(value: unknown): unknown {
       let kept = 0;
       for (const [k, v] of Object.entries(value)) {
         const p = pruneBlank(v);
-        if (p !== undefined) {
-          out[k] = p;
-          kept++;
-        }
+        if (p === undefined) continue;
+        // A key named __proto__ stays a key (and fails the schema, visibly), not the copy's prototype.
+        if (k === '__proto__') Object.defineProperty(out, k, { value: p, enumerable: true, writable: true, configurable: true });
+        else out[k] = p;
+        kept++;
       }
       return kept > 0 ? out : undefined;
     }

@@ -26,6 +26,18 @@ interface Node {
 
 /** Keys a node of the subset may carry: anything else (a predicate, a stage, a group) leaves it. */
 const PLAIN_KEYS = new Set(['type', 'value', 'position', 'steps', 'lhs', 'expressions', 'consarray']);
+/** Keys a literal key of an object constructor may carry (`"a"[false]: …` is a filtered key). */
+const LITERAL_KEYS = new Set(['type', 'value', 'position']);
+/**
+ * Object keys JSONata treats specially: `__proto__` is an own key in JSONata's objects (made
+ * without a prototype) but the prototype's setter in ours, and JSONata takes an object marked with
+ * the other two for a function.
+ */
+const SPECIAL_KEYS = new Set(['__proto__', '_jsonata_function', '_jsonata_lambda']);
+
+/** An input object JSONata takes for a function, and so does not look into. */
+const isFunctionLike = (value: object) =>
+  (value as Record<string, unknown>)['_jsonata_function'] === true || (value as Record<string, unknown>)['_jsonata_lambda'] === true;
 
 function plain(node: Node): Plain | undefined {
   if (Object.keys(node).some((k) => !PLAIN_KEYS.has(k))) return undefined;
@@ -59,7 +71,9 @@ function path(steps: readonly Node[]): Plain | undefined {
     let current = input;
     for (const name of names) {
       if (Array.isArray(current)) throw FALLBACK;
-      if (current === null || typeof current !== 'object' || !Object.hasOwn(current, name)) return undefined;
+      if (current === null || typeof current !== 'object') return undefined;
+      if (isFunctionLike(current)) throw FALLBACK;
+      if (!Object.hasOwn(current, name)) return undefined;
       current = (current as Record<string, unknown>)[name];
     }
     // A path ending on an array is a sequence in JSONata (flattened into constructors): leave it.
@@ -75,7 +89,8 @@ function object(lhs: unknown): Plain | undefined {
   for (const pair of lhs as unknown[]) {
     if (!Array.isArray(pair) || pair.length !== 2) return undefined;
     const [key, value] = pair as [Node, Node];
-    if (key.type !== 'string' || typeof key.value !== 'string' || pairs.some(([k]) => k === key.value)) return undefined;
+    if (key.type !== 'string' || typeof key.value !== 'string' || Object.keys(key).some((k) => !LITERAL_KEYS.has(k))) return undefined;
+    if (SPECIAL_KEYS.has(key.value) || pairs.some(([k]) => k === key.value)) return undefined;
     const evaluate = plain(value);
     if (!evaluate) return undefined;
     pairs.push([key.value, evaluate]);
