@@ -556,17 +556,16 @@ export class Engine {
     // number of matches among candidates (whose m and u are now fixed) over all possible pairs.
     // Pairs that break a cannotLink rule (relatives sharing a mailbox and an address) are two
     // people whatever their agreement says: counted as matches they would inflate the prior.
-    const disagreement = this.disagreement(patterns, counts.overall);
-    const rules: Model = { lambda: 0, m, u, tf: [], disagreement };
+    const model: Model = { lambda: 0, m, u, tf: this.termFrequencies(table), disagreement: this.disagreement(patterns, counts.overall) };
     const all = patterns.map((levels, i) => ({
       levels,
       count: counts.overall[i] as number,
-      apart: this.cannotLink(rules, levels) !== undefined,
+      apart: this.cannotLink(model, levels) !== undefined,
     }));
     const { lambda: candidateLambda } = estimateLambda(all, m, u);
     const expectedMatches = candidateLambda * counts.patternOf.length;
-    const lambda = Math.min(Math.max(expectedMatches / ((n * (n - 1)) / 2 || 1), 1e-12), 0.5);
-    return { model: { lambda, m, u, tf: this.termFrequencies(table), disagreement }, patterns, expectedMatches };
+    model.lambda = Math.min(Math.max(expectedMatches / ((n * (n - 1)) / 2 || 1), 1e-12), 0.5);
+    return { model, patterns, expectedMatches };
   }
 
   /** Estimates a model from unlabelled profiles (the live hub's training; see `estimate`). */
